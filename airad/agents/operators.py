@@ -1,0 +1,81 @@
+"""Operators shared by every policy: build a prompt from (task, parents, memory), parse the answer.
+
+The prompt is Markdown with fixed headings. `# Your job: <operator>` names the operator so a
+reader (a model, or the offline coder) knows what is asked.
+"""
+
+from __future__ import annotations
+
+from msgspec import Struct
+
+from airad.agents.memory import memory_lines
+from airad.agents.view import NodeView, PolicyView
+from airad.schemas.events import Operator
+
+SYSTEM_PROMPT = (
+    "You are an expert machine-learning engineer competing in a Kaggle-style competition. "
+    "You write complete, runnable Python scripts that train a model and write a submission file."
+)
+
+RESPONSE_FORMAT = """\
+Answer with a short plan (three to five sentences) and then the whole script in one ```python fenced block.
+The script reads its data from ./input/ (read-only) and writes a prediction for every row of
+./input/test.csv to ./submission/submission.csv, with the columns of ./input/sample_submission.csv.
+Hold out part of ./input/train.csv, measure the competition metric on it, and print it as
+`Validation metric: <value>`. Use pandas, numpy, scikit-learn or lightgbm; there is no network."""
+
+JOB_TEXT: dict[Operator, str] = {
+    "draft": (
+        "Propose a new solution. Choose a modelling idea that differs from the previous attempts "
+        "listed above, keep it simple enough to run in a few minutes, and write the whole script."
+    ),
+    "improve": (
+        "Improve the solution below. Make one focused change (features, model family or "
+        "hyper-parameters) that should raise the validation metric, and write the whole script."
+    ),
+    "debug": (
+        "The solution below failed. Read the error, fix the cause, keep the modelling idea, "
+        "and write the whole corrected script."
+    ),
+}
+
+
+class TaskBrief(Struct, frozen=True):
+    """What the task tells the model: its description and an overview of its public files."""
+
+    description: str
+    data_overview: str
+
+
+class Message(Struct, frozen=True):
+    """One chat message."""
+
+    role: str
+    content: str
+
+
+def build_prompt(operator: Operator, brief: TaskBrief, view: PolicyView, parent_ids: tuple[int, ...]) -> tuple[Message, ...]:
+    """The chat messages for one operator application."""
+    parents = [view.nodes[i] for i in parent_ids]
+    sections = [
+        f"# Task\n\n{brief.description.strip()}",
+        f"# Data\n\n{brief.data_overview.strip()}",
+    ]
+    memory = memory_lines(view, operator, parent_ids)
+    if memory:
+        sections.append("# Previous attempts\n\n" + "\n".join(memory))
+    sections.append(f"# Your job: {operator}\n\n{JOB_TEXT[operator]}")
+    for parent in parents:
+        sections.append(_parent_section(operator, parent))
+    sections.append(f"# Response format\n\n{RESPONSE_FORMAT}")
+    return (Message("system", SYSTEM_PROMPT), Message("user", "\n\n".join(sections) + "\n"))
+
+
+def _parent_section(operator: Operator, parent: NodeView) -> str:
+    title = "Buggy solution" if operator == "debug" else "Solution to improve"
+    text = f"# {title} (node {parent.id})\n\n{parent.plan.strip()}\n\n```python\n{parent.code.rstrip()}\n```"
+    if operator == "debug":
+        text += f"\n\n# Error\n\n```\n{parent.error.strip() or 'no output'}\n```"
+    elif parent.score is not None:
+        text += f"\n\nValidation score measured by the harness: {parent.score:.6g}"
+    return text

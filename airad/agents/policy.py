@@ -1,0 +1,33 @@
+"""A policy turns the run's view and a seeded RNG into the next action; it only chooses."""
+
+from __future__ import annotations
+
+import random
+
+from msgspec import Struct
+
+from airad.agents.greedy import decide_greedy
+from airad.agents.view import PolicyView
+from airad.schemas.events import Operator
+from airad.schemas.request import GreedyPolicy, PolicySpec
+
+
+class Action(Struct, frozen=True):
+    """Apply `operator` to the nodes `parent_ids` (empty for a draft)."""
+
+    operator: Operator
+    parent_ids: tuple[int, ...] = ()
+
+
+def decision_rng(seed: int, decision_seq: int) -> random.Random:
+    """The RNG for one decision: same seed and decision number, same choices, in any process."""
+    return random.Random(f"{seed}:{decision_seq}")
+
+
+def decide(policy: PolicySpec, view: PolicyView, seed: int) -> Action:
+    """The next action of `policy` on `view`, deterministic in (events, seed)."""
+    rng = decision_rng(seed, view.decisions)
+    if isinstance(policy, GreedyPolicy):
+        operator, parents = decide_greedy(policy, view, rng)
+        return Action(operator, parents)
+    raise ValueError(f"unknown policy {type(policy).__name__}")

@@ -1,0 +1,252 @@
+"""The `airad` command: run, daemon, submit, runs, show, events, tasks."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import anyio
+import msgspec
+import structlog
+
+from airad import cli_output as out
+from airad.daemon.settings import Settings, SettingsError, load_settings
+from airad.daemon.validation import RequestError, parse_request
+from airad.events.fold import RunState, evolve, fold
+from airad.schemas.events import NodeFailed, NodeTested
+from airad.schemas.request import RunRequest
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    """A user-facing error: printed without a traceback, exit code attached."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
+
+
+def configure_logging(level: str) -> None:
+    """structlog to stderr, configured once here."""
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="%H:%M:%S"),
+            structlog.processors.format_exc_info,
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+    )
+
+
+def read_request(path: Path) -> RunRequest:
+    """A run request from a TOML or JSON file, validated."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return parse_request(raw, toml=path.suffix.lower() == ".toml")
+    except RequestError as exc:
+        raise CliError(f"{path}: invalid run request: {exc.field}: {exc.reason}") from None
+
+
+async def publish_request(js, request: RunRequest) -> str:
+    """Publish a request; return the run id the daemon will use for it."""
+    from airad.daemon.intake import derived_run_id
+    from airad.events.jetstream import REQUESTS_SUBJECT
+
+    ack = await js.publish(REQUESTS_SUBJECT, msgspec.json.encode(request))
+    return request.run_id or derived_run_id(ack.seq)
+
+
+async def follow(log, run_id: str, *, quiet: bool) -> RunState:
+    """Print each node as it finishes until the run ends; return its final state."""
+    state = RunState(run_id)
+    async for event in log.watch(run_id):
+        state = evolve(state, event)
+        if not quiet and isinstance(event, (NodeTested, NodeFailed)):
+            print(out.node_line(state.nodes[event.node_id], state.metric), flush=True)
+        if state.terminal:
+            break
+    return state
+
+
+async def cmd_run(args, settings: Settings) -> int:
+    from airad.daemon.connection import nats_connection
+    from airad.daemon.daemon import Daemon
+    from airad.events.jetstream import JetStreamEventLog
+
+    request = read_request(Path(args.file))
+    async with nats_connection(settings) as (nc, url):
+        async with anyio.create_task_group() as tg:
+            await tg.start(Daemon(settings).serve, url)
+            js = nc.jetstream()
+            run_id = await publish_request(js, request)
+            if not args.json:
+                print(f"run {run_id}: {getattr(request.task, 'name', '')} with {request.policy.__struct_config__.tag}, "
+                      f"model {request.model.name}, up to {request.budget.max_nodes} nodes (state in {settings.state_dir})",
+                      flush=True)
+            state = await follow(JetStreamEventLog(js), run_id, quiet=args.json)
+            tg.cancel_scope.cancel()
+    return _report(state, args.json)
+
+
+def _report(state: RunState, as_json: bool) -> int:
+    if as_json:
+        from airad.events.summary import summarize
+
+        print(out.to_json(summarize(state, state_time(state))))
+    else:
+        print(out.final_report(state))
+    return EXIT_FAILED if state.status == "rejected" else EXIT_OK
+
+
+def state_time(state: RunState) -> float:
+    """The time of the run's latest known event (0 when unknown)."""
+    return state.submitted_at or 0.0
+
+
+async def cmd_daemon(args, settings: Settings) -> int:
+    from airad.daemon.connection import nats_connection
+    from airad.daemon.daemon import Daemon
+
+    async with nats_connection(settings) as (_, url):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_stop_on_signal, tg.cancel_scope)
+            await tg.start(Daemon(settings).serve, url)
+            print(f"airad daemon serving on {url} (state in {settings.state_dir})", file=sys.stderr, flush=True)
+    return EXIT_OK
+
+
+async def _stop_on_signal(scope: anyio.CancelScope) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            scope.cancel()
+            return
+
+
+async def cmd_submit(args, settings: Settings) -> int:
+    from airad.daemon.connection import nats_connection
+    from airad.events.jetstream import JetStreamEventLog
+
+    request = read_request(Path(args.file))
+    async with nats_connection(settings) as (nc, _):
+        js = nc.jetstream()
+        run_id = await publish_request(js, request)
+        if not args.wait:
+            print(out.to_json({"run_id": run_id}) if args.json else run_id)
+            return EXIT_OK
+        if not args.json:
+            print(f"run {run_id} submitted; waiting", flush=True)
+        state = await follow(JetStreamEventLog(js), run_id, quiet=args.json)
+    return _report(state, args.json)
+
+
+async def cmd_runs(args, settings: Settings) -> int:
+    from airad.daemon.connection import nats_connection
+    from airad.events.jetstream import JetStreamRunIndex
+
+    async with nats_connection(settings) as (nc, _):
+        summaries = await (await JetStreamRunIndex.open(nc.jetstream())).list()
+    print(out.to_json(summaries) if args.json else out.runs_table(summaries))
+    return EXIT_OK
+
+
+async def _events(settings: Settings, run_id: str):
+    from airad.daemon.connection import nats_connection
+    from airad.events.jetstream import JetStreamEventLog
+
+    async with nats_connection(settings) as (nc, _):
+        events = await JetStreamEventLog(nc.jetstream()).read(run_id)
+    if not events:
+        raise CliError(f"no run {run_id!r} in the log", EXIT_FAILED)
+    return events
+
+
+async def cmd_show(args, settings: Settings) -> int:
+    state = fold(await _events(settings, args.run_id))
+    if args.json:
+        print(out.to_json(state))
+    else:
+        print(out.show_header(state))
+        if state.nodes:
+            print(out.nodes_table(state))
+    return EXIT_OK
+
+
+async def cmd_events(args, settings: Settings) -> int:
+    from airad.schemas.events import encode_event
+
+    for event in await _events(settings, args.run_id):
+        print(encode_event(event).decode() if args.json else out.event_line(event))
+    return EXIT_OK
+
+
+async def cmd_tasks(args, settings: Settings) -> int:
+    from airad.tasks.bundled import DATASETS
+
+    if args.json:
+        print(out.to_json([{"name": d.name, "metric": d.metric, "title": d.title} for d in DATASETS.values()]))
+    else:
+        for d in DATASETS.values():
+            print(f"{d.name:<16} {d.metric:<9} {d.title}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `airad`."""
+    parser = argparse.ArgumentParser(prog="airad", description="Run AI research agents at scale over an event log.")
+    parser.add_argument("--config", type=Path, help="settings TOML file (default: AIRAD_* variables only)")
+    parser.add_argument("--state-dir", help="where the embedded nats-server, tasks and work dirs live")
+    parser.add_argument("--nats", help="NATS URL of an existing server (default: embedded server under the state dir)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler, help_text: str, json_flag: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        p.set_defaults(handler=handler)
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="machine-readable output")
+        return p
+
+    command("run", cmd_run, "run one request end to end in this process").add_argument("file")
+    command("daemon", cmd_daemon, "serve run requests until SIGINT/SIGTERM", json_flag=False)
+    submit = command("submit", cmd_submit, "publish a run request (TOML or JSON)")
+    submit.add_argument("file")
+    submit.add_argument("--wait", action="store_true", help="follow the run until it ends")
+    command("runs", cmd_runs, "list runs")
+    command("show", cmd_show, "show a run and its nodes").add_argument("run_id")
+    command("events", cmd_events, "print a run's events").add_argument("run_id")
+    command("tasks", cmd_tasks, "list bundled tasks")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `airad` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        default_level = "info" if args.command == "daemon" else "warning"
+        settings = load_settings(args.config, state_dir=args.state_dir, nats_url=args.nats, log_level=args.log_level)
+        configure_logging(args.log_level or (settings.log_level if args.command == "daemon" else default_level))
+        return anyio.run(args.handler, args, settings)
+    except CliError as exc:
+        print(f"airad: {exc}", file=sys.stderr)
+        return exc.code
+    except SettingsError as exc:
+        print(f"airad: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"airad: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

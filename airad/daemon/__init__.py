@@ -1,0 +1,1 @@
+"""The composition root: intake, run supervisor, model client, budgets, leases and resume."""

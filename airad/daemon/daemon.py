@@ -1,0 +1,162 @@
+"""The daemon: one root task group; intake of requests, one task per run, leases, resume."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from pathlib import Path
+
+import anyio
+import nats
+import nats.errors
+import structlog
+from anyio.abc import TaskStatus
+from nats.js.api import AckPolicy, ConsumerConfig
+
+from airad.daemon.intake import accept
+from airad.daemon.llm import LLM, LiteLLMClient
+from airad.daemon.runner import RunServices, drive_run
+from airad.daemon.settings import Settings
+from airad.events.jetstream import (
+    REQUESTS_STREAM,
+    REQUESTS_SUBJECT,
+    JetStreamBlobStore,
+    JetStreamEventLog,
+    JetStreamLeases,
+    JetStreamRunIndex,
+    ensure_streams,
+)
+from airad.events.log import AppendConflict, Leases
+from airad.executors.base import Executor
+from airad.executors.local import LocalExecutor
+
+INTAKE_CONSUMER = "airad-intake"
+log = structlog.get_logger("airad.daemon")
+
+
+def new_owner_id() -> str:
+    """A daemon identity unique across hosts and restarts."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class Daemon:
+    """Consumes run requests and drives every run it owns as a task of one task group."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        llm: LLM | None = None,
+        executors: dict[str, Executor] | None = None,
+        owner: str | None = None,
+    ):
+        self.settings = settings
+        self.owner = owner or new_owner_id()
+        self.llm = llm
+        self.executors = executors
+        self.leases: Leases | None = None
+        self.services: RunServices | None = None
+        self._runs: dict[str, anyio.CancelScope] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    def _default_executors(self) -> dict[str, Executor]:
+        state = self.settings.state_path
+        return {
+            "local": LocalExecutor(state / "work", sandbox=self.settings.sandbox, hidden=(state.resolve(),)),
+        }
+
+    async def serve(self, nats_url: str, *, task_status: TaskStatus = anyio.TASK_STATUS_IGNORED) -> None:
+        """Connect, resume orphaned runs, then consume requests until cancelled."""
+        nc = await nats.connect(nats_url, name=f"airad-daemon {self.owner}", max_reconnect_attempts=-1)
+        try:
+            js = nc.jetstream()
+            await ensure_streams(js)
+            event_log = JetStreamEventLog(js)
+            index = await JetStreamRunIndex.open(js)
+            self.leases = await JetStreamLeases.open(js, self.owner, self.settings.lease_ttl_s)
+            executors = self.executors or self._default_executors()
+            self.services = RunServices(
+                log=event_log,
+                blobs=await JetStreamBlobStore.open(js),
+                index=index,
+                llm=self.llm or LiteLLMClient(
+                    concurrency=self.settings.model_concurrency, retries=self.settings.model_retries
+                ),
+                executors=executors,
+                limiters={name: anyio.CapacityLimiter(self.settings.local_slots) for name in executors},
+                tasks_root=self.settings.state_path / "tasks",
+                owner=self.owner,
+                generation_attempts=self.settings.generation_attempts,
+            )
+            subscription = await js.pull_subscribe(
+                REQUESTS_SUBJECT, durable=INTAKE_CONSUMER, stream=REQUESTS_STREAM,
+                config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=60.0),
+            )
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                await self.adopt_orphans()
+                tg.start_soon(self._keep_leases)
+                log.info("daemon.ready", owner=self.owner, nats=nats_url)
+                task_status.started()
+                await self._consume(subscription)
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                await nc.close()
+
+    async def _consume(self, subscription) -> None:
+        while True:
+            try:
+                messages = await subscription.fetch(16, timeout=2.0)
+            except nats.errors.TimeoutError:
+                continue
+            for message in messages:
+                request_seq = message.metadata.sequence.stream
+                run_id, drive = await accept(self.services.log, self.services.index, message.data, request_seq)
+                if drive:
+                    await self.start_run(run_id)
+                await message.ack()
+                log.info("request.accepted" if drive else "request.handled", run_id=run_id, request_seq=request_seq)
+
+    async def start_run(self, run_id: str) -> bool:
+        """Take the run's lease and drive it as a task; False if another daemon owns it."""
+        if run_id in self._runs or not await self.leases.acquire(run_id):
+            return False
+        scope = anyio.CancelScope()
+        self._runs[run_id] = scope
+        self._tg.start_soon(self._drive, run_id, scope)
+        return True
+
+    async def _drive(self, run_id: str, scope: anyio.CancelScope) -> None:
+        bound = log.bind(run_id=run_id)
+        try:
+            with scope:
+                await drive_run(self.services, run_id)
+        except AppendConflict as exc:
+            bound.warning("run.lost", reason=str(exc))
+        except Exception:
+            bound.exception("run.crashed")
+        finally:
+            self._runs.pop(run_id, None)
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                await self.leases.release(run_id)
+
+    async def adopt_orphans(self) -> int:
+        """Drive every unfinished run that no live daemon holds; returns how many were taken."""
+        taken = 0
+        for summary in await self.services.index.list():
+            if summary.status in ("new", "running") and summary.run_id not in self._runs:
+                taken += await self.start_run(summary.run_id)
+        if taken:
+            log.info("runs.adopted", count=taken)
+        return taken
+
+    async def _keep_leases(self) -> None:
+        interval = self.settings.lease_ttl_s / 3
+        while True:
+            await anyio.sleep(interval)
+            for run_id, scope in list(self._runs.items()):
+                if not await self.leases.renew(run_id):
+                    log.warning("lease.lost", run_id=run_id)
+                    scope.cancel()
+            await self.adopt_orphans()

@@ -1,0 +1,63 @@
+"""Daemon settings: one frozen struct, loaded once at the edge from a TOML file and AIRAD_* variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+from msgspec import Meta, Struct
+from typing import Annotated
+
+
+def default_state_dir(env: Mapping[str, str]) -> str:
+    """`$XDG_STATE_HOME/airad`, or `~/.local/state/airad`."""
+    base = env.get("XDG_STATE_HOME") or os.path.join(env.get("HOME", os.path.expanduser("~")), ".local", "state")
+    return os.path.join(base, "airad")
+
+
+class Settings(Struct, frozen=True, forbid_unknown_fields=True):
+    """Everything the daemon and the CLI can be configured with."""
+
+    state_dir: str = ""
+    nats_url: str | None = None
+    lease_ttl_s: Annotated[float, Meta(ge=2)] = 30.0
+    local_slots: Annotated[int, Meta(ge=1)] = 2
+    model_concurrency: Annotated[int, Meta(ge=1)] = 16
+    model_retries: Annotated[int, Meta(ge=0)] = 4
+    generation_attempts: Annotated[int, Meta(ge=1)] = 2
+    sandbox: bool | None = None
+    log_level: str = "info"
+
+    @property
+    def state_path(self) -> Path:
+        """The state directory as a Path."""
+        return Path(self.state_dir)
+
+
+class SettingsError(ValueError):
+    """A settings file or variable is wrong; the message names it."""
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None, **overrides) -> Settings:
+    """Defaults, then the TOML file, then AIRAD_<FIELD> variables, then explicit overrides."""
+    env = os.environ if env is None else env
+    values: dict = {}
+    if path is not None:
+        try:
+            values.update(tomllib.loads(Path(path).read_text()))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read settings file {path}: {exc}") from None
+    for field in Settings.__struct_fields__:
+        variable = f"AIRAD_{field.upper()}"
+        if variable in env:
+            values[field] = env[variable]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if not values.get("state_dir"):
+        values["state_dir"] = default_state_dir(env)
+    try:
+        return msgspec.convert(values, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"invalid settings: {exc}") from None

@@ -1,0 +1,50 @@
+"""Validate a raw run request; a rejection names the field (a JSON path) and the reason."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from airad.schemas.request import RunRequest
+from airad.tasks.registry import task_problem
+
+_NAMED_FIELD = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
+_AT_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<field>[^`]*)`)?$", re.DOTALL)
+
+
+class RequestError(ValueError):
+    """A request that cannot become a run; `field` is a JSON path like `$.budget.usd`."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def _from_msgspec(exc: msgspec.MsgspecError) -> RequestError:
+    match = _AT_PATH.match(str(exc))
+    field = (match.group("field") if match else None) or "$"
+    reason = match.group("reason") if match else str(exc)
+    named = _NAMED_FIELD.search(reason)
+    if named:
+        field = f"{field}.{named.group(1)}"
+    return RequestError(field, reason)
+
+
+def parse_request(raw: bytes | str, *, toml: bool = False) -> RunRequest:
+    """Decode and check a request from JSON (or TOML) text; raise RequestError on any problem."""
+    try:
+        if toml:
+            request = msgspec.toml.decode(raw, type=RunRequest)
+        else:
+            request = msgspec.json.decode(raw, type=RunRequest)
+    except msgspec.ValidationError as exc:
+        raise _from_msgspec(exc) from None
+    except msgspec.DecodeError as exc:
+        kind = "TOML" if toml else "JSON"
+        raise RequestError("$", f"not valid {kind}: {exc}") from None
+    problem = task_problem(request.task)
+    if problem is not None:
+        raise RequestError(*problem)
+    return request

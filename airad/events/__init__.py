@@ -1,0 +1,1 @@
+"""The event log, the blob store and the fold `RunState = fold(events)`."""

@@ -1,0 +1,189 @@
+"""`RunState` is the fold of a run's events: the one reading of a run used everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from msgspec import Struct, structs
+
+from airad.schemas.events import (
+    Event,
+    NodeDispatched,
+    NodeExecuted,
+    NodeFailed,
+    NodeGenerated,
+    NodeScored,
+    NodeSelected,
+    NodeTested,
+    Operator,
+    RunFinished,
+    RunRejected,
+    RunStarted,
+    RunSubmitted,
+)
+from airad.schemas.request import RunRequest
+
+NodeStatus = Literal["selected", "generated", "dispatched", "executed", "scored", "failed"]
+RunStatus = Literal["new", "running", "finished", "rejected"]
+
+
+class Node(Struct, frozen=True):
+    """One candidate solution as the events describe it so far."""
+
+    id: int
+    operator: Operator
+    parent_ids: tuple[int, ...]
+    selected_at: float
+    status: NodeStatus = "selected"
+    plan: str = ""
+    code: str = ""
+    model: str = ""
+    cost_usd: float = 0.0
+    tokens: int = 0
+    handle: str = ""
+    exit_code: int | None = None
+    timed_out: bool = False
+    duration_s: float | None = None
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    outputs: dict[str, str] = {}
+    valid: bool | None = None
+    score: float | None = None
+    score_error: str = ""
+    test_score: float | None = None
+    failure: str = ""
+
+    @property
+    def done(self) -> bool:
+        """True when nothing more will happen to this node."""
+        return self.status in ("scored", "failed")
+
+    @property
+    def buggy(self) -> bool:
+        """A finished node whose script failed or whose output the harness could not score."""
+        return self.status == "failed" or (self.status == "scored" and not self.valid)
+
+
+class RunState(Struct, frozen=True):
+    """Everything known about one run; `nodes[i].id == i`."""
+
+    run_id: str
+    last_seq: int = 0
+    status: RunStatus = "new"
+    request: RunRequest | None = None
+    submitted_at: float | None = None
+    owner: str = ""
+    nodes: tuple[Node, ...] = ()
+    cost_usd: float = 0.0
+    tokens: int = 0
+    finish_reason: str = ""
+    best_node_id: int | None = None
+    rejection: str = ""
+    metric: str = ""
+    lower_is_better: bool = False
+
+    @property
+    def terminal(self) -> bool:
+        """True once the run has finished or was rejected."""
+        return self.status in ("finished", "rejected")
+
+    @property
+    def pending_node(self) -> Node | None:
+        """A node that was decided but not yet carried to its end."""
+        for node in self.nodes:
+            if not node.done:
+                return node
+        return None
+
+    def best_node(self) -> Node | None:
+        """The valid node with the best validation score (ties: the earliest)."""
+        return best_by_validation(self.nodes, self.lower_is_better)
+
+
+
+def best_by_validation(nodes: Iterable[Node], lower_is_better: bool) -> Node | None:
+    """The valid node with the best validation score; the earliest wins ties."""
+    best: Node | None = None
+    for node in nodes:
+        if node.status != "scored" or not node.valid or node.score is None:
+            continue
+        if best is None or _better(node.score, best.score, lower_is_better):
+            best = node
+    return best
+
+
+def _better(a: float, b: float | None, lower_is_better: bool) -> bool:
+    return b is None or (a < b if lower_is_better else a > b)
+
+
+def _update_node(state: RunState, node_id: int, **changes) -> tuple[Node, ...]:
+    nodes = list(state.nodes)
+    nodes[node_id] = structs.replace(nodes[node_id], **changes)
+    return tuple(nodes)
+
+
+def evolve(state: RunState, event: Event) -> RunState:
+    """Apply one event. Events must arrive in `seq` order without gaps."""
+    if event.run_id != state.run_id:
+        raise ValueError(f"event for run {event.run_id!r} folded into run {state.run_id!r}")
+    if event.seq != state.last_seq + 1:
+        raise ValueError(f"run {state.run_id}: expected seq {state.last_seq + 1}, got {event.seq}")
+    state = structs.replace(state, last_seq=event.seq)
+    match event:
+        case RunSubmitted():
+            return structs.replace(state, status="running", request=event.request, submitted_at=event.at)
+        case RunRejected():
+            return structs.replace(state, status="rejected", rejection=f"{event.field}: {event.reason}")
+        case RunStarted():
+            return structs.replace(state, owner=event.owner)
+        case NodeSelected():
+            if event.node_id != len(state.nodes):
+                raise ValueError(f"run {state.run_id}: node id {event.node_id} is not the next id {len(state.nodes)}")
+            node = Node(event.node_id, event.operator, event.parent_ids, selected_at=event.at)
+            return structs.replace(state, nodes=state.nodes + (node,))
+        case NodeGenerated():
+            tokens = event.prompt_tokens + event.completion_tokens
+            nodes = _update_node(
+                state, event.node_id, status="generated", plan=event.plan, code=event.code,
+                model=event.model, cost_usd=event.cost_usd, tokens=tokens,
+            )
+            return structs.replace(
+                state, nodes=nodes, cost_usd=state.cost_usd + event.cost_usd, tokens=state.tokens + tokens
+            )
+        case NodeDispatched():
+            return structs.replace(state, nodes=_update_node(state, event.node_id, status="dispatched", handle=event.handle))
+        case NodeExecuted():
+            nodes = _update_node(
+                state, event.node_id, status="executed", exit_code=event.exit_code, timed_out=event.timed_out,
+                duration_s=event.duration_s, stdout_tail=event.stdout_tail, stderr_tail=event.stderr_tail,
+                outputs=event.outputs,
+            )
+            return structs.replace(state, nodes=nodes)
+        case NodeScored():
+            nodes = _update_node(
+                state, event.node_id, status="scored", valid=event.valid, score=event.score, score_error=event.error
+            )
+            return structs.replace(state, nodes=nodes, metric=event.metric, lower_is_better=event.lower_is_better)
+        case NodeTested():
+            return structs.replace(state, nodes=_update_node(state, event.node_id, test_score=event.score))
+        case NodeFailed():
+            nodes = _update_node(state, event.node_id, status="failed", failure=f"{event.stage}: {event.reason}")
+            return structs.replace(state, nodes=nodes)
+        case RunFinished():
+            return structs.replace(
+                state, status="finished", finish_reason=event.reason, best_node_id=event.best_node_id
+            )
+    raise TypeError(f"unknown event {type(event).__name__}")
+
+
+def fold(events: Iterable[Event], run_id: str | None = None) -> RunState:
+    """The state of a run after all of `events`."""
+    state: RunState | None = RunState(run_id) if run_id is not None else None
+    for event in events:
+        if state is None:
+            state = RunState(event.run_id)
+        state = evolve(state, event)
+    if state is None:
+        raise ValueError("cannot fold an empty history without a run_id")
+    return state

@@ -1,0 +1,248 @@
+"""The event log on NATS JetStream: streams, fenced appends, a KV run index, leases, an object store."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+
+import msgspec
+import nats.errors
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
+
+from airad.events.log import AppendConflict, RunSummary
+from airad.schemas.events import Event, decode_event, encode_event
+
+REQUESTS_STREAM = "AIRAD_REQUESTS"
+REQUESTS_SUBJECT = "airad.requests"
+EVENTS_STREAM = "AIRAD_EVENTS"
+EVENTS_PREFIX = "airad.events."
+RUNS_BUCKET = "AIRAD_RUNS"
+LEASES_BUCKET = "AIRAD_LEASES"
+BLOBS_BUCKET = "AIRAD_BLOBS"
+WRONG_LAST_SEQUENCE = 10071
+
+
+def events_subject(run_id: str) -> str:
+    """The subject that holds one run's events."""
+    return EVENTS_PREFIX + run_id
+
+
+async def ensure_streams(js: JetStreamContext, *, duplicate_window_s: float = 120.0) -> None:
+    """Create (or update) the streams airad uses; safe to call from every process."""
+    for config in (
+        StreamConfig(
+            name=REQUESTS_STREAM, subjects=[REQUESTS_SUBJECT], retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE, duplicate_window=duplicate_window_s,
+        ),
+        StreamConfig(
+            name=EVENTS_STREAM, subjects=[EVENTS_PREFIX + ">"], storage=StorageType.FILE,
+            duplicate_window=duplicate_window_s,
+        ),
+    ):
+        try:
+            await js.add_stream(config)
+        except nats.js.errors.BadRequestError:
+            await js.update_stream(config)
+
+
+class JetStreamEventLog:
+    """EventLog over the AIRAD_EVENTS stream.
+
+    Each append carries `Nats-Msg-Id = <run_id>:<seq>` (a retried publish is de-duplicated) and
+    `Nats-Expected-Last-Subject-Sequence` (a second writer of the same run fails instead of forking it).
+    """
+
+    def __init__(self, js: JetStreamContext):
+        self.js = js
+        self._tail: dict[str, tuple[int, int]] = {}
+
+    async def _last(self, run_id: str) -> tuple[int, int]:
+        """(last run seq, its stream sequence) of the run, (0, 0) for an empty run."""
+        try:
+            message = await self.js.get_last_msg(EVENTS_STREAM, events_subject(run_id))
+        except nats.js.errors.NotFoundError:
+            return 0, 0
+        return decode_event(message.data).seq, message.seq
+
+    async def append(self, event: Event) -> None:
+        """Publish one event, fenced on the run's last stream sequence."""
+        run_seq, stream_seq = self._tail.get(event.run_id, (-1, 0))
+        if run_seq != event.seq - 1:
+            run_seq, stream_seq = await self._last(event.run_id)
+            if run_seq != event.seq - 1:
+                raise AppendConflict(f"run {event.run_id}: seq {event.seq} does not follow {run_seq}")
+        headers = {
+            "Nats-Msg-Id": f"{event.run_id}:{event.seq}",
+            "Nats-Expected-Last-Subject-Sequence": str(stream_seq),
+        }
+        try:
+            ack = await self.js.publish(events_subject(event.run_id), encode_event(event), headers=headers)
+        except nats.js.errors.APIError as exc:
+            self._tail.pop(event.run_id, None)
+            if exc.err_code == WRONG_LAST_SEQUENCE:
+                raise AppendConflict(f"run {event.run_id}: another writer appended before seq {event.seq}") from exc
+            raise
+        self._tail[event.run_id] = (event.seq, ack.seq)
+
+    async def read(self, run_id: str) -> list[Event]:
+        """All of the run's events, read with an ordered consumer up to the last one present now."""
+        _, last_stream_seq = await self._last(run_id)
+        if last_stream_seq == 0:
+            return []
+        events: list[Event] = []
+        async for event, stream_seq in self._consume(run_id):
+            events.append(event)
+            if stream_seq >= last_stream_seq:
+                break
+        return events
+
+    async def watch(self, run_id: str, after_seq: int = 0) -> AsyncIterator[Event]:
+        """Events after `after_seq`, live."""
+        async for event, _ in self._consume(run_id):
+            if event.seq > after_seq:
+                yield event
+
+    async def _consume(self, run_id: str) -> AsyncIterator[tuple[Event, int]]:
+        sub = await self.js.subscribe(
+            events_subject(run_id), ordered_consumer=True, deliver_policy=DeliverPolicy.ALL,
+            idle_heartbeat=5.0, inactive_threshold=60.0,
+        )
+        try:
+            while True:
+                try:
+                    message = await sub.next_msg(timeout=3600)
+                except nats.errors.TimeoutError:
+                    continue
+                yield decode_event(message.data), message.metadata.sequence.stream
+        finally:
+            try:
+                await sub.unsubscribe()
+            except nats.errors.Error:
+                pass
+
+
+class JetStreamBlobStore:
+    """BlobStore over a JetStream object store, objects named by SHA-256."""
+
+    def __init__(self, store):
+        self.store = store
+
+    @classmethod
+    async def open(cls, js: JetStreamContext) -> "JetStreamBlobStore":
+        """Create or bind the blob bucket."""
+        try:
+            return cls(await js.object_store(BLOBS_BUCKET))
+        except nats.js.errors.BucketNotFoundError:
+            return cls(await js.create_object_store(BLOBS_BUCKET))
+
+    async def put(self, data: bytes) -> str:
+        """Store once per content."""
+        ref = hashlib.sha256(data).hexdigest()
+        try:
+            await self.store.get_info(ref)
+        except nats.js.errors.ObjectNotFoundError:
+            await self.store.put(ref, data)
+        return ref
+
+    async def get(self, ref: str) -> bytes:
+        """Fetch a blob by its digest."""
+        try:
+            return (await self.store.get(ref)).data
+        except nats.js.errors.ObjectNotFoundError:
+            raise KeyError(ref) from None
+
+
+async def _bucket(js: JetStreamContext, name: str, **config):
+    try:
+        return await js.key_value(name)
+    except nats.js.errors.BucketNotFoundError:
+        return await js.create_key_value(bucket=name, **config)
+
+
+class JetStreamRunIndex:
+    """RunIndex over a KV bucket, one key per run."""
+
+    def __init__(self, kv):
+        self.kv = kv
+
+    @classmethod
+    async def open(cls, js: JetStreamContext) -> "JetStreamRunIndex":
+        """Create or bind the summaries bucket."""
+        return cls(await _bucket(js, RUNS_BUCKET, history=1))
+
+    async def put(self, summary: RunSummary) -> None:
+        """Replace the run's summary."""
+        await self.kv.put(summary.run_id, msgspec.json.encode(summary))
+
+    async def get(self, run_id: str) -> RunSummary | None:
+        """The run's summary, if any."""
+        try:
+            entry = await self.kv.get(run_id)
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        return msgspec.json.decode(entry.value, type=RunSummary) if entry.value else None
+
+    async def list(self) -> list[RunSummary]:
+        """Every run's summary, by submission time."""
+        try:
+            keys = await self.kv.keys()
+        except nats.js.errors.NoKeysError:
+            return []
+        summaries = [s for s in [await self.get(key) for key in keys] if s is not None]
+        return sorted(summaries, key=lambda s: (s.submitted_at or 0.0, s.run_id))
+
+
+class JetStreamLeases:
+    """Leases in a KV bucket whose entries expire after `ttl_s` unless renewed."""
+
+    def __init__(self, kv, owner: str):
+        self.kv = kv
+        self.owner = owner
+        self._revisions: dict[str, int] = {}
+
+    @classmethod
+    async def open(cls, js: JetStreamContext, owner: str, ttl_s: float) -> "JetStreamLeases":
+        """Create or bind the leases bucket (the TTL is fixed when the bucket is created)."""
+        return cls(await _bucket(js, LEASES_BUCKET, history=1, ttl=ttl_s), owner)
+
+    async def acquire(self, run_id: str) -> bool:
+        """Create the key; an existing key is ours only if it names this owner."""
+        try:
+            self._revisions[run_id] = await self.kv.create(run_id, self.owner.encode())
+            return True
+        except nats.js.errors.KeyWrongLastSequenceError:
+            pass
+        try:
+            entry = await self.kv.get(run_id)
+        except nats.js.errors.KeyNotFoundError:
+            return await self.acquire(run_id)
+        if entry.value and entry.value.decode() != self.owner:
+            return False
+        try:
+            self._revisions[run_id] = await self.kv.update(run_id, self.owner.encode(), last=entry.revision)
+            return True
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return False
+
+    async def renew(self, run_id: str) -> bool:
+        """Rewrite the key at the revision we last wrote; False if someone else wrote since."""
+        revision = self._revisions.get(run_id)
+        if revision is None:
+            return False
+        try:
+            self._revisions[run_id] = await self.kv.update(run_id, self.owner.encode(), last=revision)
+            return True
+        except (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.KeyNotFoundError):
+            self._revisions.pop(run_id, None)
+            return False
+
+    async def release(self, run_id: str) -> None:
+        """Delete the key if we still hold it."""
+        revision = self._revisions.pop(run_id, None)
+        if revision is not None:
+            try:
+                await self.kv.delete(run_id, last=revision)
+            except nats.js.errors.KeyWrongLastSequenceError:
+                pass

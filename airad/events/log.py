@@ -1,0 +1,98 @@
+"""The event-log boundary: fenced appends, reads and live watches of one run's events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
+
+from msgspec import Struct
+
+from airad.schemas.events import Event
+
+
+class AppendConflict(RuntimeError):
+    """Another writer appended to the run first: this writer no longer owns it."""
+
+
+class EventLog(Protocol):
+    """Per-run streams of events with a gapless `seq`; an append must follow the last event exactly."""
+
+    async def append(self, event: Event) -> None:
+        """Append `event`, whose `seq` must be the run's last seq + 1, else raise AppendConflict."""
+        ...
+
+    async def read(self, run_id: str) -> list[Event]:
+        """Every event of the run so far, in `seq` order."""
+        ...
+
+    def watch(self, run_id: str, after_seq: int = 0) -> AsyncIterator[Event]:
+        """Events with seq > after_seq as they are appended; never ends by itself."""
+        ...
+
+
+class BlobStore(Protocol):
+    """Content-addressed bytes: prompts, completions, full outputs, artifacts."""
+
+    async def put(self, data: bytes) -> str:
+        """Store `data` and return its SHA-256 hex digest."""
+        ...
+
+    async def get(self, ref: str) -> bytes:
+        """The bytes stored under `ref`; KeyError when absent."""
+        ...
+
+
+class RunSummary(Struct, frozen=True):
+    """One line about a run, kept in a KV bucket for fast listing; the events stay the truth."""
+
+    run_id: str
+    status: str
+    task: str = ""
+    policy: str = ""
+    model: str = ""
+    nodes: int = 0
+    buggy: int = 0
+    metric: str = ""
+    best_node_id: int | None = None
+    best_score: float | None = None
+    best_test_score: float | None = None
+    cost_usd: float = 0.0
+    submitted_at: float | None = None
+    updated_at: float = 0.0
+    owner: str = ""
+    finish_reason: str = ""
+    last_seq: int = 0
+
+
+class RunIndex(Protocol):
+    """The KV of run summaries."""
+
+    async def put(self, summary: RunSummary) -> None:
+        """Write (replace) a run's summary."""
+        ...
+
+    async def get(self, run_id: str) -> RunSummary | None:
+        """A run's summary, if any."""
+        ...
+
+    async def list(self) -> Sequence[RunSummary]:
+        """Every run's summary."""
+        ...
+
+
+class Leases(Protocol):
+    """Ownership of runs by daemons, each lease expiring unless renewed."""
+
+    owner: str
+
+    async def acquire(self, run_id: str) -> bool:
+        """Take the run unless a live lease of another owner holds it."""
+        ...
+
+    async def renew(self, run_id: str) -> bool:
+        """Extend this owner's lease; False when it was lost."""
+        ...
+
+    async def release(self, run_id: str) -> None:
+        """Give the run up."""
+        ...

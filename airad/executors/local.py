@@ -1,0 +1,149 @@
+"""Run jobs on this host: a fresh work dir each, inside bubblewrap when it is installed.
+
+In the sandbox the script sees a read-only system, its inputs read-only at `input/`, only its
+work dir writable, no network, and none of the hidden paths (the daemon's state: task answers,
+other runs). Without bwrap it runs as a plain process group: isolation is then only by directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+from airad.executors.base import JobLost, JobResult, JobSpec
+
+BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+
+
+def bwrap_path() -> str | None:
+    """The bubblewrap binary, if installed."""
+    return shutil.which("bwrap")
+
+
+class LocalExecutor:
+    """Executor for this host; jobs live under `work_root/<job_id>/`."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        work_root: Path,
+        *,
+        python: str = sys.executable,
+        sandbox: bool | None = None,
+        hidden: tuple[Path, ...] = (),
+    ):
+        self.work_root = Path(work_root)
+        self.python = python
+        self.bwrap = bwrap_path() if sandbox is not False else None
+        if sandbox and self.bwrap is None:
+            raise RuntimeError("sandbox requested but bwrap is not installed (apt-get install bubblewrap)")
+        self.hidden = tuple(Path(p).resolve() for p in hidden)
+        self._jobs: dict[str, tuple[asyncio.subprocess.Process, JobSpec, float]] = {}
+
+    @property
+    def sandboxed(self) -> bool:
+        """Whether jobs run inside bubblewrap."""
+        return self.bwrap is not None
+
+    async def submit(self, spec: JobSpec) -> str:
+        """Lay out a fresh work dir and start the script; the handle is JSON with the job dir and pid."""
+        job_dir = self.work_root / spec.job_id
+        shutil.rmtree(job_dir, ignore_errors=True)
+        work = job_dir / "work"
+        (work / "submission").mkdir(parents=True)
+        for name, text in spec.files.items():
+            target = work / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        command = [self.python if part == "python" else part for part in spec.command]
+        env = {**BASE_ENV, "HOME": str(work), **spec.env}
+        inputs = Path(spec.inputs_dir).resolve()
+        if self.bwrap:
+            (work / "input").mkdir()
+            command = self._bwrap_command(work.resolve(), inputs) + command
+        else:
+            (work / "input").symlink_to(inputs, target_is_directory=True)
+        with open(job_dir / "stdout", "wb") as out, open(job_dir / "stderr", "wb") as err:
+            process = await asyncio.create_subprocess_exec(
+                *command, cwd=work, env=env, stdin=asyncio.subprocess.DEVNULL,
+                stdout=out, stderr=err, start_new_session=True,
+            )
+        self._jobs[spec.job_id] = (process, spec, time.monotonic())
+        return json.dumps({"job_id": spec.job_id, "dir": str(job_dir), "pid": process.pid})
+
+    def _bwrap_command(self, work: Path, inputs: Path) -> list[str]:
+        args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        for path in self.hidden:
+            args += ["--tmpfs", str(path)]
+        args += ["--bind", str(work), str(work), "--ro-bind", str(inputs), str(work / "input")]
+        args += ["--unshare-all", "--die-with-parent", "--chdir", str(work), "--"]
+        return args
+
+    async def wait(self, handle: str) -> JobResult:
+        """Wait up to the job's timeout, killing its process group when it runs over."""
+        job_id = json.loads(handle)["job_id"]
+        if job_id not in self._jobs:
+            raise JobLost(f"local job {job_id} is not running in this daemon")
+        process, spec, started = self._jobs[job_id]
+        timed_out = False
+        try:
+            remaining = max(0.0, spec.timeout_s - (time.monotonic() - started))
+            await asyncio.wait_for(process.wait(), timeout=remaining)
+        except asyncio.TimeoutError:
+            timed_out = True
+            _kill_group(process.pid)
+            await process.wait()
+        finally:
+            if process.returncode is None:
+                _kill_group(process.pid)
+        duration = time.monotonic() - started
+        del self._jobs[job_id]
+        job_dir = self.work_root / job_id
+        outputs = {}
+        for relative in spec.outputs:
+            path = job_dir / "work" / relative
+            if path.is_file():
+                outputs[relative] = path.read_bytes()
+        return JobResult(
+            exit_code=process.returncode,
+            duration_s=duration,
+            timed_out=timed_out,
+            stdout=(job_dir / "stdout").read_bytes(),
+            stderr=(job_dir / "stderr").read_bytes(),
+            outputs=outputs,
+        )
+
+    async def cancel(self, handle: str) -> None:
+        """Kill the job's process group (also one left by a previous daemon, found by pid)."""
+        info = json.loads(handle)
+        job = self._jobs.get(info["job_id"])
+        if job is not None:
+            _kill_group(job[0].pid)
+            await job[0].wait()
+            del self._jobs[info["job_id"]]
+        elif _is_job_leader(info.get("pid"), Path(info["dir"]) / "work"):
+            _kill_group(info["pid"])
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _is_job_leader(pid: int | None, work: Path) -> bool:
+    """True if `pid` still leads a process group started in `work` (guards against pid reuse)."""
+    if not pid:
+        return False
+    try:
+        return os.getpgid(pid) == pid and Path(f"/proc/{pid}/cwd").resolve() == work.resolve()
+    except (ProcessLookupError, PermissionError, FileNotFoundError):
+        return False

@@ -1,0 +1,165 @@
+"""Every fact appended to a run's stream `airad.events.<run_id>`, with stable tags.
+
+Schema evolution: new fields get defaults, field types never change, tags never change.
+Events carry references, not bulk: code and plan inline; prompts, completions and full
+outputs in the blob store, referenced by SHA-256.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+import msgspec
+from msgspec import Struct
+
+from airad.schemas.request import RunRequest
+
+Operator = Literal["draft", "improve", "debug"]
+FinishReason = Literal["max_nodes", "wall_seconds", "usd", "cancelled", "error"]
+FailureStage = Literal["generate", "execute", "score"]
+
+
+class EventBase(Struct, frozen=True, kw_only=True, tag_field="type"):
+    """Fields every event has: its run, its gapless per-run sequence number and a daemon timestamp."""
+
+    run_id: str
+    seq: int
+    at: float
+
+
+class RunSubmitted(EventBase, frozen=True, tag="run.submitted"):
+    """A valid request was accepted; the run exists from here on."""
+
+    request: RunRequest
+    request_seq: int | None = None
+
+
+class RunRejected(EventBase, frozen=True, tag="run.rejected"):
+    """A request could not be accepted; `field` is a JSON path like `$.budget.max_nodes`."""
+
+    field: str
+    reason: str
+    request_seq: int | None = None
+    excerpt: str = ""
+
+
+class RunStarted(EventBase, frozen=True, tag="run.started"):
+    """A daemon took ownership of the run (first start, or resume after a crash or hand-over)."""
+
+    owner: str
+    resumed: bool = False
+
+
+class NodeSelected(EventBase, frozen=True, tag="node.selected"):
+    """The policy's decision, appended before it is acted on."""
+
+    node_id: int
+    operator: Operator
+    parent_ids: tuple[int, ...] = ()
+
+
+class NodeGenerated(EventBase, frozen=True, tag="node.generated"):
+    """The model answered and the answer parsed into a plan and a script."""
+
+    node_id: int
+    plan: str
+    code: str
+    model: str
+    prompt_ref: str
+    completion_ref: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    llm_seconds: float = 0.0
+    attempts: int = 1
+
+
+class NodeDispatched(EventBase, frozen=True, tag="node.dispatched"):
+    """The node's script was handed to an executor; `handle` finds the job again."""
+
+    node_id: int
+    executor: str
+    handle: str
+
+
+class NodeExecuted(EventBase, frozen=True, tag="node.executed"):
+    """The script finished (or was stopped); outputs are blob references by file name."""
+
+    node_id: int
+    exit_code: int | None
+    duration_s: float
+    timed_out: bool = False
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    stdout_ref: str = ""
+    stderr_ref: str = ""
+    outputs: dict[str, str] = {}
+
+
+class NodeScored(EventBase, frozen=True, tag="node.scored"):
+    """The harness scored the node's validation predictions: this is the policy's fitness."""
+
+    node_id: int
+    metric: str
+    lower_is_better: bool
+    valid: bool
+    score: float | None = None
+    error: str = ""
+
+
+class NodeTested(EventBase, frozen=True, tag="node.tested"):
+    """The held-out test score. Reports only: no policy's view of the run contains it."""
+
+    node_id: int
+    score: float | None = None
+
+
+class NodeFailed(EventBase, frozen=True, tag="node.failed"):
+    """A node could not be carried through a stage (model nonsense, executor fault); the search goes on."""
+
+    node_id: int
+    stage: FailureStage
+    reason: str
+
+
+class RunFinished(EventBase, frozen=True, tag="run.finished"):
+    """The run is over; `best_node_id` is chosen by validation score only."""
+
+    reason: FinishReason
+    best_node_id: int | None = None
+    detail: str = ""
+
+
+Event = Union[
+    RunSubmitted,
+    RunRejected,
+    RunStarted,
+    NodeSelected,
+    NodeGenerated,
+    NodeDispatched,
+    NodeExecuted,
+    NodeScored,
+    NodeTested,
+    NodeFailed,
+    RunFinished,
+]
+
+TERMINAL_EVENTS = (RunFinished, RunRejected)
+
+_decoder = msgspec.json.Decoder(Event)
+_encoder = msgspec.json.Encoder()
+
+
+def encode_event(event: Event) -> bytes:
+    """Wire form of an event: JSON with a `type` tag."""
+    return _encoder.encode(event)
+
+
+def decode_event(data: bytes) -> Event:
+    """Parse one event from its wire form."""
+    return _decoder.decode(data)
+
+
+def event_tag(event: Event) -> str:
+    """The stable tag of an event, e.g. 'node.executed'."""
+    return type(event).__struct_config__.tag

@@ -1,0 +1,89 @@
+"""The run request: what a client publishes on `airad.requests` to start a run."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta, Struct
+
+RunId = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+        description="Letters, digits, '-' and '_', 1 to 64 characters; usable as a NATS subject token.",
+    ),
+]
+PositiveInt = Annotated[int, Meta(ge=1)]
+NonNegativeInt = Annotated[int, Meta(ge=0)]
+PositiveFloat = Annotated[float, Meta(gt=0)]
+NonNegativeFloat = Annotated[float, Meta(ge=0)]
+Probability = Annotated[float, Meta(ge=0, le=1)]
+
+
+class BundledTask(Struct, frozen=True, forbid_unknown_fields=True, tag="bundled", tag_field="kind"):
+    """A task built from a dataset that ships inside an installed package (`airad tasks`)."""
+
+    name: Annotated[str, Meta(min_length=1, description="Name of a bundled task, e.g. 'breast-cancer'.")]
+    validation_fraction: Annotated[float, Meta(gt=0, lt=0.9)] = 0.2
+
+
+TaskSpec = BundledTask
+
+
+class GreedyPolicy(Struct, frozen=True, forbid_unknown_fields=True, tag="greedy", tag_field="kind"):
+    """AIDE-style greedy search: draft, then debug a buggy leaf with probability p, else improve the best."""
+
+    num_drafts: PositiveInt = 5
+    debug_prob: Probability = 0.5
+    max_debug_depth: NonNegativeInt = 3
+
+
+PolicySpec = GreedyPolicy
+
+
+class ModelSpec(Struct, frozen=True, forbid_unknown_fields=True):
+    """Which language model answers the operators' prompts, as a litellm model string."""
+
+    name: Annotated[str, Meta(min_length=1)] = "airad-offline/coder"
+    temperature: Annotated[float, Meta(ge=0, le=2)] = 0.7
+    max_tokens: PositiveInt = 8192
+    timeout_s: PositiveFloat = 600.0
+
+
+class Budget(Struct, frozen=True, forbid_unknown_fields=True):
+    """When a run stops: whichever limit is reached first."""
+
+    max_nodes: PositiveInt = 20
+    wall_seconds: PositiveFloat = 3600.0
+    usd: NonNegativeFloat = 10.0
+
+
+class LocalExecutor(Struct, frozen=True, forbid_unknown_fields=True, tag="local", tag_field="kind"):
+    """Run each node's script on the daemon's host, in a bubblewrap sandbox when `bwrap` is present."""
+
+    node_timeout_s: PositiveFloat = 600.0
+
+
+ExecutorSpec = LocalExecutor
+
+
+class RunRequest(Struct, frozen=True, forbid_unknown_fields=True):
+    """One search: a policy working on a task with a model, an executor, a seed and a budget."""
+
+    task: TaskSpec
+    policy: PolicySpec = GreedyPolicy()
+    model: ModelSpec = ModelSpec()
+    seed: NonNegativeInt = 0
+    budget: Budget = Budget()
+    executor: ExecutorSpec = LocalExecutor()
+    run_id: RunId | None = None
+    labels: dict[str, str] = {}
+
+
+def run_request_json_schema() -> dict:
+    """The JSON Schema of `RunRequest`, as committed in docs/run-request.schema.json."""
+    schema = msgspec.json.schema(RunRequest)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "airad run request"
+    return schema

@@ -1,0 +1,1 @@
+"""Task definitions and their harnesses: the harness, not the model, scores every node."""

@@ -1,0 +1,49 @@
+"""Shared fixtures: a real nats-server per test, the CI rule that missing infrastructure fails."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from airad.daemon.nats_server import EmbeddedNats  # noqa: E402
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(tool: str) -> str:
+    """The path of `tool`; a missing tool fails in CI and skips elsewhere."""
+    path = shutil.which(tool)
+    if path is None:
+        message = f"{tool} is not installed (scripts/setup.sh installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def nats_url(tmp_path: Path):
+    """A private nats-server with JetStream, on loopback, for one test."""
+    server = EmbeddedNats(tmp_path / "nats")
+    url = server.start()
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+async def js(nats_url: str):
+    """A JetStream context with airad's streams created."""
+    import nats
+
+    from airad.events.jetstream import ensure_streams
+
+    nc = await nats.connect(nats_url)
+    context = nc.jetstream()
+    await ensure_streams(context)
+    yield context
+    await nc.close()

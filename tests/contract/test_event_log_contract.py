@@ -1,0 +1,128 @@
+"""One suite, every EventLog / BlobStore / RunIndex / Leases: in-memory and JetStream."""
+
+import anyio
+import pytest
+
+from airad.events.jetstream import JetStreamBlobStore, JetStreamEventLog, JetStreamLeases, JetStreamRunIndex
+from airad.events.log import AppendConflict, RunSummary
+from airad.events.memory import InMemoryBlobStore, InMemoryEventLog, InMemoryLeases, InMemoryRunIndex
+from tests.factories import History
+
+
+@pytest.fixture(params=["memory", "jetstream"])
+async def backend(request):
+    if request.param == "memory":
+        table: dict = {}
+        yield {
+            "log": InMemoryEventLog(),
+            "blobs": InMemoryBlobStore(),
+            "index": InMemoryRunIndex(),
+            "leases": lambda owner: InMemoryLeases(owner, table),
+        }
+        return
+    import nats
+
+    from airad.events.jetstream import ensure_streams
+
+    nc = await nats.connect(request.getfixturevalue("nats_url"))
+    js = nc.jetstream()
+    await ensure_streams(js)
+    yield {
+        "log": JetStreamEventLog(js),
+        "blobs": await JetStreamBlobStore.open(js),
+        "index": await JetStreamRunIndex.open(js),
+        "leases": lambda owner: JetStreamLeases.open(js, owner, ttl_s=30),
+    }
+    await nc.close()
+
+
+async def _leases(backend, owner):
+    made = backend["leases"](owner)
+    return await made if hasattr(made, "__await__") else made
+
+
+async def test_append_then_read_in_order(backend):
+    log = backend["log"]
+    h = History().node(0, "draft")
+    for event in h.events:
+        await log.append(event)
+    assert await log.read("r1") == h.events
+    assert await log.read("nobody") == []
+
+
+async def test_append_is_fenced_on_the_last_seq(backend):
+    log = backend["log"]
+    h = History().node(0, "draft")
+    await log.append(h.events[0])
+    with pytest.raises(AppendConflict):
+        await log.append(h.events[2])
+    await log.append(h.events[1])
+    with pytest.raises(AppendConflict):
+        await log.append(h.events[0])
+    assert [e.seq for e in await log.read("r1")] == [1, 2]
+
+
+async def test_second_writer_of_a_run_fails_instead_of_forking(backend):
+    log = backend["log"]
+    h = History()
+    await log.append(h.events[0])
+    from airad.schemas.events import RunStarted
+
+    mine = RunStarted(run_id="r1", seq=2, at=1.0, owner="a")
+    theirs = RunStarted(run_id="r1", seq=2, at=2.0, owner="b")
+    await log.append(mine)
+    with pytest.raises(AppendConflict):
+        await log.append(theirs)
+    assert (await log.read("r1"))[-1].owner == "a"
+
+
+async def test_watch_sees_later_appends(backend):
+    log = backend["log"]
+    h = History().node(0, "draft")
+    await log.append(h.events[0])
+    seen = []
+
+    async def watcher():
+        async for event in log.watch("r1", after_seq=0):
+            seen.append(event.seq)
+            if len(seen) == len(h.events):
+                return
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watcher)
+            for event in h.events[1:]:
+                await log.append(event)
+    assert seen == list(range(1, len(h.events) + 1))
+
+
+async def test_blobs_are_content_addressed(backend):
+    blobs = backend["blobs"]
+    ref = await blobs.put(b"x" * 300_000)
+    assert ref == await blobs.put(b"x" * 300_000)
+    assert await blobs.get(ref) == b"x" * 300_000
+    with pytest.raises(KeyError):
+        await blobs.get("0" * 64)
+
+
+async def test_run_index_put_get_list(backend):
+    index = backend["index"]
+    assert await index.list() == []
+    await index.put(RunSummary(run_id="a", status="running", submitted_at=2.0))
+    await index.put(RunSummary(run_id="b", status="finished", submitted_at=1.0))
+    await index.put(RunSummary(run_id="a", status="finished", submitted_at=2.0))
+    assert (await index.get("a")).status == "finished"
+    assert await index.get("zzz") is None
+    assert sorted(s.run_id for s in await index.list()) == ["a", "b"]
+
+
+async def test_leases_exclude_other_owners_until_released(backend):
+    a = await _leases(backend, "daemon-a")
+    b = await _leases(backend, "daemon-b")
+    assert await a.acquire("r1")
+    assert await a.acquire("r1")
+    assert not await b.acquire("r1")
+    assert await a.renew("r1")
+    await a.release("r1")
+    assert await b.acquire("r1")
+    assert not await a.renew("r1")

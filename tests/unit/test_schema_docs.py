@@ -1,0 +1,18 @@
+import json
+from pathlib import Path
+
+from airad.schemas.request import run_request_json_schema
+
+SCHEMA_FILE = Path(__file__).parents[2] / "docs" / "run-request.schema.json"
+
+
+def test_committed_json_schema_matches_run_request():
+    committed = json.loads(SCHEMA_FILE.read_text())
+    assert committed == run_request_json_schema(), "regenerate with: python -m airad.schemas.export"
+
+
+def test_schema_names_every_top_level_field():
+    schema = run_request_json_schema()
+    request = schema["$defs"]["RunRequest"]
+    assert set(request["properties"]) == {"task", "policy", "model", "seed", "budget", "executor", "run_id", "labels"}
+    assert request["required"] == ["task"]
