@@ -23,12 +23,22 @@ def node_line(node: Node, metric: str) -> str:
     if node.status == "failed":
         outcome = f"failed  {node.failure[:70]}"
     elif node.buggy:
-        reason = "timed out" if node.timed_out else f"exit {node.exit_code}" if node.exit_code else "invalid"
-        outcome = f"buggy   {reason}: {node.score_error[:60]}"
+        if node.timed_out:
+            outcome = "buggy   timed out"
+        elif node.exit_code:
+            outcome = f"buggy   exit {node.exit_code}: {last_line(node.stderr_tail)[:70]}"
+        else:
+            outcome = f"buggy   {node.score_error[:70]}"
     else:
         outcome = f"valid {metric} {fmt_score(node.score)}"
     duration = f"{node.duration_s:.1f}s" if node.duration_s is not None else ""
     return f"  node {node.id:>3}  {node.operator:<7} {parents:<6} {outcome}  {duration}".rstrip()
+
+
+def last_line(text: str) -> str:
+    """The last non-blank line of some output (a traceback's error line)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def final_report(state: RunState) -> str:

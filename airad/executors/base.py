@@ -17,6 +17,7 @@ class JobSpec(Struct, frozen=True):
     timeout_s: float = 600.0
     outputs: tuple[str, ...] = ("submission/submission.csv",)
     env: dict[str, str] = {}
+    cpus: int = 1
 
 
 class JobResult(Struct, frozen=True):

@@ -21,6 +21,14 @@ from airad.executors.base import JobLost, JobResult, JobSpec
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
 
 
+def thread_limits(cpus: int) -> dict[str, str]:
+    """Cap the thread pools of OpenMP, BLAS and friends at the job's CPUs: oversubscribed spinning
+    threads make a one-second fit take minutes on a busy host."""
+    value = str(max(1, cpus))
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "LOKY_MAX_CPU_COUNT")
+    return {name: value for name in names}
+
+
 def bwrap_path() -> str | None:
     """The bubblewrap binary, if installed."""
     return shutil.which("bwrap")
@@ -63,7 +71,7 @@ class LocalExecutor:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
         command = [self.python if part == "python" else part for part in spec.command]
-        env = {**BASE_ENV, "HOME": str(work), **spec.env}
+        env = {**BASE_ENV, **thread_limits(spec.cpus), "HOME": str(work), **spec.env}
         inputs = Path(spec.inputs_dir).resolve()
         if self.bwrap:
             (work / "input").mkdir()

@@ -1,0 +1,121 @@
+"""The daemon as a real subprocess, driven only through NATS with plain nats-py and JSON."""
+
+import json
+import re
+
+import pytest
+
+from tests.conftest import require
+from tests.integration.daemon_process import DaemonProcess, publish_raw, run_events
+
+pytestmark = pytest.mark.integration
+
+NODE = r"( node\.selected( node\.generated node\.dispatched node\.executed node\.scored node\.tested| node\.failed| node\.generated node\.failed))"
+
+
+def _request(run_id: str | None = None, max_nodes: int = 3, **policy) -> bytes:
+    body = {
+        "task": {"kind": "bundled", "name": "breast-cancer"},
+        "policy": {"kind": "greedy", "num_drafts": 2, "debug_prob": 1.0, **policy},
+        "budget": {"max_nodes": max_nodes},
+        "seed": 1,
+    }
+    if run_id:
+        body["run_id"] = run_id
+    return json.dumps(body).encode()
+
+
+@pytest.fixture
+def daemon(nats_url, tmp_path):
+    require("bwrap")
+    process = DaemonProcess(nats_url, tmp_path / "state").start()
+    yield process
+    process.stop()
+
+
+async def test_plain_json_request_runs_to_the_end(nats_url, daemon):
+    await publish_raw(nats_url, _request("plain-1", max_nodes=3))
+    events = await run_events(nats_url, "plain-1")
+    types = " ".join(e["type"] for e in events)
+    assert re.fullmatch(r"run\.submitted run\.started" + NODE + r"{3} run\.finished", types), types
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert all(e["run_id"] == "plain-1" for e in events)
+    assert [e["node_id"] for e in events if e["type"] == "node.selected"] == [0, 1, 2]
+    assert events[-1]["reason"] == "max_nodes"
+    scored = [e for e in events if e["type"] == "node.scored"]
+    assert scored and all(e["metric"] == "roc_auc" for e in scored)
+    assert any(e["valid"] and 0.5 < e["score"] <= 1.0 for e in scored)
+    assert daemon.alive()
+
+
+async def test_request_without_run_id_gets_one_from_its_stream_sequence(nats_url, daemon):
+    seq = await publish_raw(nats_url, _request(max_nodes=1))
+    events = await run_events(nats_url, f"req-{seq}")
+    assert events[0]["type"] == "run.submitted" and events[0]["request_seq"] == seq
+    assert events[-1]["type"] == "run.finished"
+
+
+MALFORMED = [
+    (b"this is not json", "$", "not valid JSON"),
+    (b'["a", "list"]', "$", "Expected `object`"),
+    (b'{"run_id": "bad-1"}', "$.task", "missing required field"),
+    (b'{"run_id": "bad-2", "task": {"kind": "bundled", "name": "mnist-in-the-sky"}}', "$.task.name", "unknown bundled task"),
+    (b'{"run_id": "bad-3", "task": {"kind": "bundled", "name": "wine"}, "policy": {"kind": "oracle"}}', "$.policy.kind", "Invalid value"),
+    (b'{"run_id": "bad-4", "task": {"kind": "bundled", "name": "wine"}, "budget": {"max_nodes": -5}}', "$.budget.max_nodes", ">= 1"),
+    (b'{"run_id": "bad-5", "task": {"kind": "bundled", "name": "wine"}, "budget": {"usd": -0.5}}', "$.budget.usd", ">= 0"),
+    (b'{"run_id": "bad-6", "task": {"kind": "bundled", "name": "wine"}, "seed": "seven"}', "$.seed", "Expected `int`"),
+    (b'{"run_id": "bad-7", "task": {"kind": "bundled", "name": "wine"}, "budget": {"wall_seconds": 0}}', "$.budget.wall_seconds", "> 0"),
+    (b'{"task": {"kind": "bundled", "name": "wine"}, "run_id": "no spaces allowed"}', "$.run_id", "matching regex"),
+]
+
+
+async def test_ten_malformed_requests_are_rejected_and_the_daemon_keeps_serving(nats_url, daemon):
+    expected = []
+    for payload, field, reason in MALFORMED:
+        seq = await publish_raw(nats_url, payload)
+        named = re.search(rb'"run_id": "(bad-\d)"', payload)
+        expected.append((named.group(1).decode() if named else f"req-{seq}", field, reason))
+    for run_id, field, reason in expected:
+        events = await run_events(nats_url, run_id, timeout_s=60)
+        assert len(events) == 1, events
+        rejected = events[0]
+        assert rejected["type"] == "run.rejected" and rejected["seq"] == 1
+        assert rejected["field"] == field, rejected
+        assert reason in rejected["reason"], rejected
+    await publish_raw(nats_url, _request("good-after-bad", max_nodes=1))
+    events = await run_events(nats_url, "good-after-bad")
+    assert events[-1]["type"] == "run.finished"
+    assert daemon.alive()
+
+
+async def test_sigkill_mid_run_then_a_new_daemon_finishes_it(nats_url, tmp_path):
+    require("bwrap")
+    first = DaemonProcess(nats_url, tmp_path / "state").start()
+    second = DaemonProcess(nats_url, tmp_path / "state")
+    try:
+        await publish_raw(nats_url, _request("crashy", max_nodes=6, num_drafts=3))
+
+        def node_in_flight(events):
+            dispatched = [e for e in events if e["type"] == "node.dispatched"]
+            return len(dispatched) >= 3 and events[-1]["type"] == "node.dispatched"
+
+        before = await run_events(nats_url, "crashy", until=node_in_flight)
+        first.kill()
+        interrupted = before[-1]["node_id"]
+        second.start()
+        events = await run_events(nats_url, "crashy", timeout_s=240)
+    finally:
+        first.kill()
+        second.stop()
+    assert events[: len(before)] == before
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    selected = [e["node_id"] for e in events if e["type"] == "node.selected"]
+    assert selected == list(range(6))
+    closed = [e["node_id"] for e in events if e["type"] in ("node.tested", "node.failed")]
+    assert sorted(closed) == list(range(6)), "every node ends exactly once"
+    starts = [e for e in events if e["type"] == "run.started"]
+    assert len(starts) == 2 and starts[1]["resumed"] and starts[0]["owner"] != starts[1]["owner"]
+    dispatches = [e for e in events if e["type"] == "node.dispatched" and e["node_id"] == interrupted]
+    assert len(dispatches) == 2, "the interrupted node is carried out again"
+    assert len([e for e in events if e["type"] == "node.executed" and e["node_id"] == interrupted]) == 1
+    assert events[-1]["type"] == "run.finished"
