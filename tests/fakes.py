@@ -1,0 +1,66 @@
+"""Fakes for unit tests: a scripted model and an instant executor (never the only test of a boundary)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from airad.daemon.llm import Completion, LLMError
+from airad.executors.base import JobLost, JobResult, JobSpec
+from airad.executors.local import thread_limits
+
+
+class ScriptedLLM:
+    """Answers from a list (or a function of the prompt); an Exception in the list is raised."""
+
+    def __init__(self, answers: list | Callable[[str], str], cost_usd: float = 0.0):
+        self.answers = answers
+        self.cost_usd = cost_usd
+        self.prompts: list[str] = []
+
+    async def complete(self, model, messages):
+        prompt = messages[-1].content
+        self.prompts.append(prompt)
+        answer = self.answers(prompt) if callable(self.answers) else self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise LLMError(str(answer))
+        return Completion(text=answer, model=model.name, prompt_tokens=100, completion_tokens=50, cost_usd=self.cost_usd)
+
+
+class InlineExecutor:
+    """Runs the script synchronously in a temp dir with the inputs symlinked; no sandbox, no timeout."""
+
+    name = "local"
+
+    def __init__(self):
+        self.submitted: list[JobSpec] = []
+        self.cancelled: list[str] = []
+        self._results: dict[str, JobResult] = {}
+
+    async def submit(self, spec: JobSpec) -> str:
+        self.submitted.append(spec)
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            (work / "input").symlink_to(spec.inputs_dir)
+            (work / "submission").mkdir()
+            for name, text in spec.files.items():
+                (work / name).write_text(text)
+            env = {**os.environ, **thread_limits(spec.cpus)}
+            done = subprocess.run([sys.executable, "solution.py"], cwd=work, env=env, capture_output=True, timeout=120)
+            outputs = {o: (work / o).read_bytes() for o in spec.outputs if (work / o).is_file()}
+        handle = json.dumps({"job_id": spec.job_id, "n": len(self.submitted)})
+        self._results[handle] = JobResult(done.returncode, 0.1, stdout=done.stdout, stderr=done.stderr, outputs=outputs)
+        return handle
+
+    async def wait(self, handle: str) -> JobResult:
+        if handle not in self._results:
+            raise JobLost(handle)
+        return self._results.pop(handle)
+
+    async def cancel(self, handle: str) -> None:
+        self.cancelled.append(handle)

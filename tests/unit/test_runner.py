@@ -1,0 +1,117 @@
+"""The run supervisor against in-memory fakes: budgets, nonsense answers, failures, resume."""
+
+import time
+
+import anyio
+import pytest
+
+from airad.daemon.runner import RunServices, budget_exhausted, drive_run
+from airad.events.fold import fold
+from airad.events.memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
+from airad.schemas.events import NodeDispatched, NodeGenerated, NodeSelected, RunStarted, RunSubmitted
+from airad.schemas.request import Budget, BundledTask, GreedyPolicy, RunRequest
+from tests.fakes import InlineExecutor, ScriptedLLM
+
+GOOD = """Plan: a shallow decision tree on all features.
+
+```python
+import os
+import pandas as pd
+from sklearn.tree import DecisionTreeClassifier
+train = pd.read_csv("input/train.csv")
+test = pd.read_csv("input/test.csv")
+model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(train.drop(columns=["id", "target"]), train["target"])
+os.makedirs("submission", exist_ok=True)
+pd.DataFrame({"id": test["id"], "target": model.predict_proba(test.drop(columns=["id"]))[:, 1]}).to_csv(
+    "submission/submission.csv", index=False)
+```
+"""
+CRASH = "Plan: oops.\n```python\nraise RuntimeError('boom')\n```\n"
+NONSENSE = "I'm sorry, as a language model I prefer poetry."
+
+
+def _services(tmp_path, llm, executor=None):
+    return RunServices(
+        log=InMemoryEventLog(), blobs=InMemoryBlobStore(), index=InMemoryRunIndex(), llm=llm,
+        executors={"local": executor or InlineExecutor()}, limiters={"local": anyio.CapacityLimiter(1)},
+        tasks_root=tmp_path / "tasks", owner="test-daemon",
+    )
+
+
+async def _submit(services, **request):
+    fields = {"task": BundledTask(name="breast-cancer"), "policy": GreedyPolicy(num_drafts=2, debug_prob=1.0), **request}
+    await services.log.append(RunSubmitted(run_id="r", seq=1, at=time.time(), request=RunRequest(**fields)))
+
+
+async def test_nonsense_is_retried_then_recorded_and_the_search_goes_on(tmp_path):
+    llm = ScriptedLLM([NONSENSE, NONSENSE, NONSENSE, GOOD])
+    services = _services(tmp_path, llm)
+    await _submit(services, budget=Budget(max_nodes=2))
+    state = await drive_run(services, "r")
+    assert state.nodes[0].status == "failed"
+    assert "no usable answer after 2 attempts" in state.nodes[0].failure
+    assert "no Python code block" in state.nodes[0].failure
+    assert state.nodes[1].status == "scored" and state.nodes[1].valid
+    generated = [e for e in await services.log.read("r") if isinstance(e, NodeGenerated)]
+    assert generated[0].attempts == 2
+    assert state.finish_reason == "max_nodes" and state.best_node_id == 1
+
+
+async def test_crashing_script_is_buggy_and_gets_debugged_with_its_error(tmp_path):
+    llm = ScriptedLLM([CRASH, GOOD, GOOD])
+    services = _services(tmp_path, llm)
+    await _submit(services, budget=Budget(max_nodes=3))
+    state = await drive_run(services, "r")
+    assert state.nodes[0].buggy and state.nodes[0].exit_code == 1
+    assert "RuntimeError: boom" in state.nodes[0].stderr_tail
+    assert state.nodes[2].operator == "debug" and state.nodes[2].parent_ids == (0,)
+    assert "RuntimeError: boom" in llm.prompts[2] and "# Your job: debug" in llm.prompts[2]
+
+
+async def test_model_errors_fail_the_node_not_the_run(tmp_path):
+    services = _services(tmp_path, ScriptedLLM([RuntimeError("429 rate limited forever"), GOOD]))
+    await _submit(services, budget=Budget(max_nodes=2))
+    state = await drive_run(services, "r")
+    assert "model call failed" in state.nodes[0].failure and state.nodes[1].valid
+
+
+async def test_usd_budget_stops_the_run(tmp_path):
+    services = _services(tmp_path, ScriptedLLM(lambda prompt: GOOD, cost_usd=0.4))
+    await _submit(services, budget=Budget(max_nodes=50, usd=1.0))
+    state = await drive_run(services, "r")
+    assert state.finish_reason == "usd" and len(state.nodes) == 3
+    assert state.cost_usd == pytest.approx(1.2)
+
+
+def test_wall_clock_budget():
+    state = fold([RunSubmitted(run_id="r", seq=1, at=100.0, request=RunRequest(
+        task=BundledTask(name="wine"), budget=Budget(wall_seconds=60)))])
+    assert budget_exhausted(state, 159.0) is None
+    assert budget_exhausted(state, 160.0) == "wall_seconds"
+
+
+async def test_resume_carries_out_a_decided_node_and_redispatches_an_interrupted_one(tmp_path):
+    executor = InlineExecutor()
+    services = _services(tmp_path, ScriptedLLM(lambda prompt: GOOD), executor)
+    await _submit(services, budget=Budget(max_nodes=2))
+    log = services.log
+    await log.append(RunStarted(run_id="r", seq=2, at=1.0, owner="dead-daemon"))
+    await log.append(NodeSelected(run_id="r", seq=3, at=1.0, node_id=0, operator="draft"))
+    await log.append(NodeGenerated(run_id="r", seq=4, at=1.0, node_id=0, plan="p", code=GOOD.split("```python\n")[1].split("```")[0],
+                                   model="m", prompt_ref="x", completion_ref="y"))
+    await log.append(NodeDispatched(run_id="r", seq=5, at=1.0, node_id=0, executor="local", handle='{"job_id": "r/0"}'))
+    state = await drive_run(services, "r")
+    assert executor.cancelled[0] == '{"job_id": "r/0"}'
+    assert [n.status for n in state.nodes] == ["scored", "scored"]
+    events = await log.read("r")
+    started = [e for e in events if isinstance(e, RunStarted)]
+    assert started[-1].resumed and started[-1].owner == "test-daemon"
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_finished_run_is_left_alone(tmp_path):
+    services = _services(tmp_path, ScriptedLLM(lambda prompt: GOOD))
+    await _submit(services, budget=Budget(max_nodes=1))
+    first = await drive_run(services, "r")
+    again = await drive_run(services, "r")
+    assert again.last_seq == first.last_seq and again.terminal
