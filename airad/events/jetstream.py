@@ -78,13 +78,35 @@ class JetStreamEventLog:
             "Nats-Expected-Last-Subject-Sequence": str(stream_seq),
         }
         try:
-            ack = await self.js.publish(events_subject(event.run_id), encode_event(event), headers=headers)
+            ack = await self._publish(events_subject(event.run_id), encode_event(event), headers)
         except nats.js.errors.APIError as exc:
             self._tail.pop(event.run_id, None)
-            if exc.err_code == WRONG_LAST_SEQUENCE:
+            if exc.err_code != WRONG_LAST_SEQUENCE:
+                raise
+            if not await self._already_appended(event):
                 raise AppendConflict(f"run {event.run_id}: another writer appended before seq {event.seq}") from exc
-            raise
+            return
         self._tail[event.run_id] = (event.seq, ack.seq)
+
+    async def _already_appended(self, event: Event) -> bool:
+        """True when the run's last event is exactly `event`: an earlier try landed but its ack was lost."""
+        try:
+            message = await self.js.get_last_msg(EVENTS_STREAM, events_subject(event.run_id))
+        except nats.js.errors.NotFoundError:
+            return False
+        if decode_event(message.data) != event:
+            return False
+        self._tail[event.run_id] = (event.seq, message.seq)
+        return True
+
+    async def _publish(self, subject: str, payload: bytes, headers: dict[str, str], attempts: int = 3):
+        """Publish, retrying a lost ack with the same Nats-Msg-Id: the server de-duplicates a retry that landed."""
+        for attempt in range(attempts):
+            try:
+                return await self.js.publish(subject, payload, headers=headers, timeout=5.0)
+            except nats.errors.TimeoutError:
+                if attempt == attempts - 1:
+                    raise
 
     async def read(self, run_id: str) -> list[Event]:
         """All of the run's events, read with an ordered consumer up to the last one present now."""
