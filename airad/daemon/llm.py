@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -63,6 +64,7 @@ class LiteLLMClient:
 
         register()
         litellm.suppress_debug_info = True
+        warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
         self._litellm = litellm
         self.concurrency = concurrency
         self.retries = retries

@@ -1,5 +1,7 @@
 """Run jobs on this host: a fresh work dir each, inside bubblewrap when it is installed.
 
+Every job also runs under coreutils `timeout`, so a job orphaned by a crashed daemon still ends.
+
 In the sandbox the script sees a read-only system, its inputs read-only at `input/`, only its
 work dir writable, no network, and none of the hidden paths (the daemon's state: task answers,
 other runs). Without bwrap it runs as a plain process group: isolation is then only by directory.
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from airad.executors.base import JobLost, JobResult, JobSpec
 
+KILL_GRACE_S = 5.0
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
 
 
@@ -71,6 +74,7 @@ class LocalExecutor:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
         command = [self.python if part == "python" else part for part in spec.command]
+        command = ["timeout", "--signal=KILL", f"{spec.timeout_s + KILL_GRACE_S:.0f}", *command]
         env = {**BASE_ENV, **thread_limits(spec.cpus), "HOME": str(work), **spec.env}
         inputs = Path(spec.inputs_dir).resolve()
         if self.bwrap:
@@ -136,7 +140,7 @@ class LocalExecutor:
             _kill_group(job[0].pid)
             await job[0].wait()
             del self._jobs[info["job_id"]]
-        elif _is_job_leader(info.get("pid"), Path(info["dir"]) / "work"):
+        elif _group_runs_in(info.get("pid"), Path(info["dir"])):
             _kill_group(info["pid"])
 
 
@@ -147,11 +151,21 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _is_job_leader(pid: int | None, work: Path) -> bool:
-    """True if `pid` still leads a process group started in `work` (guards against pid reuse)."""
-    if not pid:
+def _group_runs_in(pgid: int | None, job_dir: Path) -> bool:
+    """True if a live process of group `pgid` belongs to the job in `job_dir` (its cwd or command line
+    names the dir), so a recycled pid never gets an unrelated group killed."""
+    if not pgid:
         return False
-    try:
-        return os.getpgid(pid) == pid and Path(f"/proc/{pid}/cwd").resolve() == work.resolve()
-    except (ProcessLookupError, PermissionError, FileNotFoundError):
-        return False
+    marker = str(job_dir.resolve())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pgid or fields[0] == "Z":
+                continue
+            cwd = os.readlink(stat.parent / "cwd")
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        if cwd.startswith(marker) or marker in cmdline:
+            return True
+    return False

@@ -35,7 +35,7 @@ class DaemonProcess:
             "PYTHONUNBUFFERED": "1",
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.state_dir / f"daemon-{self.starts}.log", "wb")
+        log = open(self.state_dir / f"daemon-{os.getpid()}-{id(self)}-{self.starts}.log", "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "airad.cli", "--nats", self.nats_url, "daemon"],
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,

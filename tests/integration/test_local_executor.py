@@ -4,6 +4,7 @@ import json
 import os
 from pathlib import Path
 
+import anyio
 import pytest
 
 from airad.executors.base import JobLost, JobSpec
@@ -65,7 +66,12 @@ async def test_timeout_kills_the_process_group(executor, layout):
     result = await executor.wait(handle)
     assert result.timed_out and result.exit_code != 0
     assert result.duration_s < 30
-    assert _live_group_members(json.loads(handle)["pid"]) == []
+    pgid = json.loads(handle)["pid"]
+    for _ in range(100):
+        if not _live_group_members(pgid):
+            break
+        await anyio.sleep(0.1)
+    assert _live_group_members(pgid) == []
 
 
 def _live_group_members(pgid: int) -> list[int]:
@@ -126,3 +132,28 @@ print("env keys:", sorted(k for k in os.environ if "KEY" in k or "TOKEN" in k))
     assert "network blocked" in out
     assert "env keys: []" in out
     assert (inputs / "train.csv").read_text() == "id,x\n1,2\n"
+
+
+async def test_a_new_executor_cancels_a_job_left_by_a_dead_daemon(executor, layout):
+    root, inputs, _ = layout
+    handle = await executor.submit(_spec(inputs, "import time\ntime.sleep(300)\n", job_id="run/7"))
+    pgid = json.loads(handle)["pid"]
+    restarted = LocalExecutor(executor.work_root, sandbox=executor.sandboxed, hidden=executor.hidden)
+    await restarted.cancel(handle)
+    for _ in range(100):
+        if not _live_group_members(pgid):
+            break
+        await anyio.sleep(0.1)
+    assert _live_group_members(pgid) == []
+
+
+async def test_cancel_by_a_stale_handle_leaves_other_processes_alone(executor, layout):
+    _, inputs, _ = layout
+    bystander = await anyio.open_process(["sleep", "30"], start_new_session=True)
+    try:
+        handle = json.dumps({"job_id": "run/9", "dir": str(executor.work_root / "run/9"), "pid": bystander.pid})
+        await LocalExecutor(executor.work_root, sandbox=False).cancel(handle)
+        assert bystander.returncode is None and _live_group_members(bystander.pid) == [bystander.pid]
+    finally:
+        bystander.kill()
+        await bystander.wait()

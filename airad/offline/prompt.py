@@ -1,0 +1,214 @@
+"""Read an operator prompt: its sections, the task's columns and metric, and earlier attempts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+CLASSIFICATION_METRICS = ("roc_auc", "log_loss", "accuracy")
+REGRESSION_METRICS = ("rmse", "rmsle", "mse", "mae", "r2")
+
+METRIC_NAMES = {
+    "roc_auc": "ROC AUC",
+    "log_loss": "log loss",
+    "accuracy": "accuracy",
+    "rmse": "RMSE",
+    "rmsle": "RMSLE",
+    "mse": "mean squared error",
+    "mae": "mean absolute error",
+    "r2": "R²",
+}
+
+# Most specific first: at equal positions in the text the earlier entry wins.
+_METRIC_PATTERNS = (
+    ("rmsle", r"root mean squared? log(arithmic)? error|\brmsle\b"),
+    ("rmse", r"root mean squared? error|\brmse\b"),
+    ("mae", r"mean absolute error|\bmae\b"),
+    ("mse", r"mean squared error|\bmse\b"),
+    ("r2", r"\br2\b|r²|\br-squared|\br squared|coefficient of determination"),
+    ("log_loss", r"\blog[- ]?loss|logarithmic loss|cross[- ]entropy"),
+    ("roc_auc", r"\broc\b|area under the (receiver|roc|curve)|\bauc\b"),
+    ("accuracy", r"\baccuracy\b"),
+)
+_EVALUATION_WORDS = re.compile(r"evaluat|metric|scored|scoring|measured", re.IGNORECASE)
+
+_HEADING = re.compile(r"^# (.+?)\s*$")
+_JOB = re.compile(r"^Your job:\s*(\w+)", re.IGNORECASE)
+_PARENT = re.compile(r"^(Solution to improve|Buggy solution) \(node (\d+)\)$")
+_FILE_LINE = re.compile(r"^\s*[-*]\s*`?([\w./-]+\.csv)`?\s*:\s*(.*)$")
+_COLUMN = re.compile(r"\s*(.+?) \(([^()]*)\)\s*(?:,|$)")
+_ROWS = re.compile(r"(\d[\d,_]*)\s+rows")
+_ATTEMPT = re.compile(r"^\s*-\s*node (\d+) \((\w+), ([^)]*)\):\s*(.*)$")
+_FENCE = re.compile(r"```[^\n]*\n(.*?)(?:```|$)", re.DOTALL)
+_SCORE = re.compile(r"Validation score measured by the harness:\s*(\S+)")
+
+
+@dataclass
+class Attempt:
+    """One line of `# Previous attempts`: node id, operator, outcome text and plan."""
+
+    node: int
+    operator: str
+    outcome: str
+    plan: str
+
+
+@dataclass
+class Prompt:
+    """The parts of an operator prompt the offline coder uses."""
+
+    job: str | None
+    task: str = ""
+    data: str = ""
+    attempts: list[Attempt] = field(default_factory=list)
+    parent_id: int | None = None
+    parent_plan: str = ""
+    parent_code: str = ""
+    parent_score: str = ""
+    error: str = ""
+
+
+@dataclass
+class TaskFacts:
+    """What the prompt says about the data: columns, sizes and the metric."""
+
+    id_column: str | None
+    target_columns: list[str] | None
+    label_columns: list[str] | None
+    columns: dict[str, str]
+    train_rows: int | None
+    metric: str
+    metric_named: bool
+
+    @property
+    def problem(self) -> str:
+        """Either "classification" or "regression", from the metric."""
+        return "classification" if self.metric in CLASSIFICATION_METRICS else "regression"
+
+    @property
+    def has_categoricals(self) -> bool:
+        """Whether any known feature column is of dtype object (or category)."""
+        return any(dtype in ("object", "category", "string") for dtype in self.columns.values())
+
+
+def parse_prompt(text: str) -> Prompt:
+    """Split the user message into its known sections; `job` is None when there is no `# Your job:`."""
+    headings = _headings(text)
+    lines = text.splitlines()
+    job_at = next((i for i, (_, title) in enumerate(headings) if _JOB.match(title)), None)
+    if job_at is None:
+        return Prompt(job=None)
+    prompt = Prompt(job=_JOB.match(headings[job_at][1]).group(1).lower())
+
+    def body(k: int) -> str:
+        start = headings[k][0] + 1
+        end = headings[k + 1][0] if k + 1 < len(headings) else len(lines)
+        return "\n".join(lines[start:end]).strip()
+
+    before = [(k, title) for k, (_, title) in enumerate(headings[:job_at])]
+    attempts_at = max((k for k, title in before if title == "Previous attempts"), default=None)
+    data_at = max((k for k, title in before if title == "Data"), default=None)
+    task_at = min((k for k, title in before if title == "Task"), default=None)
+    if attempts_at is not None:
+        prompt.attempts = parse_attempts(body(attempts_at))
+    if data_at is not None:
+        prompt.data = body(data_at)
+    if task_at is not None:
+        end = headings[data_at][0] if data_at is not None and data_at > task_at else headings[task_at + 1][0]
+        prompt.task = "\n".join(lines[headings[task_at][0] + 1 : end]).strip()
+    for k in range(job_at + 1, len(headings)):
+        title = headings[k][1]
+        parent = _PARENT.match(title)
+        if parent:
+            prompt.parent_id = int(parent.group(2))
+            section = body(k)
+            fence = section.find("```")
+            prompt.parent_plan = section[:fence].strip() if fence >= 0 else section
+            blocks = _FENCE.findall(section)
+            prompt.parent_code = max(blocks, key=len) if blocks else ""
+            score = _SCORE.search(section)
+            prompt.parent_score = score.group(1) if score else ""
+        elif title == "Error":
+            blocks = _FENCE.findall(body(k))
+            prompt.error = (blocks[0] if blocks else body(k)).strip()
+    return prompt
+
+
+def parse_attempts(text: str) -> list[Attempt]:
+    """The `- node N (operator, outcome): plan` lines of `# Previous attempts`."""
+    found = []
+    for line in text.splitlines():
+        match = _ATTEMPT.match(line)
+        if match:
+            found.append(Attempt(int(match.group(1)), match.group(2), match.group(3), match.group(4)))
+    return found
+
+
+def task_facts(task: str, data: str) -> TaskFacts:
+    """Columns from the data overview (id and targets from sample_submission) and the metric from the task."""
+    files = parse_overview(data)
+    train, test, sample = (files.get(name, {}) for name in ("train.csv", "test.csv", "sample_submission.csv"))
+    train_columns, test_columns = train.get("columns", {}), test.get("columns", {})
+    id_column = targets = None
+    if sample.get("columns"):
+        names = list(sample["columns"])
+        id_column, targets = names[0], names[1:] or None
+    elif test_columns:
+        id_column = next(iter(test_columns))
+        targets = [c for c in train_columns if c not in test_columns] or None
+    labels = None
+    if targets and train_columns:
+        labels = targets if all(t in train_columns for t in targets) else [c for c in train_columns if c not in test_columns][:1] or None
+    metric = detect_metric(task)
+    named = metric is not None
+    if metric is None:
+        label_dtype = train_columns.get(labels[0], "") if labels else ""
+        metric = "rmse" if label_dtype.startswith("float") else "accuracy"
+    features = {c: t for c, t in train_columns.items() if c != id_column and c not in (labels or [])}
+    return TaskFacts(id_column, targets, labels, features, train.get("rows"), metric, named)
+
+
+def parse_overview(data: str) -> dict[str, dict]:
+    """`{file name: {"rows": int | None, "columns": {name: dtype}}}` from the `# Data` bullet lines."""
+    files: dict[str, dict] = {}
+    for line in data.splitlines():
+        match = _FILE_LINE.match(line)
+        if not match:
+            continue
+        name, rest = match.group(1).split("/")[-1], match.group(2)
+        rows = _ROWS.search(rest)
+        columns: dict[str, str] = {}
+        colon = re.search(r"columns?[^:]*:", rest)
+        if colon:
+            for column in _COLUMN.finditer(rest[colon.end() :]):
+                columns[column.group(1).strip().strip("`")] = column.group(2).strip()
+        files[name] = {"rows": int(re.sub(r"[,_]", "", rows.group(1))) if rows else None, "columns": columns}
+    return files
+
+
+def detect_metric(task: str) -> str | None:
+    """The metric the description names, looking first at sentences about evaluation; None if none."""
+    sentences = re.split(r"(?<=[.!?])\s+|\n+", task)
+    focused = " ".join(s for s in sentences if _EVALUATION_WORDS.search(s))
+    for text in (focused, task):
+        best: tuple[int, int, str] | None = None
+        for order, (name, pattern) in enumerate(_METRIC_PATTERNS):
+            match = re.search(pattern, text, re.IGNORECASE)
+            if match and (best is None or (match.start(), order) < best[:2]):
+                best = (match.start(), order, name)
+        if best:
+            return best[2]
+    return None
+
+
+def _headings(text: str) -> list[tuple[int, str]]:
+    """(line index, title) of every level-one heading outside fenced blocks."""
+    found, in_fence = [], False
+    for i, line in enumerate(text.splitlines()):
+        if line.lstrip().startswith("```"):
+            in_fence = not in_fence
+            continue
+        match = None if in_fence else _HEADING.match(line)
+        if match:
+            found.append((i, match.group(1)))
+    return found
