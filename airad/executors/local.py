@@ -92,11 +92,19 @@ class LocalExecutor:
 
     def _bwrap_command(self, work: Path, inputs: Path) -> list[str]:
         args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        for path in self._interpreter_dirs():
+            args += ["--ro-bind", str(path), str(path)]
         for path in self.hidden:
             args += ["--tmpfs", str(path)]
         args += ["--bind", str(work), str(work), "--ro-bind", str(inputs), str(work / "input")]
         args += ["--unshare-all", "--die-with-parent", "--chdir", str(work), "--"]
         return args
+
+    def _interpreter_dirs(self) -> list[Path]:
+        """The Python install (and virtualenv) scripts run with, kept visible when /tmp is replaced."""
+        python = Path(self.python).absolute()
+        dirs = {python.parent.parent, python.resolve().parent.parent}
+        return sorted(d for d in dirs if d != Path("/"))
 
     async def wait(self, handle: str) -> JobResult:
         """Wait up to the job's timeout, killing its process group when it runs over."""

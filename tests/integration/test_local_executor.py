@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import anyio
@@ -157,3 +158,16 @@ async def test_cancel_by_a_stale_handle_leaves_other_processes_alone(executor, l
     finally:
         bystander.kill()
         await bystander.wait()
+
+
+async def test_sandbox_keeps_an_interpreter_that_lives_under_tmp(layout):
+    require("bwrap")
+    root, inputs, _ = layout
+    python = root / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.symlink_to(sys.executable)
+    executor = LocalExecutor(root / "state" / "work", python=str(python), sandbox=True,
+                             hidden=((root / "state").resolve(),))
+    result = await executor.wait(await executor.submit(_spec(inputs, "import json\nprint(\"ok\")\n")))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == b"ok\n"
