@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import sys
+import time
 from pathlib import Path
 
 import anyio
@@ -101,15 +102,10 @@ def _report(state: RunState, as_json: bool) -> int:
     if as_json:
         from airad.events.summary import summarize
 
-        print(out.to_json(summarize(state, state_time(state))))
+        print(out.to_json(summarize(state, time.time())))
     else:
         print(out.final_report(state))
     return EXIT_FAILED if state.status == "rejected" else EXIT_OK
-
-
-def state_time(state: RunState) -> float:
-    """The time of the run's latest known event (0 when unknown)."""
-    return state.submitted_at or 0.0
 
 
 async def cmd_daemon(args, settings: Settings) -> int:

@@ -111,12 +111,24 @@ class Daemon:
             except nats.errors.TimeoutError:
                 continue
             for message in messages:
-                request_seq = message.metadata.sequence.stream
-                run_id, drive = await accept(self.services.log, self.services.index, message.data, request_seq)
-                if drive:
-                    await self.start_run(run_id)
-                await message.ack()
-                log.info("request.accepted" if drive else "request.handled", run_id=run_id, request_seq=request_seq)
+                await self._handle_request(message)
+
+    async def _handle_request(self, message) -> None:
+        """Record a request's outcome and ack it; on an unexpected error, leave it for redelivery."""
+        request_seq = message.metadata.sequence.stream
+        try:
+            run_id, drive = await accept(self.services.log, self.services.index, message.data, request_seq)
+        except AppendConflict:
+            run_id, drive = "", False
+            log.info("request.raced", request_seq=request_seq)
+        except Exception:
+            log.exception("request.failed", request_seq=request_seq)
+            await message.nak(delay=5.0)
+            return
+        if drive:
+            await self.start_run(run_id)
+        await message.ack()
+        log.info("request.accepted" if drive else "request.handled", run_id=run_id, request_seq=request_seq)
 
     async def start_run(self, run_id: str) -> bool:
         """Take the run's lease and drive it as a task; False if another daemon owns it."""

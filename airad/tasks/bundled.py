@@ -102,11 +102,14 @@ class PreparedTask:
         self.public_dir = root / "public"
         answers = pd.read_csv(root / "private" / "answers.csv")
         self.harness = CsvHarness(answers, "id", "target", METRICS[dataset.metric])
+        self._brief: TaskBrief | None = None
 
     def brief(self) -> TaskBrief:
-        """The description and a column-level overview of the public files."""
-        description = (self.public_dir / "description.md").read_text()
-        return TaskBrief(description=description, data_overview=data_overview(self.public_dir))
+        """The description and a column-level overview of the public files (read once)."""
+        if self._brief is None:
+            description = (self.public_dir / "description.md").read_text()
+            self._brief = TaskBrief(description=description, data_overview=data_overview(self.public_dir))
+        return self._brief
 
     def grade(self, submission: bytes | None) -> Grades:
         """Score a submission with the harness's own answers."""
