@@ -101,9 +101,15 @@ class LocalExecutor:
         return args
 
     def _interpreter_dirs(self) -> list[Path]:
-        """The Python install (and virtualenv) scripts run with, kept visible when /tmp is replaced."""
-        python = Path(self.python).absolute()
-        dirs = {python.parent.parent, python.resolve().parent.parent}
+        """The Python install (and virtualenv) scripts run with, at every hop of its symlinks, kept
+        visible when /tmp is replaced."""
+        dirs = set()
+        path = Path(self.python).absolute()
+        for _ in range(40):
+            dirs.add(path.parent.parent)
+            if not path.is_symlink():
+                break
+            path = (path.parent / os.readlink(path)).absolute()
         return sorted(d for d in dirs if d != Path("/"))
 
     async def wait(self, handle: str) -> JobResult:
