@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import logging
 import signal
 import sys
@@ -86,7 +87,7 @@ async def cmd_run(args, settings: Settings) -> int:
     request = read_request(Path(args.file))
     async with nats_connection(settings) as (nc, url):
         async with anyio.create_task_group() as tg:
-            await tg.start(Daemon(settings).serve, url)
+            await tg.start(Daemon(settings, env=os.environ).serve, url)
             js = nc.jetstream()
             run_id = await publish_request(js, request)
             if not args.json:
@@ -115,7 +116,7 @@ async def cmd_daemon(args, settings: Settings) -> int:
     async with nats_connection(settings) as (_, url):
         async with anyio.create_task_group() as tg:
             tg.start_soon(_stop_on_signal, tg.cancel_scope)
-            await tg.start(Daemon(settings).serve, url)
+            await tg.start(Daemon(settings, env=os.environ).serve, url)
             print(f"airad daemon serving on {url} (state in {settings.state_dir})", file=sys.stderr, flush=True)
     return EXIT_OK
 

@@ -16,15 +16,21 @@ from airad.executors.local import thread_limits
 
 
 class ScriptedLLM:
-    """Answers from a list (or a function of the prompt); an Exception in the list is raised."""
+    """Answers from a list (or a function of the prompt); an Exception in the list is raised.
+    Calls offering tools (the analyze step) get a fixed review without consuming an answer."""
 
     def __init__(self, answers: list | Callable[[str], str], cost_usd: float = 0.0):
         self.answers = answers
         self.cost_usd = cost_usd
         self.prompts: list[str] = []
+        self.reviews = 0
 
-    async def complete(self, model, messages):
+    async def complete(self, model, messages, tools=None):
         prompt = messages[-1].content
+        if tools:
+            self.reviews += 1
+            review = '{"is_bug": false, "summary": "ran", "metric": 0.9, "lower_is_better": false}'
+            return Completion(text="", model=model.name, tool_arguments=review, prompt_tokens=10, completion_tokens=5)
         self.prompts.append(prompt)
         answer = self.answers(prompt) if callable(self.answers) else self.answers.pop(0)
         if isinstance(answer, Exception):

@@ -11,6 +11,7 @@ from msgspec import Struct
 from airad.agents.memory import memory_lines
 from airad.agents.view import NodeView, PolicyView
 from airad.schemas.events import Operator
+from airad.schemas.policies import OperatorSpec
 
 SYSTEM_PROMPT = (
     "You are an expert machine-learning engineer competing in a Kaggle-style competition. "
@@ -24,11 +25,19 @@ The script reads its data from ./input/ (read-only) and writes a prediction for 
 Hold out part of ./input/train.csv, measure the competition metric on it, and print it as
 `Validation metric: <value>`. Use pandas, numpy, scikit-learn or lightgbm; there is no network."""
 
-JOB_TEXT: dict[Operator, str] = {
-    "draft": (
-        "Propose a new solution. Choose a modelling idea that differs from the previous attempts "
-        "listed above, keep it simple enough to run in a few minutes, and write the whole script."
+DRAFT_TEXT = {
+    False: (
+        "Propose a solution: choose a modelling approach that is simple enough to run in a few "
+        "minutes, and write the whole script."
     ),
+    True: (
+        "Propose one new idea: a modelling approach (model family, features, validation) that differs "
+        "from every previous attempt listed above, simple enough to run in a few minutes, and write "
+        "the whole script. Name the model family in the first sentence of your plan."
+    ),
+}
+
+JOB_TEXT: dict[Operator, str] = {
     "improve": (
         "Improve the solution below. Make one focused change (features, model family or "
         "hyper-parameters) that should raise the validation metric, and write the whole script."
@@ -36,6 +45,10 @@ JOB_TEXT: dict[Operator, str] = {
     "debug": (
         "The solution below failed. Read the error, fix the cause, keep the modelling idea, "
         "and write the whole corrected script."
+    ),
+    "crossover": (
+        "Combine the two solutions below into one that should score better than either: for example "
+        "merge their feature engineering, or ensemble their models. Write the whole script."
     ),
 }
 
@@ -54,25 +67,36 @@ class Message(Struct, frozen=True):
     content: str
 
 
-def build_prompt(operator: Operator, brief: TaskBrief, view: PolicyView, parent_ids: tuple[int, ...]) -> tuple[Message, ...]:
+def build_prompt(
+    operator: Operator,
+    brief: TaskBrief,
+    view: PolicyView,
+    parent_ids: tuple[int, ...],
+    spec: OperatorSpec = OperatorSpec(),
+) -> tuple[Message, ...]:
     """The chat messages for one operator application."""
-    parents = [view.nodes[i] for i in parent_ids]
     sections = [
         f"# Task\n\n{brief.description.strip()}",
         f"# Data\n\n{brief.data_overview.strip()}",
     ]
-    memory = memory_lines(view, operator, parent_ids)
+    memory = memory_lines(view, operator, parent_ids, spec)
     if memory:
         sections.append("# Previous attempts\n\n" + "\n".join(memory))
-    sections.append(f"# Your job: {operator}\n\n{JOB_TEXT[operator]}")
-    for parent in parents:
-        sections.append(_parent_section(operator, parent))
+    job = DRAFT_TEXT[spec.diverse_drafts] if operator == "draft" else JOB_TEXT[operator]
+    sections.append(f"# Your job: {operator}\n\n{job}")
+    for index, parent_id in enumerate(parent_ids):
+        sections.append(_parent_section(operator, view.nodes[parent_id], index))
     sections.append(f"# Response format\n\n{RESPONSE_FORMAT}")
     return (Message("system", SYSTEM_PROMPT), Message("user", "\n\n".join(sections) + "\n"))
 
 
-def _parent_section(operator: Operator, parent: NodeView) -> str:
-    title = "Buggy solution" if operator == "debug" else "Solution to improve"
+def _parent_section(operator: Operator, parent: NodeView, index: int) -> str:
+    if operator == "debug":
+        title = "Buggy solution"
+    elif operator == "crossover":
+        title = f"Parent solution {'AB'[index]}"
+    else:
+        title = "Solution to improve"
     text = f"# {title} (node {parent.id})\n\n{parent.plan.strip()}\n\n```python\n{parent.code.rstrip()}\n```"
     if operator == "debug":
         text += f"\n\n# Error\n\n```\n{parent.error.strip() or 'no output'}\n```"

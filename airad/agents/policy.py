@@ -6,10 +6,12 @@ import random
 
 from msgspec import Struct
 
+from airad.agents.evolution import decide_evolution
 from airad.agents.greedy import decide_greedy
+from airad.agents.mcts import decide_mcts
 from airad.agents.view import PolicyView
 from airad.schemas.events import Operator
-from airad.schemas.request import GreedyPolicy, PolicySpec
+from airad.schemas.policies import AiraGreedyPolicy, EvolutionaryPolicy, GreedyPolicy, MctsPolicy, PolicySpec
 
 
 class Action(Struct, frozen=True):
@@ -27,7 +29,12 @@ def decision_rng(seed: int, decision_seq: int) -> random.Random:
 def decide(policy: PolicySpec, view: PolicyView, seed: int) -> Action:
     """The next action of `policy` on `view`, deterministic in (events, seed)."""
     rng = decision_rng(seed, view.decisions)
-    if isinstance(policy, GreedyPolicy):
+    if isinstance(policy, (GreedyPolicy, AiraGreedyPolicy)):
         operator, parents = decide_greedy(policy, view, rng)
-        return Action(operator, parents)
-    raise ValueError(f"unknown policy {type(policy).__name__}")
+    elif isinstance(policy, MctsPolicy):
+        operator, parents = decide_mcts(policy, view, rng)
+    elif isinstance(policy, EvolutionaryPolicy):
+        operator, parents = decide_evolution(policy, view, rng)
+    else:
+        raise ValueError(f"unknown policy {type(policy).__name__}")
+    return Action(operator, parents)

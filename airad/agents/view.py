@@ -22,6 +22,7 @@ class NodeView(Struct, frozen=True):
     code: str
     error: str
     debug_depth: int
+    duration_s: float = 0.0
 
 
 class PolicyView(Struct, frozen=True):
@@ -30,6 +31,24 @@ class PolicyView(Struct, frozen=True):
     nodes: tuple[NodeView, ...]
     lower_is_better: bool
     decisions: int
+
+    def valid_nodes(self) -> list[NodeView]:
+        """Finished, non-buggy nodes with a validation score."""
+        return [n for n in self.nodes if n.done and not n.buggy and n.score is not None]
+
+    def fitness(self) -> dict[int, float]:
+        """Validation scores of valid nodes normalised to [0, 1] within the run (1 = best so far)."""
+        valid = self.valid_nodes()
+        if not valid:
+            return {}
+        scores = [n.score for n in valid]
+        low, high = min(scores), max(scores)
+        if high == low:
+            return {n.id: 1.0 for n in valid}
+        span = high - low
+        if self.lower_is_better:
+            return {n.id: (high - n.score) / span for n in valid}
+        return {n.id: (n.score - low) / span for n in valid}
 
     def best(self) -> NodeView | None:
         """The non-buggy node with the best validation score; the earliest wins ties."""
@@ -72,6 +91,7 @@ def policy_view(state: RunState) -> PolicyView:
                 code=node.code,
                 error=error,
                 debug_depth=depth[node.id],
+                duration_s=node.duration_s or 0.0,
             )
         )
     return PolicyView(nodes=tuple(views), lower_is_better=state.lower_is_better, decisions=len(state.nodes))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 import socket
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from airad.daemon.intake import accept
 from airad.daemon.llm import LLM, LiteLLMClient
-from airad.daemon.runner import RunServices, drive_run
+from airad.daemon.runner import drive_run
+from airad.daemon.writer import RunServices
 from airad.daemon.settings import Settings
 from airad.events.jetstream import (
     REQUESTS_STREAM,
@@ -50,8 +52,10 @@ class Daemon:
         llm: LLM | None = None,
         executors: dict[str, Executor] | None = None,
         owner: str | None = None,
+        env: Mapping[str, str] | None = None,
     ):
         self.settings = settings
+        self.env = env if env is not None else {}
         self.owner = owner or new_owner_id()
         self.llm = llm
         self.executors = executors
@@ -81,7 +85,10 @@ class Daemon:
                 blobs=await JetStreamBlobStore.open(js),
                 index=index,
                 llm=self.llm or LiteLLMClient(
-                    concurrency=self.settings.model_concurrency, retries=self.settings.model_retries
+                    concurrency=self.settings.model_concurrency,
+                    requests_per_minute=self.settings.model_requests_per_minute or None,
+                    retries=self.settings.model_retries,
+                    env=self.env,
                 ),
                 executors=executors,
                 limiters={name: anyio.CapacityLimiter(self.settings.local_slots) for name in executors},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import anyio
@@ -16,7 +16,7 @@ from airad.schemas.request import ModelSpec
 
 
 class Completion(Struct, frozen=True):
-    """A model's answer and what it cost."""
+    """A model's answer and what it cost; `tool_arguments` holds the first tool call's JSON, if any."""
 
     text: str
     model: str
@@ -24,6 +24,8 @@ class Completion(Struct, frozen=True):
     completion_tokens: int = 0
     cost_usd: float = 0.0
     seconds: float = 0.0
+    tool_arguments: str | None = None
+    attempts: int = 1
 
 
 class LLMError(RuntimeError):
@@ -33,14 +35,29 @@ class LLMError(RuntimeError):
 class LLM(Protocol):
     """Anything that answers chat messages."""
 
-    async def complete(self, model: ModelSpec, messages: Sequence[Message]) -> Completion:
-        """Answer `messages` with `model`."""
+    async def complete(self, model: ModelSpec, messages: Sequence[Message], tools: list[dict] | None = None) -> Completion:
+        """Answer `messages` with `model`, optionally offering `tools`."""
         ...
 
 
-def _retryable(exc: Exception) -> bool:
-    import litellm
+class RateLimiter:
+    """At most `per_minute` calls a minute, evenly spaced; shared by every run of the daemon."""
 
+    def __init__(self, per_minute: float):
+        self.interval = 60.0 / per_minute
+        self._next = 0.0
+        self._lock = anyio.Lock()
+
+    async def wait(self) -> None:
+        """Sleep until this call's slot."""
+        async with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        await anyio.sleep(slot - now)
+
+
+def _retryable(litellm, exc: Exception) -> bool:
     retryable = (
         litellm.RateLimitError,
         litellm.Timeout,
@@ -51,13 +68,33 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, retryable)
 
 
+def _retry_after(exc: Exception) -> float | None:
+    # litellm swaps `exc.response` for a stand-in without headers; the server's are kept here.
+    headers = getattr(exc, "litellm_response_headers", None) or getattr(getattr(exc, "response", None), "headers", None) or {}
+    value = headers.get("retry-after") if hasattr(headers, "get") else None
+    try:
+        return min(float(value), 60.0) if value is not None else None
+    except ValueError:
+        return None
+
+
 class LiteLLMClient:
-    """LLM through `litellm.acompletion`, with a concurrency limit per model and retries with backoff.
+    """LLM through `litellm.acompletion`: per-model concurrency and rate limits, retries with backoff
+    on 429 / 5xx / timeouts honouring Retry-After, API keys looked up in `env` by name at call time.
 
     Registers the offline coder as the `airad-offline/...` provider when constructed.
     """
 
-    def __init__(self, *, concurrency: int = 16, retries: int = 4, backoff_s: float = 1.0, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        concurrency: int = 16,
+        requests_per_minute: float | None = None,
+        retries: int = 4,
+        backoff_s: float = 1.0,
+        env: Mapping[str, str] | None = None,
+        seed: int = 0,
+    ):
         import litellm
 
         from airad.offline.provider import register
@@ -67,55 +104,79 @@ class LiteLLMClient:
         warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
         self._litellm = litellm
         self.concurrency = concurrency
+        self.requests_per_minute = requests_per_minute
         self.retries = retries
         self.backoff_s = backoff_s
-        self._limiters: dict[str, anyio.CapacityLimiter] = {}
+        self.env = env or {}
+        self._limiters: dict[str, tuple[anyio.CapacityLimiter, RateLimiter | None]] = {}
         self._jitter = random.Random(seed)
 
-    def _limiter(self, model: str) -> anyio.CapacityLimiter:
+    def _limits(self, model: str) -> tuple[anyio.CapacityLimiter, RateLimiter | None]:
         if model not in self._limiters:
-            self._limiters[model] = anyio.CapacityLimiter(self.concurrency)
+            rate = RateLimiter(self.requests_per_minute) if self.requests_per_minute else None
+            self._limiters[model] = (anyio.CapacityLimiter(self.concurrency), rate)
         return self._limiters[model]
 
-    async def complete(self, model: ModelSpec, messages: Sequence[Message]) -> Completion:
-        """Call the model, retrying transient failures (429, 5xx, timeouts) with exponential backoff."""
+    def _call_options(self, model: ModelSpec, tools: list[dict] | None) -> dict:
+        options: dict = {
+            "model": model.name, "temperature": model.temperature, "max_tokens": model.max_tokens,
+            "timeout": model.timeout_s, "num_retries": 0, "max_retries": 0,
+        }
+        if model.api_base:
+            options["api_base"] = model.api_base
+        if model.api_key_env:
+            key = self.env.get(model.api_key_env)
+            if not key:
+                raise LLMError(f"the API key variable {model.api_key_env} is not set in the daemon's environment")
+            options["api_key"] = key
+        if tools:
+            options["tools"] = tools
+        return options
+
+    async def complete(self, model: ModelSpec, messages: Sequence[Message], tools: list[dict] | None = None) -> Completion:
+        """Call the model, retrying transient failures with exponential backoff."""
+        options = self._call_options(model, tools)
         payload = [{"role": m.role, "content": m.content} for m in messages]
-        async with self._limiter(model.name):
-            for attempt in range(self.retries + 1):
+        concurrency, rate = self._limits(model.name)
+        async with concurrency:
+            for attempt in range(1, self.retries + 2):
+                if rate is not None:
+                    await rate.wait()
                 started = time.monotonic()
                 try:
-                    response = await self._litellm.acompletion(
-                        model=model.name, messages=payload, temperature=model.temperature,
-                        max_tokens=model.max_tokens, timeout=model.timeout_s,
-                    )
+                    response = await self._litellm.acompletion(messages=payload, **options)
                     break
                 except Exception as exc:
-                    if attempt == self.retries or not _retryable(exc):
-                        raise LLMError(f"{type(exc).__name__}: {str(exc)[:500]}") from None
-                    delay = self.backoff_s * 2**attempt * (1 + self._jitter.random())
+                    if attempt > self.retries or not _retryable(self._litellm, exc):
+                        raise LLMError(f"{type(exc).__name__}: {_redact(str(exc), options)[:500]}") from None
+                    delay = self.backoff_s * 2 ** (attempt - 1) * (1 + self._jitter.random())
                     await anyio.sleep(_retry_after(exc) or delay)
-        seconds = time.monotonic() - started
-        text = response.choices[0].message.content or ""
+        return self._completion(model, response, time.monotonic() - started, attempt)
+
+    def _completion(self, model: ModelSpec, response, seconds: float, attempts: int) -> Completion:
+        try:
+            message = response.choices[0].message
+        except (AttributeError, IndexError) as exc:
+            raise LLMError(f"the model's response has no message: {exc}") from None
+        tool_calls = getattr(message, "tool_calls", None) or []
+        arguments = tool_calls[0].function.arguments if tool_calls else None
         usage = getattr(response, "usage", None)
         try:
             cost = float(self._litellm.completion_cost(completion_response=response) or 0.0)
         except Exception:
             cost = 0.0
         return Completion(
-            text=text,
+            text=message.content or "",
             model=model.name,
             prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
             completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
             cost_usd=cost,
             seconds=seconds,
+            tool_arguments=arguments,
+            attempts=attempts,
         )
 
 
-def _retry_after(exc: Exception) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None) or {}
-    value = headers.get("retry-after") if hasattr(headers, "get") else None
-    try:
-        return min(float(value), 60.0) if value is not None else None
-    except ValueError:
-        return None
+def _redact(text: str, options: dict) -> str:
+    key = options.get("api_key")
+    return text.replace(key, "***") if key else text

@@ -26,6 +26,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     lease_ttl_s: Annotated[float, Meta(ge=2)] = 30.0
     local_slots: Annotated[int, Meta(ge=1)] = 2
     model_concurrency: Annotated[int, Meta(ge=1)] = 16
+    model_requests_per_minute: Annotated[float, Meta(ge=0)] = 0.0
     model_retries: Annotated[int, Meta(ge=0)] = 4
     generation_attempts: Annotated[int, Meta(ge=1)] = 2
     sandbox: bool | None = None

@@ -12,6 +12,7 @@ from airad.schemas.events import (
     NodeDispatched,
     NodeExecuted,
     NodeFailed,
+    NodeAnalyzed,
     NodeGenerated,
     NodeScored,
     NodeSelected,
@@ -53,6 +54,10 @@ class Node(Struct, frozen=True):
     score_error: str = ""
     test_score: float | None = None
     failure: str = ""
+    analyzed: bool = False
+    reported_metric: float | None = None
+    reported_bug: bool | None = None
+    analysis: str = ""
 
     @property
     def done(self) -> bool:
@@ -167,6 +172,16 @@ def evolve(state: RunState, event: Event) -> RunState:
             return structs.replace(state, nodes=nodes, metric=event.metric, lower_is_better=event.lower_is_better)
         case NodeTested():
             return structs.replace(state, nodes=_update_node(state, event.node_id, test_score=event.score))
+        case NodeAnalyzed():
+            tokens = event.prompt_tokens + event.completion_tokens
+            node = state.nodes[event.node_id]
+            nodes = _update_node(
+                state, event.node_id, analyzed=True, reported_metric=event.metric, reported_bug=event.is_bug,
+                analysis=event.summary, cost_usd=node.cost_usd + event.cost_usd, tokens=node.tokens + tokens,
+            )
+            return structs.replace(
+                state, nodes=nodes, cost_usd=state.cost_usd + event.cost_usd, tokens=state.tokens + tokens
+            )
         case NodeFailed():
             nodes = _update_node(state, event.node_id, status="failed", failure=f"{event.stage}: {event.reason}")
             return structs.replace(state, nodes=nodes)

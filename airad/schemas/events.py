@@ -14,8 +14,8 @@ from msgspec import Struct
 
 from airad.schemas.request import RunRequest
 
-Operator = Literal["draft", "improve", "debug"]
-FinishReason = Literal["max_nodes", "wall_seconds", "usd", "cancelled", "error"]
+Operator = Literal["draft", "improve", "debug", "crossover"]
+FinishReason = Literal["max_nodes", "wall_seconds", "budget", "cancelled", "error"]
 FailureStage = Literal["generate", "execute", "score"]
 
 
@@ -114,6 +114,22 @@ class NodeTested(EventBase, frozen=True, tag="node.tested"):
     score: float | None = None
 
 
+class NodeAnalyzed(EventBase, frozen=True, tag="node.analyzed"):
+    """The model's own review of a run (AIDE's analyze step): recorded beside the harness score,
+    never trusted over it. `via` says whether it came as a tool call or as JSON in text."""
+
+    node_id: int
+    summary: str
+    is_bug: bool | None = None
+    metric: float | None = None
+    lower_is_better: bool | None = None
+    via: Literal["tool", "json", "none"] = "none"
+    completion_ref: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
 class NodeFailed(EventBase, frozen=True, tag="node.failed"):
     """A node could not be carried through a stage (model nonsense, executor fault); the search goes on."""
 
@@ -140,6 +156,7 @@ Event = Union[
     NodeExecuted,
     NodeScored,
     NodeTested,
+    NodeAnalyzed,
     NodeFailed,
     RunFinished,
 ]

@@ -7,6 +7,8 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta, Struct
 
+from airad.schemas.policies import GreedyPolicy, OperatorSpec, PolicySpec, default_operators
+
 RunId = Annotated[
     str,
     Meta(
@@ -18,7 +20,6 @@ PositiveInt = Annotated[int, Meta(ge=1)]
 NonNegativeInt = Annotated[int, Meta(ge=0)]
 PositiveFloat = Annotated[float, Meta(gt=0)]
 NonNegativeFloat = Annotated[float, Meta(ge=0)]
-Probability = Annotated[float, Meta(ge=0, le=1)]
 
 
 class BundledTask(Struct, frozen=True, forbid_unknown_fields=True, tag="bundled", tag_field="kind"):
@@ -31,17 +32,6 @@ class BundledTask(Struct, frozen=True, forbid_unknown_fields=True, tag="bundled"
 TaskSpec = BundledTask
 
 
-class GreedyPolicy(Struct, frozen=True, forbid_unknown_fields=True, tag="greedy", tag_field="kind"):
-    """AIDE-style greedy search: draft, then debug a buggy leaf with probability p, else improve the best."""
-
-    num_drafts: PositiveInt = 5
-    debug_prob: Probability = 0.5
-    max_debug_depth: NonNegativeInt = 3
-
-
-PolicySpec = GreedyPolicy
-
-
 class ModelSpec(Struct, frozen=True, forbid_unknown_fields=True):
     """Which language model answers the operators' prompts, as a litellm model string."""
 
@@ -49,6 +39,14 @@ class ModelSpec(Struct, frozen=True, forbid_unknown_fields=True):
     temperature: Annotated[float, Meta(ge=0, le=2)] = 0.7
     max_tokens: PositiveInt = 8192
     timeout_s: PositiveFloat = 600.0
+    api_base: str | None = None
+    api_key_env: (
+        Annotated[
+            str,
+            Meta(pattern=r"^[A-Z_][A-Z0-9_]*$", description="Name of the daemon's environment variable holding the API key (never the key itself)."),
+        ]
+        | None
+    ) = None
 
 
 class Budget(Struct, frozen=True, forbid_unknown_fields=True):
@@ -56,7 +54,8 @@ class Budget(Struct, frozen=True, forbid_unknown_fields=True):
 
     max_nodes: PositiveInt = 20
     wall_seconds: PositiveFloat = 3600.0
-    usd: NonNegativeFloat = 10.0
+    usd: NonNegativeFloat | None = 10.0
+    tokens: PositiveInt | None = None
 
 
 class LocalExecutor(Struct, frozen=True, forbid_unknown_fields=True, tag="local", tag_field="kind"):
@@ -73,12 +72,18 @@ class RunRequest(Struct, frozen=True, forbid_unknown_fields=True):
 
     task: TaskSpec
     policy: PolicySpec = GreedyPolicy()
+    operators: OperatorSpec | None = None
     model: ModelSpec = ModelSpec()
     seed: NonNegativeInt = 0
     budget: Budget = Budget()
     executor: ExecutorSpec = LocalExecutor()
     run_id: RunId | None = None
     labels: dict[str, str] = {}
+
+
+def operators_of(request: RunRequest) -> OperatorSpec:
+    """The request's operator settings, or its policy's published operator set."""
+    return request.operators or default_operators(request.policy)
 
 
 def run_request_json_schema() -> dict:

@@ -14,7 +14,8 @@ import anyio
 import msgspec
 
 from airad.daemon.llm import LiteLLMClient
-from airad.daemon.runner import RunServices, drive_run
+from airad.daemon.runner import drive_run
+from airad.daemon.writer import RunServices
 from airad.events.fold import fold
 from airad.events.memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
 from airad.executors.local import LocalExecutor

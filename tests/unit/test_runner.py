@@ -5,7 +5,8 @@ import time
 import anyio
 import pytest
 
-from airad.daemon.runner import RunServices, budget_exhausted, drive_run
+from airad.daemon.runner import budget_exhausted, drive_run
+from airad.daemon.writer import RunServices
 from airad.events.fold import fold
 from airad.events.memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
 from airad.schemas.events import NodeDispatched, NodeGenerated, NodeSelected, RunStarted, RunSubmitted
@@ -79,7 +80,7 @@ async def test_usd_budget_stops_the_run(tmp_path):
     services = _services(tmp_path, ScriptedLLM(lambda prompt: GOOD, cost_usd=0.4))
     await _submit(services, budget=Budget(max_nodes=50, usd=1.0))
     state = await drive_run(services, "r")
-    assert state.finish_reason == "usd" and len(state.nodes) == 3
+    assert state.finish_reason == "budget" and len(state.nodes) == 3
     assert state.cost_usd == pytest.approx(1.2)
 
 
@@ -87,7 +88,7 @@ def test_wall_clock_budget():
     state = fold([RunSubmitted(run_id="r", seq=1, at=100.0, request=RunRequest(
         task=BundledTask(name="wine"), budget=Budget(wall_seconds=60)))])
     assert budget_exhausted(state, 159.0) is None
-    assert budget_exhausted(state, 160.0) == "wall_seconds"
+    assert budget_exhausted(state, 160.0)[0] == "wall_seconds"
 
 
 async def test_resume_carries_out_a_decided_node_and_redispatches_an_interrupted_one(tmp_path):

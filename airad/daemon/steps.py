@@ -1,0 +1,177 @@
+"""The steps that carry one node from its decision to its end: generate, execute, analyze, score.
+
+Each step appends its event before the next begins, so a resumed run picks a node up at the step
+its events stopped at.
+"""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+
+from airad.agents.analysis import REVIEW_TOOL, build_analyze_prompt, parse_review
+from airad.agents.answers import AnswerError, parse_answer
+from airad.agents.operators import build_prompt
+from airad.agents.view import policy_view
+from airad.daemon.llm import LLMError
+from airad.daemon.writer import RunServices, RunWriter
+from airad.events.fold import Node
+from airad.events.log import AppendConflict
+from airad.executors.base import JobLost, JobSpec
+from airad.schemas.events import (
+    NodeAnalyzed,
+    NodeDispatched,
+    NodeExecuted,
+    NodeFailed,
+    NodeGenerated,
+    NodeScored,
+    NodeTested,
+)
+from airad.schemas.request import operators_of
+from airad.tasks.base import Task
+
+TAIL_CHARS = 4000
+STAGE_OF_STATUS = {"selected": "generate", "generated": "execute", "dispatched": "execute", "executed": "score"}
+
+
+async def carry_out(services: RunServices, writer: RunWriter, task: Task, node_id: int) -> None:
+    """Take one node from wherever its events left it to scored or failed; an unexpected error fails
+    the node (recorded, the search goes on) instead of the run."""
+    try:
+        await _carry_out(services, writer, task, node_id)
+    except (AppendConflict, anyio.get_cancelled_exc_class()):
+        raise
+    except Exception as exc:
+        node = writer.state.nodes[node_id]
+        if not node.done:
+            stage = STAGE_OF_STATUS.get(node.status, "score")
+            await writer.append(NodeFailed, node_id=node_id, stage=stage, reason=f"internal error: {exc!r}"[:1000])
+
+
+async def _carry_out(services: RunServices, writer: RunWriter, task: Task, node_id: int) -> None:
+    if writer.state.nodes[node_id].status == "selected":
+        await generate(services, writer, task, writer.state.nodes[node_id])
+    if writer.state.nodes[node_id].status in ("generated", "dispatched"):
+        await execute(services, writer, task, writer.state.nodes[node_id])
+    node = writer.state.nodes[node_id]
+    if node.status == "executed" and not node.analyzed and operators_of(writer.state.request).analyze:
+        await analyze(services, writer, task, node)
+    if writer.state.nodes[node_id].status == "executed":
+        await score(services, writer, task, writer.state.nodes[node_id])
+
+
+async def generate(services: RunServices, writer: RunWriter, task: Task, node: Node) -> None:
+    """Ask the model; parse its answer into plan + code; retry a nonsense answer, then fail the node."""
+    request = writer.state.request
+    brief = await anyio.to_thread.run_sync(task.brief)
+    spec = operators_of(request)
+    messages = build_prompt(node.operator, brief, policy_view(writer.state), node.parent_ids, spec)
+    prompt_ref = await services.blobs.put(json.dumps([[m.role, m.content] for m in messages]).encode())
+    problem = ""
+    for attempt in range(1, services.generation_attempts + 1):
+        try:
+            completion = await services.llm.complete(request.model, messages)
+        except LLMError as exc:
+            await writer.append(NodeFailed, node_id=node.id, stage="generate", reason=f"model call failed: {exc}")
+            return
+        completion_ref = await services.blobs.put(completion.text.encode())
+        try:
+            answer = parse_answer(completion.text)
+        except AnswerError as exc:
+            problem = str(exc)
+            continue
+        await writer.append(
+            NodeGenerated, node_id=node.id, plan=answer.plan, code=answer.code, model=completion.model,
+            prompt_ref=prompt_ref, completion_ref=completion_ref, prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens, cost_usd=completion.cost_usd,
+            llm_seconds=completion.seconds, attempts=attempt,
+        )
+        return
+    await writer.append(
+        NodeFailed, node_id=node.id, stage="generate",
+        reason=f"no usable answer after {services.generation_attempts} attempts: {problem}",
+    )
+
+
+async def execute(services: RunServices, writer: RunWriter, task: Task, node: Node) -> None:
+    """Run the node's script on the run's executor and record what happened."""
+    request = writer.state.request
+    backend = request.executor.__struct_config__.tag
+    executor = services.executors[backend]
+    if node.status == "dispatched":
+        await executor.cancel(node.handle)
+    remaining = request.budget.wall_seconds - (services.clock() - (writer.state.submitted_at or services.clock()))
+    spec = JobSpec(
+        job_id=f"{writer.state.run_id}/{node.id}",
+        files={"solution.py": node.code},
+        inputs_dir=str(task.public_dir),
+        timeout_s=max(1.0, min(request.executor.node_timeout_s, remaining)),
+        outputs=(task.submission_path,),
+    )
+    async with services.limiters[backend]:
+        handle = await executor.submit(spec)
+        with anyio.CancelScope(shield=True):
+            await writer.append(NodeDispatched, node_id=node.id, executor=backend, handle=handle)
+        finished = False
+        try:
+            result = await executor.wait(handle)
+            finished = True
+        except JobLost as exc:
+            await writer.append(NodeFailed, node_id=node.id, stage="execute", reason=str(exc))
+            return
+        finally:
+            if not finished:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+                    await executor.cancel(handle)
+    outputs = {name: await services.blobs.put(data) for name, data in result.outputs.items()}
+    await writer.append(
+        NodeExecuted, node_id=node.id, exit_code=result.exit_code, duration_s=result.duration_s,
+        timed_out=result.timed_out, stdout_tail=_tail(result.stdout), stderr_tail=_tail(result.stderr),
+        stdout_ref=await services.blobs.put(result.stdout), stderr_ref=await services.blobs.put(result.stderr),
+        outputs=outputs,
+    )
+
+
+async def analyze(services: RunServices, writer: RunWriter, task: Task, node: Node) -> None:
+    """Ask the model to review the execution (tool call, JSON fallback); never blocks the node."""
+    brief = await anyio.to_thread.run_sync(task.brief)
+    output = f"{node.stdout_tail}\n{node.stderr_tail}".strip()
+    messages = build_analyze_prompt(brief, node.plan, node.code, output)
+    try:
+        completion = await services.llm.complete(writer.state.request.model, messages, tools=[REVIEW_TOOL])
+    except LLMError as exc:
+        await writer.append(NodeAnalyzed, node_id=node.id, summary=f"analysis failed: {exc}"[:1000])
+        return
+    review = parse_review(completion.tool_arguments, completion.text)
+    await writer.append(
+        NodeAnalyzed, node_id=node.id, summary=review.summary, is_bug=review.is_bug, metric=review.metric,
+        lower_is_better=review.lower_is_better, via=review.via,
+        completion_ref=await services.blobs.put((completion.tool_arguments or completion.text).encode()),
+        prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+        cost_usd=completion.cost_usd,
+    )
+
+
+async def score(services: RunServices, writer: RunWriter, task: Task, node: Node) -> None:
+    """Have the harness score the node's submission: validation as fitness, test on its own event."""
+    ref = node.outputs.get(task.submission_path)
+    submission = await services.blobs.get(ref) if ref else None
+    grades = await anyio.to_thread.run_sync(task.grade, submission)
+    validation = grades.validation
+    error = validation.error
+    if node.timed_out:
+        error = error or "the script ran past its time limit"
+    elif node.exit_code not in (0, None) and not validation.valid:
+        error = f"the script exited with code {node.exit_code}; {error}"
+    await writer.append(
+        NodeScored, node_id=node.id, metric=grades.metric, lower_is_better=grades.lower_is_better,
+        valid=validation.valid and node.exit_code == 0 and not node.timed_out,
+        score=validation.score, error=error,
+    )
+    await writer.append(NodeTested, node_id=node.id, score=grades.test.score)
+
+
+def _tail(data: bytes) -> str:
+    text = data.decode("utf-8", errors="replace")
+    return text if len(text) <= TAIL_CHARS else "…" + text[-TAIL_CHARS:]

@@ -1,0 +1,93 @@
+"""Search policies and operator settings, as they appear in a run request (published defaults)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from msgspec import Meta, Struct
+
+PositiveInt = Annotated[int, Meta(ge=1)]
+NonNegativeInt = Annotated[int, Meta(ge=0)]
+PositiveFloat = Annotated[float, Meta(gt=0)]
+Probability = Annotated[float, Meta(ge=0, le=1)]
+InFlight = Annotated[int, Meta(ge=1, le=64, description="Nodes this run keeps in flight at once.")]
+
+MemoryKind = Literal["none", "simple", "sibling", "ancestral", "scoped"]
+
+
+class OperatorSpec(Struct, frozen=True, forbid_unknown_fields=True):
+    """How the shared operators build prompts.
+
+    memory: which earlier nodes a prompt recalls: none; simple (the latest finished ones); sibling
+    (other children of the same parent); ancestral (the parent chain); scoped (drafts recall every
+    draft, improvements their siblings, debugging its ancestors: AIRA's operators).
+    """
+
+    memory: MemoryKind = "scoped"
+    memory_size: Annotated[int, Meta(ge=0, le=50)] = 8
+    diverse_drafts: bool = True
+    analyze: bool = True
+
+
+AIDE_OPERATORS = OperatorSpec(memory="simple", diverse_drafts=False)
+AIRA_OPERATORS = OperatorSpec()
+
+
+class GreedyPolicy(Struct, frozen=True, forbid_unknown_fields=True, tag="greedy", tag_field="kind"):
+    """AIDE greedy: draft N, then debug a buggy leaf with probability p (up to a depth), else improve the best."""
+
+    num_drafts: PositiveInt = 5
+    debug_prob: Probability = 0.5
+    max_debug_depth: NonNegativeInt = 3
+    parallel: InFlight = 1
+
+
+class AiraGreedyPolicy(Struct, frozen=True, forbid_unknown_fields=True, tag="aira-greedy", tag_field="kind"):
+    """AIRA greedy: greedy search with AIRA's operators (distinct ideas per draft, scoped memory)."""
+
+    num_drafts: PositiveInt = 5
+    debug_prob: Probability = 1.0
+    max_debug_depth: NonNegativeInt = 20
+    parallel: InFlight = 1
+
+
+class MctsPolicy(Struct, frozen=True, forbid_unknown_fields=True, tag="mcts", tag_field="kind"):
+    """Monte-Carlo tree search: UCT selection, `num_children` expansions per node, a bounded debug cycle
+    for buggy children, back-propagation of fitness normalised to [0, 1] within the run."""
+
+    uct_c: Annotated[float, Meta(ge=0)] = 0.25
+    num_children: PositiveInt = 5
+    max_debug_depth: NonNegativeInt = 3
+    max_debug_seconds: PositiveFloat = 3600.0
+    parallel: InFlight = 1
+
+
+class EvolutionaryPolicy(Struct, frozen=True, forbid_unknown_fields=True, tag="evolutionary", tag_field="kind"):
+    """Island-model evolution: softmax selection with a cooling temperature, improve as mutation,
+    crossover after a warm-up, admission at the island mean, size caps and ring migration."""
+
+    num_islands: PositiveInt = 1
+    individuals_per_generation: PositiveInt = 5
+    crossover_prob: Probability = 0.5
+    crossover_warmup_generations: NonNegativeInt = 2
+    initial_temperature: PositiveFloat = 1.0
+    temperature_decay: Annotated[float, Meta(gt=0, le=1)] = 1.0
+    min_temperature: PositiveFloat = 0.05
+    max_island_size: PositiveInt = 500
+    migration_interval: NonNegativeInt = 0
+    debug_prob: Probability = 0.5
+    max_debug_depth: NonNegativeInt = 10
+    parallel: InFlight = 1
+
+
+PolicySpec = Union[GreedyPolicy, AiraGreedyPolicy, MctsPolicy, EvolutionaryPolicy]
+
+
+def policy_kind(policy: PolicySpec) -> str:
+    """The stable tag of a policy spec, e.g. 'mcts'."""
+    return type(policy).__struct_config__.tag
+
+
+def default_operators(policy: PolicySpec) -> OperatorSpec:
+    """The operator set a policy is published with: AIDE's for AIDE greedy, AIRA's for the rest."""
+    return AIDE_OPERATORS if isinstance(policy, GreedyPolicy) else AIRA_OPERATORS
