@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from airad.events.diversity import draft_diversity
 from airad.events.fold import RunState
 from airad.events.log import RunSummary
 
@@ -10,6 +11,10 @@ def summarize(state: RunState, now: float) -> RunSummary:
     """The KV summary of a run, computed from the fold only."""
     request = state.request
     best = state.best_node()
+    diversity = draft_diversity([(n.plan, n.code) for n in state.nodes if n.operator == "draft" and n.code])
+    cost_by_operator: dict[str, float] = {}
+    for node in state.nodes:
+        cost_by_operator[node.operator] = cost_by_operator.get(node.operator, 0.0) + node.cost_usd
     return RunSummary(
         run_id=state.run_id,
         status=state.status,
@@ -23,6 +28,10 @@ def summarize(state: RunState, now: float) -> RunSummary:
         best_score=best.score if best else None,
         best_test_score=best.test_score if best else None,
         cost_usd=state.cost_usd,
+        tokens=state.tokens,
+        cost_by_operator=cost_by_operator,
+        draft_families=diversity.families,
+        draft_plan_distance=diversity.plan_distance,
         submitted_at=state.submitted_at,
         updated_at=now,
         owner=state.owner,

@@ -19,6 +19,8 @@ METRIC_NAMES = {
     "r2": "R²",
 }
 
+LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "rmsle", "mse", "mae"})
+
 # Most specific first: at equal positions in the text the earlier entry wins.
 _METRIC_PATTERNS = (
     ("rmsle", r"root mean squared? log(arithmic)? error|\brmsle\b"),
@@ -34,7 +36,7 @@ _EVALUATION_WORDS = re.compile(r"evaluat|metric|scored|scoring|measured", re.IGN
 
 _HEADING = re.compile(r"^# (.+?)\s*$")
 _JOB = re.compile(r"^Your job:\s*(\w+)", re.IGNORECASE)
-_PARENT = re.compile(r"^(Solution to improve|Buggy solution) \(node (\d+)\)$")
+_PARENT = re.compile(r"^(Solution to improve|Buggy solution|Parent solution [A-Z]) \(node (\d+)\)$")
 _FILE_LINE = re.compile(r"^\s*[-*]\s*`?([\w./-]+\.csv)`?\s*:\s*(.*)$")
 _COLUMN = re.compile(r"\s*(.+?) \(([^()]*)\)\s*(?:,|$)")
 _ROWS = re.compile(r"(\d[\d,_]*)\s+rows")
@@ -54,8 +56,22 @@ class Attempt:
 
 
 @dataclass
+class Parent:
+    """One solution shown in the prompt: its node id (None for analyze's `# Solution`), plan, code, score."""
+
+    node: int | None
+    plan: str
+    code: str
+    score: str = ""
+
+
+@dataclass
 class Prompt:
-    """The parts of an operator prompt the offline coder uses."""
+    """The parts of an operator prompt the offline coder uses.
+
+    `parent_*` describe the first solution shown; `parents` lists all of them (two for crossover).
+    `output` is analyze's `# Execution output`.
+    """
 
     job: str | None
     task: str = ""
@@ -66,6 +82,8 @@ class Prompt:
     parent_code: str = ""
     parent_score: str = ""
     error: str = ""
+    parents: list[Parent] = field(default_factory=list)
+    output: str = ""
 
 
 @dataclass
@@ -114,24 +132,36 @@ def parse_prompt(text: str) -> Prompt:
     if data_at is not None:
         prompt.data = body(data_at)
     if task_at is not None:
-        end = headings[data_at][0] if data_at is not None and data_at > task_at else headings[task_at + 1][0]
-        prompt.task = "\n".join(lines[headings[task_at][0] + 1 : end]).strip()
+        ends = [k for k in (data_at, attempts_at, job_at) if k is not None and k > task_at]
+        prompt.task = "\n".join(lines[headings[task_at][0] + 1 : headings[min(ends)][0]]).strip()
     for k in range(job_at + 1, len(headings)):
         title = headings[k][1]
         parent = _PARENT.match(title)
-        if parent:
-            prompt.parent_id = int(parent.group(2))
-            section = body(k)
-            fence = section.find("```")
-            prompt.parent_plan = section[:fence].strip() if fence >= 0 else section
-            blocks = _FENCE.findall(section)
-            prompt.parent_code = max(blocks, key=len) if blocks else ""
-            score = _SCORE.search(section)
-            prompt.parent_score = score.group(1) if score else ""
+        if parent or title == "Solution":
+            prompt.parents.append(_solution(int(parent.group(2)) if parent else None, body(k)))
         elif title == "Error":
             blocks = _FENCE.findall(body(k))
             prompt.error = (blocks[0] if blocks else body(k)).strip()
+        elif title == "Execution output":
+            blocks = _FENCE.findall(body(k))
+            prompt.output = (blocks[0] if blocks else body(k)).strip()
+    if prompt.parents:
+        first = prompt.parents[0]
+        prompt.parent_id, prompt.parent_plan, prompt.parent_code, prompt.parent_score = first.node, first.plan, first.code, first.score
     return prompt
+
+
+def _solution(node: int | None, section: str) -> Parent:
+    """A solution section: the prose before its first fence, its longest code block and its score."""
+    fence = section.find("```")
+    blocks = _FENCE.findall(section)
+    score = _SCORE.search(section)
+    return Parent(
+        node=node,
+        plan=section[:fence].strip() if fence >= 0 else section,
+        code=max(blocks, key=len) if blocks else "",
+        score=score.group(1) if score else "",
+    )
 
 
 def parse_attempts(text: str) -> list[Attempt]:

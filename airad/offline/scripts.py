@@ -9,64 +9,21 @@ from __future__ import annotations
 import ast
 import re
 
+from airad.offline.catalog import (  # noqa: F401  (re-exported: the names coder and tests use)
+    BUGS,
+    FAMILY_NAMES,
+    METRIC_IMPORTS,
+    TREE_CAP,
+    TREE_COUNT,
+    config_literal,
+    default_params,
+    estimator,
+    fill,
+    param_grid,
+    valid_single,
+)
+from airad.offline.ensemble import is_ensemble, render_ensemble, valid_ensemble
 from airad.offline.prompt import METRIC_NAMES
-
-FAMILY_NAMES = {
-    "linear": "linear model",
-    "random_forest": "random forest",
-    "extra_trees": "extra trees",
-    "hist_gb": "histogram gradient boosting",
-    "lightgbm": "LightGBM",
-    "knn": "k-nearest neighbours",
-    "svm": "support vector machine",
-}
-
-TREE_COUNT = {"random_forest": "n_estimators", "extra_trees": "n_estimators", "lightgbm": "n_estimators", "hist_gb": "max_iter"}
-TREE_CAP = {"random_forest": 800, "extra_trees": 800, "lightgbm": 2000, "hist_gb": 1000}
-
-# Options per (family, problem); a draft picks one value of each list.
-PARAM_GRID: dict[tuple[str, str], dict[str, list]] = {
-    ("linear", "classification"): {"C": [1.0, 0.3, 3.0]},
-    ("linear", "regression"): {"alpha": [1.0, 0.3, 3.0, 10.0]},
-    ("random_forest", "*"): {"n_estimators": [300, 200], "max_depth": [None, 12], "min_samples_leaf": [1, 2]},
-    ("extra_trees", "*"): {"n_estimators": [300, 400], "max_depth": [None, 16], "min_samples_leaf": [1, 2]},
-    ("hist_gb", "*"): {"max_iter": [200, 300], "learning_rate": [0.1, 0.05], "max_leaf_nodes": [31, 15], "l2_regularization": [0.0, 1.0]},
-    ("lightgbm", "*"): {
-        "n_estimators": [300, 500],
-        "learning_rate": [0.05, 0.03],
-        "num_leaves": [31, 15],
-        "reg_lambda": [0.0, 1.0],
-        "subsample": [0.8],
-        "subsample_freq": [1],
-        "colsample_bytree": [0.8],
-    },
-    ("knn", "*"): {"n_neighbors": [11, 5, 15], "weights": ["distance", "uniform"]},
-    ("svm", "classification"): {"C": [1.0, 0.5, 3.0], "gamma": ["scale"]},
-    ("svm", "regression"): {"C": [3.0, 1.0, 10.0], "epsilon": [0.1]},
-}
-
-# (import lines, estimator expression) per family; {proba} is filled for SVC.
-_CLASSIFIERS = {
-    "linear": ("from sklearn.linear_model import LogisticRegression", 'LogisticRegression(**CONFIG["params"], max_iter=2000)'),
-    "random_forest": ("from sklearn.ensemble import RandomForestClassifier", 'RandomForestClassifier(**CONFIG["params"], random_state=SEED, n_jobs=2)'),
-    "extra_trees": ("from sklearn.ensemble import ExtraTreesClassifier", 'ExtraTreesClassifier(**CONFIG["params"], random_state=SEED, n_jobs=2)'),
-    "hist_gb": ("from sklearn.ensemble import HistGradientBoostingClassifier", 'HistGradientBoostingClassifier(**CONFIG["params"], random_state=SEED)'),
-    "lightgbm": ("from lightgbm import LGBMClassifier", 'LGBMClassifier(**CONFIG["params"], random_state=SEED, n_jobs=2, verbose=-1)'),
-    "knn": ("from sklearn.neighbors import KNeighborsClassifier", 'KNeighborsClassifier(**CONFIG["params"])'),
-    "svm": ("from sklearn.svm import SVC", 'SVC(**CONFIG["params"], probability={proba}, random_state=SEED)'),
-}
-_REGRESSORS = {
-    "linear": ("from sklearn.linear_model import Ridge", 'Ridge(**CONFIG["params"])'),
-    "random_forest": ("from sklearn.ensemble import RandomForestRegressor", 'RandomForestRegressor(**CONFIG["params"], random_state=SEED, n_jobs=2)'),
-    "extra_trees": ("from sklearn.ensemble import ExtraTreesRegressor", 'ExtraTreesRegressor(**CONFIG["params"], random_state=SEED, n_jobs=2)'),
-    "hist_gb": ("from sklearn.ensemble import HistGradientBoostingRegressor", 'HistGradientBoostingRegressor(**CONFIG["params"], random_state=SEED)'),
-    "lightgbm": ("from lightgbm import LGBMRegressor", 'LGBMRegressor(**CONFIG["params"], random_state=SEED, n_jobs=2, verbose=-1)'),
-    "knn": ("from sklearn.neighbors import KNeighborsRegressor", 'KNeighborsRegressor(**CONFIG["params"])'),
-    "svm": (
-        "from sklearn.compose import TransformedTargetRegressor\nfrom sklearn.svm import SVR",
-        'TransformedTargetRegressor(SVR(**CONFIG["params"]), transformer=StandardScaler())',
-    ),
-}
 
 _PROBA_PREDICT = '''\
 def predict(model, X, label, targets):
@@ -82,30 +39,26 @@ def predict(model, X, label, targets):
     """Predicted values for the label's submission column."""
     return {label: @PREDICTION@}'''
 
-# metric: (sklearn import, validation_score body, prediction expression for plain predict)
+# metric: (validation_score body, prediction expression for plain predict)
 _METRICS = {
     "roc_auc": (
-        "roc_auc_score",
         """proba = model.predict_proba(X)
     if proba.shape[1] == 2:
         return roc_auc_score(y == model.classes_[1], proba[:, 1])
     return roc_auc_score(y, proba, multi_class="ovr", labels=model.classes_)""",
         None,
     ),
-    "log_loss": ("log_loss", "return log_loss(y, model.predict_proba(X), labels=model.classes_)", None),
-    "accuracy": ("accuracy_score", "return accuracy_score(y, model.predict(X))", "model.predict(X)"),
-    "rmse": ("mean_squared_error", "return float(np.sqrt(mean_squared_error(y, model.predict(X))))", "model.predict(X)"),
+    "log_loss": ("return log_loss(y, model.predict_proba(X), labels=model.classes_)", None),
+    "accuracy": ("return accuracy_score(y, model.predict(X))", "model.predict(X)"),
+    "rmse": ("return float(np.sqrt(mean_squared_error(y, model.predict(X))))", "model.predict(X)"),
     "rmsle": (
-        "mean_squared_log_error",
         "return float(np.sqrt(mean_squared_log_error(y, np.clip(model.predict(X), 0, None))))",
         "np.clip(model.predict(X), 0, None)",
     ),
-    "mse": ("mean_squared_error", "return mean_squared_error(y, model.predict(X))", "model.predict(X)"),
-    "mae": ("mean_absolute_error", "return mean_absolute_error(y, model.predict(X))", "model.predict(X)"),
-    "r2": ("r2_score", "return r2_score(y, model.predict(X))", "model.predict(X)"),
+    "mse": ("return mean_squared_error(y, model.predict(X))", "model.predict(X)"),
+    "mae": ("return mean_absolute_error(y, model.predict(X))", "model.predict(X)"),
+    "r2": ("return r2_score(y, model.predict(X))", "model.predict(X)"),
 }
-
-BUGS = ("missing_import", "misspelled_column", "no_makedirs", "no_id_column")
 
 _TEMPLATE = '''\
 """@TITLE@"""
@@ -205,50 +158,30 @@ submission.to_csv("submission/submission.csv", index=False)
 
 
 def render(config: dict, bug: str | None = None, misspelled: str = "") -> str:
-    """The whole script for `config`; `bug` (one of BUGS) plants one realistic mistake.
+    """The whole script for `config` (single-model or ensemble); `bug` (one of BUGS) plants one mistake.
 
     `misspelled` is the wrong column name the "misspelled_column" bug uses.
     """
+    if is_ensemble(config):
+        return render_ensemble(config, bug, misspelled)
     family, problem, metric = config["family"], config["problem"], config["metric"]
-    model_import, estimator = (_CLASSIFIERS if problem == "classification" else _REGRESSORS)[family]
-    metric_import, score_body, prediction = _METRICS[metric]
+    model_import, model = estimator(problem, family, 'CONFIG["params"]', proba=metric != "accuracy")
+    score_body, prediction = _METRICS[metric]
     predict = _PROBA_PREDICT if prediction is None else _PLAIN_PREDICT.replace("@PREDICTION@", prediction)
     title = f"{FAMILY_NAMES[family]} for a {problem} task scored by {METRIC_NAMES[metric]}; settings in CONFIG."
     stratify = "y if y.value_counts().min() >= 2 else None" if problem == "classification" else "None"
-    submission = "submission = pd.DataFrame({id_col: test[id_col].values, **predictions})[list(sample.columns)]"
     pieces = {
         "@TITLE@": title[0].upper() + title[1:],
-        "@METRIC_IMPORT@": metric_import,
+        "@METRIC_IMPORT@": METRIC_IMPORTS[metric],
         "@MODEL_IMPORT@": model_import,
-        "@ESTIMATOR@": estimator.replace("{proba}", str(metric != "accuracy")),
+        "@ESTIMATOR@": model,
         "@METRIC_NAME@": METRIC_NAMES[metric],
         "@SCORE_BODY@": score_body,
         "@PREDICT@": predict,
         "@STRATIFY@": stratify,
-        "@DROPNA@": "labels",
-        "@MAKEDIRS@": 'os.makedirs("submission", exist_ok=True)\n',
-        "@SUBMISSION@": submission,
-        "@CONFIG@": config_literal(config),  # last: it holds column names
+        "@CONFIG@": config_literal(config),
     }
-    if bug == "misspelled_column":
-        pieces["@DROPNA@"] = repr([misspelled])
-    elif bug == "no_makedirs":
-        pieces["@MAKEDIRS@"] = ""
-    elif bug == "no_id_column":
-        pieces["@SUBMISSION@"] = "submission = pd.DataFrame(predictions)"
-    elif bug not in (None, "missing_import"):
-        raise ValueError(f"unknown bug {bug!r}")
-    script = _TEMPLATE
-    for key, value in pieces.items():
-        script = script.replace(key, value)
-    if bug == "missing_import":  # uses np all the same
-        script = script.replace("import numpy as np\n", "")
-    return script
-
-
-def config_literal(config: dict) -> str:
-    """CONFIG as a Python dict literal, one key per line, that `ast.literal_eval` reads back."""
-    return "{\n" + "".join(f"    {key!r}: {value!r},\n" for key, value in config.items()) + "}"
+    return fill(_TEMPLATE, pieces, bug, misspelled)
 
 
 def read_config(code: str) -> dict | None:
@@ -262,7 +195,7 @@ def read_config(code: str) -> dict | None:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "CONFIG" for t in node.targets):
             try:
                 value = ast.literal_eval(node.value)
-            except ValueError:
+            except (ValueError, TypeError, SyntaxError, RecursionError):
                 return None
             return value if isinstance(value, dict) else None
     return None
@@ -270,28 +203,12 @@ def read_config(code: str) -> dict | None:
 
 def valid_config(config: dict) -> bool:
     """Whether `render` can use this CONFIG as it is."""
-    return (
-        config.get("family") in FAMILY_NAMES
-        and config.get("problem") in ("classification", "regression")
-        and config.get("metric") in _METRICS
-        and isinstance(config.get("params"), dict)
-        and all(key in config for key in ("impute", "scale", "one_hot", "log_features", "interactions", "valid_size", "seed"))
-    )
-
-
-def default_params(family: str, problem: str) -> dict:
-    """The first option of every hyper-parameter of a family."""
-    return {name: options[0] for name, options in param_grid(family, problem).items()}
-
-
-def param_grid(family: str, problem: str) -> dict[str, list]:
-    """The hyper-parameter options of a family for a problem type."""
-    return PARAM_GRID.get((family, problem)) or PARAM_GRID[(family, "*")]
+    return valid_ensemble(config) if is_ensemble(config) else valid_single(config)
 
 
 def _literal(text: str) -> dict | None:
     try:
         value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, TypeError, SyntaxError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
