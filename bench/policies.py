@@ -1,0 +1,101 @@
+"""Every policy on bundled tasks × seeds with the offline coder at an equal node budget.
+
+    python bench/policies.py [--nodes 10] [--seeds 3] [--tasks breast-cancer,wine,diabetes] [--slots 2]
+
+Prints, per task and policy: the held-out test score of the node each run picked by validation
+(mean ± SEM over seeds), nodes, buggy fraction, and draft diversity (distinct model families).
+All runs go concurrently through one in-process runner sharing `--slots` executor slots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+
+from airad.daemon.llm import LiteLLMClient
+from airad.daemon.runner import drive_run
+from airad.daemon.writer import RunServices
+from airad.events.diversity import draft_diversity
+from airad.events.memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
+from airad.executors.local import LocalExecutor
+from airad.schemas.events import RunSubmitted
+from airad.schemas.policies import AiraGreedyPolicy, EvolutionaryPolicy, GreedyPolicy, MctsPolicy
+from airad.schemas.request import Budget, BundledTask, RunRequest
+
+POLICIES = {
+    "aide-greedy": GreedyPolicy(),
+    "aira-greedy": AiraGreedyPolicy(),
+    "mcts": MctsPolicy(),
+    "evolutionary": EvolutionaryPolicy(),
+}
+
+
+def mean_sem(values: list[float]) -> str:
+    if not values:
+        return "-"
+    mean = statistics.fmean(values)
+    sem = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return f"{mean:.4f} ± {sem:.4f}"
+
+
+async def main(args) -> None:
+    log = InMemoryEventLog()
+    tasks = args.tasks.split(",")
+    with tempfile.TemporaryDirectory() as tmp:
+        services = RunServices(
+            log=log, blobs=InMemoryBlobStore(), index=InMemoryRunIndex(), llm=LiteLLMClient(),
+            executors={"local": LocalExecutor(Path(tmp) / "work", hidden=(Path(tmp).resolve(),))},
+            limiters={"local": anyio.CapacityLimiter(args.slots)}, tasks_root=Path(tmp) / "tasks", owner="bench",
+        )
+        runs = []
+        for task in tasks:
+            for name, policy in POLICIES.items():
+                for seed in range(args.seeds):
+                    run_id = f"{name}-{task}-{seed}"
+                    request = RunRequest(task=BundledTask(name=task), policy=policy, seed=seed,
+                                         budget=Budget(max_nodes=args.nodes), run_id=run_id)
+                    await log.append(RunSubmitted(run_id=run_id, seq=1, at=time.time(), request=request))
+                    runs.append((task, name, run_id))
+        started = time.perf_counter()
+        states = {}
+
+        async def one(run_id: str) -> None:
+            states[run_id] = await drive_run(services, run_id)
+
+        async with anyio.create_task_group() as tg:
+            for _, _, run_id in runs:
+                tg.start_soon(one, run_id)
+        wall = time.perf_counter() - started
+
+    print(f"{len(runs)} runs, {args.nodes} nodes each, offline coder, {args.slots} executor slots, {wall:.0f} s\n")
+    header = f"{'task':<14} {'policy':<13} {'metric':<8} {'test score (mean ± SEM)':<24} {'valid score':<18} {'nodes':>5} {'buggy':>6} {'draft families':>15}"
+    print(header)
+    print("-" * len(header))
+    for task in tasks:
+        for name in POLICIES:
+            group = [states[r] for t, n, r in runs if t == task and n == name]
+            tests = [s.best_node().test_score for s in group if s.best_node() and s.best_node().test_score is not None]
+            valids = [s.best_node().score for s in group if s.best_node()]
+            nodes = statistics.fmean(len(s.nodes) for s in group)
+            buggy = statistics.fmean(sum(n.buggy for n in s.nodes) / max(len(s.nodes), 1) for s in group)
+            families = statistics.fmean(
+                draft_diversity([(n.plan, n.code) for n in s.nodes if n.operator == "draft" and n.code]).families
+                for s in group
+            )
+            metric = group[0].metric
+            print(f"{task:<14} {name:<13} {metric:<8} {mean_sem(tests):<24} {mean_sem(valids):<18} {nodes:>5.1f} {buggy:>6.2f} {families:>15.1f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--tasks", default="breast-cancer,wine,diabetes")
+    parser.add_argument("--slots", type=int, default=2)
+    anyio.run(main, parser.parse_args())
