@@ -174,3 +174,15 @@ async def test_requests_per_minute_spaces_the_calls(openai_server: ScriptedServe
     assert len(arrivals) == 5
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
     assert min(gaps) >= 0.09, gaps  # a lower bound only
+
+
+async def test_cost_comes_from_litellms_price_map(openai_server: ScriptedServer):
+    import litellm
+
+    openai_server.queue(ok("priced"))
+    model = ModelSpec(name="openai/gpt-4o-mini", api_base=f"{openai_server.url}/v1", api_key_env="AIRAD_TEST_KEY")
+    c = await LiteLLMClient(env={"AIRAD_TEST_KEY": KEY}, retries=0).complete(model, MESSAGES)
+    prices = litellm.model_cost["gpt-4o-mini"]
+    expected = c.prompt_tokens * prices["input_cost_per_token"] + c.completion_tokens * prices["output_cost_per_token"]
+    assert c.cost_usd > 0
+    assert c.cost_usd == pytest.approx(expected)
