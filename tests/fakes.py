@@ -70,3 +70,35 @@ class InlineExecutor:
 
     async def cancel(self, handle: str) -> None:
         self.cancelled.append(handle)
+
+
+class SleepingExecutor:
+    """Finishes each job after `seconds` with the task's sample submission; counts jobs in flight."""
+
+    name = "local"
+
+    def __init__(self, seconds: float = 0.05):
+        self.seconds = seconds
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._specs: dict[str, JobSpec] = {}
+
+    async def submit(self, spec: JobSpec) -> str:
+        self._specs[spec.job_id] = spec
+        return spec.job_id
+
+    async def wait(self, handle: str) -> JobResult:
+        import anyio
+
+        spec = self._specs.pop(handle)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await anyio.sleep(self.seconds)
+        finally:
+            self.in_flight -= 1
+        sample = (Path(spec.inputs_dir) / "sample_submission.csv").read_bytes()
+        return JobResult(0, self.seconds, stdout=b"Validation metric: 0.5\n", outputs={spec.outputs[0]: sample})
+
+    async def cancel(self, handle: str) -> None:
+        self._specs.pop(handle, None)

@@ -31,10 +31,10 @@ CRASH = "Plan: oops.\n```python\nraise RuntimeError('boom')\n```\n"
 NONSENSE = "I'm sorry, as a language model I prefer poetry."
 
 
-def _services(tmp_path, llm, executor=None):
+def _services(tmp_path, llm, executor=None, slots=1):
     return RunServices(
         log=InMemoryEventLog(), blobs=InMemoryBlobStore(), index=InMemoryRunIndex(), llm=llm,
-        executors={"local": executor or InlineExecutor()}, limiters={"local": anyio.CapacityLimiter(1)},
+        executors={"local": executor or InlineExecutor()}, limiters={"local": anyio.CapacityLimiter(slots)},
         tasks_root=tmp_path / "tasks", owner="test-daemon",
     )
 
@@ -116,3 +116,26 @@ async def test_finished_run_is_left_alone(tmp_path):
     first = await drive_run(services, "r")
     again = await drive_run(services, "r")
     assert again.last_seq == first.last_seq and again.terminal
+
+
+async def test_parallel_runs_keep_k_nodes_in_flight_and_replay_the_same_decisions(tmp_path):
+    from airad.agents.policy import decide
+    from airad.agents.view import policy_view
+    from airad.events.fold import RunState, evolve
+    from airad.schemas.policies import MctsPolicy
+    from tests.fakes import SleepingExecutor
+
+    executor = SleepingExecutor(0.05)
+    services = _services(tmp_path, ScriptedLLM(lambda prompt: GOOD), executor, slots=4)
+    await _submit(services, policy=MctsPolicy(num_children=2, parallel=3), budget=Budget(max_nodes=9))
+    state = await drive_run(services, "r")
+    assert len(state.nodes) == 9 and all(n.done for n in state.nodes)
+    assert executor.max_in_flight == 3
+    events = await services.log.read("r")
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    replay = RunState("r")
+    for event in events:
+        if isinstance(event, NodeSelected):
+            action = decide(replay.request.policy, policy_view(replay), replay.request.seed)
+            assert (action.operator, action.parent_ids) == (event.operator, event.parent_ids)
+        replay = evolve(replay, event)
