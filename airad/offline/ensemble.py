@@ -227,7 +227,7 @@ def family_label(config: dict) -> str:
     names = [FAMILY_NAMES[m["family"]] for m in config["members"]]
     unique = list(dict.fromkeys(names))
     if len(unique) == 1:
-        return f"ensemble of {len(names)} {unique[0]} models"
+        return f"ensemble of {len(names)} {unique[0]} variants"
     return "ensemble of " + (", ".join(unique[:-1]) + " and " + unique[-1])
 
 

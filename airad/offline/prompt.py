@@ -132,7 +132,8 @@ def parse_prompt(text: str) -> Prompt:
     if data_at is not None:
         prompt.data = body(data_at)
     if task_at is not None:
-        ends = [k for k in (data_at, attempts_at, job_at) if k is not None and k > task_at]
+        sections = (job_at,) if prompt.job == "analyze" else (data_at, attempts_at, job_at)  # analyze has no # Data
+        ends = [k for k in sections if k is not None and k > task_at]
         prompt.task = "\n".join(lines[headings[task_at][0] + 1 : headings[min(ends)][0]]).strip()
     for k in range(job_at + 1, len(headings)):
         title = headings[k][1]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import re
 
-from airad.offline.catalog import (  # noqa: F401  (re-exported: the names coder and tests use)
+from airad.offline.catalog import (
     BUGS,
     FAMILY_NAMES,
     METRIC_IMPORTS,
@@ -24,6 +24,11 @@ from airad.offline.catalog import (  # noqa: F401  (re-exported: the names coder
 )
 from airad.offline.ensemble import is_ensemble, render_ensemble, valid_ensemble
 from airad.offline.prompt import METRIC_NAMES
+
+__all__ = [  # the catalog names are re-exported for the coder and the tests
+    "BUGS", "FAMILY_NAMES", "TREE_CAP", "TREE_COUNT", "config_literal", "default_params", "param_grid",
+    "read_config", "render", "valid_config",
+]
 
 _PROBA_PREDICT = '''\
 def predict(model, X, label, targets):

@@ -10,7 +10,7 @@ from tests.integration.daemon_process import DaemonProcess, publish_raw, run_eve
 
 pytestmark = pytest.mark.integration
 
-NODE = r"( node\.selected( node\.generated node\.dispatched node\.executed node\.scored node\.tested| node\.failed| node\.generated node\.failed))"
+NODE = r"( node\.selected( node\.generated node\.dispatched node\.executed( node\.analyzed)? node\.scored node\.tested| node\.failed| node\.generated node\.failed))"
 
 
 def _request(run_id: str | None = None, max_nodes: int = 3, **policy) -> bytes:

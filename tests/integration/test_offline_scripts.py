@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch when litellm imports
 
+import asyncio
 import itertools
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ from airad.agents.answers import parse_answer
 from airad.agents.operators import TaskBrief, build_prompt
 from airad.agents.view import NodeView, PolicyView, node_error
 from airad.offline.coder import answer
+from airad.offline.ensemble import as_member
 from airad.offline.scripts import read_config, render
 
 DESCRIPTIONS = {
@@ -100,7 +102,8 @@ def run(code: str, inputs: Path, workdir: Path) -> subprocess.CompletedProcess:
     workdir.mkdir(parents=True)
     shutil.copytree(inputs, workdir / "input")
     (workdir / "solution.py").write_text(code)
-    return subprocess.run([sys.executable, "solution.py"], cwd=workdir, capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # OpenMP spin-waits badly on a busy, small machine
+    return subprocess.run([sys.executable, "solution.py"], cwd=workdir, capture_output=True, text=True, timeout=120, env=env)
 
 
 def submission_problem(workdir: Path, inputs: Path) -> str:
@@ -202,3 +205,49 @@ async def test_litellm_acompletion_returns_the_offline_answer(tasks):
     assert response.choices[0].message.content == answer(prompt)
     assert response.usage.prompt_tokens > 0 and response.usage.completion_tokens > 0
     assert response.usage.completion_tokens == len(answer(prompt)) // 4
+    await asyncio.sleep(0.05)  # let litellm's logging worker finish before this test's event loop closes
+
+
+def clean_drafts(brief: TaskBrief, count: int) -> list[NodeView]:
+    """`count` drafts of distinct families, each re-rendered without its planted bug, scored 0.5 + k/100."""
+    nodes = []
+    for k in range(count):
+        parsed = parse_answer(answer(messages(brief, "draft", nodes)))
+        nodes.append(node(k, parsed.plan, render(read_config(parsed.code)), score=0.5 + k / 100))
+    return nodes
+
+
+def run_valid(code: str, inputs: Path, workdir: Path) -> None:
+    done = run(code, inputs, workdir)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Validation metric: " in done.stdout
+    assert submission_problem(workdir, inputs) == ""
+
+
+def crossover_child(brief: TaskBrief) -> tuple[list[NodeView], NodeView]:
+    """Two clean drafts of different families and their crossover child (node 2)."""
+    parents = clean_drafts(brief, 2)
+    child = parse_answer(answer(messages(brief, "crossover", parents, (0, 1))))
+    config = read_config(child.code)
+    assert config["family"] == "ensemble"
+    assert [as_member(read_config(n.code)) for n in parents] == config["members"]
+    assert render(config) == child.code
+    return parents, node(2, child.plan, child.code, score=0.6)
+
+
+@pytest.mark.parametrize("task", list(DESCRIPTIONS))
+def test_crossover_child_runs_and_its_improve_and_debug_do_too(tasks, task, tmp_path):
+    inputs, brief = tasks[task]
+    parents, child = crossover_child(brief)
+    run_valid(child.code, inputs, tmp_path / "child")
+    config = read_config(child.code)
+
+    error = "Traceback (most recent call last):\n  File \"solution.py\", line 150\nNameError: name 'np' is not defined"
+    buggy = node(2, child.plan, render(config, bug="missing_import"), error=error)
+    fixed = parse_answer(answer(messages(brief, "debug", [*parents, buggy], (2,))))
+    assert fixed.code == child.code and "import numpy as np" in fixed.plan  # the child, which just ran
+
+    if task != "members":  # two tasks are enough for improve; keeps this test's run time down
+        improved = parse_answer(answer(messages(brief, "improve", [*parents, child], (2,))))
+        assert read_config(improved.code)["family"] == "ensemble" and read_config(improved.code) != config
+        run_valid(improved.code, inputs, tmp_path / "improved")

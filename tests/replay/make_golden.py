@@ -29,7 +29,7 @@ HERE = Path(__file__).parent
 POLICIES = {
     "greedy": (GreedyPolicy(num_drafts=3, debug_prob=0.5, max_debug_depth=2), "breast-cancer", 11, 10),
     "aira_greedy": (AiraGreedyPolicy(num_drafts=3, debug_prob=0.5, max_debug_depth=3), "wine", 12, 10),
-    "mcts": (MctsPolicy(num_children=3, max_debug_depth=2), "diabetes", 13, 12),
+    "mcts": (MctsPolicy(num_children=3, max_debug_depth=2), "wine", 13, 12),
     "evolutionary": (
         EvolutionaryPolicy(individuals_per_generation=3, crossover_warmup_generations=1, num_islands=1, parallel=2),
         "breast-cancer", 14, 12,

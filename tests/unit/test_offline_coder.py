@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch when litellm imports
 
@@ -11,7 +12,8 @@ import pytest
 from airad.agents.answers import AnswerError, parse_answer
 from airad.agents.operators import TaskBrief, build_prompt
 from airad.agents.view import NodeView, PolicyView
-from airad.offline.coder import FAMILIES, NOT_A_JOB, answer, tried_families
+from airad.offline.coder import FAMILIES, NOT_A_JOB, answer, new_config, tried_families
+from airad.offline.ensemble import as_member, make_ensemble
 from airad.offline.prompt import Attempt, detect_metric, parse_overview, parse_prompt, task_facts
 from airad.offline.scripts import BUGS, FAMILY_NAMES, read_config, render
 
@@ -289,3 +291,71 @@ def test_debug_reads_harness_messages(error, cause):
     parsed = parse_answer(answer(messages("debug", nodes, (0,))))
     assert cause in parsed.plan
     assert parsed.code == render(config)
+
+
+def config_for(family: str, k: int = 0, description: str = DESCRIPTION, **options) -> dict:
+    return {**new_config(task_facts(description, OVERVIEW), family, random.Random(k)), **options}
+
+
+def crossover_of(a: dict, b: dict, scores=(0.9, 0.95), description=DESCRIPTION):
+    nodes = [node(i, f"Model family: {c['family']}.", render(c), score=s) for i, (c, s) in enumerate(zip((a, b), scores))]
+    prompt = messages("crossover", nodes, (0, 1), description=description)
+    parsed = parse_answer(answer(prompt))
+    assert answer(prompt) == answer(prompt) and not is_buggy(parsed.code)  # deterministic, clean
+    return parsed, read_config(parsed.code)
+
+
+def test_crossover_of_two_families_is_an_ensemble_of_both():
+    a, b = config_for("lightgbm"), config_for("knn", 1)
+    parsed, child = crossover_of(a, b)
+    assert child["family"] == "ensemble" and child["members"] == [as_member(a), as_member(b)]
+    assert all(child[k] == a[k] for k in ("problem", "metric", "id_column", "target_columns", "seed"))
+    assert parsed.plan.startswith("Crossover of node 0 (LightGBM, validation score 0.9) and node 1 (k-nearest neighbours")
+    assert tried_families_from(parsed.plan) == {"lightgbm", "knn"}
+
+
+@pytest.mark.parametrize(("description", "scores"), [(DESCRIPTION, (0.95, 0.9)), ("Scored by RMSE.", (0.9, 0.95))], ids=["auc", "rmse"])
+def test_crossover_of_one_family_merges_features_into_the_better_parent(description, scores):
+    a = config_for("random_forest", 0, description, log_features=False, interactions=0)  # the better one
+    b = config_for("random_forest", 1, description, log_features=True, interactions=4)
+    parsed, child = crossover_of(a, b, scores, description)
+    assert child == {**a, "log_features": True, "interactions": 4}
+    assert "merges their feature engineering into the better parent (node 0)" in parsed.plan
+    _, swapped = crossover_of(a, b, scores[::-1], description)  # b better: nothing to merge, so average both
+    assert swapped["members"] == [as_member(a), as_member(b)]
+
+
+def test_crossover_of_ensembles_interleaves_and_caps_members():
+    lgbm, knn, rf, svm, lin = (config_for(f, k) for k, f in enumerate(["lightgbm", "knn", "random_forest", "svm", "linear"]))
+    left, right = make_ensemble(lgbm, [as_member(lgbm), as_member(knn)]), make_ensemble(rf, [as_member(c) for c in (rf, svm, lin)])
+    parsed, child = crossover_of(left, right)
+    assert [m["family"] for m in child["members"]] == ["lightgbm", "random_forest", "knn", "svm"] and "1 dropped" in parsed.plan
+    same, _ = crossover_of(left, make_ensemble(knn, [as_member(knn)]), scores=(0.95, 0.9))  # nothing new
+    assert "nothing new to combine; instead this improves the better parent, node 0" in same.plan
+
+
+def test_crossover_with_an_unreadable_parent_improves_the_other():
+    b = config_for("extra_trees", 1)
+    nodes = [node(0, "Some plan.", "print('no config')\n", score=0.99), node(1, "Model family: extra trees.", render(b), score=0.9)]
+    parsed = parse_answer(answer(messages("crossover", nodes, (0, 1))))
+    assert parsed.plan.startswith("Parent solution A (node 0) has no CONFIG I can read") and "Improving node 1" in parsed.plan
+    assert read_config(parsed.code) != b and not is_buggy(parsed.code)
+
+
+def test_improve_and_debug_work_on_ensembles():
+    a, b = config_for("hist_gb"), config_for("svm", 1)
+    ensemble = make_ensemble(a, [as_member(a), as_member(b)])
+    for score in (0.91, 0.92, 0.93, 0.94):
+        parsed = parse_answer(answer(messages("improve", [node(0, "x", render(ensemble), score=score)], (0,))))
+        child = read_config(parsed.code)
+        assert child["family"] == "ensemble" and child != ensemble and not is_buggy(parsed.code)
+        kept = [m for m in child["members"] if m in ensemble["members"]]
+        assert len(kept) == len(ensemble["members"]) - (len(child["members"]) == len(ensemble["members"]))
+    for bug in BUGS:
+        error, fix_words = ERRORS[bug]
+        nodes = [node(0, "x", render(ensemble, bug=bug, misspelled="tagret"), buggy=True, error=error)]
+        parsed = parse_answer(answer(messages("debug", nodes, (0,))))
+        assert parsed.code == render(ensemble) and fix_words in parsed.plan
+    nodes = [node(0, "x", render(ensemble), buggy=True, error="the script timed out after 600 s")]
+    smaller = read_config(parse_answer(answer(messages("debug", nodes, (0,)))).code)  # svm becomes linear
+    assert [m["family"] for m in smaller["members"]] == ["hist_gb", "linear"] and smaller["members"][0]["params"]["max_iter"] == a["params"]["max_iter"] // 2
