@@ -10,6 +10,7 @@ holds both, shuffled under fresh ids, so a script cannot tell which rows score w
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -159,7 +160,7 @@ def _write_layout(dataset: BundledDataset, validation_fraction: float, seed: int
     scored = scored.iloc[run_rng.permutation(len(scored))].reset_index(drop=True)
     scored.insert(0, "id", np.arange(len(train), len(train) + len(scored)))
 
-    staging = root.with_name(root.name + f".tmp-{os.getpid()}")
+    staging = root.with_name(f"{root.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "public").mkdir(parents=True)
     (staging / "private").mkdir()

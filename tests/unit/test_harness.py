@@ -72,3 +72,13 @@ def test_every_bundled_task_prepares_and_scores(tmp_path, name):
     grades = task.grade((task.public_dir / "sample_submission.csv").read_bytes())
     assert grades.validation.valid and grades.test.valid
     assert "target" in task.brief().data_overview
+
+
+def test_concurrent_preparations_of_one_task_agree(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        tasks = list(pool.map(lambda _: prepare_bundled(BundledTask(name="wine"), seed=4, tasks_root=tmp_path), range(8)))
+    answers = {(t.root / "private" / "answers.csv").read_text() for t in tasks}
+    assert len(answers) == 1
+    assert [p.name for p in (tmp_path / "wine").iterdir()] == ["seed-4-val-0.2"]
