@@ -119,3 +119,22 @@ async def test_sigkill_mid_run_then_a_new_daemon_finishes_it(nats_url, tmp_path)
     assert len(dispatches) == 2, "the interrupted node is carried out again"
     assert len([e for e in events if e["type"] == "node.executed" and e["node_id"] == interrupted]) == 1
     assert events[-1]["type"] == "run.finished"
+
+
+async def test_sigterm_stops_cleanly_and_the_next_daemon_resumes(nats_url, tmp_path):
+    require("bwrap")
+    first = DaemonProcess(nats_url, tmp_path / "state").start()
+    second = DaemonProcess(nats_url, tmp_path / "state")
+    try:
+        await publish_raw(nats_url, _request("graceful", max_nodes=4, num_drafts=4))
+        before = await run_events(nats_url, "graceful", until=lambda ev: ev and ev[-1]["type"] == "node.dispatched")
+        assert first.stop() == 0
+        second.start()
+        events = await run_events(nats_url, "graceful", timeout_s=180)
+    finally:
+        first.kill()
+        second.stop()
+    assert events[: len(before)] == before
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert sorted(e["node_id"] for e in events if e["type"] in ("node.tested", "node.failed")) == [0, 1, 2, 3]
+    assert events[-1]["type"] == "run.finished"
