@@ -69,12 +69,16 @@ async def generate(services: RunServices, writer: RunWriter, task: Task, node: N
     messages = build_prompt(node.operator, brief, policy_view(writer.state), node.parent_ids, spec)
     prompt_ref = await services.blobs.put(json.dumps([[m.role, m.content] for m in messages]).encode())
     problem = ""
+    spent = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
     for attempt in range(1, services.generation_attempts + 1):
         try:
             completion = await services.llm.complete(request.model, messages)
         except LLMError as exc:
-            await writer.append(NodeFailed, node_id=node.id, stage="generate", reason=f"model call failed: {exc}")
+            await writer.append(NodeFailed, node_id=node.id, stage="generate", reason=f"model call failed: {exc}", **spent)
             return
+        spent["prompt_tokens"] += completion.prompt_tokens
+        spent["completion_tokens"] += completion.completion_tokens
+        spent["cost_usd"] += completion.cost_usd
         completion_ref = await services.blobs.put(completion.text.encode())
         try:
             answer = parse_answer(completion.text)
@@ -83,14 +87,13 @@ async def generate(services: RunServices, writer: RunWriter, task: Task, node: N
             continue
         await writer.append(
             NodeGenerated, node_id=node.id, plan=answer.plan, code=answer.code, model=completion.model,
-            prompt_ref=prompt_ref, completion_ref=completion_ref, prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens, cost_usd=completion.cost_usd,
-            llm_seconds=completion.seconds, attempts=attempt,
+            prompt_ref=prompt_ref, completion_ref=completion_ref, llm_seconds=completion.seconds,
+            attempts=attempt, **spent,
         )
         return
     await writer.append(
         NodeFailed, node_id=node.id, stage="generate",
-        reason=f"no usable answer after {services.generation_attempts} attempts: {problem}",
+        reason=f"no usable answer after {services.generation_attempts} attempts: {problem}", **spent,
     )
 
 

@@ -183,8 +183,15 @@ def evolve(state: RunState, event: Event) -> RunState:
                 state, nodes=nodes, cost_usd=state.cost_usd + event.cost_usd, tokens=state.tokens + tokens
             )
         case NodeFailed():
-            nodes = _update_node(state, event.node_id, status="failed", failure=f"{event.stage}: {event.reason}")
-            return structs.replace(state, nodes=nodes)
+            tokens = event.prompt_tokens + event.completion_tokens
+            node = state.nodes[event.node_id]
+            nodes = _update_node(
+                state, event.node_id, status="failed", failure=f"{event.stage}: {event.reason}",
+                cost_usd=node.cost_usd + event.cost_usd, tokens=node.tokens + tokens,
+            )
+            return structs.replace(
+                state, nodes=nodes, cost_usd=state.cost_usd + event.cost_usd, tokens=state.tokens + tokens
+            )
         case RunFinished():
             return structs.replace(
                 state, status="finished", finish_reason=event.reason, best_node_id=event.best_node_id

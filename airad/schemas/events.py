@@ -136,6 +136,9 @@ class NodeFailed(EventBase, frozen=True, tag="node.failed"):
     node_id: int
     stage: FailureStage
     reason: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
 
 
 class RunFinished(EventBase, frozen=True, tag="run.finished"):

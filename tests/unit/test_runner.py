@@ -55,6 +55,8 @@ async def test_nonsense_is_retried_then_recorded_and_the_search_goes_on(tmp_path
     assert state.nodes[1].status == "scored" and state.nodes[1].valid
     generated = [e for e in await services.log.read("r") if isinstance(e, NodeGenerated)]
     assert generated[0].attempts == 2
+    assert state.nodes[0].tokens == 300, "the two rejected answers of node 0 are paid for"
+    assert generated[0].prompt_tokens == 200, "node 1 paid for one rejected answer and its own"
     assert state.finish_reason == "max_nodes" and state.best_node_id == 1
 
 
