@@ -10,6 +10,7 @@ All runs go concurrently through one in-process runner sharing `--slots` executo
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import statistics
 import tempfile
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 import anyio
+import structlog
 
 from airad.daemon.llm import LiteLLMClient
 from airad.daemon.runner import drive_run
@@ -93,6 +95,7 @@ async def main(args) -> None:
 
 
 if __name__ == "__main__":
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=10)
     parser.add_argument("--seeds", type=int, default=3)
