@@ -227,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `airad` console script."""
     args = build_parser().parse_args(argv)
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm's bundled price map: no network at import
     try:
         default_level = "info" if args.command == "daemon" else "warning"
         settings = load_settings(args.config, state_dir=args.state_dir, nats_url=args.nats, log_level=args.log_level)
