@@ -25,6 +25,7 @@ from airad.schemas.events import (
     NodeExecuted,
     NodeFailed,
     NodeGenerated,
+    NodeQueued,
     NodeScored,
     NodeTested,
 )
@@ -112,7 +113,11 @@ async def execute(services: RunServices, writer: RunWriter, task: Task, node: No
         timeout_s=max(1.0, min(request.executor.node_timeout_s, remaining)),
         outputs=(task.submission_path,),
     )
-    async with services.limiters[backend]:
+    limiter = services.limiters[backend]
+    if limiter.available_tokens < 1:
+        waiting = limiter.statistics().tasks_waiting
+        await writer.append(NodeQueued, node_id=node.id, executor=backend, waiting=waiting)
+    async with limiter:
         handle = await executor.submit(spec)
         with anyio.CancelScope(shield=True):
             await writer.append(NodeDispatched, node_id=node.id, executor=backend, handle=handle)

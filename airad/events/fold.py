@@ -14,6 +14,7 @@ from airad.schemas.events import (
     NodeFailed,
     NodeAnalyzed,
     NodeGenerated,
+    NodeQueued,
     NodeScored,
     NodeSelected,
     NodeTested,
@@ -43,6 +44,7 @@ class Node(Struct, frozen=True):
     cost_usd: float = 0.0
     tokens: int = 0
     handle: str = ""
+    queued_at: float | None = None
     exit_code: int | None = None
     timed_out: bool = False
     duration_s: float | None = None
@@ -156,6 +158,8 @@ def evolve(state: RunState, event: Event) -> RunState:
             return structs.replace(
                 state, nodes=nodes, cost_usd=state.cost_usd + event.cost_usd, tokens=state.tokens + tokens
             )
+        case NodeQueued():
+            return structs.replace(state, nodes=_update_node(state, event.node_id, queued_at=event.at))
         case NodeDispatched():
             return structs.replace(state, nodes=_update_node(state, event.node_id, status="dispatched", handle=event.handle))
         case NodeExecuted():

@@ -74,6 +74,14 @@ class NodeGenerated(EventBase, frozen=True, tag="node.generated"):
     attempts: int = 1
 
 
+class NodeQueued(EventBase, frozen=True, tag="node.queued"):
+    """The node's script waits for a free slot of its executor (shared by every run of the daemon)."""
+
+    node_id: int
+    executor: str
+    waiting: int = 0
+
+
 class NodeDispatched(EventBase, frozen=True, tag="node.dispatched"):
     """The node's script was handed to an executor; `handle` finds the job again."""
 
@@ -155,6 +163,7 @@ Event = Union[
     RunStarted,
     NodeSelected,
     NodeGenerated,
+    NodeQueued,
     NodeDispatched,
     NodeExecuted,
     NodeScored,

@@ -141,3 +141,20 @@ async def test_parallel_runs_keep_k_nodes_in_flight_and_replay_the_same_decision
             action = decide(replay.request.policy, policy_view(replay), replay.request.seed)
             assert (action.operator, action.parent_ids) == (event.operator, event.parent_ids)
         replay = evolve(replay, event)
+
+
+async def test_a_node_waiting_for_an_executor_slot_is_visible_as_queued(tmp_path):
+    from airad.schemas.events import NodeDispatched, NodeQueued
+    from airad.schemas.policies import GreedyPolicy as Greedy
+    from tests.fakes import SleepingExecutor
+
+    services = _services(tmp_path, ScriptedLLM(lambda prompt: GOOD), SleepingExecutor(0.05), slots=1)
+    await _submit(services, policy=Greedy(num_drafts=3, parallel=3), budget=Budget(max_nodes=3))
+    state = await drive_run(services, "r")
+    events = await services.log.read("r")
+    queued = [e for e in events if isinstance(e, NodeQueued)]
+    assert queued and all(e.executor == "local" for e in queued)
+    for event in queued:
+        dispatched = next(e for e in events if isinstance(e, NodeDispatched) and e.node_id == event.node_id)
+        assert dispatched.seq > event.seq
+    assert all(state.nodes[e.node_id].queued_at is not None for e in queued)
