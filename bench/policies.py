@@ -1,6 +1,6 @@
 """Every policy on bundled tasks × seeds with the offline coder at an equal node budget.
 
-    python bench/policies.py [--nodes 10] [--seeds 3] [--tasks breast-cancer,wine,diabetes] [--slots 2]
+    python bench/policies.py [--nodes 10] [--seeds 3] [--tasks breast-cancer,wine,diabetes] [--slots 2] [--drafts 3]
 
 Prints, per task and policy: the held-out test score of the node each run picked by validation
 (mean ± SEM over seeds), nodes, buggy fraction, and draft diversity (distinct model families).
@@ -30,12 +30,18 @@ from airad.schemas.events import RunSubmitted
 from airad.schemas.policies import AiraGreedyPolicy, EvolutionaryPolicy, GreedyPolicy, MctsPolicy
 from airad.schemas.request import Budget, BundledTask, RunRequest
 
-POLICIES = {
-    "aide-greedy": GreedyPolicy(),
-    "aira-greedy": AiraGreedyPolicy(),
-    "mcts": MctsPolicy(),
-    "evolutionary": EvolutionaryPolicy(),
-}
+def policies(drafts: int | None) -> dict:
+    """The published defaults, or every policy seeded with `drafts` initial drafts (so small node
+    budgets are not all spent on the initial drafts, where every AIRA-operator policy is the same)."""
+    if drafts is None:
+        return {"aide-greedy": GreedyPolicy(), "aira-greedy": AiraGreedyPolicy(), "mcts": MctsPolicy(),
+                "evolutionary": EvolutionaryPolicy()}
+    return {
+        "aide-greedy": GreedyPolicy(num_drafts=drafts),
+        "aira-greedy": AiraGreedyPolicy(num_drafts=drafts),
+        "mcts": MctsPolicy(num_children=drafts),
+        "evolutionary": EvolutionaryPolicy(individuals_per_generation=drafts, crossover_warmup_generations=1),
+    }
 
 
 def mean_sem(values: list[float]) -> str:
@@ -49,6 +55,7 @@ def mean_sem(values: list[float]) -> str:
 async def main(args) -> None:
     log = InMemoryEventLog()
     tasks = args.tasks.split(",")
+    chosen = policies(args.drafts)
     with tempfile.TemporaryDirectory() as tmp:
         services = RunServices(
             log=log, blobs=InMemoryBlobStore(), index=InMemoryRunIndex(), llm=LiteLLMClient(),
@@ -57,7 +64,7 @@ async def main(args) -> None:
         )
         runs = []
         for task in tasks:
-            for name, policy in POLICIES.items():
+            for name, policy in chosen.items():
                 for seed in range(args.seeds):
                     run_id = f"{name}-{task}-{seed}"
                     request = RunRequest(task=BundledTask(name=task), policy=policy, seed=seed,
@@ -75,12 +82,13 @@ async def main(args) -> None:
                 tg.start_soon(one, run_id)
         wall = time.perf_counter() - started
 
-    print(f"{len(runs)} runs, {args.nodes} nodes each, offline coder, {args.slots} executor slots, {wall:.0f} s\n")
+    seeded = f"{args.drafts} initial drafts" if args.drafts else "published defaults"
+    print(f"{len(runs)} runs, {args.nodes} nodes each ({seeded}), offline coder, {args.slots} executor slots, {wall:.0f} s\n")
     header = f"{'task':<14} {'policy':<13} {'metric':<8} {'test score (mean ± SEM)':<24} {'valid score':<18} {'nodes':>5} {'buggy':>6} {'draft families':>15}"
     print(header)
     print("-" * len(header))
     for task in tasks:
-        for name in POLICIES:
+        for name in chosen:
             group = [states[r] for t, n, r in runs if t == task and n == name]
             tests = [s.best_node().test_score for s in group if s.best_node() and s.best_node().test_score is not None]
             valids = [s.best_node().score for s in group if s.best_node()]
@@ -101,4 +109,5 @@ if __name__ == "__main__":
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--tasks", default="breast-cancer,wine,diabetes")
     parser.add_argument("--slots", type=int, default=2)
+    parser.add_argument("--drafts", type=int, default=None, help="initial drafts of every policy (default: published)")
     anyio.run(main, parser.parse_args())
