@@ -20,6 +20,7 @@ from airad.daemon.validation import RequestError, parse_request
 from airad.events.fold import RunState, evolve, fold
 from airad.schemas.events import NodeFailed, NodeTested
 from airad.schemas.request import RunRequest
+from airad.schemas.policies import policy_kind
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -91,7 +92,7 @@ async def cmd_run(args, settings: Settings) -> int:
             js = nc.jetstream()
             run_id = await publish_request(js, request)
             if not args.json:
-                print(f"run {run_id}: {getattr(request.task, 'name', '')} with {request.policy.__struct_config__.tag}, "
+                print(f"run {run_id}: {getattr(request.task, 'name', '')} with {policy_kind(request.policy)}, "
                       f"model {request.model.name}, up to {request.budget.max_nodes} nodes (state in {settings.state_dir})",
                       flush=True)
             state = await follow(JetStreamEventLog(js), run_id, quiet=args.json)

@@ -10,6 +10,7 @@ import msgspec
 from airad.events.fold import Node, RunState
 from airad.events.log import RunSummary
 from airad.schemas.events import Event, event_tag
+from airad.schemas.policies import policy_kind
 
 
 def fmt_score(value: float | None) -> str:
@@ -92,7 +93,7 @@ def show_header(state: RunState) -> str:
     lines = [f"run {state.run_id}: {state.status}" + (f" ({state.finish_reason or state.rejection})" if state.terminal else "")]
     if request is not None:
         lines.append(
-            f"task {getattr(request.task, 'name', '?')}, policy {request.policy.__struct_config__.tag}, "
+            f"task {getattr(request.task, 'name', '?')}, policy {policy_kind(request.policy)}, "
             f"model {request.model.name}, seed {request.seed}, budget {request.budget.max_nodes} nodes"
         )
     best = state.best_node()

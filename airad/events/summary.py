@@ -5,6 +5,7 @@ from __future__ import annotations
 from airad.events.diversity import draft_diversity
 from airad.events.fold import RunState
 from airad.events.log import RunSummary
+from airad.schemas.policies import policy_kind
 
 
 def summarize(state: RunState, now: float) -> RunSummary:
@@ -19,7 +20,7 @@ def summarize(state: RunState, now: float) -> RunSummary:
         run_id=state.run_id,
         status=state.status,
         task=getattr(request.task, "name", "") if request else "",
-        policy=request.policy.__struct_config__.tag if request else "",
+        policy=policy_kind(request.policy) if request else "",
         model=request.model.name if request else "",
         nodes=len(state.nodes),
         buggy=sum(1 for n in state.nodes if n.buggy),

@@ -6,13 +6,13 @@ from pathlib import Path
 
 from airad.schemas.request import BundledTask, TaskSpec
 from airad.tasks.base import Task
-from airad.tasks.bundled import DATASETS, prepare_bundled
+from airad.tasks.bundled import DATASETS, bundled_task_names, prepare_bundled
 
 
 def task_problem(spec: TaskSpec) -> tuple[str, str] | None:
     """(field, reason) when the task spec cannot be opened, else None."""
     if isinstance(spec, BundledTask) and spec.name not in DATASETS:
-        return "$.task.name", f"unknown bundled task {spec.name!r}; known: {', '.join(sorted(DATASETS))}"
+        return "$.task.name", f"unknown bundled task {spec.name!r}; known: {', '.join(bundled_task_names())}"
     return None
 
 
