@@ -169,6 +169,11 @@ async def _events(settings: Settings, run_id: str):
 
 async def cmd_show(args, settings: Settings) -> int:
     state = fold(await _events(settings, args.run_id))
+    if args.node is not None:
+        if not 0 <= args.node < len(state.nodes):
+            raise CliError(f"run {args.run_id} has no node {args.node} (it has {len(state.nodes)})", EXIT_FAILED)
+        print(out.to_json(state.nodes[args.node]) if args.json else out.node_detail(state, args.node))
+        return EXIT_OK
     if args.json:
         print(out.to_json(state))
     else:
@@ -219,7 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("file")
     submit.add_argument("--wait", action="store_true", help="follow the run until it ends")
     command("runs", cmd_runs, "list runs")
-    command("show", cmd_show, "show a run and its nodes").add_argument("run_id")
+    show = command("show", cmd_show, "show a run and its nodes, or one node in full")
+    show.add_argument("run_id")
+    show.add_argument("--node", type=int, help="print this node's plan, code, output and review")
     command("events", cmd_events, "print a run's events").add_argument("run_id")
     command("tasks", cmd_tasks, "list bundled tasks")
     return parser

@@ -102,6 +102,25 @@ def show_header(state: RunState) -> str:
     return "\n".join(lines)
 
 
+def node_detail(state: RunState, node_id: int) -> str:
+    """Everything about one node: outcome, plan, the model's review, the script and its output."""
+    node = state.nodes[node_id]
+    parents = ", ".join(map(str, node.parent_ids)) or "-"
+    lines = [
+        f"node {node.id} of run {state.run_id}: {node.operator} (parents {parents}), {'buggy' if node.buggy else node.status}",
+        f"validation {state.metric} {fmt_score(node.score if node.valid else None)}, held-out test {fmt_score(node.test_score)}, "
+        f"exit {node.exit_code}, {node.duration_s or 0:.1f} s, {node.tokens} tokens, ${node.cost_usd:.4f}",
+    ]
+    if node.failure or node.score_error:
+        lines.append(f"problem: {node.failure or node.score_error}")
+    if node.analyzed:
+        lines.append(f"model's review (not trusted over the harness): {node.analysis} [reported metric {fmt_score(node.reported_metric)}]")
+    lines += ["", "plan:", node.plan or "(none)", "", "code:", node.code or "(none)"]
+    if node.stdout_tail or node.stderr_tail:
+        lines += ["output (tail):", (node.stdout_tail + node.stderr_tail).rstrip()]
+    return "\n".join(lines)
+
+
 def event_line(event: Event) -> str:
     """One human-readable line per event for `airad events`."""
     fields = msgspec.structs.asdict(event)

@@ -57,6 +57,12 @@ def test_run_then_inspect_with_runs_show_events(tmp_path):
     assert [n["operator"] for n in state_json["nodes"]] == ["draft", "draft"]
     table = airad("show", "req-1", state_dir=state)
     assert "NODE  OPERATOR" in table.stdout
+    node = airad("show", "req-1", "--node", "1", state_dir=state)
+    assert node.returncode == 0, node.stderr
+    assert "node 1 of run req-1: draft" in node.stdout and "code:" in node.stdout and "import" in node.stdout
+    assert "model's review" in node.stdout
+    missing = airad("show", "req-1", "--node", "9", state_dir=state)
+    assert missing.returncode == 1 and "has no node 9" in missing.stderr
 
     events = airad("events", "req-1", "--json", state_dir=state)
     lines = [json.loads(line) for line in events.stdout.splitlines()]
