@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from msgspec import Struct
 
-from airad.events.fold import RunState
+from airad.events.fold import RunState, best_scored
 from airad.schemas.events import Operator
 
 
@@ -52,13 +52,7 @@ class PolicyView(Struct, frozen=True):
 
     def best(self) -> NodeView | None:
         """The non-buggy node with the best validation score; the earliest wins ties."""
-        best: NodeView | None = None
-        for node in self.nodes:
-            if not node.done or node.buggy or node.score is None:
-                continue
-            if best is None or (node.score < best.score if self.lower_is_better else node.score > best.score):
-                best = node
-        return best
+        return best_scored(self.valid_nodes(), self.lower_is_better)
 
 
 def node_error(stderr_tail: str, score_error: str, failure: str) -> str:

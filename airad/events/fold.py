@@ -109,19 +109,19 @@ class RunState(Struct, frozen=True):
 
 
 
-def best_by_validation(nodes: Iterable[Node], lower_is_better: bool) -> Node | None:
-    """The valid node with the best validation score; the earliest wins ties."""
-    best: Node | None = None
-    for node in nodes:
-        if node.status != "scored" or not node.valid or node.score is None:
-            continue
-        if best is None or _better(node.score, best.score, lower_is_better):
-            best = node
+def best_scored(candidates: Iterable, lower_is_better: bool):
+    """The candidate (anything with a `score`) with the best score; the earliest wins ties."""
+    best = None
+    for candidate in candidates:
+        if best is None or (candidate.score < best.score if lower_is_better else candidate.score > best.score):
+            best = candidate
     return best
 
 
-def _better(a: float, b: float | None, lower_is_better: bool) -> bool:
-    return b is None or (a < b if lower_is_better else a > b)
+def best_by_validation(nodes: Iterable[Node], lower_is_better: bool) -> Node | None:
+    """The valid node with the best validation score; the earliest wins ties."""
+    valid = (n for n in nodes if n.status == "scored" and n.valid and n.score is not None)
+    return best_scored(valid, lower_is_better)
 
 
 def _update_node(state: RunState, node_id: int, **changes) -> tuple[Node, ...]:
