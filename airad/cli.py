@@ -88,7 +88,7 @@ async def cmd_run(args, settings: Settings) -> int:
     request = read_request(Path(args.file))
     async with nats_connection(settings) as (nc, url):
         async with anyio.create_task_group() as tg:
-            await tg.start(Daemon(settings, env=os.environ).serve, url)
+            await tg.start(Daemon(settings, env=args.environ).serve, url)
             js = nc.jetstream()
             run_id = await publish_request(js, request)
             if not args.json:
@@ -117,7 +117,7 @@ async def cmd_daemon(args, settings: Settings) -> int:
     async with nats_connection(settings) as (_, url):
         async with anyio.create_task_group() as tg:
             tg.start_soon(_stop_on_signal, tg.cancel_scope)
-            await tg.start(Daemon(settings, env=os.environ).serve, url)
+            await tg.start(Daemon(settings, env=args.environ).serve, url)
             print(f"airad daemon serving on {url} (state in {settings.state_dir})", file=sys.stderr, flush=True)
     return EXIT_OK
 
@@ -236,9 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `airad` console script."""
     args = build_parser().parse_args(argv)
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm's bundled price map: no network at import
+    args.environ = dict(os.environ)  # read once, here at the edge: where the daemon finds API keys by name
     try:
         default_level = "info" if args.command == "daemon" else "warning"
-        settings = load_settings(args.config, state_dir=args.state_dir, nats_url=args.nats, log_level=args.log_level)
+        settings = load_settings(args.config, env=args.environ, state_dir=args.state_dir, nats_url=args.nats, log_level=args.log_level)
         configure_logging(args.log_level or (settings.log_level if args.command == "daemon" else default_level))
         return anyio.run(args.handler, args, settings)
     except CliError as exc:
