@@ -1,14 +1,23 @@
-"""The executor boundary: submit a job, wait for its result, cancel it."""
+"""The executor boundary: prepare a job, start it, wait for its result, cancel it, find it again.
+
+A job's life is split so the daemon can record where a job lives *before* it runs:
+`prepare` stages the files and returns a handle (a JSON string that goes into `node.dispatched`),
+`start` sets it going, `wait` collects the result. `start` and `wait` work on a handle recorded by
+an earlier daemon process too: that is how a restarted daemon reattaches to jobs still running
+instead of running them again.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Protocol
 
 from msgspec import Struct
 
 
 class JobSpec(Struct, frozen=True):
-    """What to run: files written into a fresh work dir, read-only inputs mounted at `input/`."""
+    """What to run: `files` written into a fresh work dir, the read-only `inputs_dir` visible at
+    `input/`, and `command` run there (a leading "python" means the executor's own interpreter)."""
 
     job_id: str
     files: dict[str, str]
@@ -18,10 +27,16 @@ class JobSpec(Struct, frozen=True):
     outputs: tuple[str, ...] = ("submission/submission.csv",)
     env: dict[str, str] = {}
     cpus: int = 1
+    memory_mb: int | None = None
+    gpus: int = 0
 
 
 class JobResult(Struct, frozen=True):
-    """How the job ended and what it wrote; `outputs` maps a relative path to its bytes."""
+    """How the job ended and what it wrote; `outputs` maps a relative path to its bytes.
+
+    `timed_out`: it ran past its time limit. `oom`: it ran out of its memory limit. `killed`: why
+    something other than the script ended it ("cancelled", "preempted", "node failure", ...).
+    """
 
     exit_code: int | None
     duration_s: float
@@ -29,25 +44,48 @@ class JobResult(Struct, frozen=True):
     stdout: bytes = b""
     stderr: bytes = b""
     outputs: dict[str, bytes] = {}
+    oom: bool = False
+    killed: str | None = None
 
 
 class JobLost(RuntimeError):
-    """The executor does not know the job any more (e.g. it was started by a daemon that died)."""
+    """The job cannot be found or followed any more (its files are gone, its host is unreachable)."""
 
 
 class Executor(Protocol):
-    """Runs jobs in isolation. A handle is a string that can be recorded in an event."""
+    """Runs jobs in isolation, addressed by handles that survive the daemon's restarts."""
 
     name: str
 
-    async def submit(self, spec: JobSpec) -> str:
-        """Start the job and return its handle."""
+    async def prepare(self, spec: JobSpec) -> str:
+        """Stage the job (work dir, files) without running it; return its handle."""
+        ...
+
+    async def start(self, handle: str) -> None:
+        """Start the job. Idempotent: a job that already started (or ended) is left alone."""
         ...
 
     async def wait(self, handle: str) -> JobResult:
-        """Wait for the job to end (enforcing its timeout) and collect its result."""
+        """Wait for the job to end and collect its result; raises `JobLost` if it cannot be found."""
         ...
 
     async def cancel(self, handle: str) -> None:
         """Stop the job if it is still running; a no-op for an unknown or finished job."""
         ...
+
+
+def encode_handle(**fields) -> str:
+    """A handle: compact JSON with sorted keys, so equal jobs give equal strings."""
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"))
+
+
+def decode_handle(handle: str, *required: str) -> dict:
+    """The fields of a handle; `JobLost` if it is not one of this executor's."""
+    try:
+        fields = json.loads(handle)
+    except (TypeError, ValueError):
+        raise JobLost(f"not a job handle: {handle!r:.200}") from None
+    missing = [name for name in required if not isinstance(fields, dict) or name not in fields]
+    if missing:
+        raise JobLost(f"job handle {handle!r:.200} lacks {', '.join(missing)}")
+    return fields

@@ -1,0 +1,54 @@
+"""Where the daemon's executors run: the backends an operator configures in the daemon's settings.
+
+A run request only names an executor kind and its resources; the hosts, sockets and images behind
+each kind are the daemon's business (and its secrets, such as SSH key files, stay out of requests).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from msgspec import Meta, Struct
+
+Slots = Annotated[int, Meta(ge=1)]
+
+
+class SshHost(Struct, frozen=True, forbid_unknown_fields=True):
+    """A machine reached over SSH: a GPU box for the ssh executor, or a Slurm login node.
+
+    `known_hosts` is the known-hosts file to check the host key against (None: the user's default
+    file); checking is only skipped with `insecure_no_host_check = true`. `gpus` GPU ids are handed
+    out one job at a time as CUDA_VISIBLE_DEVICES; `slots` is how many jobs may run at once.
+    """
+
+    address: str
+    port: Annotated[int, Meta(ge=1, le=65535)] = 22
+    user: str | None = None
+    key_file: str | None = None
+    known_hosts: str | None = None
+    insecure_no_host_check: bool = False
+    gpus: tuple[str, ...] = ()
+    slots: Slots = 2
+    root: str = "/tmp/airad-jobs"
+    python: str = "python3"
+
+
+class ContainerBackend(Struct, frozen=True, forbid_unknown_fields=True):
+    """A Docker or Podman API endpoint (`unix:///run/docker.sock`, `tcp://host:2375`) and the image
+    jobs run in by default (built from the project's Containerfile)."""
+
+    url: str
+    image: str = "airad-runtime:latest"
+    python: str = "python3"
+    slots: Slots = 2
+
+
+class SlurmBackend(Struct, frozen=True, forbid_unknown_fields=True):
+    """A Slurm cluster: job dirs under `root` on a filesystem shared with the compute nodes, commands
+    run locally or on `login` over SSH."""
+
+    root: str
+    python: str = "python3"
+    partition: str | None = None
+    login: SshHost | None = None
+    slots: Slots = 64
