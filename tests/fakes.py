@@ -39,17 +39,29 @@ class ScriptedLLM:
 
 
 class InlineExecutor:
-    """Runs the script synchronously in a temp dir with the inputs symlinked; no sandbox, no timeout."""
+    """Runs the script synchronously at `start` in a temp dir with the inputs symlinked; no sandbox, no
+    timeout. `results` holds finished jobs by handle, so a test can pose as an earlier daemon's job."""
 
     name = "local"
 
     def __init__(self):
         self.submitted: list[JobSpec] = []
+        self.started: list[str] = []
         self.cancelled: list[str] = []
-        self._results: dict[str, JobResult] = {}
+        self.results: dict[str, JobResult] = {}
+        self._specs: dict[str, JobSpec] = {}
 
-    async def submit(self, spec: JobSpec) -> str:
+    async def prepare(self, spec: JobSpec) -> str:
         self.submitted.append(spec)
+        handle = json.dumps({"job_id": spec.job_id, "n": len(self.submitted)})
+        self._specs[handle] = spec
+        return handle
+
+    async def start(self, handle: str) -> None:
+        spec = self._specs.pop(handle, None)
+        if spec is None:
+            return
+        self.started.append(handle)
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             (work / "input").symlink_to(spec.inputs_dir)
@@ -59,14 +71,12 @@ class InlineExecutor:
             env = {**os.environ, **thread_limits(spec.cpus)}
             done = subprocess.run([sys.executable, "solution.py"], cwd=work, env=env, capture_output=True, timeout=120)
             outputs = {o: (work / o).read_bytes() for o in spec.outputs if (work / o).is_file()}
-        handle = json.dumps({"job_id": spec.job_id, "n": len(self.submitted)})
-        self._results[handle] = JobResult(done.returncode, 0.1, stdout=done.stdout, stderr=done.stderr, outputs=outputs)
-        return handle
+        self.results[handle] = JobResult(done.returncode, 0.1, stdout=done.stdout, stderr=done.stderr, outputs=outputs)
 
     async def wait(self, handle: str) -> JobResult:
-        if handle not in self._results:
-            raise JobLost(handle)
-        return self._results.pop(handle)
+        if handle not in self.results:
+            raise JobLost(f"no job {handle}")
+        return self.results.pop(handle)
 
     async def cancel(self, handle: str) -> None:
         self.cancelled.append(handle)
@@ -83,9 +93,12 @@ class SleepingExecutor:
         self.max_in_flight = 0
         self._specs: dict[str, JobSpec] = {}
 
-    async def submit(self, spec: JobSpec) -> str:
+    async def prepare(self, spec: JobSpec) -> str:
         self._specs[spec.job_id] = spec
         return spec.job_id
+
+    async def start(self, handle: str) -> None:
+        pass
 
     async def wait(self, handle: str) -> JobResult:
         import anyio

@@ -15,6 +15,7 @@ import structlog
 from anyio.abc import TaskStatus
 from nats.js.api import AckPolicy, ConsumerConfig
 
+from airad.daemon.backends import Backend, build_backends
 from airad.daemon.intake import accept
 from airad.daemon.llm import LLM, LiteLLMClient
 from airad.daemon.runner import drive_run
@@ -31,7 +32,6 @@ from airad.events.jetstream import (
 )
 from airad.events.log import AppendConflict, Leases
 from airad.executors.base import Executor
-from airad.executors.local import LocalExecutor
 
 INTAKE_CONSUMER = "airad-intake"
 log = structlog.get_logger("airad.daemon")
@@ -64,11 +64,10 @@ class Daemon:
         self._runs: dict[str, anyio.CancelScope] = {}
         self._tg: anyio.abc.TaskGroup | None = None
 
-    def _default_executors(self) -> dict[str, Executor]:
-        state = self.settings.state_path
-        return {
-            "local": LocalExecutor(state / "work", sandbox=self.settings.sandbox, hidden=(state.resolve(),)),
-        }
+    def _backends(self) -> dict[str, Backend]:
+        if self.executors is None:
+            return build_backends(self.settings, self.env)
+        return {name: Backend(executor, self.settings.local_slots) for name, executor in self.executors.items()}
 
     async def serve(self, nats_url: str, *, task_status: TaskStatus = anyio.TASK_STATUS_IGNORED) -> None:
         """Connect, resume orphaned runs, then consume requests until cancelled."""
@@ -79,7 +78,7 @@ class Daemon:
             event_log = JetStreamEventLog(js)
             index = await JetStreamRunIndex.open(js)
             self.leases = await JetStreamLeases.open(js, self.owner, self.settings.lease_ttl_s)
-            executors = self.executors or self._default_executors()
+            backends = self._backends()
             self.services = RunServices(
                 log=event_log,
                 blobs=await JetStreamBlobStore.open(js),
@@ -90,8 +89,8 @@ class Daemon:
                     retries=self.settings.model_retries,
                     env=self.env,
                 ),
-                executors=executors,
-                limiters={name: anyio.CapacityLimiter(self.settings.local_slots) for name in executors},
+                executors={name: backend.executor for name, backend in backends.items()},
+                limiters={name: anyio.CapacityLimiter(backend.slots) for name, backend in backends.items()},
                 tasks_root=self.settings.state_path / "tasks",
                 owner=self.owner,
                 generation_attempts=self.settings.generation_attempts,
@@ -124,7 +123,9 @@ class Daemon:
         """Record a request's outcome and ack it; on an unexpected error, leave it for redelivery."""
         request_seq = message.metadata.sequence.stream
         try:
-            run_id, drive = await accept(self.services.log, self.services.index, message.data, request_seq)
+            run_id, drive = await accept(
+                self.services.log, self.services.index, message.data, request_seq, executors=self.services.executors.keys()
+            )
         except AppendConflict:
             run_id, drive = "", False
             log.info("request.raced", request_seq=request_seq)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 
 import msgspec
 
@@ -33,10 +34,13 @@ def _client_run_id(raw: bytes) -> str | None:
         return None
 
 
-async def accept(log: EventLog, index: RunIndex, raw: bytes, request_seq: int) -> tuple[str, bool]:
-    """Record the outcome of one request; returns (run_id, whether a run should be driven)."""
+async def accept(
+    log: EventLog, index: RunIndex, raw: bytes, request_seq: int, executors: Collection[str] | None = None
+) -> tuple[str, bool]:
+    """Record the outcome of one request; returns (run_id, whether a run should be driven).
+    `executors`: the executor kinds this daemon can run (None: don't check)."""
     try:
-        request = parse_request(raw)
+        request = parse_request(raw, executors=executors)
     except RequestError as exc:
         run_id = await _free_id(log, _client_run_id(raw), request_seq)
         if run_id is None:

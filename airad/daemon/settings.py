@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -10,6 +11,10 @@ from pathlib import Path
 import msgspec
 from msgspec import Meta, Struct
 from typing import Annotated
+
+from airad.executors.config import ContainerBackend, SlurmBackend, SshHost
+
+STRUCTURED_FIELDS = ("container", "ssh_hosts", "slurm")
 
 
 def default_state_dir(env: Mapping[str, str]) -> str:
@@ -31,6 +36,9 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     generation_attempts: Annotated[int, Meta(ge=1)] = 2
     sandbox: bool | None = None
     log_level: str = "info"
+    container: ContainerBackend | None = None
+    ssh_hosts: tuple[SshHost, ...] = ()
+    slurm: SlurmBackend | None = None
 
     @property
     def state_path(self) -> Path:
@@ -40,6 +48,14 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
 
 class SettingsError(ValueError):
     """A settings file or variable is wrong; the message names it."""
+
+
+def _structured(variable: str, text: str):
+    """The JSON value of a variable that sets a table of settings (AIRAD_CONTAINER='{"url": ...}')."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise SettingsError(f"{variable} must be JSON: {exc}") from None
 
 
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -54,7 +70,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     for field in Settings.__struct_fields__:
         variable = f"AIRAD_{field.upper()}"
         if variable in env:
-            values[field] = env[variable]
+            values[field] = _structured(variable, env[variable]) if field in STRUCTURED_FIELDS else env[variable]
     values.update({k: v for k, v in overrides.items() if v is not None})
     if not values.get("state_dir"):
         values["state_dir"] = default_state_dir(env)

@@ -99,46 +99,65 @@ async def generate(services: RunServices, writer: RunWriter, task: Task, node: N
 
 
 async def execute(services: RunServices, writer: RunWriter, task: Task, node: Node) -> None:
-    """Run the node's script on the run's executor and record what happened."""
-    request = writer.state.request
-    backend = request.executor.__struct_config__.tag
+    """Run the node's script on the run's executor and record what happened. A node already
+    dispatched by an earlier daemon is reattached to by its handle, never started twice.
+
+    A daemon that stops (or loses the run) leaves the job running: it is bounded by its own
+    timeout, and the next owner of the run collects it."""
+    backend = writer.state.request.executor.__struct_config__.tag
     executor = services.executors[backend]
-    if node.status == "dispatched":
-        await executor.cancel(node.handle)
-    remaining = request.budget.wall_seconds - (services.clock() - (writer.state.submitted_at or services.clock()))
-    spec = JobSpec(
-        job_id=f"{writer.state.run_id}/{node.id}",
-        files={"solution.py": node.code},
-        inputs_dir=str(task.public_dir),
-        timeout_s=max(1.0, min(request.executor.node_timeout_s, remaining)),
-        outputs=(task.submission_path,),
-    )
     limiter = services.limiters[backend]
-    if limiter.available_tokens < 1:
+    if node.status == "generated" and limiter.available_tokens < 1:
         waiting = limiter.statistics().tasks_waiting
         await writer.append(NodeQueued, node_id=node.id, executor=backend, waiting=waiting)
     async with limiter:
-        handle = await executor.submit(spec)
-        with anyio.CancelScope(shield=True):
-            await writer.append(NodeDispatched, node_id=node.id, executor=backend, handle=handle)
-        finished = False
+        handle = node.handle
+        if node.status == "generated":
+            try:
+                handle = await executor.prepare(job_spec(services, writer, task, node))
+            except Exception as exc:
+                await writer.append(NodeFailed, node_id=node.id, stage="execute", reason=_executor_fault(backend, "could not take the job", exc))
+                return
+            with anyio.CancelScope(shield=True):
+                await writer.append(NodeDispatched, node_id=node.id, executor=backend, handle=handle)
         try:
+            await executor.start(handle)
             result = await executor.wait(handle)
-            finished = True
         except JobLost as exc:
-            await writer.append(NodeFailed, node_id=node.id, stage="execute", reason=str(exc))
+            await writer.append(NodeFailed, node_id=node.id, stage="execute", reason=f"job lost: {exc}"[:1000])
             return
-        finally:
-            if not finished:
-                with anyio.CancelScope(shield=True), anyio.move_on_after(10):
-                    await executor.cancel(handle)
+        except Exception as exc:
+            await writer.append(NodeFailed, node_id=node.id, stage="execute", reason=_executor_fault(backend, "failed", exc))
+            return
     outputs = {name: await services.blobs.put(data) for name, data in result.outputs.items()}
     await writer.append(
         NodeExecuted, node_id=node.id, exit_code=result.exit_code, duration_s=result.duration_s,
         timed_out=result.timed_out, stdout_tail=_tail(result.stdout), stderr_tail=_tail(result.stderr),
         stdout_ref=await services.blobs.put(result.stdout), stderr_ref=await services.blobs.put(result.stderr),
-        outputs=outputs,
+        outputs=outputs, oom=result.oom, killed=result.killed,
     )
+
+
+def job_spec(services: RunServices, writer: RunWriter, task: Task, node: Node) -> JobSpec:
+    """The job for a node: its script, the task's public inputs, the request's resources, and a
+    time limit that never outlasts the run's wall-clock budget."""
+    request = writer.state.request
+    resources = request.executor
+    remaining = request.budget.wall_seconds - (services.clock() - (writer.state.submitted_at or services.clock()))
+    return JobSpec(
+        job_id=f"{writer.state.run_id}/{node.id}",
+        files={"solution.py": node.code},
+        inputs_dir=str(task.public_dir),
+        timeout_s=max(1.0, min(resources.node_timeout_s, remaining)),
+        outputs=(task.submission_path,),
+        cpus=resources.cpus,
+        memory_mb=resources.memory_mb,
+        gpus=getattr(resources, "gpus", 0),
+    )
+
+
+def _executor_fault(backend: str, what: str, exc: Exception) -> str:
+    return f"the {backend} executor {what}: {type(exc).__name__}: {exc}"[:1000]
 
 
 async def analyze(services: RunServices, writer: RunWriter, task: Task, node: Node) -> None:
@@ -168,13 +187,17 @@ async def score(services: RunServices, writer: RunWriter, task: Task, node: Node
     grades = await anyio.to_thread.run_sync(task.grade, submission)
     validation = grades.validation
     error = validation.error
-    if node.timed_out:
+    if node.killed:
+        error = f"the job was stopped ({node.killed}); {error}"
+    elif node.oom:
+        error = f"the script ran out of memory (limit {writer.state.request.executor.memory_mb} MiB); {error}"
+    elif node.timed_out:
         error = error or "the script ran past its time limit"
     elif node.exit_code not in (0, None) and not validation.valid:
         error = f"the script exited with code {node.exit_code}; {error}"
     await writer.append(
         NodeScored, node_id=node.id, metric=grades.metric, lower_is_better=grades.lower_is_better,
-        valid=validation.valid and node.exit_code == 0 and not node.timed_out,
+        valid=validation.valid and node.exit_code == 0 and not (node.timed_out or node.oom or node.killed),
         score=validation.score, error=error,
     )
     await writer.append(NodeTested, node_id=node.id, score=grades.test.score)

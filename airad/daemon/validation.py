@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 import msgspec
 
@@ -32,8 +33,9 @@ def _from_msgspec(exc: msgspec.MsgspecError) -> RequestError:
     return RequestError(field, reason)
 
 
-def parse_request(raw: bytes | str, *, toml: bool = False) -> RunRequest:
-    """Decode and check a request from JSON (or TOML) text; raise RequestError on any problem."""
+def parse_request(raw: bytes | str, *, toml: bool = False, executors: Collection[str] | None = None) -> RunRequest:
+    """Decode and check a request from JSON (or TOML) text; raise RequestError on any problem.
+    With `executors`, the request must name one of those executor kinds (the ones configured)."""
     try:
         if toml:
             request = msgspec.toml.decode(raw, type=RunRequest)
@@ -47,4 +49,8 @@ def parse_request(raw: bytes | str, *, toml: bool = False) -> RunRequest:
     problem = task_problem(request.task)
     if problem is not None:
         raise RequestError(*problem)
+    kind = request.executor.__struct_config__.tag
+    if executors is not None and kind not in executors:
+        configured = ", ".join(sorted(executors)) or "none"
+        raise RequestError("$.executor.kind", f"this daemon has no {kind!r} executor configured (it has: {configured})")
     return request

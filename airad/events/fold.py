@@ -47,6 +47,8 @@ class Node(Struct, frozen=True):
     queued_at: float | None = None
     exit_code: int | None = None
     timed_out: bool = False
+    oom: bool = False
+    killed: str | None = None
     duration_s: float | None = None
     stdout_tail: str = ""
     stderr_tail: str = ""
@@ -165,6 +167,7 @@ def evolve(state: RunState, event: Event) -> RunState:
         case NodeExecuted():
             nodes = _update_node(
                 state, event.node_id, status="executed", exit_code=event.exit_code, timed_out=event.timed_out,
+                oom=event.oom, killed=event.killed,
                 duration_s=event.duration_s, stdout_tail=event.stdout_tail, stderr_tail=event.stderr_tail,
                 outputs=event.outputs,
             )

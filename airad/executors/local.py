@@ -1,27 +1,32 @@
-"""Run jobs on this host: a fresh work dir each, inside bubblewrap when it is installed.
+"""Run jobs on this host: a fresh job dir each, detached, inside bubblewrap when it is installed.
 
-Every job also runs under coreutils `timeout`, so a job orphaned by a crashed daemon still ends.
+A job runs under the shared wrapper (`job_script`): detached in its own session, under coreutils
+`timeout`, with `ulimit -v` as its memory limit, recording its exit status in its job dir. So it
+outlives a crashed daemon, and a new daemon finds it again from the handle (the job dir).
 
-In the sandbox the script sees a read-only system, its inputs read-only at `input/`, only its
-work dir writable, no network, and none of the hidden paths (the daemon's state: task answers,
-other runs). Without bwrap it runs as a plain process group: isolation is then only by directory.
+In the sandbox the script sees a read-only system, its inputs read-only at `input/`, only its work
+dir writable, no network, and none of the hidden paths (the daemon's state: task answers, other
+runs). Without bwrap it runs as a plain process group: isolation is then only by directory.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
+import re
 import shutil
 import signal
 import sys
 import time
 from pathlib import Path
 
-from airad.executors.base import JobLost, JobResult, JobSpec
+from airad.executors import job_script
+from airad.executors.base import JobLost, JobResult, JobSpec, decode_handle, encode_handle
 
-KILL_GRACE_S = 5.0
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+START_GRACE_S = 10.0
+LOST_AFTER_EXIT_S = 5.0
+POLL_MAX_S = 0.5
 
 
 def thread_limits(cpus: int) -> dict[str, str]:
@@ -37,8 +42,13 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+def job_dir_name(job_id: str) -> str:
+    """A job id as one path component (`run-1/7` → `run-1_7`)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", job_id)
+
+
 class LocalExecutor:
-    """Executor for this host; jobs live under `work_root/<job_id>/`."""
+    """Executor for this host; jobs live under `work_root/<job id>/`."""
 
     name = "local"
 
@@ -56,39 +66,36 @@ class LocalExecutor:
         if sandbox and self.bwrap is None:
             raise RuntimeError("sandbox requested but bwrap is not installed (apt-get install bubblewrap)")
         self.hidden = tuple(Path(p).resolve() for p in hidden)
-        self._jobs: dict[str, tuple[asyncio.subprocess.Process, JobSpec, float]] = {}
+        self._started: dict[str, tuple[float, asyncio.subprocess.Process]] = {}
 
     @property
     def sandboxed(self) -> bool:
         """Whether jobs run inside bubblewrap."""
         return self.bwrap is not None
 
-    async def submit(self, spec: JobSpec) -> str:
-        """Lay out a fresh work dir and start the script; the handle is JSON with the job dir and pid."""
-        job_dir = self.work_root / spec.job_id
+    async def prepare(self, spec: JobSpec) -> str:
+        """Lay out a fresh job dir with the files and the wrapper; nothing runs yet."""
+        job_dir = (self.work_root / job_dir_name(spec.job_id)).absolute()
         shutil.rmtree(job_dir, ignore_errors=True)
-        work = job_dir / "work"
+        work = job_dir / job_script.WORK
         (work / "submission").mkdir(parents=True)
         for name, text in spec.files.items():
             target = work / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
-        command = [self.python if part == "python" else part for part in spec.command]
-        command = ["timeout", "--signal=KILL", f"{spec.timeout_s + KILL_GRACE_S:.0f}", *command]
-        env = {**BASE_ENV, **thread_limits(spec.cpus), "HOME": str(work), **spec.env}
+        argv = [self.python if part == "python" else part for part in spec.command]
         inputs = Path(spec.inputs_dir).resolve()
         if self.bwrap:
             (work / "input").mkdir()
-            command = self._bwrap_command(work.resolve(), inputs) + command
+            argv = self._bwrap_command(work, inputs) + argv
         else:
             (work / "input").symlink_to(inputs, target_is_directory=True)
-        with open(job_dir / "stdout", "wb") as out, open(job_dir / "stderr", "wb") as err:
-            process = await asyncio.create_subprocess_exec(
-                *command, cwd=work, env=env, stdin=asyncio.subprocess.DEVNULL,
-                stdout=out, stderr=err, start_new_session=True,
-            )
-        self._jobs[spec.job_id] = (process, spec, time.monotonic())
-        return json.dumps({"job_id": spec.job_id, "dir": str(job_dir), "pid": process.pid})
+        env = {**BASE_ENV, **thread_limits(spec.cpus), "HOME": str(work), **spec.env}
+        script = job_script.render(argv, timeout_s=spec.timeout_s, env=env, memory_mb=spec.memory_mb)
+        (job_dir / job_script.SCRIPT).write_text(script)
+        return encode_handle(
+            dir=str(job_dir), timeout_s=spec.timeout_s, outputs=list(spec.outputs), memory_limited=bool(spec.memory_mb),
+        )
 
     def _bwrap_command(self, work: Path, inputs: Path) -> list[str]:
         args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
@@ -112,50 +119,118 @@ class LocalExecutor:
             path = (path.parent / os.readlink(path)).absolute()
         return sorted(d for d in dirs if d != Path("/"))
 
+    async def start(self, handle: str) -> None:
+        """Start the wrapper in its own session, unless the job already started (or is gone)."""
+        job_dir = Path(decode_handle(handle, "dir")["dir"])
+        if not (job_dir / job_script.SCRIPT).exists() or (job_dir / job_script.STARTED).exists():
+            return
+        wrapper = await asyncio.create_subprocess_exec(
+            "sh", str(job_dir / job_script.SCRIPT), cwd=job_dir, env=BASE_ENV,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self._started[str(job_dir)] = (time.monotonic(), wrapper)
+
     async def wait(self, handle: str) -> JobResult:
-        """Wait up to the job's timeout, killing its process group when it runs over."""
-        job_id = json.loads(handle)["job_id"]
-        if job_id not in self._jobs:
-            raise JobLost(f"local job {job_id} is not running in this daemon")
-        process, spec, started = self._jobs[job_id]
-        timed_out = False
-        try:
-            remaining = max(0.0, spec.timeout_s - (time.monotonic() - started))
-            await asyncio.wait_for(process.wait(), timeout=remaining)
-        except asyncio.TimeoutError:
-            timed_out = True
-            _kill_group(process.pid)
-            await process.wait()
-        finally:
-            if process.returncode is None:
-                _kill_group(process.pid)
-        duration = time.monotonic() - started
-        del self._jobs[job_id]
-        job_dir = self.work_root / job_id
+        """Poll the job dir until the wrapper records an exit status; enforce the deadline as a
+        backstop to `timeout`; then collect the result and remove the job dir."""
+        info = decode_handle(handle, "dir", "timeout_s", "outputs")
+        job_dir = Path(info["dir"])
+        if not (job_dir / job_script.SCRIPT).exists():
+            raise JobLost(f"local job dir {job_dir} does not exist")
+        delay = 0.02
+        gone_since: float | None = None
+        while not (job_dir / job_script.EXIT_CODE).exists():
+            pgid = _read_int(job_dir / job_script.STARTED / "pid")
+            if pgid is None:
+                self._check_start(job_dir)
+            elif _group_alive(pgid):
+                gone_since = None
+                started_at = job_script.parse_number(_read(job_dir / job_script.STARTED / "at"))
+                overdue = started_at and time.time() > started_at + info["timeout_s"] + 3 * job_script.KILL_GRACE_S
+                if overdue and _group_runs_in(pgid, job_dir):
+                    _kill_group(pgid)
+            else:
+                gone_since = gone_since or time.monotonic()
+                if time.monotonic() - gone_since > LOST_AFTER_EXIT_S:
+                    raise JobLost(f"local job in {job_dir} ended without recording its exit status")
+            await asyncio.sleep(delay)
+            delay = min(POLL_MAX_S, delay * 1.5)
+        result = self._collect(job_dir, info)
+        _, wrapper = self._started.pop(str(job_dir), (0.0, None))
+        if wrapper is not None:
+            await asyncio.wait_for(wrapper.wait(), 10)
+        shutil.rmtree(job_dir, ignore_errors=True)
+        return result
+
+    def _check_start(self, job_dir: Path) -> None:
+        started, _ = self._started.get(str(job_dir), (None, None))
+        if started is None and not (job_dir / job_script.STARTED).exists():
+            raise JobLost(f"local job in {job_dir} was never started")
+        if started is not None and time.monotonic() - started > START_GRACE_S:
+            raise JobLost(f"local job in {job_dir} did not start within {START_GRACE_S:.0f} s")
+
+    def _collect(self, job_dir: Path, info: dict) -> JobResult:
+        work = job_dir / job_script.WORK
         outputs = {}
-        for relative in spec.outputs:
-            path = job_dir / "work" / relative
-            if path.is_file():
+        for relative in info["outputs"]:
+            path = work / relative
+            if path.is_file() and not path.is_symlink():
                 outputs[relative] = path.read_bytes()
-        return JobResult(
-            exit_code=process.returncode,
-            duration_s=duration,
-            timed_out=timed_out,
-            stdout=(job_dir / "stdout").read_bytes(),
-            stderr=(job_dir / "stderr").read_bytes(),
+        return job_script.result_from_files(
+            exit_text=_read(job_dir / job_script.EXIT_CODE) or "",
+            started_at=job_script.parse_number(_read(job_dir / job_script.STARTED / "at")),
+            ended_at=job_script.parse_number(_read(job_dir / "ended_at")),
+            timeout_s=info["timeout_s"],
+            memory_limited=bool(info.get("memory_limited")),
+            cancelled=(job_dir / job_script.CANCELLED).exists(),
+            stdout=_read_bytes(job_dir / "stdout"),
+            stderr=_read_bytes(job_dir / "stderr"),
             outputs=outputs,
         )
 
     async def cancel(self, handle: str) -> None:
-        """Kill the job's process group (also one left by a previous daemon, found by pid)."""
-        info = json.loads(handle)
-        job = self._jobs.get(info["job_id"])
-        if job is not None:
-            _kill_group(job[0].pid)
-            await job[0].wait()
-            del self._jobs[info["job_id"]]
-        elif _group_runs_in(info.get("pid"), Path(info["dir"])):
-            _kill_group(info["pid"])
+        """Mark the job cancelled and kill its process group (also one left by an earlier daemon)."""
+        job_dir = Path(decode_handle(handle, "dir")["dir"])
+        if not job_dir.exists() or (job_dir / job_script.EXIT_CODE).exists():
+            return
+        (job_dir / job_script.CANCELLED).touch()
+        for _ in range(int(START_GRACE_S / 0.05)):
+            pgid = _read_int(job_dir / job_script.STARTED / "pid")
+            if pgid is not None or str(job_dir) not in self._started:
+                break
+            await asyncio.sleep(0.05)
+        if pgid is not None and _group_runs_in(pgid, job_dir):
+            _kill_group(pgid)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def _read_int(path: Path) -> int | None:
+    number = job_script.parse_number(_read(path))
+    return int(number) if number is not None else None
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _kill_group(pid: int) -> None:

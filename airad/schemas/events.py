@@ -83,7 +83,8 @@ class NodeQueued(EventBase, frozen=True, tag="node.queued"):
 
 
 class NodeDispatched(EventBase, frozen=True, tag="node.dispatched"):
-    """The node's script was handed to an executor; `handle` finds the job again."""
+    """The node's job is staged on an executor and about to start; `handle` finds it again, so a
+    restarted daemon reattaches to it instead of running it twice."""
 
     node_id: int
     executor: str
@@ -91,7 +92,10 @@ class NodeDispatched(EventBase, frozen=True, tag="node.dispatched"):
 
 
 class NodeExecuted(EventBase, frozen=True, tag="node.executed"):
-    """The script finished (or was stopped); outputs are blob references by file name."""
+    """The script finished (or was stopped); outputs are blob references by file name.
+
+    `oom`: it ran out of its memory limit; `killed`: why something else ended it (a cancel, Slurm).
+    """
 
     node_id: int
     exit_code: int | None
@@ -102,6 +106,8 @@ class NodeExecuted(EventBase, frozen=True, tag="node.executed"):
     stdout_ref: str = ""
     stderr_ref: str = ""
     outputs: dict[str, str] = {}
+    oom: bool = False
+    killed: str | None = None
 
 
 class NodeScored(EventBase, frozen=True, tag="node.scored"):

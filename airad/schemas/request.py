@@ -58,13 +58,39 @@ class Budget(Struct, frozen=True, forbid_unknown_fields=True):
     tokens: PositiveInt | None = None
 
 
-class LocalExecutor(Struct, frozen=True, forbid_unknown_fields=True, tag="local", tag_field="kind"):
-    """Run each node's script on the daemon's host, in a bubblewrap sandbox when `bwrap` is present."""
+class JobResources(Struct, frozen=True, forbid_unknown_fields=True):
+    """What each node's script may use, whichever executor runs it."""
 
     node_timeout_s: PositiveFloat = 600.0
+    cpus: PositiveInt = 1
+    memory_mb: Annotated[int, Meta(ge=64, description="Memory limit per script in MiB; null for none.")] | None = 8192
 
 
-ExecutorSpec = LocalExecutor
+class LocalExecutor(JobResources, frozen=True, forbid_unknown_fields=True, tag="local", tag_field="kind"):
+    """Run each node's script on the daemon's host, in a bubblewrap sandbox when `bwrap` is present."""
+
+
+class ContainerExecutor(JobResources, frozen=True, forbid_unknown_fields=True, tag="container", tag_field="kind"):
+    """Run each node's script in a fresh container (Docker or Podman API) with no network."""
+
+    gpus: NonNegativeInt = 0
+    image: Annotated[str, Meta(min_length=1)] | None = None
+
+
+class SshExecutor(JobResources, frozen=True, forbid_unknown_fields=True, tag="ssh", tag_field="kind"):
+    """Run each node's script on one of the daemon's SSH hosts, with `gpus` GPUs of its own."""
+
+    gpus: NonNegativeInt = 0
+
+
+class SlurmExecutor(JobResources, frozen=True, forbid_unknown_fields=True, tag="slurm", tag_field="kind"):
+    """Submit each node's script as a Slurm batch job on the daemon's cluster."""
+
+    gpus: NonNegativeInt = 0
+    partition: Annotated[str, Meta(min_length=1)] | None = None
+
+
+ExecutorSpec = LocalExecutor | ContainerExecutor | SshExecutor | SlurmExecutor
 
 
 class RunRequest(Struct, frozen=True, forbid_unknown_fields=True):

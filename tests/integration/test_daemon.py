@@ -113,8 +113,10 @@ async def test_sigkill_mid_run_then_a_new_daemon_finishes_it(nats_url, tmp_path)
     starts = [e for e in events if e["type"] == "run.started"]
     assert len(starts) == 2 and starts[1]["resumed"] and starts[0]["owner"] != starts[1]["owner"]
     dispatches = [e for e in events if e["type"] == "node.dispatched" and e["node_id"] == interrupted]
-    assert len(dispatches) == 2, "the interrupted node is carried out again"
-    assert len([e for e in events if e["type"] == "node.executed" and e["node_id"] == interrupted]) == 1
+    assert len(dispatches) == 1, "the job in flight is reattached by its handle, not dispatched again"
+    executed = [e for e in events if e["type"] == "node.executed" and e["node_id"] == interrupted]
+    assert len(executed) == 1 and executed[0]["exit_code"] == 0 and executed[0]["killed"] is None
+    assert not [e for e in events if e["type"] == "node.failed" and e["node_id"] == interrupted]
 
 
 async def test_sigterm_stops_cleanly_and_the_next_daemon_resumes(nats_url, tmp_path):

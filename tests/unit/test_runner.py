@@ -11,6 +11,8 @@ from airad.events.fold import fold
 from airad.events.memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
 from airad.schemas.events import NodeDispatched, NodeGenerated, NodeSelected, RunStarted, RunSubmitted
 from airad.schemas.request import Budget, BundledTask, GreedyPolicy, RunRequest
+from airad.executors.base import JobResult
+from airad.tasks.registry import open_task
 from tests.fakes import InlineExecutor, ScriptedLLM
 
 GOOD = """Plan: a shallow decision tree on all features.
@@ -93,23 +95,43 @@ def test_wall_clock_budget():
     assert budget_exhausted(state, 160.0)[0] == "wall_seconds"
 
 
-async def test_resume_carries_out_a_decided_node_and_redispatches_an_interrupted_one(tmp_path):
-    executor = InlineExecutor()
-    services = _services(tmp_path, ScriptedLLM(lambda prompt: GOOD), executor)
-    await _submit(services, budget=Budget(max_nodes=2))
+async def _interrupted_after_dispatch(services, handle: str) -> None:
+    """The log of a daemon that died after dispatching node 0 with `handle`."""
     log = services.log
     await log.append(RunStarted(run_id="r", seq=2, at=1.0, owner="dead-daemon"))
     await log.append(NodeSelected(run_id="r", seq=3, at=1.0, node_id=0, operator="draft"))
     await log.append(NodeGenerated(run_id="r", seq=4, at=1.0, node_id=0, plan="p", code=GOOD.split("```python\n")[1].split("```")[0],
                                    model="m", prompt_ref="x", completion_ref="y"))
-    await log.append(NodeDispatched(run_id="r", seq=5, at=1.0, node_id=0, executor="local", handle='{"job_id": "r/0"}'))
+    await log.append(NodeDispatched(run_id="r", seq=5, at=1.0, node_id=0, executor="local", handle=handle))
+
+
+async def test_resume_reattaches_to_a_dispatched_job_instead_of_running_it_again(tmp_path):
+    executor = InlineExecutor()
+    services = _services(tmp_path, ScriptedLLM(lambda prompt: GOOD), executor)
+    await _submit(services, budget=Budget(max_nodes=2))
+    handle = '{"job_id": "r/0", "from": "dead-daemon"}'
+    sample = (open_task(BundledTask(name="breast-cancer"), 0, tmp_path / "tasks").public_dir / "sample_submission.csv").read_bytes()
+    executor.results[handle] = JobResult(0, 2.5, stdout=b"collected after restart\n", outputs={"submission/submission.csv": sample})
+    await _interrupted_after_dispatch(services, handle)
     state = await drive_run(services, "r")
-    assert executor.cancelled[0] == '{"job_id": "r/0"}'
     assert [n.status for n in state.nodes] == ["scored", "scored"]
-    events = await log.read("r")
+    assert state.nodes[0].stdout_tail == "collected after restart\n" and state.nodes[0].duration_s == 2.5
+    assert handle not in executor.started and len(executor.started) == 1, "node 0 was run again"
+    events = await services.log.read("r")
+    assert sum(isinstance(e, NodeDispatched) for e in events) == 2
     started = [e for e in events if isinstance(e, RunStarted)]
     assert started[-1].resumed and started[-1].owner == "test-daemon"
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_a_job_lost_while_the_daemon_was_down_fails_its_node_and_the_search_goes_on(tmp_path):
+    executor = InlineExecutor()
+    services = _services(tmp_path, ScriptedLLM(lambda prompt: GOOD), executor)
+    await _submit(services, budget=Budget(max_nodes=2))
+    await _interrupted_after_dispatch(services, '{"job_id": "r/0", "host": "gone"}')
+    state = await drive_run(services, "r")
+    assert state.nodes[0].status == "failed" and "job lost" in state.nodes[0].failure
+    assert state.nodes[1].status == "scored"
 
 
 async def test_finished_run_is_left_alone(tmp_path):

@@ -1,0 +1,39 @@
+"""Build the daemon's executors from its settings, each with the number of jobs it may run at once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from airad.daemon.settings import Settings
+from airad.executors.base import Executor
+from airad.executors.local import LocalExecutor
+
+
+class Backend(NamedTuple):
+    """An executor and its capacity (slots shared by every run of the daemon)."""
+
+    executor: Executor
+    slots: int
+
+
+def build_backends(settings: Settings, env: Mapping[str, str]) -> dict[str, Backend]:
+    """The local executor always; container, ssh and slurm when their settings are present."""
+    state = settings.state_path
+    backends = {
+        "local": Backend(LocalExecutor(state / "work", sandbox=settings.sandbox, hidden=(state.resolve(),)), settings.local_slots),
+    }
+    if settings.container is not None:
+        from airad.executors.container import ContainerExecutor
+
+        backends["container"] = Backend(ContainerExecutor(settings.container, state / "container-work"), settings.container.slots)
+    if settings.ssh_hosts:
+        from airad.executors.ssh import SshExecutor
+
+        backends["ssh"] = Backend(SshExecutor(settings.ssh_hosts), sum(host.slots for host in settings.ssh_hosts))
+    if settings.slurm is not None:
+        from airad.executors.slurm import SlurmExecutor
+
+        slurm_env = {name: value for name, value in env.items() if name.startswith("SLURM_") or name == "PATH"}
+        backends["slurm"] = Backend(SlurmExecutor(settings.slurm, env=slurm_env), settings.slurm.slots)
+    return backends
