@@ -180,3 +180,30 @@ async def test_a_node_waiting_for_an_executor_slot_is_visible_as_queued(tmp_path
         dispatched = next(e for e in events if isinstance(e, NodeDispatched) and e.node_id == event.node_id)
         assert dispatched.seq > event.seq
     assert all(state.nodes[e.node_id].queued_at is not None for e in queued)
+
+
+class _EndsBadly(InlineExecutor):
+    """Every job ends the way `outcome` says, after a real run of the script."""
+
+    def __init__(self, **outcome):
+        super().__init__()
+        self.outcome = outcome
+
+    async def wait(self, handle):
+        from msgspec import structs
+
+        return structs.replace(await super().wait(handle), exit_code=137, **self.outcome)
+
+
+@pytest.mark.parametrize("outcome, message", [
+    ({"oom": True}, "ran out of memory (limit 8192 MiB)"),
+    ({"killed": "cancelled by Slurm"}, "the job was stopped (cancelled by Slurm)"),
+])
+async def test_an_oom_or_a_killed_job_is_recorded_on_its_node(tmp_path, outcome, message):
+    services = _services(tmp_path, ScriptedLLM(lambda prompt: GOOD), _EndsBadly(**outcome))
+    await _submit(services, budget=Budget(max_nodes=1))
+    state = await drive_run(services, "r")
+    node = state.nodes[0]
+    assert node.status == "scored" and not node.valid
+    assert message in node.score_error
+    assert node.oom == outcome.get("oom", False) and node.killed == outcome.get("killed")

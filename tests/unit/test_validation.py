@@ -19,6 +19,10 @@ MALFORMED = [
     ({**GOOD, "policy": {"kind": "greedy", "debug_prob": 1.5}}, "$.policy.debug_prob", "<= 1"),
     ({**GOOD, "run_id": "has spaces"}, "$.run_id", "matching regex"),
     ({**GOOD, "surprise": True}, "$.surprise", "unknown field"),
+    ({**GOOD, "executor": {"kind": "mainframe"}}, "$.executor.kind", "Invalid value 'mainframe'"),
+    ({**GOOD, "executor": {"kind": "container", "memory_mb": 10}}, "$.executor.memory_mb", ">= 64"),
+    ({**GOOD, "executor": {"kind": "slurm", "gpus": -1}}, "$.executor.gpus", ">= 0"),
+    ({**GOOD, "executor": {"kind": "local", "gpus": 1}}, "$.executor.gpus", "unknown field"),
 ]
 
 
@@ -41,3 +45,12 @@ def test_toml_request(tmp_path):
     assert parse_request(text.encode(), toml=True).budget.max_nodes == 4
     with pytest.raises(RequestError, match="not valid TOML"):
         parse_request(b"[task\n", toml=True)
+
+
+def test_an_executor_the_daemon_lacks_is_rejected_naming_the_ones_it_has():
+    raw = json.dumps({**GOOD, "executor": {"kind": "slurm", "partition": "gpu"}}).encode()
+    assert parse_request(raw, executors=["local", "slurm"]).executor.partition == "gpu"
+    with pytest.raises(RequestError) as info:
+        parse_request(raw, executors=["local", "container"])
+    assert info.value.field == "$.executor.kind"
+    assert "no 'slurm' executor configured (it has: container, local)" in info.value.reason
