@@ -83,12 +83,16 @@ class InlineExecutor:
 
 
 class SleepingExecutor:
-    """Finishes each job after `seconds` with the task's sample submission; counts jobs in flight."""
+    """Finishes each job after `seconds` with the task's sample submission; counts jobs in flight.
+
+    With `gather=k` a job also waits (up to 5 s) until k jobs are in flight, so a test of
+    concurrency does not depend on how fast the machine generates the nodes."""
 
     name = "local"
 
-    def __init__(self, seconds: float = 0.05):
+    def __init__(self, seconds: float = 0.05, gather: int = 1):
         self.seconds = seconds
+        self.gather = gather
         self.in_flight = 0
         self.max_in_flight = 0
         self._specs: dict[str, JobSpec] = {}
@@ -107,6 +111,9 @@ class SleepingExecutor:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            with anyio.move_on_after(5):
+                while self.in_flight < self.gather:
+                    await anyio.sleep(0.01)
             await anyio.sleep(self.seconds)
         finally:
             self.in_flight -= 1

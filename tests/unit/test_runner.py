@@ -149,7 +149,7 @@ async def test_parallel_runs_keep_k_nodes_in_flight_and_replay_the_same_decision
     from airad.schemas.policies import MctsPolicy
     from tests.fakes import SleepingExecutor
 
-    executor = SleepingExecutor(0.05)
+    executor = SleepingExecutor(0.05, gather=3)
     services = _services(tmp_path, ScriptedLLM(lambda prompt: GOOD), executor, slots=4)
     await _submit(services, policy=MctsPolicy(num_children=2, parallel=3), budget=Budget(max_nodes=9))
     state = await drive_run(services, "r")

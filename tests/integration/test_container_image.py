@@ -1,0 +1,54 @@
+"""The runtime image, for real: scripts/build-image.sh builds the Containerfile on a locally made
+Debian base (its tarball cached under the user's cache dir, so only the first run downloads Debian)
+against a private dockerd, and a job runs in it with the ML stack at the pinned versions."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from airad.executors.base import JobSpec
+from airad.executors.config import ContainerBackend
+from airad.executors.container import ContainerExecutor
+from tests.conftest import require
+from tests.infra.containers import dockerd_engine  # noqa: F401
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+FIT = """
+import os
+import lightgbm, sklearn, xgboost
+from sklearn.datasets import make_classification
+X, y = make_classification(n_samples=200, random_state=0)
+model = lightgbm.LGBMClassifier(n_estimators=10, verbose=-1).fit(X, y)
+print("sklearn", sklearn.__version__, "lightgbm", lightgbm.__version__, "xgboost", xgboost.__version__)
+os.makedirs("submission", exist_ok=True)
+open("submission/submission.csv", "w").write(f"accuracy\\n{model.score(X, y):.2f}\\n")
+"""
+
+
+@pytest.fixture(scope="module")
+def runtime_backend(dockerd_engine):  # noqa: F811
+    require("debootstrap")
+    require("docker")
+    build = subprocess.run(
+        [str(ROOT / "scripts" / "build-image.sh"), "--host", dockerd_engine.url, "--tag", "airad-runtime:test"],
+        capture_output=True, text=True, timeout=1500,
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    return ContainerBackend(url=dockerd_engine.url, image="airad-runtime:test")
+
+
+async def test_a_job_in_the_built_image_fits_a_model_with_the_pinned_stack(runtime_backend, tmp_path):
+    executor = ContainerExecutor(runtime_backend)
+    spec = JobSpec(job_id="image/fit", files={"solution.py": FIT}, inputs_dir=str(tmp_path), timeout_s=300.0, cpus=1, memory_mb=2048)
+    handle = await executor.prepare(spec)
+    await executor.start(handle)
+    result = await executor.wait(handle)
+    assert result.exit_code == 0, result.stderr[-2000:]
+    assert b"sklearn 1.7.2 lightgbm 4.6.0 xgboost 3.2.0" in result.stdout
+    assert result.outputs["submission/submission.csv"].startswith(b"accuracy\n")

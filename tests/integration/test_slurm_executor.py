@@ -1,0 +1,152 @@
+"""The Slurm executor against a real private single-node Slurm: the executor contract, plus what only a
+cluster does (held submission, an admin's scancel, a requeue)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from msgspec.structs import replace
+
+from airad.executors.base import JobResult
+from airad.executors.config import SlurmBackend
+from airad.executors.slurm import SlurmExecutor, with_slurm_state
+from tests.contract.executor_contract import ExecutorContract, secret_path  # noqa: F401 (a contract fixture)
+from tests.infra.slurm import SlurmCluster, slurm  # noqa: F401 (the session fixture)
+from tests.infra.sshd import Sshd, sshd  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.integration
+
+SLEEPER = """
+    import time
+    print("started", flush=True)
+    time.sleep(120)
+"""
+RUNS_TWICE = """
+    import os, time
+    os.makedirs("submission", exist_ok=True)
+    with open("submission/runs.txt", "a") as f:
+        f.write("run\\n")
+    runs = open("submission/runs.txt").read().count("run")
+    print("run", runs, flush=True)
+    if runs == 1:
+        time.sleep(120)
+    open("submission/submission.csv", "w").write(f"runs,{runs}\\n")
+"""
+
+
+@pytest.fixture
+def backend(slurm: SlurmCluster, tmp_path: Path) -> SlurmBackend:
+    root = tmp_path / "jobs"
+    root.mkdir()
+    return SlurmBackend(root=str(root), python=sys.executable, partition=slurm.partition)
+
+
+async def executors_on(backend: SlurmBackend, env: dict[str, str]):
+    """A maker of executors on `backend`, as a restarted daemon would build them; closes them after."""
+    made = []
+
+    def make() -> SlurmExecutor:
+        made.append(SlurmExecutor(backend, env=env))
+        return made[-1]
+
+    yield make
+    for executor in made:
+        await executor.aclose()
+
+
+@pytest.fixture
+async def reopen(backend: SlurmBackend, slurm: SlurmCluster):
+    async for make in executors_on(backend, {"PATH": os.environ["PATH"], **slurm.env}):
+        yield make
+
+
+@pytest.fixture
+def executor(reopen) -> SlurmExecutor:
+    return reopen()
+
+
+def job_state(slurm: SlurmCluster, handle: str) -> str:
+    slurm_id = json.loads(handle)["slurm_id"]
+    return slurm.command("squeue", "-h", "-t", "all", "-j", slurm_id, "-o", "%T %r").stdout.strip()
+
+
+async def until_running(slurm: SlurmCluster, handle: str, marker: str = "started") -> None:
+    """Until the job runs and its script has printed `marker`."""
+    stdout = Path(json.loads(handle)["dir"]) / "stdout"
+    for _ in range(300):
+        if job_state(slurm, handle).startswith("RUNNING") and stdout.exists() and marker in stdout.read_text():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"job never ran: {job_state(slurm, handle)}")
+
+
+class TestSlurmExecutor(ExecutorContract):
+    """The shared executor contract on the private cluster, then what only a cluster does to a job."""
+
+    async def test_a_prepared_job_is_held_in_the_queue_with_its_id_in_the_handle(self, executor, slurm, inputs_dir):
+        handle = await executor.prepare(self.spec(inputs_dir, "print('hi')\n"))
+        assert json.loads(handle)["slurm_id"].isdigit()
+        await asyncio.sleep(1.5)
+        state, reason = job_state(slurm, handle).split()
+        assert state == "PENDING" and "Held" in reason
+        await executor.cancel(handle)
+        result = await executor.wait(handle)
+        assert result.killed == "cancelled" and result.exit_code is None
+
+    async def test_an_admins_scancel_ends_the_job_as_killed_and_the_executor_goes_on(self, executor, slurm, inputs_dir):
+        handle = await executor.prepare(self.spec(inputs_dir, SLEEPER))
+        await executor.start(handle)
+        await until_running(slurm, handle)
+        slurm.command("scancel", json.loads(handle)["slurm_id"])
+        result = await asyncio.wait_for(executor.wait(handle), 60)
+        assert result.killed == "cancelled by Slurm"
+        assert result.exit_code != 0 and not result.timed_out
+        assert b"CANCELLED" in result.stderr
+        assert not Path(json.loads(handle)["dir"]).exists()
+        after = await self.run(executor, self.spec(inputs_dir, "print('next')\n"))
+        assert after.exit_code == 0 and b"next" in after.stdout
+
+    async def test_a_requeued_job_runs_again_and_its_second_run_is_collected(self, executor, slurm, inputs_dir):
+        spec = self.spec(inputs_dir, RUNS_TWICE, outputs=("submission/submission.csv", "submission/runs.txt"))
+        handle = await executor.prepare(spec)
+        await executor.start(handle)
+        await until_running(slurm, handle, marker="run 1")
+        slurm.command("scontrol", "requeue", json.loads(handle)["slurm_id"])
+        result = await asyncio.wait_for(executor.wait(handle), 90)
+        assert result.exit_code == 0, result.stderr
+        assert result.killed is None
+        assert result.outputs == {"submission/submission.csv": b"runs,2\n", "submission/runs.txt": b"run\nrun\n"}
+
+
+
+class TestSlurmExecutorOverSsh(ExecutorContract):
+    """The same contract with the Slurm commands and job files going through a login node over SSH."""
+
+    @pytest.fixture
+    async def reopen(self, backend: SlurmBackend, slurm: SlurmCluster, sshd: Sshd):
+        async for make in executors_on(replace(backend, login=sshd.host()), slurm.env):
+            yield make
+
+
+@pytest.mark.parametrize(("state", "field", "value"), [
+    ("TIMEOUT", "timed_out", True),
+    ("OUT_OF_MEMORY", "oom", True),
+    ("CANCELLED", "killed", "cancelled by Slurm"),
+    ("NODE_FAIL", "killed", "node failure"),
+    ("BOOT_FAIL", "killed", "node failure"),
+    ("FAILED", "killed", "ended by Slurm as FAILED"),
+])
+def test_slurms_final_state_marks_a_job_the_wrapper_did_not_finish(state, field, value):
+    unfinished = JobResult(exit_code=None, duration_s=1.0)
+    assert getattr(with_slurm_state(unfinished, state), field) == value
+
+
+def test_a_job_the_wrapper_finished_keeps_its_own_result():
+    finished = JobResult(exit_code=3, duration_s=1.0)
+    assert with_slurm_state(finished, "COMPLETED") == finished
+    assert with_slurm_state(JobResult(exit_code=None, duration_s=0.0, killed="cancelled"), "CANCELLED").killed == "cancelled"
