@@ -154,7 +154,7 @@ class LocalExecutor:
                 gone_since = gone_since or time.monotonic()
                 if time.monotonic() - gone_since > LOST_AFTER_EXIT_S:
                     raise JobLost(f"local job in {job_dir} ended without recording its exit status")
-            await asyncio.sleep(delay)
+            await self._pause(job_dir, delay)
             delay = min(POLL_MAX_S, delay * 1.5)
         result = self._collect(job_dir, info)
         _, wrapper = self._started.pop(str(job_dir), (0.0, None))
@@ -162,6 +162,17 @@ class LocalExecutor:
             await asyncio.wait_for(wrapper.wait(), 10)
         shutil.rmtree(job_dir, ignore_errors=True)
         return result
+
+    async def _pause(self, job_dir: Path, delay: float) -> None:
+        """Sleep until the next poll, or until the wrapper exits if this executor started it."""
+        _, wrapper = self._started.get(str(job_dir), (None, None))
+        if wrapper is None:
+            await asyncio.sleep(delay)
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(wrapper.wait()), delay)
+        except asyncio.TimeoutError:
+            pass
 
     def _check_start(self, job_dir: Path) -> None:
         started, _ = self._started.get(str(job_dir), (None, None))
