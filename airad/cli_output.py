@@ -24,7 +24,11 @@ def node_line(node: Node, metric: str) -> str:
     if node.status == "failed":
         outcome = f"failed  {node.failure[:70]}"
     elif node.buggy:
-        if node.timed_out:
+        if node.killed:
+            outcome = f"buggy   stopped: {node.killed[:60]}"
+        elif node.oom:
+            outcome = "buggy   out of memory"
+        elif node.timed_out:
             outcome = "buggy   timed out"
         elif node.exit_code:
             outcome = f"buggy   exit {node.exit_code}: {last_line(node.stderr_tail)[:70]}"
@@ -113,6 +117,8 @@ def node_detail(state: RunState, node_id: int) -> str:
     ]
     if node.failure or node.score_error:
         lines.append(f"problem: {node.failure or node.score_error}")
+    if node.handle:
+        lines.append(f"job: {node.handle}")
     if node.analyzed:
         lines.append(f"model's review (not trusted over the harness): {node.analysis} [reported metric {fmt_score(node.reported_metric)}]")
     lines += ["", "plan:", node.plan or "(none)", "", "code:", node.code or "(none)"]
