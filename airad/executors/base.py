@@ -17,7 +17,8 @@ from msgspec import Struct
 
 class JobSpec(Struct, frozen=True):
     """What to run: `files` written into a fresh work dir, the read-only `inputs_dir` visible at
-    `input/`, and `command` run there (a leading "python" means the executor's own interpreter)."""
+    `input/`, and `command` run there (a leading "python" means the executor's own interpreter).
+    `image` picks the container image of a container job (None: the backend's default)."""
 
     job_id: str
     files: dict[str, str]
@@ -29,6 +30,7 @@ class JobSpec(Struct, frozen=True):
     cpus: int = 1
     memory_mb: int | None = None
     gpus: int = 0
+    image: str | None = None
 
 
 class JobResult(Struct, frozen=True):

@@ -35,12 +35,19 @@ class SshHost(Struct, frozen=True, forbid_unknown_fields=True):
 
 class ContainerBackend(Struct, frozen=True, forbid_unknown_fields=True):
     """A Docker or Podman API endpoint (`unix:///run/docker.sock`, `tcp://host:2375`) and the image
-    jobs run in by default (built from the project's Containerfile)."""
+    jobs run in by default (built from the project's Containerfile by scripts/build-image.sh).
+
+    `ro_binds` are host paths mounted read-only into every job, each `PATH` or `HOST:CONTAINER`
+    (a shared model cache, or the host's /usr for a bare test image); `pids_limit` caps the
+    processes and threads of one job.
+    """
 
     url: str
     image: str = "airad-runtime:latest"
     python: str = "python3"
     slots: Slots = 2
+    ro_binds: tuple[str, ...] = ()
+    pids_limit: Annotated[int, Meta(ge=16)] = 1024
 
 
 class SlurmBackend(Struct, frozen=True, forbid_unknown_fields=True):
