@@ -45,8 +45,8 @@ def container_backend(kind: str) -> Iterator[Executor]:
     from tests.infra import containers
 
     start = containers.start_dockerd if kind == "docker" else containers.start_podman
-    with containers.running(start()) as engine, tempfile.TemporaryDirectory() as work:
-        yield ContainerExecutor(containers.host_backend(engine.url), Path(work))
+    with containers.running(start()) as engine:
+        yield ContainerExecutor(containers.host_backend(engine.url))
 
 
 @contextmanager

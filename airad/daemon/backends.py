@@ -26,7 +26,7 @@ def build_backends(settings: Settings, env: Mapping[str, str]) -> dict[str, Back
     if settings.container is not None:
         from airad.executors.container import ContainerExecutor
 
-        backends["container"] = Backend(ContainerExecutor(settings.container, state / "container-work"), settings.container.slots)
+        backends["container"] = Backend(ContainerExecutor(settings.container), settings.container.slots)
     if settings.ssh_hosts:
         from airad.executors.ssh import SshExecutor
 

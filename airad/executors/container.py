@@ -32,6 +32,7 @@ WORK = "/work"
 CANCEL_MARKER = ".airad-cancelled"
 JOB_LABEL = "airad.job_id"
 TIMEOUT_LABEL = "airad.timeout_s"
+BACKSTOP_GRACE_S = 10
 OUTPUTS_LABEL = "airad.outputs"
 BASE_ENV = {"HOME": WORK, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
 ENDED = ("exited", "dead", "stopped")
@@ -135,8 +136,11 @@ def container_name(job_id: str) -> str:
 
 
 def create_config(spec: JobSpec, backend: ContainerBackend) -> dict:
-    """The engine's create request for a job: its command in /work, limits, mounts and labels."""
+    """The engine's create request for a job: its command in /work, limits, mounts and labels. The
+    command runs under coreutils `timeout` a little past the deadline, so a job whose daemon never
+    comes back still ends."""
     command = [backend.python if part == "python" else part for part in spec.command]
+    command = ["timeout", "--kill-after=5", f"{spec.timeout_s + BACKSTOP_GRACE_S:.0f}", *command]
     env = {**BASE_ENV, **thread_limits(spec.cpus), **spec.env}
     memory = spec.memory_mb * MIB if spec.memory_mb else 0
     host_config = {

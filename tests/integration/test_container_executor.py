@@ -47,8 +47,9 @@ def backend(request):
 
 
 def job(tmp_path, source: str, **fields) -> JobSpec:
+    fields = {"timeout_s": 60.0, **fields}
     return JobSpec(job_id=f"container/{uuid.uuid4().hex[:8]}", files={"solution.py": source},
-                   inputs_dir=str(tmp_path), timeout_s=60.0, **fields)
+                   inputs_dir=str(tmp_path), **fields)
 
 
 async def inspect(backend, handle: str) -> dict:
@@ -91,3 +92,21 @@ async def test_a_job_cancelled_before_it_starts_never_runs(backend, tmp_path):
     await ContainerExecutor(backend).start(handle)
     result = await executor.wait(handle)
     assert result.killed == "cancelled" and result.exit_code is None and result.stdout == b""
+
+
+async def test_a_job_whose_daemon_never_comes_back_still_ends(backend, tmp_path):
+    import asyncio
+
+    from airad.executors.container import BACKSTOP_GRACE_S
+
+    executor = ContainerExecutor(backend)
+    handle = await executor.prepare(job(tmp_path, "import time\ntime.sleep(300)\n", timeout_s=1.0))
+    await executor.start(handle)
+    del executor
+    for _ in range(int((1.0 + BACKSTOP_GRACE_S + 30) / 0.5)):
+        if (await inspect(backend, handle))["State"]["Status"] == "exited":
+            break
+        await asyncio.sleep(0.5)
+    assert (await inspect(backend, handle))["State"]["Status"] == "exited", "nobody waited, and the job ran on"
+    result = await ContainerExecutor(backend).wait(handle)
+    assert result.timed_out and result.exit_code != 0
