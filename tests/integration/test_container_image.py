@@ -52,3 +52,32 @@ async def test_a_job_in_the_built_image_fits_a_model_with_the_pinned_stack(runti
     assert result.exit_code == 0, result.stderr[-2000:]
     assert b"sklearn 1.7.2 lightgbm 4.6.0 xgboost 3.2.0" in result.stdout
     assert result.outputs["submission/submission.csv"].startswith(b"accuracy\n")
+
+
+def test_the_quickstart_runs_with_executor_container(runtime_backend, tmp_path):
+    import json
+    import os
+    import sys
+    import tomllib
+
+    request = tomllib.loads((ROOT / "examples" / "container.toml").read_text())
+    assert request["executor"]["kind"] == "container"
+    request["budget"]["max_nodes"] = 4
+    request["run_id"] = "quickstart-in-containers"
+    lines = [f"{key} = {json.dumps(value)}" for key, value in request.items() if not isinstance(value, dict)]
+    for table, values in request.items():
+        if isinstance(values, dict):
+            lines.append(f"[{table}]")
+            lines += [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+    (tmp_path / "request.toml").write_text("\n".join(lines) + "\n")
+    (tmp_path / "settings.toml").write_text(f'[container]\nurl = "{runtime_backend.url}"\nimage = "{runtime_backend.image}"\n')
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    airad = [sys.executable, "-m", "airad.cli", "--config", str(tmp_path / "settings.toml"), "--state-dir", str(tmp_path / "state")]
+    run = subprocess.run([*airad, "run", str(tmp_path / "request.toml"), "--json"], capture_output=True, text=True, env=env, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "finished" and summary["nodes"] == 4
+    assert summary["best_score"] is not None and 0.5 < summary["best_score"] <= 1.0
+    events = subprocess.run([*airad, "events", "quickstart-in-containers", "--json"], capture_output=True, text=True, env=env, timeout=120)
+    dispatched = [json.loads(line) for line in events.stdout.splitlines() if '"node.dispatched"' in line]
+    assert len(dispatched) == 4 and all(e["executor"] == "container" and "container" in json.loads(e["handle"]) for e in dispatched)
