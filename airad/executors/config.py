@@ -19,6 +19,8 @@ class SshHost(Struct, frozen=True, forbid_unknown_fields=True):
     `known_hosts` is the known-hosts file to check the host key against (None: the user's default
     file); checking is only skipped with `insecure_no_host_check = true`. `gpus` GPU ids are handed
     out one job at a time as CUDA_VISIBLE_DEVICES; `slots` is how many jobs may run at once.
+    `link_grace_s` is how long a dropped link is redialled before its running jobs count as lost
+    (the jobs themselves go on running on the host).
     """
 
     address: str
@@ -31,6 +33,7 @@ class SshHost(Struct, frozen=True, forbid_unknown_fields=True):
     slots: Slots = 2
     root: str = "/tmp/airad-jobs"
     python: str = "python3"
+    link_grace_s: Annotated[float, Meta(ge=0)] = 300.0
 
 
 class ContainerBackend(Struct, frozen=True, forbid_unknown_fields=True):

@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,20 +62,27 @@ def write_key(path: Path) -> asyncssh.SSHKey:
     return key
 
 
-def descendants(pid: int) -> list[int]:
-    """Every live process below `pid`, children before their own children."""
+def sshd_descendants(pid: int) -> list[int]:
+    """The sshd processes below `pid` (one or two per connection). The commands they run are left to
+    end as they would on a real link loss: SIGKILLing a login shell halfway through its startup files
+    can leave their locks behind (pyenv's rehash lock stalls every later login for a minute)."""
     children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            text = stat.read_text()
+            ppid = int(text.rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
-        children.setdefault(ppid, []).append(int(stat.parent.name))
+        child = int(stat.parent.name)
+        children.setdefault(ppid, []).append(child)
+        names[child] = text[text.find("(") + 1:text.rfind(")")]
     found, queue = [], list(children.get(pid, []))
     while queue:
         child = queue.pop(0)
-        found.append(child)
-        queue.extend(children.get(child, []))
+        if names.get(child) == "sshd":
+            found.append(child)
+            queue.extend(children.get(child, []))
     return found
 
 
@@ -145,15 +153,15 @@ class Sshd:
             return False
 
     def drop_connections(self) -> None:
-        """Kill every per-connection sshd process (and what they run); the listener stays up."""
+        """Kill every per-connection sshd process; the listener stays up."""
         if self.process is not None:
-            kill_all(descendants(self.process.pid))
+            kill_all(sshd_descendants(self.process.pid))
 
     def stop(self) -> None:
         """Stop the listener and every connection it served."""
         if self.process is None:
             return
-        children = descendants(self.process.pid)
+        children = sshd_descendants(self.process.pid)
         self.process.kill()
         self.process.wait()
         kill_all(children)
@@ -167,14 +175,16 @@ class Sshd:
 
 
 @contextmanager
-def sshd_server(directory: Path, port: int | None = None) -> Iterator[Sshd]:
-    """A running `Sshd` for the life of the block."""
-    server = Sshd(directory, port)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def sshd_server(directory: Path | None = None, port: int | None = None) -> Iterator[Sshd]:
+    """A running `Sshd` for the life of the block; its files in `directory`, or in a temporary dir
+    removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="airad-sshd-") as scratch:
+        server = Sshd(Path(directory or scratch), port)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 def require_sshd() -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from airad.executors.base import JobLost, JobSpec
 from airad.executors.ssh import HostKeyRejected, SshExecutor
-from tests.contract.executor_contract import ExecutorContract, script
+from tests.contract.executor_contract import ExecutorContract, script, secret_path  # noqa: F401 (fixture)
 from tests.infra.sshd import Sshd, require_sshd, sshd, sshd_server, write_key  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
@@ -105,6 +105,7 @@ async def test_a_job_survives_its_link_dropping(sshd, remote_root, executors, in
     assert result.exit_code == 0, result.stderr
     assert result.outputs == {"submission/submission.csv": b"survived\n"}
     assert not list(remote_root.glob("ssh-*")), "the job dir was not removed after collection"
+    assert sshd.log.read_text().count("Accepted publickey") >= 2, "the executor never redialled"
 
 
 async def test_a_host_gone_for_good_loses_its_job_while_the_others_go_on(
@@ -202,11 +203,22 @@ async def test_a_reattaching_executor_holds_the_jobs_gpus(sshd, remote_root, exe
         assert result.exit_code == 0, result.stderr
 
 
-async def test_inputs_are_uploaded_once_per_host(sshd, remote_root, executors, inputs):
+async def test_a_job_cancelled_before_it_starts_never_runs(sshd, remote_root, executors, inputs):
+    executor = executors(ssh_host(sshd, remote_root))
+    handle = await executor.prepare(job(inputs, "print('ran')"))
+    await executor.cancel(handle)
+    await executor.start(handle)
+    result = await executor.wait(handle)
+    assert result.killed == "cancelled" and result.exit_code != 0
+    assert result.stdout == b""
+
+
+async def test_inputs_are_uploaded_once_per_host_over_one_connection(sshd, remote_root, executors, inputs):
     executor = executors(ssh_host(sshd, remote_root))
     source = 'print(open("input/data.csv").read().strip())'
-    handles = [await executor.prepare(job(inputs, source)) for _ in range(3)]
-    for handle in handles:
+    for _ in range(3):
+        handle = await executor.prepare(job(inputs, source))
         await executor.start(handle)
         assert (await executor.wait(handle)).stdout == b"x\n1\n"
     assert len(list((remote_root / "inputs").iterdir())) == 1
+    assert sshd.log.read_text().count("Accepted publickey") == 1

@@ -1,0 +1,403 @@
+"""Run jobs on GPU hosts over SSH: one asyncssh connection per host, shared by all of its jobs.
+
+A job lives in `<root>/<job_id>/` on its host and runs under the shared wrapper (`job_script`),
+started with `setsid` so it outlives the SSH link; the inputs are uploaded once per host to
+`<root>/inputs/<digest>/` and linked as `work/input`. Everything `wait` needs is in the handle and
+the job dir, so a restarted daemon follows a job a previous one started. A dropped link is
+redialled with backoff for the host's `link_grace_s` before the job counts as lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import posixpath
+import shlex
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+import asyncssh
+
+from airad.executors import job_script
+from airad.executors.base import JobLost, JobResult, JobSpec, decode_handle, encode_handle
+from airad.executors.config import SshHost
+from airad.executors.local import thread_limits
+
+T = TypeVar("T")
+REMOTE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+HANDLE_FIELDS = ("host", "port", "dir", "timeout_s", "outputs", "gpus", "memory")
+LINK_ERRORS = (OSError, asyncssh.DisconnectError, asyncssh.ChannelOpenError, asyncssh.SFTPConnectionLost)
+CONNECT_TIMEOUT_S = 15.0
+COMMAND_TIMEOUT_S = 60.0
+KEEPALIVE_S = 15.0
+MAX_CHANNELS = 8
+DOWN_S = 30.0
+POLL_MAX_S = 1.0
+LIVENESS_S = 30.0
+
+STAGE = """rm -rf {dir} && mkdir -p {dir}/work {inputs_parent} && ln -s {inputs} {dir}/work/input
+[ -d {inputs} ] && echo present || echo absent"""
+START = """cd {dir} 2>/dev/null && [ -f job.sh ] || {{ echo gone; exit 0; }}
+setsid sh job.sh </dev/null >/dev/null 2>&1 &
+echo started"""
+LIVENESS = """cd {dir} 2>/dev/null || {{ echo missing; exit 0; }}
+[ -f exit_code ] && {{ echo done; exit 0; }}
+[ -s started/pid ] || {{ echo running; exit 0; }}
+kill -0 -$(cat started/pid) 2>/dev/null && {{ echo running; exit 0; }}
+for _ in $(seq 50); do [ -f exit_code ] && {{ echo done; exit 0; }}; sleep 0.1; done
+echo dead"""
+CANCEL = """cd {dir} 2>/dev/null || exit 0
+[ -f exit_code ] && exit 0
+touch cancelled
+if mkdir started 2>/dev/null; then
+  date +%s.%N > ended_at; echo 137 > exit_code.tmp && mv exit_code.tmp exit_code; exit 0
+fi
+for _ in $(seq 20); do [ -s started/pid ] && break; sleep 0.1; done
+[ -s started/pid ] && kill -KILL -$(cat started/pid) 2>/dev/null
+exit 0"""
+PUBLISH_INPUTS = "mv -T {staging} {inputs} 2>/dev/null || rm -rf {staging}"
+
+
+class HostKeyRejected(JobLost):
+    """The host's key is unknown or differs from the one in known_hosts: the link is refused."""
+
+
+def inputs_digest(inputs: Path) -> str:
+    """A name for an inputs dir's content, from its files' relative paths, sizes and mtimes."""
+    digest = hashlib.sha256()
+    for top, dirs, files in os.walk(inputs, followlinks=True):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(top, name)
+            stat = path.stat()
+            digest.update(f"{path.relative_to(inputs)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def remote_script(template: str, **paths: str) -> str:
+    """`template` with its paths shell-quoted, run by `sh` whatever the login shell is."""
+    return "sh -c " + shlex.quote(template.format(**{k: shlex.quote(v) for k, v in paths.items()}))
+
+
+class SshLink:
+    """One host's connection, dialled on first use and redialled after it drops; also the host's
+    slot and GPU bookkeeping (`busy` maps a job dir to the GPU ids it holds)."""
+
+    def __init__(self, host: SshHost):
+        self.host = host
+        self.name = f"{host.address}:{host.port}"
+        self.busy: dict[str, tuple[str, ...]] = {}
+        self.down_until = 0.0
+        self.channels = asyncio.Semaphore(MAX_CHANNELS)
+        self._lock = asyncio.Lock()
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._sftp: tuple[asyncssh.SSHClientConnection, asyncssh.SFTPClient] | None = None
+        self._uploads: dict[str, asyncio.Lock] = {}
+
+    def free_gpus(self) -> list[str]:
+        """GPU ids no job holds."""
+        held = {gpu for gpus in self.busy.values() for gpu in gpus}
+        return [gpu for gpu in self.host.gpus if gpu not in held]
+
+    def fits(self, gpus: int) -> bool:
+        """Whether a job needing `gpus` GPUs can start here now."""
+        return len(self.busy) < self.host.slots and len(self.free_gpus()) >= gpus
+
+    async def connection(self) -> asyncssh.SSHClientConnection:
+        """The live connection, dialled if there is none."""
+        async with self._lock:
+            if self._conn is None or self._conn.is_closed():
+                self._conn, self._sftp = await self._dial(), None
+            return self._conn
+
+    async def _dial(self) -> asyncssh.SSHClientConnection:
+        host = self.host
+        options = dict(
+            port=host.port, username=host.user, config=None, connect_timeout=CONNECT_TIMEOUT_S,
+            keepalive_interval=KEEPALIVE_S, keepalive_count_max=4,
+            known_hosts=None if host.insecure_no_host_check else (host.known_hosts or ()),
+        )
+        if host.key_file:
+            options["client_keys"] = [host.key_file]
+        try:
+            return await asyncssh.connect(host.address, **options)
+        except asyncssh.HostKeyNotVerifiable as exc:
+            where = host.known_hosts or "~/.ssh/known_hosts"
+            raise HostKeyRejected(
+                f"ssh host {self.name}: host key not trusted ({exc.reason}); checked against {where}."
+                " Add the host's key there (ssh-keyscan) or set insecure_no_host_check"
+            ) from None
+
+    async def sftp(self, conn: asyncssh.SSHClientConnection) -> asyncssh.SFTPClient:
+        """The SFTP session on `conn`, opened once per connection."""
+        async with self._lock:
+            if self._sftp is None or self._sftp[0] is not conn:
+                self._sftp = (conn, await conn.start_sftp_client())
+            return self._sftp[1]
+
+    def drop(self, conn: asyncssh.SSHClientConnection | None) -> None:
+        """Forget `conn` if it is still the current one, so the next call redials."""
+        if conn is not None and conn is self._conn:
+            conn.close()
+            self._conn, self._sftp = None, None
+
+    async def close(self) -> None:
+        """Close the connection, if any."""
+        conn, self._conn, self._sftp = self._conn, None, None
+        if conn is not None:
+            conn.close()
+            await conn.wait_closed()
+
+    async def call(
+        self,
+        operation: Callable[[asyncssh.SSHClientConnection], Awaitable[T]],
+        grace_s: float,
+        timeout_s: float | None = COMMAND_TIMEOUT_S,
+    ) -> T:
+        """`operation` on the live connection, retried on a fresh one while the link has been down
+        for less than `grace_s`; then `JobLost` naming the host."""
+        lost_since, delay = None, 0.2
+        while True:
+            conn = None
+            try:
+                async with self.channels:
+                    conn = await self.connection()
+                    return await asyncio.wait_for(operation(conn), timeout_s)
+            except HostKeyRejected:
+                raise
+            except LINK_ERRORS as exc:
+                self.drop(conn)
+                now = time.monotonic()
+                lost_since = lost_since or now
+                left = grace_s - (now - lost_since)
+                if left <= 0:
+                    raise JobLost(f"ssh link to {self.name} lost: {str(exc) or type(exc).__name__}") from exc
+                await asyncio.sleep(min(delay, left))
+                delay = min(delay * 2, 5.0)
+
+    async def run(self, script: str, grace_s: float) -> str:
+        """A remote command's stripped stdout; a failing command raises `RuntimeError`."""
+
+        async def operation(conn: asyncssh.SSHClientConnection) -> str:
+            result = await conn.run(script, check=False)
+            if result.exit_status is None and result.exit_signal is None:
+                raise asyncssh.ConnectionLost("the command ended without a status")
+            if result.exit_status != 0:
+                raise RuntimeError(f"on {self.name}: {script!r} failed: {str(result.stderr).strip()[-500:]}")
+            return str(result.stdout).strip()
+
+        return await self.call(operation, grace_s)
+
+    async def upload_inputs(self, local: Path, remote: str, grace_s: float) -> None:
+        """Copy `local` to `remote` unless it is there already: into a partial dir, then renamed."""
+        lock = self._uploads.setdefault(remote, asyncio.Lock())
+        async with lock:
+            if await self.run(f"[ -d {shlex.quote(remote)} ] && echo present || true", grace_s) == "present":
+                return
+            staging = f"{remote}.partial-{uuid.uuid4().hex[:8]}"
+
+            async def copy(conn: asyncssh.SSHClientConnection) -> None:
+                sftp = await self.sftp(conn)
+                await sftp.makedirs(staging, exist_ok=True)
+                entries = sorted(str(p) for p in local.iterdir()) if local.is_dir() else []
+                if entries:
+                    await sftp.put(entries, staging, recurse=True, follow_symlinks=True)
+
+            await self.call(copy, grace_s, timeout_s=None)
+            await self.run(remote_script(PUBLISH_INPUTS, staging=staging, inputs=remote), grace_s)
+
+
+async def remote_exists(link: SshLink, path: str, conn: asyncssh.SSHClientConnection) -> bool:
+    """Whether `path` exists on the host."""
+    return await (await link.sftp(conn)).exists(path)
+
+
+async def read_file(sftp: asyncssh.SFTPClient, path: str) -> bytes | None:
+    """A remote file's bytes, or None if it is missing or not a file."""
+    try:
+        async with sftp.open(path, "rb") as handle:
+            return await handle.read()
+    except asyncssh.SFTPConnectionLost:
+        raise
+    except asyncssh.SFTPError:
+        return None
+
+
+class SshExecutor:
+    """Executor over a pool of SSH hosts: each job goes to the host with the most free slots that has
+    the GPUs it asks for; its GPU ids reach it as CUDA_VISIBLE_DEVICES and are recorded in the handle."""
+
+    name = "ssh"
+
+    def __init__(self, hosts: Sequence[SshHost]):
+        if not hosts:
+            raise ValueError("the ssh executor needs at least one host")
+        self.links = {(host.address, host.port): SshLink(host) for host in hosts}
+        self._freed = asyncio.Condition()
+
+    async def prepare(self, spec: JobSpec) -> str:
+        """Reserve a slot (and GPUs) on a host and upload the job there; a host that cannot be
+        reached is skipped for a while, and `JobLost` says why when none can."""
+        if any(part in ("", ".", "..") for part in spec.job_id.split("/")):
+            raise ValueError(f"job id {spec.job_id!r} is not a relative path")
+        inputs = Path(spec.inputs_dir).resolve()
+        digest = await asyncio.to_thread(inputs_digest, inputs) if inputs.is_dir() else "empty"
+        failures: dict[str, str] = {}
+        while True:
+            link, job_dir = await self._reserve(spec, skip=failures)
+            try:
+                await self._stage(link, spec, job_dir, inputs, digest)
+            except BaseException as exc:
+                await self._release(link, job_dir)
+                if not isinstance(exc, JobLost) or isinstance(exc, HostKeyRejected):
+                    raise
+                link.down_until = time.monotonic() + DOWN_S
+                failures[link.name] = str(exc)
+                continue
+            return encode_handle(
+                host=link.host.address, port=link.host.port, dir=job_dir, timeout_s=spec.timeout_s,
+                outputs=list(spec.outputs), gpus=list(link.busy[job_dir]), memory=spec.memory_mb is not None,
+            )
+
+    async def _reserve(self, spec: JobSpec, skip: dict[str, str]) -> tuple[SshLink, str]:
+        async with self._freed:
+            while True:
+                able = [link for link in self.links.values() if len(link.host.gpus) >= spec.gpus]
+                if not able:
+                    raise ValueError(f"no ssh host has {spec.gpus} GPUs")
+                able = [link for link in able if link.name not in skip]
+                if not able:
+                    raise JobLost("no ssh host reachable: " + "; ".join(skip.values()))
+                fitting = [link for link in able if link.fits(spec.gpus)]
+                if fitting:
+                    now = time.monotonic()
+                    link = min(fitting, key=lambda k: (k.down_until > now, len(k.busy) - k.host.slots))
+                    job_dir = posixpath.join(link.host.root, spec.job_id)
+                    link.busy[job_dir] = tuple(link.free_gpus()[: spec.gpus])
+                    return link, job_dir
+                await self._freed.wait()
+
+    async def _release(self, link: SshLink, job_dir: str) -> None:
+        async with self._freed:
+            link.busy.pop(job_dir, None)
+            self._freed.notify_all()
+
+    async def _stage(self, link: SshLink, spec: JobSpec, job_dir: str, inputs: Path, digest: str) -> None:
+        host = link.host
+        remote_inputs = posixpath.join(host.root, "inputs", digest)
+        stage = remote_script(STAGE, dir=job_dir, inputs=remote_inputs, inputs_parent=posixpath.dirname(remote_inputs))
+        present = await link.run(stage, grace_s=0) == "present"
+        if not present:
+            await link.upload_inputs(inputs, remote_inputs, grace_s=0)
+        work = posixpath.join(job_dir, job_script.WORK)
+        command = list(spec.command)
+        if command and command[0] == "python":
+            command[0] = host.python
+        env = {
+            **REMOTE_ENV, "HOME": work, **thread_limits(spec.cpus), **spec.env,
+            "CUDA_VISIBLE_DEVICES": ",".join(link.busy[job_dir]),
+        }
+        files = {posixpath.join(work, name): text for name, text in spec.files.items()}
+        files[posixpath.join(job_dir, job_script.SCRIPT)] = job_script.render(
+            command, timeout_s=spec.timeout_s, env=env, memory_mb=spec.memory_mb,
+        )
+
+        async def upload(conn: asyncssh.SSHClientConnection) -> None:
+            sftp = await link.sftp(conn)
+            for path, text in files.items():
+                await sftp.makedirs(posixpath.dirname(path), exist_ok=True)
+                async with sftp.open(path, "w") as handle:
+                    await handle.write(text)
+
+        await link.call(upload, grace_s=0)
+
+    def _link(self, fields: dict) -> SshLink:
+        link = self.links.get((fields["host"], fields["port"]))
+        if link is None:
+            raise JobLost(f"ssh host {fields['host']}:{fields['port']} is not one of this executor's hosts")
+        return link
+
+    async def _claim(self, link: SshLink, fields: dict) -> None:
+        async with self._freed:
+            link.busy[fields["dir"]] = tuple(fields["gpus"])
+
+    async def start(self, handle: str) -> None:
+        """Start the job detached from the SSH session; the wrapper makes a second start a no-op."""
+        fields = decode_handle(handle, *HANDLE_FIELDS)
+        link = self._link(fields)
+        state = await link.run(remote_script(START, dir=fields["dir"]), link.host.link_grace_s)
+        if state == "started":
+            await self._claim(link, fields)
+
+    async def wait(self, handle: str) -> JobResult:
+        """Poll for the exit status (one remote command per poll), collect the files, remove the job dir."""
+        fields = decode_handle(handle, *HANDLE_FIELDS)
+        link = self._link(fields)
+        await self._claim(link, fields)
+        try:
+            await self._until_done(link, fields["dir"])
+            result = await link.call(partial(self._collect, link, fields), link.host.link_grace_s, timeout_s=None)
+            try:
+                await link.run(f"rm -rf {shlex.quote(fields['dir'])}", grace_s=0)
+            except (JobLost, RuntimeError):
+                pass
+            return result
+        finally:
+            await self._release(link, fields["dir"])
+
+    async def _until_done(self, link: SshLink, job_dir: str) -> None:
+        """Poll with one SFTP stat of the exit status; now and then a shell command also checks that
+        the dir and the job's process group still exist."""
+        grace, delay, checked = link.host.link_grace_s, 0.1, None
+        exit_path = posixpath.join(job_dir, job_script.EXIT_CODE)
+        while not await link.call(partial(remote_exists, link, exit_path), grace):
+            if checked is None or time.monotonic() - checked >= LIVENESS_S:
+                state = await link.run(remote_script(LIVENESS, dir=job_dir), grace)
+                if state == "done":
+                    return
+                if state == "missing":
+                    raise JobLost(f"job dir {job_dir} is gone on ssh host {link.name}")
+                if state == "dead":
+                    raise JobLost(f"job in {job_dir} on ssh host {link.name} died without an exit status")
+                checked = time.monotonic()
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, POLL_MAX_S)
+
+    async def _collect(self, link: SshLink, fields: dict, conn: asyncssh.SSHClientConnection) -> JobResult:
+        sftp = await link.sftp(conn)
+        job_dir = fields["dir"]
+        outputs = [posixpath.join(job_script.WORK, name) for name in fields["outputs"]]
+        names = [job_script.EXIT_CODE, f"{job_script.STARTED}/at", "ended_at", "stdout", "stderr", job_script.CANCELLED]
+        found = await asyncio.gather(*(read_file(sftp, posixpath.join(job_dir, name)) for name in names + outputs))
+        exit_text, started_at, ended_at, stdout, stderr, cancelled = found[: len(names)]
+        return job_script.result_from_files(
+            exit_text=exit_text or b"",
+            started_at=job_script.parse_number(started_at),
+            ended_at=job_script.parse_number(ended_at),
+            timeout_s=fields["timeout_s"],
+            memory_limited=fields["memory"],
+            cancelled=cancelled is not None,
+            stdout=stdout or b"",
+            stderr=stderr or b"",
+            outputs={name: data for name, data in zip(fields["outputs"], found[len(names):]) if data is not None},
+        )
+
+    async def cancel(self, handle: str) -> None:
+        """Mark the job cancelled and kill its process group; a job never started is kept from starting.
+        An unknown handle, a finished job or a host that stays unreachable is left alone."""
+        try:
+            fields = decode_handle(handle, *HANDLE_FIELDS)
+            link = self._link(fields)
+            await link.run(remote_script(CANCEL, dir=fields["dir"]), link.host.link_grace_s)
+        except JobLost:
+            return
+        await self._release(link, fields["dir"])
+
+    async def aclose(self) -> None:
+        """Close every host's connection (jobs keep running on their hosts)."""
+        await asyncio.gather(*(link.close() for link in self.links.values()))
