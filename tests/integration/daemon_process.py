@@ -18,8 +18,9 @@ TERMINAL = {"run.finished", "run.rejected"}
 class DaemonProcess:
     """`airad daemon --nats URL` in its own process group, with its log in the state dir."""
 
-    def __init__(self, nats_url: str, state_dir: Path, lease_ttl_s: float = 2.0):
+    def __init__(self, nats_url: str, state_dir: Path, lease_ttl_s: float = 2.0, env: dict[str, str] | None = None):
         self.nats_url = nats_url
+        self.extra_env = env or {}
         self.state_dir = state_dir
         self.lease_ttl_s = lease_ttl_s
         self.process: subprocess.Popen | None = None
@@ -33,6 +34,7 @@ class DaemonProcess:
             "AIRAD_LEASE_TTL_S": str(self.lease_ttl_s),
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.state_dir / f"daemon-{os.getpid()}-{id(self)}-{self.starts}.log", "wb")
