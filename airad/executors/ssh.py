@@ -4,7 +4,9 @@ A job lives in `<root>/<job_id>/` on its host and runs under the shared wrapper 
 started with `setsid` so it outlives the SSH link; the inputs are uploaded once per host to
 `<root>/inputs/<digest>/` and linked as `work/input`. Everything `wait` needs is in the handle and
 the job dir, so a restarted daemon follows a job a previous one started. A dropped link is
-redialled with backoff for the host's `link_grace_s` before the job counts as lost.
+redialled with backoff for the host's `link_grace_s` before the job counts as lost. Staging,
+polling and collecting go over SFTP; only start, cancel and a rare liveness check run a shell.
+A collected job dir is renamed to `<root>/.trash-*`, which the next start on the host deletes.
 """
 
 from __future__ import annotations
@@ -40,10 +42,9 @@ DOWN_S = 30.0
 POLL_MAX_S = 1.0
 LIVENESS_S = 30.0
 
-STAGE = """rm -rf {dir} && mkdir -p {dir}/work {inputs_parent} && ln -s {inputs} {dir}/work/input
-[ -d {inputs} ] && echo present || echo absent"""
 START = """cd {dir} 2>/dev/null && [ -f job.sh ] || {{ echo gone; exit 0; }}
 setsid sh job.sh </dev/null >/dev/null 2>&1 &
+rm -rf {root}/.trash-*
 echo started"""
 LIVENESS = """cd {dir} 2>/dev/null || {{ echo missing; exit 0; }}
 [ -f exit_code ] && {{ echo done; exit 0; }}
@@ -197,24 +198,46 @@ class SshLink:
         """Copy `local` to `remote` unless it is there already: into a partial dir, then renamed."""
         lock = self._uploads.setdefault(remote, asyncio.Lock())
         async with lock:
-            if await self.run(f"[ -d {shlex.quote(remote)} ] && echo present || true", grace_s) == "present":
-                return
             staging = f"{remote}.partial-{uuid.uuid4().hex[:8]}"
 
-            async def copy(conn: asyncssh.SSHClientConnection) -> None:
+            async def copy(conn: asyncssh.SSHClientConnection) -> bool:
                 sftp = await self.sftp(conn)
-                await sftp.makedirs(staging, exist_ok=True)
+                if await sftp.isdir(remote):
+                    return False
+                await sftp.makedirs(staging)
                 entries = sorted(str(p) for p in local.iterdir()) if local.is_dir() else []
                 if entries:
                     await sftp.put(entries, staging, recurse=True, follow_symlinks=True)
+                return True
 
-            await self.call(copy, grace_s, timeout_s=None)
-            await self.run(remote_script(PUBLISH_INPUTS, staging=staging, inputs=remote), grace_s)
+            if await self.call(copy, grace_s, timeout_s=None):
+                await self.run(remote_script(PUBLISH_INPUTS, staging=staging, inputs=remote), grace_s)
 
 
 async def remote_exists(link: SshLink, path: str, conn: asyncssh.SSHClientConnection) -> bool:
     """Whether `path` exists on the host."""
     return await (await link.sftp(conn)).exists(path)
+
+
+async def job_state(link: SshLink, job_dir: str, conn: asyncssh.SSHClientConnection) -> str:
+    """"done" once the wrapper wrote the exit status, "missing" without a job dir, else "running"."""
+    sftp = await link.sftp(conn)
+    ended, present = await asyncio.gather(
+        sftp.exists(posixpath.join(job_dir, job_script.EXIT_CODE)), sftp.isdir(job_dir),
+    )
+    return "done" if ended else "running" if present else "missing"
+
+
+async def discard(link: SshLink, job_dir: str, conn: asyncssh.SSHClientConnection) -> None:
+    """Move a collected job dir aside in one SFTP rename; the next `start` on the host deletes it."""
+    trash = posixpath.join(link.host.root, f".trash-{uuid.uuid4().hex}")
+    await (await link.sftp(conn)).rename(job_dir, trash)
+
+
+async def write_file(sftp: asyncssh.SFTPClient, path: str, text: str) -> None:
+    """Write `text` to a remote file."""
+    async with sftp.open(path, "w") as handle:
+        await handle.write(text)
 
 
 async def read_file(sftp: asyncssh.SFTPClient, path: str) -> bytes | None:
@@ -288,12 +311,9 @@ class SshExecutor:
             self._freed.notify_all()
 
     async def _stage(self, link: SshLink, spec: JobSpec, job_dir: str, inputs: Path, digest: str) -> None:
+        """Lay out the job dir over SFTP (a shell only to clear a dir left by an earlier try)."""
         host = link.host
         remote_inputs = posixpath.join(host.root, "inputs", digest)
-        stage = remote_script(STAGE, dir=job_dir, inputs=remote_inputs, inputs_parent=posixpath.dirname(remote_inputs))
-        present = await link.run(stage, grace_s=0) == "present"
-        if not present:
-            await link.upload_inputs(inputs, remote_inputs, grace_s=0)
         work = posixpath.join(job_dir, job_script.WORK)
         command = list(spec.command)
         if command and command[0] == "python":
@@ -307,14 +327,19 @@ class SshExecutor:
             command, timeout_s=spec.timeout_s, env=env, memory_mb=spec.memory_mb,
         )
 
-        async def upload(conn: asyncssh.SSHClientConnection) -> None:
+        async def upload(conn: asyncssh.SSHClientConnection) -> bool:
             sftp = await link.sftp(conn)
-            for path, text in files.items():
-                await sftp.makedirs(posixpath.dirname(path), exist_ok=True)
-                async with sftp.open(path, "w") as handle:
-                    await handle.write(text)
+            await sftp.makedirs(work)
+            for subdir in sorted({posixpath.dirname(path) for path in files} - {work, job_dir}):
+                await sftp.makedirs(subdir, exist_ok=True)
+            writes = (write_file(sftp, path, text) for path, text in files.items())
+            await asyncio.gather(sftp.symlink(remote_inputs, posixpath.join(work, "input")), *writes)
+            return await sftp.isdir(remote_inputs)
 
-        await link.call(upload, grace_s=0)
+        if await link.call(partial(remote_exists, link, job_dir), grace_s=0):
+            await link.run(f"rm -rf {shlex.quote(job_dir)}", grace_s=0)
+        if not await link.call(upload, grace_s=0):
+            await link.upload_inputs(inputs, remote_inputs, grace_s=0)
 
     def _link(self, fields: dict) -> SshLink:
         link = self.links.get((fields["host"], fields["port"]))
@@ -330,12 +355,12 @@ class SshExecutor:
         """Start the job detached from the SSH session; the wrapper makes a second start a no-op."""
         fields = decode_handle(handle, *HANDLE_FIELDS)
         link = self._link(fields)
-        state = await link.run(remote_script(START, dir=fields["dir"]), link.host.link_grace_s)
+        state = await link.run(remote_script(START, dir=fields["dir"], root=link.host.root), link.host.link_grace_s)
         if state == "started":
             await self._claim(link, fields)
 
     async def wait(self, handle: str) -> JobResult:
-        """Poll for the exit status (one remote command per poll), collect the files, remove the job dir."""
+        """Poll for the exit status, collect the files over SFTP, move the job dir aside for deletion."""
         fields = decode_handle(handle, *HANDLE_FIELDS)
         link = self._link(fields)
         await self._claim(link, fields)
@@ -343,28 +368,27 @@ class SshExecutor:
             await self._until_done(link, fields["dir"])
             result = await link.call(partial(self._collect, link, fields), link.host.link_grace_s, timeout_s=None)
             try:
-                await link.run(f"rm -rf {shlex.quote(fields['dir'])}", grace_s=0)
-            except (JobLost, RuntimeError):
+                await link.call(partial(discard, link, fields["dir"]), grace_s=0)
+            except (JobLost, asyncssh.SFTPError):
                 pass
             return result
         finally:
             await self._release(link, fields["dir"])
 
     async def _until_done(self, link: SshLink, job_dir: str) -> None:
-        """Poll with one SFTP stat of the exit status; now and then a shell command also checks that
-        the dir and the job's process group still exist."""
-        grace, delay, checked = link.host.link_grace_s, 0.1, None
-        exit_path = posixpath.join(job_dir, job_script.EXIT_CODE)
-        while not await link.call(partial(remote_exists, link, exit_path), grace):
-            if checked is None or time.monotonic() - checked >= LIVENESS_S:
-                state = await link.run(remote_script(LIVENESS, dir=job_dir), grace)
-                if state == "done":
-                    return
-                if state == "missing":
-                    raise JobLost(f"job dir {job_dir} is gone on ssh host {link.name}")
-                if state == "dead":
-                    raise JobLost(f"job in {job_dir} on ssh host {link.name} died without an exit status")
-                checked = time.monotonic()
+        """Poll over SFTP (no shell); every `LIVENESS_S` a shell command also checks that the job's
+        process group is alive."""
+        grace, delay, checked = link.host.link_grace_s, 0.1, time.monotonic()
+        while True:
+            state = await link.call(partial(job_state, link, job_dir), grace)
+            if state == "running" and time.monotonic() - checked >= LIVENESS_S:
+                state, checked = await link.run(remote_script(LIVENESS, dir=job_dir), grace), time.monotonic()
+            if state == "done":
+                return
+            if state == "missing":
+                raise JobLost(f"job dir {job_dir} is gone on ssh host {link.name}")
+            if state == "dead":
+                raise JobLost(f"job in {job_dir} on ssh host {link.name} died without an exit status")
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, POLL_MAX_S)
 

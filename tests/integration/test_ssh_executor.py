@@ -221,4 +221,5 @@ async def test_inputs_are_uploaded_once_per_host_over_one_connection(sshd, remot
         await executor.start(handle)
         assert (await executor.wait(handle)).stdout == b"x\n1\n"
     assert len(list((remote_root / "inputs").iterdir())) == 1
+    assert len(list(remote_root.glob(".trash-*"))) == 1, "collected job dirs are not deleted"
     assert sshd.log.read_text().count("Accepted publickey") == 1
