@@ -1,10 +1,11 @@
 """A private single-node Slurm cluster (munged, slurmctld, slurmd) for integration tests and benchmarks.
 
 Everything lives in one fresh dir under /tmp: the munge key and socket, slurm.conf, state, spool and
-logs. The daemons run in the foreground on free loopback ports, started and stopped by PID; clients
-reach this cluster only through the `SLURM_CONF` in `SlurmCluster.env`. `start_slurm` / `stop_slurm`
-and the `slurm_cluster` context manager are plain functions for scripts; the `slurm` fixture hands
-one cluster to a whole test session.
+logs. The node has up to 2 CPUs, half the machine's memory and one stand-in GPU (`/dev/null`). The
+daemons run in the foreground on free loopback ports, started and stopped by PID; clients reach this
+cluster only through the `SLURM_CONF` in `SlurmCluster.env`. `start_slurm` / `stop_slurm` and the
+`slurm_cluster` context manager are plain functions for scripts; the `slurm` fixture hands one
+cluster to a whole test session.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from airad.executors.config import SlurmBackend
 from tests.infra.sshd import free_port
 
 TOOLS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel", "sinfo")
@@ -61,9 +64,12 @@ MinJobAge=600
 KillWait=2
 ReturnToService=2
 DefMemPerCPU=256
-NodeName={node} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN
+GresTypes=gpu
+NodeName={node} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory_mb} Gres=gpu:1 State=UNKNOWN
 PartitionName={partition} Nodes={node} Default=YES MaxTime=INFINITE State=UP
 """
+
+GRES_CONF = "NodeName={node} Name=gpu File=/dev/null\n"
 
 
 @dataclass
@@ -88,12 +94,25 @@ class SlurmCluster:
             argv, env={**os.environ, **self.env}, capture_output=True, text=True, timeout=30, check=check,
         )
 
+    def backend(self, root: Path | None = None, **fields) -> SlurmBackend:
+        """A backend on this cluster: job dirs under `root` (default: `jobs/` in the cluster's dir),
+        this interpreter as the jobs' python."""
+        root = root or self.dir / "jobs"
+        root.mkdir(parents=True, exist_ok=True)
+        return SlurmBackend(**{"root": str(root), "python": sys.executable, "partition": self.partition, **fields})
+
     def logs(self) -> str:
         """The tail of every daemon's log, for error messages."""
         parts = []
         for path in sorted((self.dir / "log").glob("*")):
             parts.append(f"== {path.name}\n{path.read_text(errors='replace')[-3000:]}")
         return "\n".join(parts)
+
+    def report(self) -> str:
+        """The node's state, every job the controller knows, and the daemons' logs: what a hung test needs."""
+        nodes = self.command("sinfo", "-N", "-o", "%N %T %E", check=False)
+        jobs = self.command("squeue", "-t", "all", "-o", "%i %T %r %M %j", check=False)
+        return f"{nodes.stdout}{nodes.stderr}\n{jobs.stdout}{jobs.stderr}\n{self.logs()}"
 
 
 def binary(tool: str) -> str | None:
@@ -110,7 +129,8 @@ def memory_mb() -> int:
 
 
 def write_files(directory: Path, node: str) -> Path:
-    """The munge key, the dirs the daemons write to, and slurm.conf; returns the conf's path."""
+    """The munge key, the dirs the daemons write to, slurm.conf and gres.conf (one stand-in GPU, so
+    that GPU requests schedule and jobs get CUDA_VISIBLE_DEVICES); returns slurm.conf's path."""
     for name in ("munge", "state", "spool", "log"):
         (directory / name).mkdir()
     key = directory / "munge" / "munge.key"
@@ -121,6 +141,7 @@ def write_files(directory: Path, node: str) -> Path:
         dir=directory, node=node, ctld_port=free_port(), slurmd_port=free_port(),
         cpus=min(2, os.cpu_count() or 1), memory_mb=memory_mb(), partition=PARTITION,
     ))
+    (directory / "gres.conf").write_text(GRES_CONF.format(node=node))
     return conf
 
 
@@ -159,9 +180,9 @@ def start_slurm(timeout_s: float = 60.0) -> SlurmCluster:
     munge = directory / "munge"
     try:
         spawn(cluster, "munged", [
-            binary("munged"), "--foreground", "--force", f"--socket={munge}/munge.socket", f"--key-file={munge}/munge.key",
-            f"--pid-file={munge}/munged.pid", f"--log-file={directory}/log/munged.log",
-            f"--seed-file={munge}/munged.seed",
+            binary("munged"), "--foreground", "--force", f"--socket={munge}/munge.socket",
+            f"--key-file={munge}/munge.key", f"--pid-file={munge}/munged.pid",
+            f"--seed-file={munge}/munged.seed", f"--log-file={directory}/log/munged.log",
         ])
         wait_until(cluster, (munge / "munge.socket").exists, "munged socket", timeout_s)
         spawn(cluster, "slurmctld", [binary("slurmctld"), "-D", "-f", str(cluster.conf)])

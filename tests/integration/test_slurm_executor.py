@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,8 @@ from tests.infra.slurm import SlurmCluster, slurm  # noqa: F401 (the session fix
 from tests.infra.sshd import Sshd, sshd  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.integration
+
+JOB_LIMIT_S = 120
 
 SLEEPER = """
     import time
@@ -41,28 +41,29 @@ RUNS_TWICE = """
 
 @pytest.fixture
 def backend(slurm: SlurmCluster, tmp_path: Path) -> SlurmBackend:
-    root = tmp_path / "jobs"
-    root.mkdir()
-    return SlurmBackend(root=str(root), python=sys.executable, partition=slurm.partition)
+    return slurm.backend(tmp_path / "jobs")
 
 
-async def executors_on(backend: SlurmBackend, env: dict[str, str]):
-    """A maker of executors on `backend`, as a restarted daemon would build them; closes them after."""
-    made = []
+class Executors:
+    """Builds executors on one backend as a restarted daemon would (sharing nothing), closes them after."""
 
-    def make() -> SlurmExecutor:
-        made.append(SlurmExecutor(backend, env=env))
-        return made[-1]
+    def __init__(self, backend: SlurmBackend, env: dict[str, str]):
+        self.backend, self.env, self.made = backend, env, []
 
-    yield make
-    for executor in made:
-        await executor.aclose()
+    def __call__(self) -> SlurmExecutor:
+        self.made.append(SlurmExecutor(self.backend, env=self.env))
+        return self.made[-1]
+
+    async def aclose(self) -> None:
+        for executor in self.made:
+            await executor.aclose()
 
 
 @pytest.fixture
 async def reopen(backend: SlurmBackend, slurm: SlurmCluster):
-    async for make in executors_on(backend, {"PATH": os.environ["PATH"], **slurm.env}):
-        yield make
+    executors = Executors(backend, slurm.env)
+    yield executors
+    await executors.aclose()
 
 
 @pytest.fixture
@@ -82,10 +83,30 @@ async def until_running(slurm: SlurmCluster, handle: str, marker: str = "started
         if job_state(slurm, handle).startswith("RUNNING") and stdout.exists() and marker in stdout.read_text():
             return
         await asyncio.sleep(0.1)
-    raise AssertionError(f"job never ran: {job_state(slurm, handle)}")
+    raise AssertionError(f"job never ran: {job_state(slurm, handle)}\n{slurm.report()}")
 
 
-class TestSlurmExecutor(ExecutorContract):
+class SlurmContract(ExecutorContract):
+    """The executor contract with each job bounded in time: a job that hangs fails its test with the
+    cluster's own account of it."""
+
+    @pytest.fixture(autouse=True)
+    def remember_cluster(self, slurm: SlurmCluster) -> None:
+        self.slurm = slurm
+
+    async def run(self, executor, spec):
+        handle = await executor.prepare(spec)
+        await executor.start(handle)
+        return await self.collect(executor, handle)
+
+    async def collect(self, executor, handle: str):
+        try:
+            return await asyncio.wait_for(executor.wait(handle), JOB_LIMIT_S)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"job {handle} did not end within {JOB_LIMIT_S}s\n{self.slurm.report()}") from None
+
+
+class TestSlurmExecutor(SlurmContract):
     """The shared executor contract on the private cluster, then what only a cluster does to a job."""
 
     async def test_a_prepared_job_is_held_in_the_queue_with_its_id_in_the_handle(self, executor, slurm, inputs_dir):
@@ -95,7 +116,7 @@ class TestSlurmExecutor(ExecutorContract):
         state, reason = job_state(slurm, handle).split()
         assert state == "PENDING" and "Held" in reason
         await executor.cancel(handle)
-        result = await executor.wait(handle)
+        result = await self.collect(executor, handle)
         assert result.killed == "cancelled" and result.exit_code is None
 
     async def test_an_admins_scancel_ends_the_job_as_killed_and_the_executor_goes_on(self, executor, slurm, inputs_dir):
@@ -103,7 +124,7 @@ class TestSlurmExecutor(ExecutorContract):
         await executor.start(handle)
         await until_running(slurm, handle)
         slurm.command("scancel", json.loads(handle)["slurm_id"])
-        result = await asyncio.wait_for(executor.wait(handle), 60)
+        result = await self.collect(executor, handle)
         assert result.killed == "cancelled by Slurm"
         assert result.exit_code != 0 and not result.timed_out
         assert b"CANCELLED" in result.stderr
@@ -117,20 +138,28 @@ class TestSlurmExecutor(ExecutorContract):
         await executor.start(handle)
         await until_running(slurm, handle, marker="run 1")
         slurm.command("scontrol", "requeue", json.loads(handle)["slurm_id"])
-        result = await asyncio.wait_for(executor.wait(handle), 90)
+        result = await self.collect(executor, handle)
         assert result.exit_code == 0, result.stderr
         assert result.killed is None
         assert result.outputs == {"submission/submission.csv": b"runs,2\n", "submission/runs.txt": b"run\nrun\n"}
 
+    async def test_a_gpu_job_sees_the_gpu_slurm_gave_it(self, executor, inputs_dir):
+        result = await self.run(executor, self.spec(inputs_dir, """
+            import os
+            print("gpus", os.environ.get("CUDA_VISIBLE_DEVICES"))
+        """, gpus=1, memory_mb=512))
+        assert result.exit_code == 0, result.stderr
+        assert b"gpus 0" in result.stdout
 
 
-class TestSlurmExecutorOverSsh(ExecutorContract):
+class TestSlurmExecutorOverSsh(SlurmContract):
     """The same contract with the Slurm commands and job files going through a login node over SSH."""
 
     @pytest.fixture
     async def reopen(self, backend: SlurmBackend, slurm: SlurmCluster, sshd: Sshd):
-        async for make in executors_on(replace(backend, login=sshd.host()), slurm.env):
-            yield make
+        executors = Executors(replace(backend, login=sshd.host(link_grace_s=30.0)), slurm.env)
+        yield executors
+        await executors.aclose()
 
 
 @pytest.mark.parametrize(("state", "field", "value"), [
@@ -149,4 +178,5 @@ def test_slurms_final_state_marks_a_job_the_wrapper_did_not_finish(state, field,
 def test_a_job_the_wrapper_finished_keeps_its_own_result():
     finished = JobResult(exit_code=3, duration_s=1.0)
     assert with_slurm_state(finished, "COMPLETED") == finished
-    assert with_slurm_state(JobResult(exit_code=None, duration_s=0.0, killed="cancelled"), "CANCELLED").killed == "cancelled"
+    cancelled_here = JobResult(exit_code=None, duration_s=0.0, killed="cancelled")
+    assert with_slurm_state(cancelled_here, "CANCELLED").killed == "cancelled"
