@@ -1,4 +1,4 @@
-"""Every executor, behind a real daemon process: SIGKILL the daemon while a node's job runs, start
+"""Every remote executor behind a real daemon process (the local one: test_daemon.py): SIGKILL the daemon while a node's job runs, start
 another, and the job is collected by its recorded handle, never dispatched or run a second time."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pytest
 
 from airad.executors.config import ContainerBackend
 from tests.infra.containers import HOST_BINDS, HOST_IMAGE, dockerd_engine, host_image_tar, import_image  # noqa: F401
+from tests.infra.slurm import slurm  # noqa: F401
 from tests.infra.sshd import require_sshd, sshd_server
 from tests.integration.daemon_process import DaemonProcess, publish_raw, run_events
 
@@ -81,3 +82,13 @@ async def crash_mid_job(kind: str, env: dict[str, str], nats_url: str, tmp_path:
     assert executed[0]["killed"] is None and not executed[0]["timed_out"]
     assert events[-1]["type"] == "run.finished"
     assert [e["node_id"] for e in events if e["type"] == "node.tested"] == [0, 1]
+
+
+@pytest.fixture
+def slurm_settings(slurm, tmp_path):  # noqa: F811
+    backend = slurm.backend(root=tmp_path / "slurm-jobs", python=VENV_PYTHON)
+    return {"AIRAD_SLURM": msgspec.json.encode(backend).decode(), **slurm.env}
+
+
+async def test_a_slurm_job_outlives_its_daemon(slurm_settings, nats_url, tmp_path):
+    await crash_mid_job("slurm", slurm_settings, nats_url, tmp_path)
