@@ -58,7 +58,7 @@ class ContainerExecutor:
                 if error.status != 404:
                     raise
             container = await docker.containers.create(create_config(spec, self.backend), name=name)
-            await container.put_archive("/", work_archive(spec.files))
+            await put_files(container, work_archive(spec.files))
         return encode_handle(container=name, job_id=spec.job_id)
 
     async def start(self, handle: str) -> None:
@@ -127,6 +127,19 @@ class ContainerExecutor:
                 if error.status == 404:
                     raise JobLost(f"container {name} is gone") from None
                 raise
+
+
+async def put_files(container: DockerContainer, archive: bytes, attempts: int = 5) -> None:
+    """Copy the job's files in; retried on an engine error, as podman 4.3 sometimes breaks the pipe
+    of one of several concurrent uploads ("passing bulk input to subprocess: broken pipe")."""
+    for attempt in range(attempts):
+        try:
+            await container.put_archive("/", archive)
+            return
+        except aiodocker.DockerError as error:
+            if error.status < 500 or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.2 * 2**attempt)
 
 
 def container_name(job_id: str) -> str:

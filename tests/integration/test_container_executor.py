@@ -110,3 +110,17 @@ async def test_a_job_whose_daemon_never_comes_back_still_ends(backend, tmp_path)
     assert (await inspect(backend, handle))["State"]["Status"] == "exited", "nobody waited, and the job ran on"
     result = await ContainerExecutor(backend).wait(handle)
     assert result.timed_out and result.exit_code != 0
+
+
+async def test_jobs_prepared_at_once_all_run(backend, tmp_path):
+    import asyncio
+
+    executor = ContainerExecutor(backend)
+
+    async def one(n: int):
+        handle = await executor.prepare(job(tmp_path, f"print('job', {n})\n"))
+        await executor.start(handle)
+        return await executor.wait(handle)
+
+    results = await asyncio.gather(*(one(n) for n in range(6)))
+    assert [r.stdout for r in results] == [f"job {n}\n".encode() for n in range(6)]

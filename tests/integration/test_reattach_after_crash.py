@@ -1,5 +1,6 @@
-"""Every remote executor behind a real daemon process (the local one: test_daemon.py): SIGKILL the daemon while a node's job runs, start
-another, and the job is collected by its recorded handle, never dispatched or run a second time."""
+"""Every remote executor behind a real daemon process (the local one: test_daemon.py): SIGKILL the
+daemon while a node's job runs, start another, and the job is collected by its recorded handle,
+never dispatched or run a second time."""
 
 from __future__ import annotations
 
