@@ -4,8 +4,8 @@ A test module subclasses `ExecutorContract` and provides two fixtures:
 - `executor`: an Executor on a running backend;
 - `reopen`: a function returning a *new* Executor on the same backend, as a restarted daemon
   would build it (it shares nothing in memory with `executor`).
-Sandboxed executors set `sandboxed = True` and provide `secret_path`, a file the daemon can read
-that a job must not.
+Sandboxed executors subclass `SandboxedExecutorContract` instead, which adds the isolation tests,
+and provide `secret_path`, a file the daemon can read that a job must not.
 """
 
 from __future__ import annotations
@@ -28,9 +28,6 @@ def script(source: str) -> str:
 
 class ExecutorContract:
     """Behaviour shared by every executor: run, fail, time out, run out of memory, cancel, reattach."""
-
-    sandboxed = False
-    limits_memory = True
 
     @pytest.fixture
     def inputs_dir(self, tmp_path: Path) -> Path:
@@ -90,8 +87,6 @@ class ExecutorContract:
         assert result.duration_s < 60
 
     async def test_a_script_over_its_memory_limit_is_marked_oom(self, executor, inputs_dir):
-        if not self.limits_memory:
-            pytest.skip("this executor does not limit memory")
         result = await self.run(executor, self.spec(inputs_dir, """
             blocks = []
             for _ in range(64):
@@ -180,9 +175,11 @@ class ExecutorContract:
         assert b"sk-do-not-leak" not in result.stdout
         assert b"MARK yes" in result.stdout
 
+
+class SandboxedExecutorContract(ExecutorContract):
+    """The contract of an executor that isolates jobs: no network, none of the daemon's files."""
+
     async def test_a_sandboxed_job_has_no_network(self, executor, inputs_dir):
-        if not self.sandboxed:
-            pytest.skip("this executor does not sandbox jobs")
         server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         try:
@@ -202,8 +199,6 @@ class ExecutorContract:
         assert result.stdout.count(b"blocked") == 3
 
     async def test_a_sandboxed_job_cannot_read_the_daemons_files(self, executor, inputs_dir, secret_path):
-        if not self.sandboxed:
-            pytest.skip("this executor does not sandbox jobs")
         result = await self.run(executor, self.spec(inputs_dir, f"""
             try:
                 print("READ", open({str(secret_path)!r}).read())

@@ -11,15 +11,13 @@ import pytest
 
 from airad.executors.base import JobLost, JobSpec
 from airad.executors.container import ContainerExecutor
-from tests.contract.executor_contract import ExecutorContract, secret_path  # noqa: F401
+from tests.contract.executor_contract import SandboxedExecutorContract, secret_path  # noqa: F401
 from tests.infra.containers import dockerd_backend, dockerd_engine, podman_backend, podman_engine  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
 
-class TestDockerdContainerExecutor(ExecutorContract):
-    sandboxed = True
-
+class TestDockerdContainerExecutor(SandboxedExecutorContract):
     @pytest.fixture
     def reopen(self, dockerd_backend):  # noqa: F811
         return lambda: ContainerExecutor(dockerd_backend)
@@ -29,9 +27,7 @@ class TestDockerdContainerExecutor(ExecutorContract):
         return reopen()
 
 
-class TestPodmanContainerExecutor(ExecutorContract):
-    sandboxed = True
-
+class TestPodmanContainerExecutor(SandboxedExecutorContract):
     @pytest.fixture
     def reopen(self, podman_backend):  # noqa: F811
         return lambda: ContainerExecutor(podman_backend)

@@ -6,14 +6,12 @@ import pytest
 
 from airad.executors.local import LocalExecutor
 from tests.conftest import require
-from tests.contract.executor_contract import ExecutorContract, secret_path  # noqa: F401
+from tests.contract.executor_contract import ExecutorContract, SandboxedExecutorContract, secret_path  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
 
-class TestSandboxedLocalExecutor(ExecutorContract):
-    sandboxed = True
-
+class TestSandboxedLocalExecutor(SandboxedExecutorContract):
     @pytest.fixture
     def reopen(self, tmp_path):
         require("bwrap")
