@@ -49,7 +49,13 @@ async def drive_run(services: RunServices, run_id: str) -> RunState:
     await writer.publish_summary()
     bound.info("run.started", resumed=bool(state.owner), nodes=len(state.nodes))
     request = state.request
-    task = await anyio.to_thread.run_sync(open_task, request.task, request.seed, services.tasks_root)
+    try:
+        task = await anyio.to_thread.run_sync(open_task, request.task, request.seed, services.tasks_root)
+    except Exception as exc:
+        await writer.append(RunFinished, reason="error", best_node_id=None, detail=f"the task could not be prepared: {exc}"[:1000])
+        await writer.publish_summary()
+        bound.warning("run.failed", reason=str(exc))
+        return writer.state
     working: set[int] = set()
     wake = [anyio.Event()]
 

@@ -87,6 +87,7 @@ class RunState(Struct, frozen=True):
     cost_usd: float = 0.0
     tokens: int = 0
     finish_reason: str = ""
+    finish_detail: str = ""
     best_node_id: int | None = None
     rejection: str = ""
     metric: str = ""
@@ -201,7 +202,7 @@ def evolve(state: RunState, event: Event) -> RunState:
             )
         case RunFinished():
             return structs.replace(
-                state, status="finished", finish_reason=event.reason, best_node_id=event.best_node_id
+                state, status="finished", finish_reason=event.reason, finish_detail=event.detail, best_node_id=event.best_node_id
             )
     raise TypeError(f"unknown event {type(event).__name__}")
 

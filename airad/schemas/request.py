@@ -29,7 +29,45 @@ class BundledTask(Struct, frozen=True, forbid_unknown_fields=True, tag="bundled"
     validation_fraction: Annotated[float, Meta(gt=0, lt=0.9)] = 0.2
 
 
-TaskSpec = BundledTask
+ValidationFraction = Annotated[float, Meta(gt=0, lt=0.9, description="Share of the labelled data the harness holds back as the validation split.")]
+Sha256 = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
+
+
+class MleBenchTask(Struct, frozen=True, forbid_unknown_fields=True, tag="mlebench", tag_field="kind"):
+    """A competition prepared by MLE-bench's `prepare` step: `data_dir` holds its `public/` and
+    `private/` folders (and `leaderboard.csv`, for medals)."""
+
+    competition: Annotated[str, Meta(min_length=1, description="MLE-bench competition id, e.g. 'spooky-author-identification'.")]
+    data_dir: Annotated[str, Meta(min_length=1, description="Directory of the prepared competition, on the daemon's host.")]
+    validation_fraction: ValidationFraction = 0.2
+
+
+class CsvTask(Struct, frozen=True, forbid_unknown_fields=True, tag="csv", tag_field="kind"):
+    """A user's own table: a labelled CSV (and optionally a separate CSV of held-out test rows), the
+    column to predict and a metric from `airad tasks --metrics`."""
+
+    train: Annotated[str, Meta(min_length=1, description="Labelled CSV file on the daemon's host.")]
+    target: Annotated[str, Meta(min_length=1)]
+    metric: Annotated[str, Meta(min_length=1)]
+    test: str | None = None
+    id_column: str | None = None
+    title: str = ""
+    description: str = ""
+    validation_fraction: ValidationFraction = 0.2
+    test_fraction: Annotated[float, Meta(gt=0, lt=0.9, description="Share held out as the test split when `test` is not given.")] = 0.2
+
+
+class ContractTask(Struct, frozen=True, forbid_unknown_fields=True, tag="contract", tag_field="kind"):
+    """A user's Python file defining `load_data()` and `evaluate(...)`, frozen by its SHA-256 when the
+    task was created (`airad task freeze FILE`): a run refuses to start if the file changed since."""
+
+    path: Annotated[str, Meta(min_length=1)]
+    sha256: Sha256
+    title: str = ""
+    validation_fraction: ValidationFraction = 0.2
+
+
+TaskSpec = BundledTask | MleBenchTask | CsvTask | ContractTask
 
 
 class ModelSpec(Struct, frozen=True, forbid_unknown_fields=True):

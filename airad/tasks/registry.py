@@ -4,20 +4,56 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from airad.schemas.request import BundledTask, TaskSpec
+from airad.schemas.request import BundledTask, ContractTask, CsvTask, MleBenchTask, TaskSpec
 from airad.tasks.base import Task
 from airad.tasks.bundled import DATASETS, bundled_task_names, prepare_bundled
 
 
+class TaskError(ValueError):
+    """A task that cannot be prepared; `field` is the request's JSON path at fault."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
 def task_problem(spec: TaskSpec) -> tuple[str, str] | None:
-    """(field, reason) when the task spec cannot be opened, else None."""
-    if isinstance(spec, BundledTask) and spec.name not in DATASETS:
-        return "$.task.name", f"unknown bundled task {spec.name!r}; known: {', '.join(bundled_task_names())}"
-    return None
+    """(field, reason) when the task spec cannot be opened, else None. Cheap: no data is read."""
+    if isinstance(spec, BundledTask):
+        if spec.name not in DATASETS:
+            return "$.task.name", f"unknown bundled task {spec.name!r}; known: {', '.join(bundled_task_names())}"
+        return None
+    if isinstance(spec, CsvTask):
+        from airad.tasks.user import csv_task_problem
+
+        return csv_task_problem(spec)
+    if isinstance(spec, ContractTask):
+        from airad.tasks.contract import contract_task_problem
+
+        return contract_task_problem(spec)
+    if isinstance(spec, MleBenchTask):
+        from airad.tasks.mlebench import mlebench_task_problem
+
+        return mlebench_task_problem(spec)
+    return "$.task.kind", f"unsupported task kind {type(spec).__name__}"
 
 
 def open_task(spec: TaskSpec, seed: int, tasks_root: Path) -> Task:
-    """Prepare the task for this seed (once) and return it."""
+    """Prepare the task for this seed (once) and return it; `TaskError` if it cannot be."""
+    problem = task_problem(spec)
+    if problem is not None:
+        raise TaskError(*problem)
     if isinstance(spec, BundledTask):
         return prepare_bundled(spec, seed, tasks_root)
-    raise ValueError(f"unsupported task kind {type(spec).__name__}")
+    if isinstance(spec, CsvTask):
+        from airad.tasks.user import prepare_csv
+
+        return prepare_csv(spec, seed, tasks_root)
+    if isinstance(spec, ContractTask):
+        from airad.tasks.contract import prepare_contract
+
+        return prepare_contract(spec, seed, tasks_root)
+    from airad.tasks.mlebench import prepare_mlebench
+
+    return prepare_mlebench(spec, seed, tasks_root)

@@ -105,10 +105,11 @@ def start_podman(podman: str = "podman") -> Engine:
 
 
 def launch(kind: str, argv: list[str], root: Path, env: dict[str, str]) -> Engine:
-    """Start an engine process (its log in `root/engine.log`) and wait until its API answers."""
+    """Start an engine process (its log in `root/engine.log`) and wait until its API answers. It runs
+    in `root`: podman's conmon writes an `oom` marker file into its working dir."""
     socket_name = "docker.sock" if kind == "dockerd" else "podman.sock"
     with open(root / "engine.log", "wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        process = subprocess.Popen(argv, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     engine = Engine(kind, f"unix://{root}/{socket_name}", root, process)
     deadline = time.monotonic() + START_TIMEOUT_S
     while not ping(engine.socket_path):

@@ -207,3 +207,19 @@ async def test_an_oom_or_a_killed_job_is_recorded_on_its_node(tmp_path, outcome,
     assert node.status == "scored" and not node.valid
     assert message in node.score_error
     assert node.oom == outcome.get("oom", False) and node.killed == outcome.get("killed")
+
+
+async def test_a_task_that_cannot_be_prepared_ends_the_run_with_the_reason(tmp_path, monkeypatch):
+    from airad.daemon import runner
+    from airad.tasks.registry import TaskError
+
+    def broken(spec, seed, root):
+        raise TaskError("$.task.train", "cannot read /data/gone.csv")
+
+    monkeypatch.setattr(runner, "open_task", broken)
+    services = _services(tmp_path, ScriptedLLM(lambda prompt: GOOD))
+    await _submit(services)
+    state = await drive_run(services, "r")
+    assert state.terminal and state.finish_reason == "error"
+    assert state.finish_detail == "the task could not be prepared: $.task.train: cannot read /data/gone.csv"
+    assert state.nodes == ()
