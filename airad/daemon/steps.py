@@ -153,6 +153,8 @@ def job_spec(services: RunServices, writer: RunWriter, task: Task, node: Node) -
         cpus=resources.cpus,
         memory_mb=resources.memory_mb,
         gpus=getattr(resources, "gpus", 0),
+        image=getattr(resources, "image", None),
+        hidden=tuple(str(path) for path in getattr(task, "private_dirs", ())),
     )
 
 

@@ -18,7 +18,9 @@ from msgspec import Struct
 class JobSpec(Struct, frozen=True):
     """What to run: `files` written into a fresh work dir, the read-only `inputs_dir` visible at
     `input/`, and `command` run there (a leading "python" means the executor's own interpreter).
-    `image` picks the container image of a container job (None: the backend's default)."""
+    `image` picks the container image of a container job (None: the backend's default).
+    `hidden` names host dirs a sandboxed job must not see (a task's answers kept outside the daemon's
+    state); executors that only mount the inputs hide them by construction."""
 
     job_id: str
     files: dict[str, str]
@@ -31,6 +33,7 @@ class JobSpec(Struct, frozen=True):
     memory_mb: int | None = None
     gpus: int = 0
     image: str | None = None
+    hidden: tuple[str, ...] = ()
 
 
 class JobResult(Struct, frozen=True):

@@ -87,7 +87,7 @@ class LocalExecutor:
         inputs = Path(spec.inputs_dir).resolve()
         if self.bwrap:
             (work / "input").mkdir()
-            argv = self._bwrap_command(work, inputs) + argv
+            argv = self._bwrap_command(work, inputs, spec.hidden) + argv
         else:
             (work / "input").symlink_to(inputs, target_is_directory=True)
         env = {**BASE_ENV, **thread_limits(spec.cpus), "HOME": str(work), **spec.env}
@@ -97,11 +97,11 @@ class LocalExecutor:
             dir=str(job_dir), timeout_s=spec.timeout_s, outputs=list(spec.outputs), memory_limited=bool(spec.memory_mb),
         )
 
-    def _bwrap_command(self, work: Path, inputs: Path) -> list[str]:
+    def _bwrap_command(self, work: Path, inputs: Path, hidden: tuple[str, ...] = ()) -> list[str]:
         args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
         for path in self._interpreter_dirs():
             args += ["--ro-bind", str(path), str(path)]
-        for path in self.hidden:
+        for path in (*self.hidden, *(Path(p).resolve() for p in hidden if Path(p).is_dir())):
             args += ["--tmpfs", str(path)]
         args += ["--bind", str(work), str(work), "--ro-bind", str(inputs), str(work / "input")]
         args += ["--unshare-all", "--die-with-parent", "--chdir", str(work), "--"]

@@ -166,3 +166,16 @@ async def test_sandbox_keeps_an_interpreter_that_lives_under_tmp(layout):
     result = await run(executor, _spec(inputs, "import json\nprint(\"ok\")\n"))
     assert result.exit_code == 0, result.stderr
     assert result.stdout == b"ok\n"
+
+
+async def test_sandbox_hides_the_dirs_a_job_names_as_hidden(layout, tmp_path):
+    require("bwrap")
+    root, inputs, _ = layout
+    answers = tmp_path / "competition" / "private"
+    answers.mkdir(parents=True)
+    (answers / "test.csv").write_text("id,label\n1,secret\n")
+    executor = LocalExecutor(root / "state" / "work", sandbox=True, hidden=((root / "state").resolve(),))
+    code = f"import os\nprint(os.listdir({str(answers)!r}))\n"
+    result = await run(executor, _spec(inputs, code, hidden=(str(answers),)))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == b"[]\n"
