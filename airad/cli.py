@@ -1,4 +1,4 @@
-"""The `airad` command: run, daemon, submit, runs, show, events, tasks."""
+"""The `airad` command: run, daemon, submit, runs, show, events, report, tasks."""
 
 from __future__ import annotations
 
@@ -191,6 +191,46 @@ async def cmd_events(args, settings: Settings) -> int:
     return EXIT_OK
 
 
+async def cmd_report(args, settings: Settings) -> int:
+    from airad.events.report import build_report, select_runs
+
+    labels = _label_filter(args.label)
+    states = select_runs(await _run_states(settings, args.run_ids), task=args.task, labels=labels)
+    report = build_report(states, by_labels=args.by)
+    if args.csv:
+        print(out.report_csv(report), end="")
+    else:
+        print(out.to_json(report) if args.json else out.report_text(report))
+    return EXIT_OK
+
+
+def _label_filter(pairs: list[str]) -> dict[str, str]:
+    labels = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CliError(f"--label wants KEY=VALUE, got {pair!r}")
+        labels[key] = value
+    return labels
+
+
+async def _run_states(settings: Settings, run_ids: list[str]) -> list[RunState]:
+    """The folded runs named, or every finished run in the index when none is named."""
+    from airad.daemon.connection import nats_connection
+    from airad.events.jetstream import JetStreamEventLog, JetStreamRunIndex
+
+    async with nats_connection(settings) as (nc, _):
+        js = nc.jetstream()
+        if not run_ids:
+            run_ids = [s.run_id for s in await (await JetStreamRunIndex.open(js)).list() if s.status == "finished"]
+        log = JetStreamEventLog(js)
+        histories = [(run_id, await log.read(run_id)) for run_id in run_ids]
+    missing = [run_id for run_id, events in histories if not events]
+    if missing:
+        raise CliError(f"no run {missing[0]!r} in the log", EXIT_FAILED)
+    return [fold(events) for _, events in histories]
+
+
 async def cmd_tasks(args, settings: Settings) -> int:
     from airad.tasks.bundled import DATASETS
 
@@ -228,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("run_id")
     show.add_argument("--node", type=int, help="print this node's plan, code, output and review")
     command("events", cmd_events, "print a run's events").add_argument("run_id")
+    report = command("report", cmd_report, "chosen vs oracle node per run, mean ± SEM per task and policy")
+    report.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="runs to report (default: every finished run)")
+    report.add_argument("--task", help="only runs of this task")
+    report.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="only runs with this label")
+    report.add_argument("--by", action="append", default=[], metavar="KEY", help="also group by this label")
+    report.add_argument("--csv", action="store_true", help="one CSV row per run")
     command("tasks", cmd_tasks, "list bundled tasks")
     return parser
 

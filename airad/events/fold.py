@@ -9,6 +9,7 @@ from msgspec import Struct, structs
 
 from airad.schemas.events import (
     Event,
+    Medal,
     NodeDispatched,
     NodeExecuted,
     NodeFailed,
@@ -57,6 +58,9 @@ class Node(Struct, frozen=True):
     score: float | None = None
     score_error: str = ""
     test_score: float | None = None
+    medal: Medal | None = None
+    above_median: bool | None = None
+    medal_thresholds: dict[str, float] = {}
     failure: str = ""
     analyzed: bool = False
     reported_metric: float | None = None
@@ -179,7 +183,11 @@ def evolve(state: RunState, event: Event) -> RunState:
             )
             return structs.replace(state, nodes=nodes, metric=event.metric, lower_is_better=event.lower_is_better)
         case NodeTested():
-            return structs.replace(state, nodes=_update_node(state, event.node_id, test_score=event.score))
+            nodes = _update_node(
+                state, event.node_id, test_score=event.score, medal=event.medal, above_median=event.above_median,
+                medal_thresholds=event.medal_thresholds,
+            )
+            return structs.replace(state, nodes=nodes)
         case NodeAnalyzed():
             tokens = event.prompt_tokens + event.completion_tokens
             node = state.nodes[event.node_id]

@@ -17,6 +17,7 @@ from airad.schemas.request import RunRequest
 Operator = Literal["draft", "improve", "debug", "crossover"]
 FinishReason = Literal["max_nodes", "wall_seconds", "budget", "cancelled", "error"]
 FailureStage = Literal["generate", "execute", "score"]
+Medal = Literal["gold", "silver", "bronze"]
 
 
 class EventBase(Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -122,10 +123,18 @@ class NodeScored(EventBase, frozen=True, tag="node.scored"):
 
 
 class NodeTested(EventBase, frozen=True, tag="node.tested"):
-    """The held-out test score. Reports only: no policy's view of the run contains it."""
+    """The held-out test score. Reports only: no policy's view of the run contains it.
+
+    Tasks with a leaderboard (MLE-bench) also record the medal the score wins (`gold` / `silver` /
+    `bronze`, None for none), whether it beats the leaderboard's median, and the thresholds by name
+    (`gold`, `silver`, `bronze`, `median`); without a leaderboard these stay None / None / {}.
+    """
 
     node_id: int
     score: float | None = None
+    medal: Medal | None = None
+    above_median: bool | None = None
+    medal_thresholds: dict[str, float] = {}
 
 
 class NodeAnalyzed(EventBase, frozen=True, tag="node.analyzed"):
