@@ -30,7 +30,8 @@ from airad.schemas.events import (
     NodeTested,
 )
 from airad.schemas.request import operators_of
-from airad.tasks.base import Task
+from airad.tasks.base import Score, Task
+from airad.tasks.medals import grading_report
 
 TAIL_CHARS = 4000
 STAGE_OF_STATUS = {"selected": "generate", "generated": "execute", "dispatched": "execute", "executed": "score"}
@@ -202,7 +203,16 @@ async def score(services: RunServices, writer: RunWriter, task: Task, node: Node
         valid=validation.valid and node.exit_code == 0 and not (node.timed_out or node.oom or node.killed),
         score=validation.score, error=error,
     )
-    await writer.append(NodeTested, node_id=node.id, score=grades.test.score)
+    await writer.append(NodeTested, node_id=node.id, score=grades.test.score, **_medals(task, grades.test))
+
+
+def _medals(task: Task, test: Score) -> dict:
+    """The test score's medal by the task's leaderboard, when it has one (MLE-bench competitions)."""
+    thresholds = getattr(task, "medal_thresholds", None)
+    if thresholds is None:
+        return {}
+    report = grading_report(test.score, test.valid, thresholds)
+    return {"medal": report.medal, "above_median": report.above_median, "medal_thresholds": thresholds.as_dict()}
 
 
 def _tail(data: bytes) -> str:

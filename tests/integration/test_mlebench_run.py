@@ -1,0 +1,48 @@
+"""A synthetic competition laid out exactly like MLE-bench's prepared data, searched end to end by the
+real CLI (offline coder, sandboxed local executor): fitness from the harness's validation split,
+test scores with medals from the competition's leaderboard, and `airad report` over the run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import require
+from tests.integration.test_cli import airad
+from tests.synthetic_competitions import tabular_playground
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_prepared_competition_is_searched_graded_and_medalled(tmp_path):
+    require("bwrap")
+    data = tabular_playground(tmp_path / "mle-bench" / "tabular-playground-series-may-2022" / "prepared")
+    request = tmp_path / "competition.toml"
+    request.write_text(
+        'run_id = "playground"\nseed = 1\n'
+        f'[task]\nkind = "mlebench"\ncompetition = "tabular-playground-series-may-2022"\ndata_dir = "{data}"\n'
+        '[policy]\nkind = "greedy"\nnum_drafts = 2\n[budget]\nmax_nodes = 3\n'
+    )
+    state = tmp_path / "state"
+    run = airad("run", str(request), "--json", state_dir=state, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "finished" and summary["nodes"] == 3 and summary["metric"] == "roc_auc"
+    assert 0.6 < summary["best_score"] <= 1.0
+
+    events = [json.loads(line) for line in airad("events", "playground", "--json", state_dir=state).stdout.splitlines()]
+    scored = [e for e in events if e["type"] == "node.scored" and e["valid"]]
+    tested = [e for e in events if e["type"] == "node.tested"]
+    assert scored and len(tested) == 3
+    for event in tested:
+        assert set(event["medal_thresholds"]) == {"gold", "silver", "bronze", "median"}
+        assert event["above_median"] in (True, False)
+        assert event["medal"] in (None, "gold", "silver", "bronze")
+
+    report = json.loads(airad("report", "playground", "--json", state_dir=state).stdout)
+    [row] = report["runs"]
+    assert row["has_medals"] and row["chosen"]["node_id"] == summary["best_node_id"]
+    assert row["chosen"]["test"] is not None
+    [group] = report["groups"]
+    assert set(group["any_medal_pct"]) == {"validation", "oracle"}
