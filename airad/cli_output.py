@@ -120,6 +120,11 @@ def node_detail(state: RunState, node_id: int) -> str:
     ]
     if node.failure or node.score_error:
         lines.append(f"problem: {node.failure or node.score_error}")
+    if node.medal_thresholds:
+        thresholds = ", ".join(f"{name} {value:.5g}" for name, value in node.medal_thresholds.items())
+        verdict = f"{node.medal} medal" if node.medal else "no medal"
+        median = "above" if node.above_median else "not above"
+        lines.append(f"grading (held-out test): {verdict}, {median} the median; thresholds: {thresholds}")
     if node.handle:
         lines.append(f"job: {node.handle}")
     if node.analyzed:

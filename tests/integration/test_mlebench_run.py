@@ -40,6 +40,9 @@ def test_a_prepared_competition_is_searched_graded_and_medalled(tmp_path):
         assert event["above_median"] in (True, False)
         assert event["medal"] in (None, "gold", "silver", "bronze")
 
+    detail = airad("show", "playground", "--node", str(summary["best_node_id"]), state_dir=state).stdout
+    assert "grading (held-out test):" in detail and "thresholds: gold" in detail
+
     report = json.loads(airad("report", "playground", "--json", state_dir=state).stdout)
     [row] = report["runs"]
     assert row["has_medals"] and row["chosen"]["node_id"] == summary["best_node_id"]
