@@ -1,4 +1,4 @@
-"""The `airad` command: run, daemon, submit, runs, show, events, report, tasks."""
+"""The `airad` command: run, daemon, submit, runs, show, events, report, tasks, task freeze."""
 
 from __future__ import annotations
 
@@ -232,13 +232,63 @@ async def _run_states(settings: Settings, run_ids: list[str]) -> list[RunState]:
 
 
 async def cmd_tasks(args, settings: Settings) -> int:
-    from airad.tasks.bundled import DATASETS
-
+    rows = _metric_rows() if args.metrics else _bundled_task_rows()
     if args.json:
-        print(out.to_json([{"name": d.name, "metric": d.metric, "title": d.title} for d in DATASETS.values()]))
+        print(out.to_json(rows))
+        return EXIT_OK
+    columns = ("name", "kind", "direction", "predicts") if args.metrics else (
+        "name", "kind", "metric", "direction", "rows", "features", "categorical", "missing", "title"
+    )
+    table = [tuple(c.upper() for c in columns)]
+    table += [tuple(_cell(row, c) for c in columns) for row in rows]
+    print(_aligned(table))
+    return EXIT_OK
+
+
+def _bundled_task_rows() -> list[dict]:
+    from airad.tasks.bundled import DATASETS, dataset_facts
+
+    return [msgspec.structs.asdict(dataset_facts(d)) for d in DATASETS.values()]
+
+
+def _metric_rows() -> list[dict]:
+    from airad.tasks.metrics import METRICS
+
+    return [
+        {
+            "name": m.name,
+            "kind": "classification" if m.classification else "regression",
+            "lower_is_better": m.lower_is_better,
+            "predicts": "probability of 1" if m.probabilities else "label" if m.classification else "number",
+        }
+        for m in METRICS.values()
+    ]
+
+
+def _cell(row: dict, column: str) -> str:
+    if column == "direction":
+        return "lower is better" if row["lower_is_better"] else "higher is better"
+    value = row[column]
+    return ("yes" if value else "no") if isinstance(value, bool) else str(value)
+
+
+def _aligned(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+
+async def cmd_task(args, settings: Settings) -> int:
+    from airad.tasks.contract import freeze
+
+    path = Path(args.file)
+    try:
+        sha, table = freeze(path)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print(out.to_json({"path": str(path.resolve()), "sha256": sha, "toml": table}))
     else:
-        for d in DATASETS.values():
-            print(f"{d.name:<16} {d.metric:<9} {d.title}")
+        print(table, end="")
     return EXIT_OK
 
 
@@ -274,7 +324,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="only runs with this label")
     report.add_argument("--by", action="append", default=[], metavar="KEY", help="also group by this label")
     report.add_argument("--csv", action="store_true", help="one CSV row per run")
-    command("tasks", cmd_tasks, "list bundled tasks")
+    tasks = command("tasks", cmd_tasks, "list bundled tasks (kind, metric, rows, features, categoricals, missing values)")
+    tasks.add_argument("--metrics", action="store_true", help="list the metrics a user task may name instead")
+    task = command("task", cmd_task, "user tasks: `airad task freeze FILE`", json_flag=False)
+    freeze = task.add_subparsers(dest="task_command", required=True).add_parser(
+        "freeze", help="print a contract file's SHA-256 as a ready-to-paste [task] TOML table"
+    )
+    freeze.add_argument("file")
+    freeze.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 

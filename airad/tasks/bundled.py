@@ -1,36 +1,35 @@
 """Tasks built from datasets that ship inside installed packages, laid out like MLE-bench competitions.
 
-Prepared layout under `<tasks_root>/<name>/seed-<seed>-val-<fraction>/`:
+Prepared layout under `<tasks_root>/<name>/seed-<seed>-val-<fraction>/` (see `airad.tasks.layout`):
 `public/` (description.md, train.csv, test.csv, sample_submission.csv: what a node reads) and
 `private/answers.csv` (the harness's own: id, target, split). The hidden test rows are fixed
 per task; the validation rows are drawn from the labelled data by the run's seed. test.csv
 holds both, shuffled under fresh ids, so a script cannot tell which rows score which split.
+Categorical strings and missing values stay in the CSVs as the package ships them.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from msgspec import Struct
 
-from airad.agents.operators import TaskBrief
 from airad.schemas.request import BundledTask
-from airad.tasks.base import Grades
-from airad.tasks.harness import CsvHarness
+from airad.tasks.layout import TableTask, data_overview, held_out_rows, is_prepared, write_layout
 from airad.tasks.metrics import METRICS
 
+__all__ = [
+    "DATASETS", "BundledDataset", "PreparedTask", "bundled_task_names", "data_overview", "dataset_facts",
+    "prepare_bundled",
+]
+
 TEST_FRACTION = 0.2
-TEST_SPLIT_SEED = 20240101
 
 
 class BundledDataset(Struct, frozen=True):
-    """A packaged dataset and how it is posed as a competition."""
+    """A packaged dataset and how it is posed as a competition: `load()` gives features and `target`."""
 
     name: str
     title: str
@@ -40,12 +39,39 @@ class BundledDataset(Struct, frozen=True):
     load: Callable[[], pd.DataFrame]
 
 
-def _sklearn(loader_name: str) -> Callable[[], pd.DataFrame]:
+class DatasetFacts(Struct, frozen=True):
+    """What `airad tasks` shows of a bundled task: its kind, metric and the shape of its data."""
+
+    name: str
+    title: str
+    kind: str
+    metric: str
+    lower_is_better: bool
+    rows: int
+    features: int
+    categorical: bool
+    missing: bool
+
+
+def _sklearn(loader_name: str, snake_case: bool = False) -> Callable[[], pd.DataFrame]:
     def load() -> pd.DataFrame:
         from sklearn import datasets
 
         frame = getattr(datasets, loader_name)(as_frame=True).frame
-        return frame.rename(columns={frame.columns[-1]: "target"})
+        frame = frame.rename(columns={frame.columns[-1]: "target"})
+        if snake_case:
+            frame = frame.rename(columns=lambda name: name.replace(" (cm)", "_cm").replace(" ", "_"))
+        return frame
+
+    return load
+
+
+def _penguins(target: str) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        from palmerpenguins import load_penguins
+
+        frame = load_penguins().dropna(subset=[target]).reset_index(drop=True)
+        return frame.drop(columns=[target]).assign(target=frame[target])
 
     return load
 
@@ -80,55 +106,56 @@ DATASETS: dict[str, BundledDataset] = {
             "`target` is the progression measure; predict it as a number",
             _sklearn("load_diabetes"),
         ),
+        BundledDataset(
+            "penguins-species",
+            "Penguin species",
+            "Predict the species of a penguin from the island it was seen on, its sex, the study year "
+            "and four body measurements (Palmer Station LTER data, shipped with the palmerpenguins package). "
+            "`island` and `sex` are text categories; some measurements and some `sex` values are missing.",
+            "accuracy",
+            "`target` is the species, `Adelie`, `Chinstrap` or `Gentoo`; predict the label as that text",
+            _penguins("species"),
+        ),
+        BundledDataset(
+            "penguins-body-mass",
+            "Penguin body mass",
+            "Predict a penguin's body mass in grams from its species, the island it was seen on, its sex, "
+            "the study year and three bill and flipper measurements (Palmer Station LTER data, shipped with "
+            "the palmerpenguins package). `species`, `island` and `sex` are text categories; some `sex` "
+            "values are missing.",
+            "mae",
+            "`target` is the body mass in grams; predict it as a number",
+            _penguins("body_mass_g"),
+        ),
+        BundledDataset(
+            "digits",
+            "Handwritten digits",
+            "Predict which digit, 0 to 9, an 8x8 image of a handwritten digit shows, from its 64 pixel "
+            "intensities (0 to 16) in columns `pixel_<row>_<column>` (UCI optical recognition of "
+            "handwritten digits data, shipped with scikit-learn).",
+            "accuracy",
+            "`target` is the digit, 0 to 9; predict the class label",
+            _sklearn("load_digits"),
+        ),
+        BundledDataset(
+            "iris",
+            "Iris species",
+            "Predict the species of an iris flower from the length and width of its sepals and petals "
+            "in centimetres (Fisher's iris data, shipped with scikit-learn).",
+            "accuracy",
+            "`target` is the species, 0 (setosa), 1 (versicolor) or 2 (virginica); predict the class label",
+            _sklearn("load_iris", snake_case=True),
+        ),
     )
 }
 
-METRIC_TEXT = {
-    "roc_auc": "the area under the ROC curve (ROC AUC) between the predicted probability and the observed target",
-    "accuracy": "accuracy: the fraction of rows whose predicted label equals the observed target",
-    "rmse": "the root mean squared error (RMSE) between the predicted and the observed target; lower is better",
-    "mae": "the mean absolute error (MAE) between the predicted and the observed target; lower is better",
-}
 
-
-class PreparedTask:
+class PreparedTask(TableTask):
     """A bundled task prepared on disk for one (seed, validation fraction): implements `Task`."""
 
-    submission_path = "submission/submission.csv"
-
     def __init__(self, dataset: BundledDataset, root: Path):
-        self.name = dataset.name
+        super().__init__(dataset.name, root, METRICS[dataset.metric])
         self.dataset = dataset
-        self.root = root
-        self.public_dir = root / "public"
-        answers = pd.read_csv(root / "private" / "answers.csv")
-        self.harness = CsvHarness(answers, "id", "target", METRICS[dataset.metric])
-        self._brief: TaskBrief | None = None
-
-    def brief(self) -> TaskBrief:
-        """The description and a column-level overview of the public files (read once)."""
-        if self._brief is None:
-            description = (self.public_dir / "description.md").read_text()
-            self._brief = TaskBrief(description=description, data_overview=data_overview(self.public_dir))
-        return self._brief
-
-    def grade(self, submission: bytes | None) -> Grades:
-        """Score a submission with the harness's own answers."""
-        return self.harness.grade(submission)
-
-
-def data_overview(public_dir: Path, max_columns: int = 60) -> str:
-    """One line per public file: rows and columns with dtypes, as a model would want to see them."""
-    lines = []
-    for path in sorted(public_dir.iterdir()):
-        if path.suffix != ".csv":
-            lines.append(f"- {path.name}")
-            continue
-        frame = pd.read_csv(path)
-        columns = [f"{name} ({dtype})" for name, dtype in frame.dtypes.items()]
-        more = f", ... and {len(columns) - max_columns} more" if len(columns) > max_columns else ""
-        lines.append(f"- {path.name}: {len(frame)} rows; columns: {', '.join(columns[:max_columns])}{more}")
-    return "\n".join(lines)
 
 
 def prepare_bundled(spec: BundledTask, seed: int, tasks_root: Path) -> PreparedTask:
@@ -137,48 +164,16 @@ def prepare_bundled(spec: BundledTask, seed: int, tasks_root: Path) -> PreparedT
     if dataset is None:
         raise KeyError(f"unknown bundled task {spec.name!r}; known: {', '.join(sorted(DATASETS))}")
     root = tasks_root / dataset.name / f"seed-{seed}-val-{spec.validation_fraction:g}"
-    if not (root / "private" / "answers.csv").exists():
-        _write_layout(dataset, spec.validation_fraction, seed, root)
+    if not is_prepared(root):
+        frame = dataset.load().reset_index(drop=True)
+        test_rows, labelled_rows = held_out_rows(len(frame), TEST_FRACTION)
+        write_layout(
+            root, frame, test_rows, labelled_rows,
+            target="target", id_column="id", validation_fraction=spec.validation_fraction, seed=seed,
+            sample_value=0.5 if METRICS[dataset.metric].probabilities else None,
+            description=_description(dataset),
+        )
     return PreparedTask(dataset, root)
-
-
-def _write_layout(dataset: BundledDataset, validation_fraction: float, seed: int, root: Path) -> None:
-    frame = dataset.load().reset_index(drop=True)
-    fixed = np.random.default_rng(TEST_SPLIT_SEED).permutation(len(frame))
-    n_test = int(round(len(frame) * TEST_FRACTION))
-    test_rows, labelled_rows = fixed[:n_test], fixed[n_test:]
-    run_rng = np.random.default_rng(seed)
-    labelled_rows = run_rng.permutation(labelled_rows)
-    n_validation = int(round(len(labelled_rows) * validation_fraction))
-    validation_rows, train_rows = labelled_rows[:n_validation], np.sort(labelled_rows[n_validation:])
-
-    train = frame.loc[train_rows].reset_index(drop=True)
-    train.insert(0, "id", np.arange(len(train)))
-    scored = pd.concat(
-        [frame.loc[validation_rows].assign(split="validation"), frame.loc[test_rows].assign(split="test")]
-    )
-    scored = scored.iloc[run_rng.permutation(len(scored))].reset_index(drop=True)
-    scored.insert(0, "id", np.arange(len(train), len(train) + len(scored)))
-
-    staging = root.with_name(f"{root.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "public").mkdir(parents=True)
-    (staging / "private").mkdir()
-    train.to_csv(staging / "public" / "train.csv", index=False)
-    scored.drop(columns=["target", "split"]).to_csv(staging / "public" / "test.csv", index=False)
-    default = 0.5 if METRICS[dataset.metric].probabilities else train["target"].iloc[0]
-    pd.DataFrame({"id": scored["id"], "target": default}).to_csv(
-        staging / "public" / "sample_submission.csv", index=False
-    )
-    scored[["id", "target", "split"]].to_csv(staging / "private" / "answers.csv", index=False)
-    (staging / "public" / "description.md").write_text(_description(dataset))
-    root.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        staging.rename(root)
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not (root / "private" / "answers.csv").exists():
-            raise
 
 
 def _description(dataset: BundledDataset) -> str:
@@ -188,7 +183,7 @@ def _description(dataset: BundledDataset) -> str:
 
 ## Evaluation
 
-Submissions are evaluated on {METRIC_TEXT[dataset.metric]}.
+Submissions are evaluated on {METRICS[dataset.metric].text}.
 
 ## Files
 
@@ -200,6 +195,24 @@ Submissions are evaluated on {METRIC_TEXT[dataset.metric]}.
 Some rows of `test.csv` are scored during the search as a validation split; the others are
 held out and scored only for the final report. Both are scored by the harness, not by your script.
 """
+
+
+def dataset_facts(dataset: BundledDataset) -> DatasetFacts:
+    """Load the dataset and describe it: rows, feature count, categorical features, missing values."""
+    frame = dataset.load()
+    features = frame.drop(columns=["target"])
+    metric = METRICS[dataset.metric]
+    return DatasetFacts(
+        name=dataset.name,
+        title=dataset.title,
+        kind="classification" if metric.classification else "regression",
+        metric=metric.name,
+        lower_is_better=metric.lower_is_better,
+        rows=len(frame),
+        features=features.shape[1],
+        categorical=any(not pd.api.types.is_numeric_dtype(dtype) for dtype in features.dtypes),
+        missing=bool(features.isna().any().any()),
+    )
 
 
 def bundled_task_names() -> list[str]:

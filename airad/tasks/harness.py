@@ -43,6 +43,8 @@ class CsvHarness:
 
     def _score(self, predictions: pd.Series, split: str) -> Score:
         rows = self.answers[self.answers["split"] == split]
+        if rows[self.target_column].isna().all():
+            return Score(valid=False, error=f"no labels for the {split} rows")
         truth = rows[self.target_column].to_numpy()
         predicted = predictions.loc[rows.index].to_numpy()
         try:

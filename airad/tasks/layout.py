@@ -1,0 +1,149 @@
+"""The competition layout every table task shares (bundled, user CSV, user contract).
+
+`<root>/public/` holds what a node reads: description.md, train.csv (fresh ids, features, target),
+test.csv (validation and hidden test rows shuffled together under fresh ids, no target) and
+sample_submission.csv. `<root>/private/answers.csv` is the harness's own: id, target, split.
+A test row whose target is empty has no label: it is predicted but not scored.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from airad.agents.operators import TaskBrief
+from airad.tasks.base import Grades
+from airad.tasks.harness import CsvHarness
+from airad.tasks.metrics import Metric
+
+TEST_SPLIT_SEED = 20240101
+
+
+def held_out_rows(n_rows: int, test_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """(test rows, labelled rows): a split of `range(n_rows)` fixed for every run, whatever its seed."""
+    fixed = np.random.default_rng(TEST_SPLIT_SEED).permutation(n_rows)
+    n_test = int(round(n_rows * test_fraction))
+    return fixed[:n_test], fixed[n_test:]
+
+
+def split_sizes(n_labelled: int, validation_fraction: float, test_fraction: float | None) -> tuple[int, int, int]:
+    """(train, validation, test) row counts `write_layout` gives after `held_out_rows` (no test rows
+    held out of the labelled ones when `test_fraction` is None: they come from elsewhere)."""
+    n_test = 0 if test_fraction is None else int(round(n_labelled * test_fraction))
+    n_validation = int(round((n_labelled - n_test) * validation_fraction))
+    return n_labelled - n_test - n_validation, n_validation, n_test
+
+
+def is_prepared(root: Path) -> bool:
+    """Whether the layout at `root` is complete (it appears whole, by one rename)."""
+    return (root / "private" / "answers.csv").exists()
+
+
+def write_layout(
+    root: Path,
+    frame: pd.DataFrame,
+    test_rows: np.ndarray,
+    labelled_rows: np.ndarray,
+    *,
+    target: str,
+    id_column: str,
+    validation_fraction: float,
+    seed: int,
+    sample_value: object | None,
+    description: str,
+) -> None:
+    """Write the layout of `frame` (rows by position) at `root`, atomically; a racing writer's copy wins.
+
+    The run's seed draws the validation rows from `labelled_rows` and shuffles the scored rows.
+    `sample_value` fills the sample submission's target (None: the first training target).
+    """
+    run_rng = np.random.default_rng(seed)
+    labelled_rows = run_rng.permutation(labelled_rows)
+    n_validation = int(round(len(labelled_rows) * validation_fraction))
+    validation_rows, train_rows = labelled_rows[:n_validation], np.sort(labelled_rows[n_validation:])
+
+    train = frame.loc[train_rows].reset_index(drop=True)
+    train.insert(0, id_column, np.arange(len(train)))
+    scored = pd.concat(
+        [frame.loc[validation_rows].assign(split="validation"), frame.loc[test_rows].assign(split="test")]
+    )
+    scored = scored.iloc[run_rng.permutation(len(scored))].reset_index(drop=True)
+    scored.insert(0, id_column, np.arange(len(train), len(train) + len(scored)))
+
+    staging = root.with_name(f"{root.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "public").mkdir(parents=True)
+    (staging / "private").mkdir()
+    train.to_csv(staging / "public" / "train.csv", index=False)
+    scored.drop(columns=[target, "split"]).to_csv(staging / "public" / "test.csv", index=False)
+    default = train[target].iloc[0] if sample_value is None else sample_value
+    pd.DataFrame({id_column: scored[id_column], target: default}).to_csv(
+        staging / "public" / "sample_submission.csv", index=False
+    )
+    scored[[id_column, target, "split"]].to_csv(staging / "private" / "answers.csv", index=False)
+    (staging / "public" / "description.md").write_text(description)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        staging.rename(root)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not is_prepared(root):
+            raise
+
+
+def data_overview(public_dir: Path, max_columns: int = 60) -> str:
+    """One line per public file: rows and columns with dtypes, as a model would want to see them."""
+    lines = []
+    for path in sorted(public_dir.iterdir()):
+        if path.suffix != ".csv":
+            lines.append(f"- {path.name}")
+            continue
+        frame = pd.read_csv(path)
+        columns = [f"{name} ({dtype})" for name, dtype in frame.dtypes.items()]
+        more = f", ... and {len(columns) - max_columns} more" if len(columns) > max_columns else ""
+        lines.append(f"- {path.name}: {len(frame)} rows; columns: {', '.join(columns[:max_columns])}{more}")
+    return "\n".join(lines)
+
+
+class TableTask:
+    """A table task prepared on disk at `root`: implements `Task`, scoring with its private answers.
+
+    `private_dirs` are host folders holding labels outside the layout (a user's own files), which a
+    sandboxed script must not see.
+    """
+
+    submission_path = "submission/submission.csv"
+
+    def __init__(
+        self,
+        name: str,
+        root: Path,
+        metric: Metric,
+        *,
+        id_column: str = "id",
+        target: str = "target",
+        private_dirs: tuple[Path, ...] = (),
+    ):
+        self.name = name
+        self.root = root
+        self.public_dir = root / "public"
+        self.private_dirs = private_dirs
+        answers = pd.read_csv(root / "private" / "answers.csv")
+        self.harness = CsvHarness(answers, id_column, target, metric)
+        self._brief: TaskBrief | None = None
+
+    def brief(self) -> TaskBrief:
+        """The description and a column-level overview of the public files (read once)."""
+        if self._brief is None:
+            description = (self.public_dir / "description.md").read_text()
+            self._brief = TaskBrief(description=description, data_overview=data_overview(self.public_dir))
+        return self._brief
+
+    def grade(self, submission: bytes | None) -> Grades:
+        """Score a submission with the harness's own answers."""
+        return self.harness.grade(submission)
