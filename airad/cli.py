@@ -1,4 +1,4 @@
-"""The `airad` command: run, daemon, submit, runs, show, events, report, tasks, task freeze."""
+"""The `airad` command: run, daemon, submit, runs, show, events, export, import, report, tasks, task freeze."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from airad.daemon.settings import Settings, SettingsError, load_settings
 from airad.daemon.validation import RequestError, parse_request
 from airad.events.fold import RunState, evolve, fold
 from airad.schemas.events import NodeFailed, NodeTested
-from airad.schemas.request import RunRequest
+from airad.schemas.request import RunRequest, task_label
 from airad.schemas.policies import policy_kind
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -92,7 +92,7 @@ async def cmd_run(args, settings: Settings) -> int:
             js = nc.jetstream()
             run_id = await publish_request(js, request)
             if not args.json:
-                print(f"run {run_id}: {getattr(request.task, 'name', '')} with {policy_kind(request.policy)}, "
+                print(f"run {run_id}: {task_label(request.task)} with {policy_kind(request.policy)}, "
                       f"model {request.model.name}, up to {request.budget.max_nodes} nodes (state in {settings.state_dir})",
                       flush=True)
             state = await follow(JetStreamEventLog(js), run_id, quiet=args.json)
@@ -114,10 +114,15 @@ async def cmd_daemon(args, settings: Settings) -> int:
     from airad.daemon.connection import nats_connection
     from airad.daemon.daemon import Daemon
 
-    async with nats_connection(settings) as (_, url):
+    sink = _mlflow_sink(settings.mlflow_tracking_uri) if settings.mlflow_tracking_uri else None
+    async with nats_connection(settings) as (nc, url):
         async with anyio.create_task_group() as tg:
             tg.start_soon(_stop_on_signal, tg.cancel_scope)
             await tg.start(Daemon(settings, env=args.environ).serve, url)
+            if sink is not None:
+                from airad.tracking.mlflow_sink import mirror_to_mlflow
+
+                tg.start_soon(mirror_to_mlflow, nc.jetstream(), sink)
             print(f"airad daemon serving on {url} (state in {settings.state_dir})", file=sys.stderr, flush=True)
     return EXIT_OK
 
@@ -188,6 +193,71 @@ async def cmd_events(args, settings: Settings) -> int:
 
     for event in await _events(settings, args.run_id):
         print(encode_event(event).decode() if args.json else out.event_line(event))
+    return EXIT_OK
+
+
+async def cmd_export(args, settings: Settings) -> int:
+    from airad.daemon.connection import nats_connection
+    from airad.events.aide_export import export_aide
+    from airad.events.export import export_run, header_of
+    from airad.events.jetstream import JetStreamBlobStore, JetStreamEventLog
+
+    async with nats_connection(settings) as (nc, _):
+        js = nc.jetstream()
+        log, blobs = JetStreamEventLog(js), await JetStreamBlobStore.open(js)
+        try:
+            if args.format == "aide":
+                files = await export_aide(log, blobs, args.run_id)
+            else:
+                data = await export_run(log, blobs, args.run_id)
+        except LookupError as exc:
+            raise CliError(str(exc), EXIT_FAILED) from None
+    target = Path(args.output)
+    if args.format == "aide":
+        target.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (target / name).write_text(text)
+        result = {"run_id": args.run_id, "format": "aide", "path": str(target), "files": sorted(files)}
+        line = f"run {args.run_id}: {', '.join(sorted(files))} written to {target}"
+    else:
+        target.write_bytes(data)
+        header = header_of(data)
+        result = {"run_id": args.run_id, "format": "airad", "path": str(target), "events": header.events, "blobs": header.blobs}
+        line = f"run {args.run_id}: {header.events} events and {header.blobs} blobs written to {target}"
+    print(out.to_json(result) if args.json else line)
+    return EXIT_OK
+
+
+async def cmd_import(args, settings: Settings) -> int:
+    from airad.daemon.connection import nats_connection
+    from airad.events.export import RunExistsError, RunFileError, import_run
+    from airad.events.jetstream import JetStreamBlobStore, JetStreamEventLog, JetStreamRunIndex
+    from airad.events.summary import summarize
+
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    async with nats_connection(settings) as (nc, _):
+        js = nc.jetstream()
+        log = JetStreamEventLog(js)
+        try:
+            run_id = await import_run(data, log, await JetStreamBlobStore.open(js), run_id=args.run_id)
+        except RunFileError as exc:
+            raise CliError(f"{path}: {exc}") from None
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        except RunExistsError as exc:
+            raise CliError(str(exc), EXIT_FAILED) from None
+        state = fold(await log.read(run_id))
+        await (await JetStreamRunIndex.open(js)).put(summarize(state, time.time()))
+    if args.json:
+        print(out.to_json({"run_id": run_id, "events": state.last_seq, "status": state.status}))
+    else:
+        print(f"imported run {run_id}: {state.last_seq} events, {len(state.nodes)} nodes, {state.status}")
+        if not state.terminal:
+            print(f"run {run_id} is unfinished: a daemon serving this log will resume it")
     return EXIT_OK
 
 
@@ -292,6 +362,41 @@ async def cmd_task(args, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _mlflow_sink(tracking_uri: str, experiment: str = "airad"):
+    from airad.tracking.mlflow_sink import MlflowSink, TrackingError
+
+    try:
+        return MlflowSink.open(tracking_uri, experiment)
+    except TrackingError as exc:
+        raise CliError(str(exc), EXIT_FAILED) from None
+
+
+async def cmd_mlflow_sync(args, settings: Settings) -> int:
+    from airad.daemon.connection import nats_connection
+    from airad.tracking.mlflow_sink import mirror_to_mlflow
+
+    uri = args.tracking_uri or settings.mlflow_tracking_uri
+    if not uri:
+        raise CliError("mlflow-sync needs --tracking-uri URI (or the mlflow_tracking_uri setting)")
+    sink = _mlflow_sink(uri, args.experiment)
+    result = None
+    async with nats_connection(settings) as (nc, _):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_stop_on_signal, tg.cancel_scope)
+            result = await mirror_to_mlflow(nc.jetstream(), sink, follow=not args.once)
+            tg.cancel_scope.cancel()
+    if result is None:
+        return EXIT_OK
+    if args.json:
+        print(out.to_json(result))
+    else:
+        print(f"mirrored {result.events} events of {result.runs} runs into {uri} (experiment {args.experiment})")
+    if result.failed:
+        print(f"airad: could not mirror runs {', '.join(result.failed)} (see the log)", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `airad`."""
     parser = argparse.ArgumentParser(prog="airad", description="Run AI research agents at scale over an event log.")
@@ -318,6 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("run_id")
     show.add_argument("--node", type=int, help="print this node's plan, code, output and review")
     command("events", cmd_events, "print a run's events").add_argument("run_id")
+    export = command("export", cmd_export, "write a run to one replayable file, or as AIDE's journal.json with a tree page")
+    export.add_argument("run_id")
+    export.add_argument("-o", "--output", required=True, metavar="PATH", help="the file (airad) or directory (aide) to write")
+    export.add_argument("--format", choices=["airad", "aide"], default="airad",
+                        help="airad: events and blobs as JSON lines, for `airad import`; aide: journal.json, best_solution.py, tree.html")
+    import_ = command("import", cmd_import, "add a run written by `airad export` to this log, with its blobs")
+    import_.add_argument("file")
+    import_.add_argument("--run-id", help="import under this run id instead of the exported one")
     report = command("report", cmd_report, "chosen vs oracle node per run, mean ± SEM per task and policy")
     report.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="runs to report (default: every finished run)")
     report.add_argument("--task", help="only runs of this task")
@@ -326,6 +439,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--csv", action="store_true", help="one CSV row per run")
     tasks = command("tasks", cmd_tasks, "list bundled tasks (kind, metric, rows, features, categoricals, missing values)")
     tasks.add_argument("--metrics", action="store_true", help="list the metrics a user task may name instead")
+    mlflow = command("mlflow-sync", cmd_mlflow_sync, "mirror runs into MLflow: params, node metrics, best node (`mlflow` extra)")
+    mlflow.add_argument("--tracking-uri", help="MLflow tracking URI, e.g. file:///path/mlruns (default: the mlflow_tracking_uri setting)")
+    mlflow.add_argument("--experiment", default="airad", help="MLflow experiment name (default: airad)")
+    mlflow.add_argument("--once", action="store_true", help="mirror what the log holds now and exit, instead of following it")
     task = command("task", cmd_task, "user tasks: `airad task freeze FILE`", json_flag=False)
     freeze = task.add_subparsers(dest="task_command", required=True).add_parser(
         "freeze", help="print a contract file's SHA-256 as a ready-to-paste [task] TOML table"

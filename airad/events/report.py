@@ -17,6 +17,7 @@ from msgspec import Struct
 
 from airad.events.fold import Node, RunState, best_by_validation
 from airad.schemas.policies import policy_kind
+from airad.schemas.request import task_label
 
 SELECTION_RULES = ("validation", "oracle")
 
@@ -112,14 +113,7 @@ def mean_sem(values: Iterable[float | None]) -> Stat:
 
 def task_name(state: RunState) -> str:
     """The name a run's task goes by: a bundled name, a competition, a title or the kind."""
-    if state.request is None:
-        return ""
-    task = state.request.task
-    for field in ("name", "competition", "title"):
-        value = getattr(task, field, "")
-        if value:
-            return value
-    return type(task).__struct_config__.tag
+    return task_label(state.request.task) if state.request is not None else ""
 
 
 def best_by_test(nodes: Iterable[Node], lower_is_better: bool) -> Node | None:

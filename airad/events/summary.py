@@ -6,6 +6,7 @@ from airad.events.diversity import draft_diversity
 from airad.events.fold import RunState
 from airad.events.log import RunSummary
 from airad.schemas.policies import policy_kind
+from airad.schemas.request import task_label
 
 
 def summarize(state: RunState, now: float) -> RunSummary:
@@ -19,7 +20,7 @@ def summarize(state: RunState, now: float) -> RunSummary:
     return RunSummary(
         run_id=state.run_id,
         status=state.status,
-        task=getattr(request.task, "name", "") if request else "",
+        task=task_label(request.task) if request else "",
         policy=policy_kind(request.policy) if request else "",
         model=request.model.name if request else "",
         nodes=len(state.nodes),
@@ -38,4 +39,5 @@ def summarize(state: RunState, now: float) -> RunSummary:
         owner=state.owner,
         finish_reason=state.finish_reason or state.rejection,
         last_seq=state.last_seq,
+        in_flight=sum(1 for n in state.nodes if not n.done),
     )

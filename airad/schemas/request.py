@@ -145,6 +145,16 @@ class RunRequest(Struct, frozen=True, forbid_unknown_fields=True):
     labels: dict[str, str] = {}
 
 
+def task_label(task: TaskSpec) -> str:
+    """The name a task goes by in listings: a bundled name, a competition, a title, or its file's name."""
+    for field in ("name", "competition", "title"):
+        value = getattr(task, field, "")
+        if value:
+            return value
+    path = getattr(task, "train", "") or getattr(task, "path", "")
+    return path.rstrip("/").rsplit("/", 1)[-1] or task.__struct_config__.tag
+
+
 def operators_of(request: RunRequest) -> OperatorSpec:
     """The request's operator settings, or its policy's published operator set."""
     return request.operators or default_operators(request.policy)
