@@ -24,7 +24,12 @@ def default_state_dir(env: Mapping[str, str]) -> str:
 
 
 class Settings(Struct, frozen=True, forbid_unknown_fields=True):
-    """Everything the daemon and the CLI can be configured with."""
+    """Everything the daemon and the CLI can be configured with.
+
+    `mlflow_tracking_uri` (e.g. `file:///path/mlruns`): the daemon also mirrors every run into
+    MLflow, from a subscriber of the event log (needs the `mlflow` extra; `airad mlflow-sync` does
+    the same as a separate process).
+    """
 
     state_dir: str = ""
     nats_url: str | None = None
@@ -39,6 +44,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     container: ContainerBackend | None = None
     ssh_hosts: tuple[SshHost, ...] = ()
     slurm: SlurmBackend | None = None
+    mlflow_tracking_uri: str | None = None
 
     @property
     def state_path(self) -> Path:
