@@ -66,6 +66,7 @@ class RunSummary(Struct, frozen=True):
     owner: str = ""
     finish_reason: str = ""
     last_seq: int = 0
+    in_flight: int = 0
 
 
 class RunIndex(Protocol):
