@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages the integration tests start for real: container engines (dockerd,
-# podman), sshd, a single-node Slurm with munge, and debootstrap for the local base image.
+# podman), sshd, a single-node Slurm with munge, debootstrap for the local base image, and
+# headless chromium, which opens the exported search-tree page.
 # Nothing is started here: each test fixture starts what it needs, by PID, and stops it.
 set -euo pipefail
 
-PACKAGES=(docker.io podman runc openssh-server openssh-client slurmctld slurmd slurm-client munge debootstrap bubblewrap tmux)
+PACKAGES=(docker.io podman runc openssh-server openssh-client slurmctld slurmd slurm-client munge debootstrap bubblewrap tmux chromium)
 missing=()
 for package in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
