@@ -390,7 +390,7 @@ async def cmd_mlflow_sync(args, settings: Settings) -> int:
     if args.json:
         print(out.to_json(result))
     else:
-        print(f"mirrored {result.events} events of {result.runs} runs into {uri} (experiment {args.experiment})")
+        print(f"read {result.read} events of {result.runs} runs; wrote {result.written} new ones to {uri} (experiment {args.experiment})")
     if result.failed:
         print(f"airad: could not mirror runs {', '.join(result.failed)} (see the log)", file=sys.stderr)
         return EXIT_FAILED

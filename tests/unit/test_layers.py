@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parents[2] / "airad"
-LAYER = {"schemas": 0, "events": 1, "agents": 2, "tasks": 3, "executors": 3, "offline": 4, "daemon": 5, "tui": 5}
+LAYER = {"schemas": 0, "events": 1, "agents": 2, "tasks": 3, "executors": 3, "offline": 4, "daemon": 5, "tui": 5, "tracking": 5}
 IO_MODULES = {"anyio", "asyncio", "nats", "litellm", "aiodocker", "asyncssh", "subprocess", "time", "os", "socket", "threading"}
 
 

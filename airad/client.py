@@ -1,0 +1,165 @@
+"""`airad.Client`: submit runs, watch their events and read their state over NATS, from Python."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+import nats
+
+from airad.events.fold import RunState, evolve, fold
+from airad.events.jetstream import (
+    REQUESTS_SUBJECT,
+    JetStreamBlobStore,
+    JetStreamEventLog,
+    JetStreamRunIndex,
+    ensure_streams,
+)
+from airad.events.log import RunSummary
+from airad.schemas.events import TERMINAL_EVENTS, Event
+from airad.schemas.request import RunRequest
+
+if TYPE_CHECKING:
+    import pandas
+
+NODE_COLUMNS = (
+    "id", "operator", "parent_ids", "status", "buggy", "valid", "score", "test_score", "exit_code", "timed_out",
+    "oom", "killed", "duration_s", "tokens", "cost_usd", "model", "medal", "above_median", "reported_metric",
+    "failure", "score_error", "plan",
+)
+
+
+class InvalidRequest(ValueError):
+    """A run request that does not match the RunRequest schema; nothing was published."""
+
+
+class RunNotFound(LookupError):
+    """The log holds no event of this run."""
+
+
+def to_request(request: RunRequest | dict | str | os.PathLike) -> RunRequest:
+    """A validated RunRequest from a struct, a dict, or a TOML / JSON file path (by its suffix).
+
+    Everything goes through the wire form, so field constraints are checked exactly as the daemon
+    checks them; whether the task's files exist on the daemon's host is left to the daemon."""
+    try:
+        if isinstance(request, (str, os.PathLike)):
+            path = Path(request)
+            raw = path.read_bytes()
+            if path.suffix.lower() == ".toml":
+                return msgspec.toml.decode(raw, type=RunRequest)
+            return msgspec.json.decode(raw, type=RunRequest)
+        return msgspec.json.decode(msgspec.json.encode(request), type=RunRequest)
+    except (msgspec.ValidationError, msgspec.DecodeError, TypeError) as exc:
+        raise InvalidRequest(f"invalid run request: {exc}") from None
+
+
+def derived_run_id(request_seq: int) -> str:
+    """The run id the daemon gives a request that names none (`req-<stream sequence>`)."""
+    return f"req-{request_seq}"
+
+
+def node_rows(state: RunState) -> list[dict]:
+    """One dict per node of the run, with the keys of `NODE_COLUMNS`."""
+    return [{column: getattr(node, column) for column in NODE_COLUMNS} for node in state.nodes]
+
+
+class Client:
+    """An airad client over NATS: `async with airad.Client("nats://127.0.0.1:4222") as client: ...`.
+
+    It talks only to NATS (the request stream, the event log, the run index, the blob store), so it
+    works against any daemon that serves the same server, from a script or a notebook."""
+
+    def __init__(self, nats_url: str = "nats://127.0.0.1:4222", *, connect_timeout_s: float = 5.0):
+        self.nats_url = nats_url
+        self.connect_timeout_s = connect_timeout_s
+        self._nc = None
+        self._js = None
+
+    async def __aenter__(self) -> "Client":
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        """Connect and make sure airad's streams exist (`async with` does this for you)."""
+        self._nc = await nats.connect(
+            self.nats_url, name="airad-client", connect_timeout=self.connect_timeout_s, max_reconnect_attempts=3
+        )
+        try:
+            await ensure_streams(self._nc.jetstream())
+        except BaseException:
+            await self._nc.close()
+            self._nc = None
+            raise
+        self._js = self._nc.jetstream()
+
+    async def close(self) -> None:
+        """Close the connection."""
+        if self._nc is not None:
+            await self._nc.close()
+            self._nc = self._js = None
+
+    @property
+    def js(self):
+        """The JetStream context; raises when the client is not connected."""
+        if self._js is None:
+            raise RuntimeError("the client is not connected: use `async with airad.Client(url) as client`")
+        return self._js
+
+    async def submit(self, request: RunRequest | dict | str | os.PathLike) -> str:
+        """Validate and publish a run request; return its run id. Raises InvalidRequest before
+        publishing anything when the request does not match the schema."""
+        request = to_request(request)
+        ack = await self.js.publish(REQUESTS_SUBJECT, msgspec.json.encode(request))
+        return request.run_id or derived_run_id(ack.seq)
+
+    async def watch(self, run_id: str, after_seq: int = 0, *, follow: bool = False) -> AsyncIterator[Event]:
+        """The run's events with seq > after_seq, live; ends after the run's terminal event
+        (`run.finished` / `run.rejected`) unless `follow`. A run not yet started is waited for."""
+        async with aclosing(JetStreamEventLog(self.js).watch(run_id)) as events:
+            async for event in events:
+                if event.seq > after_seq:
+                    yield event
+                if not follow and isinstance(event, TERMINAL_EVENTS):
+                    return
+
+    async def wait(self, run_id: str) -> RunState:
+        """The run's state once it has finished or was rejected."""
+        state = RunState(run_id)
+        async with aclosing(self.watch(run_id)) as events:
+            async for event in events:
+                state = evolve(state, event)
+        return state
+
+    async def events(self, run_id: str) -> list[Event]:
+        """Every event of the run so far, in seq order (empty for an unknown run)."""
+        return await JetStreamEventLog(self.js).read(run_id)
+
+    async def run(self, run_id: str) -> RunState:
+        """The run's state now: the fold of its events. Raises RunNotFound for an unknown run."""
+        events = await self.events(run_id)
+        if not events:
+            raise RunNotFound(run_id)
+        return fold(events)
+
+    async def runs(self) -> list[RunSummary]:
+        """One summary per run, by submission time."""
+        return await (await JetStreamRunIndex.open(self.js)).list()
+
+    async def nodes(self, run_id: str) -> "pandas.DataFrame":
+        """The run's nodes as a pandas DataFrame, one row per node in id order, columns
+        `NODE_COLUMNS`; `buggy` marks a failed node or one whose output the harness could not score."""
+        import pandas
+
+        return pandas.DataFrame(node_rows(await self.run(run_id)), columns=list(NODE_COLUMNS))
+
+    async def blob(self, ref: str) -> bytes:
+        """A blob (prompt, completion, full output, output file) by its SHA-256; KeyError when absent."""
+        return await (await JetStreamBlobStore.open(self.js)).get(ref)

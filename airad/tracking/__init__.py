@@ -1,0 +1,1 @@
+"""Mirrors of the event log in experiment trackers (MLflow), fed by tailing `airad.events.>`."""
