@@ -1,4 +1,4 @@
-"""The `airad` command: run, daemon, submit, runs, show, events, export, import, report, tasks, task freeze."""
+"""The `airad` command: run, daemon, submit, runs, show, events, tui, export, import, report, tasks, task freeze."""
 
 from __future__ import annotations
 
@@ -193,6 +193,30 @@ async def cmd_events(args, settings: Settings) -> int:
 
     for event in await _events(settings, args.run_id):
         print(encode_event(event).decode() if args.json else out.event_line(event))
+    return EXIT_OK
+
+
+async def cmd_tui(args, settings: Settings) -> int:
+    from airad.tui.app import AiradApp
+
+    if args.replay and not args.run_id:
+        raise CliError("--replay needs a RUN")
+    if args.from_file:
+        from airad.tui.event_file import read_event_file
+
+        try:
+            events = read_event_file(Path(args.from_file))
+        except (OSError, ValueError) as exc:
+            raise CliError(f"cannot replay {args.from_file}: {exc}") from None
+        await AiradApp(events=events).run_async()
+        return EXIT_OK
+    from airad.daemon.connection import nats_connection
+    from airad.events.jetstream import JetStreamEventLog, JetStreamRunIndex
+
+    async with nats_connection(settings) as (nc, _):
+        js = nc.jetstream()
+        app = AiradApp(log=JetStreamEventLog(js), index=await JetStreamRunIndex.open(js), run_id=args.run_id, replay=args.replay)
+        await app.run_async()
     return EXIT_OK
 
 
@@ -423,6 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("run_id")
     show.add_argument("--node", type=int, help="print this node's plan, code, output and review")
     command("events", cmd_events, "print a run's events").add_argument("run_id")
+    tui = command("tui", cmd_tui, "watch runs live, or replay one (Textual; ? lists the keys)", json_flag=False)
+    tui.add_argument("run_id", nargs="?", metavar="RUN", help="open this run (default: the list of runs)")
+    tui.add_argument("--replay", action="store_true", help="step through RUN's events from the first one")
+    tui.add_argument("--from", dest="from_file", metavar="FILE", help="replay an `airad events --json` or `airad export` file, no daemon needed")
     export = command("export", cmd_export, "write a run to one replayable file, or as AIDE's journal.json with a tree page")
     export.add_argument("run_id")
     export.add_argument("-o", "--output", required=True, metavar="PATH", help="the file (airad) or directory (aide) to write")

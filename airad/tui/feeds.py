@@ -1,0 +1,45 @@
+"""What the workers do: read a run's events or the run index and post them as batches."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from textual.message import Message
+
+from airad.events.log import EventLog, RunIndex, RunSummary
+from airad.schemas.events import Event
+from airad.tui.messages import EventsArrived, RunsArrived
+
+BATCH_EVENTS = 5000
+BATCH_PAUSE_S = 0.05
+
+
+async def tail_events(log: EventLog, run_id: str, post: Callable[[Message], object], after_seq: int = 0) -> None:
+    """Post the run's events after `after_seq` as they come, never ends: whatever arrived while the
+    last batch was posted goes out as one batch (at most `BATCH_EVENTS`), at most every `BATCH_PAUSE_S`."""
+    queue: asyncio.Queue[Event] = asyncio.Queue()
+
+    async def read() -> None:
+        async for event in log.watch(run_id, after_seq):
+            queue.put_nowait(event)
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(read())
+        while True:
+            batch = [await queue.get()]
+            while not queue.empty() and len(batch) < BATCH_EVENTS:
+                batch.append(queue.get_nowait())
+            post(EventsArrived(batch))
+            await asyncio.sleep(BATCH_PAUSE_S)
+
+
+async def poll_runs(index: RunIndex, post: Callable[[Message], object], interval_s: float) -> None:
+    """Post every run's summary now and then each time the index changed, checking every `interval_s`."""
+    last: Sequence[RunSummary] | None = None
+    while True:
+        summaries = list(await index.list())
+        if summaries != last:
+            post(RunsArrived(summaries))
+            last = summaries
+        await asyncio.sleep(interval_s)

@@ -1,0 +1,136 @@
+"""Every run in the index: status, policy, task, nodes, best scores, cost, age; sortable, filterable, live."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from airad.events.log import RunIndex, RunSummary
+from airad.tui.feeds import poll_runs
+from airad.tui.messages import OpenRun, RunsArrived
+from airad.tui.run_rows import COLUMNS, HEADERS, cells, visible
+
+DESCENDING_FIRST = {"nodes", "valid", "test", "cost", "age"}
+
+
+class RunsScreen(Screen):
+    """The runs table. A worker polls the index and posts the summaries when they change; rows are
+    updated in place, and the table is rebuilt only when the set or order of the rows shown changes."""
+
+    HELP = ("Every run in the index, updated live. NODES/BUG/RUN: nodes, buggy ones, ones in flight. "
+            "Up/down choose a run, enter opens it. Filter with words (any field) or field:value "
+            "(status:, policy:, task:, model:, run:).")
+    DEFAULT_CSS = """
+    RunsScreen #filter { dock: top; height: 1; border: none; padding: 0 1; }
+    RunsScreen #status { height: 1; padding: 0 1; background: $boost; }
+    RunsScreen DataTable { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("r", "replay", "Replay"),
+        Binding("s", "sort", "Sort"),
+        Binding("S", "reverse", "Reverse"),
+        Binding("slash", "filter", "Filter"),
+        Binding("escape", "leave_filter", "Table", show=False),
+    ]
+
+    def __init__(self, index: RunIndex, *, poll_s: float = 2.0) -> None:
+        super().__init__()
+        self.index = index
+        self.poll_s = poll_s
+        self.summaries: dict[str, RunSummary] = {}
+        self.column = "age"
+        self.descending = True
+        self._shown: list[tuple[str, tuple]] = []
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter (/): words, or status:running policy:mcts …", id="filter")
+        table = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        for column, title in zip(COLUMNS, HEADERS):
+            table.add_column(title, key=column)
+        yield table
+        yield Static(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Start polling the index."""
+        self.query_one(DataTable).focus()
+        self.run_worker(poll_runs(self.index, self.post_message, self.poll_s), name="runs", exclusive=True)
+        self.refresh_rows()
+
+    def on_runs_arrived(self, message: RunsArrived) -> None:
+        """Take the new summaries."""
+        self.summaries = {s.run_id: s for s in message.summaries}
+        self.refresh_rows()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """Filter as the user types."""
+        self.refresh_rows()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Back to the table."""
+        self.query_one(DataTable).focus()
+
+    def refresh_rows(self) -> None:
+        """Make the table show the runs that match, in order."""
+        table = self.query_one(DataTable)
+        now = time.time()
+        query = self.query_one("#filter", Input).value
+        rows = [(s.run_id, cells(s, now)) for s in visible(self.summaries.values(), query, self.column, self.descending)]
+        if [key for key, _ in rows] == [key for key, _ in self._shown]:
+            for (key, new), (_, old) in zip(rows, self._shown):
+                for column, value, before in zip(COLUMNS, new, old):
+                    if value != before:
+                        table.update_cell(key, column, value)
+        else:
+            current = self.selected_run()
+            table.clear()
+            for key, row in rows:
+                table.add_row(*row, key=key)
+            if current is not None and current in self.summaries and any(key == current for key, _ in rows):
+                table.move_cursor(row=table.get_row_index(current))
+        self._shown = rows
+        direction = ("newest" if self.descending else "oldest") + " first" if self.column == "age" else (
+            "descending" if self.descending else "ascending")
+        self.query_one("#status", Static).update(
+            f"{len(rows)} of {len(self.summaries)} runs · sorted by {self.column} ({direction})"
+        )
+
+    def selected_run(self) -> str | None:
+        """The run id of the row under the cursor."""
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def action_sort(self) -> None:
+        """Sort by the next column."""
+        self.column = COLUMNS[(COLUMNS.index(self.column) + 1) % len(COLUMNS)]
+        self.descending = self.column in DESCENDING_FIRST
+        self.refresh_rows()
+
+    def action_reverse(self) -> None:
+        """Reverse the order."""
+        self.descending = not self.descending
+        self.refresh_rows()
+
+    def action_filter(self) -> None:
+        """Type a filter."""
+        self.query_one("#filter", Input).focus()
+
+    def action_leave_filter(self) -> None:
+        """Back to the table."""
+        self.query_one(DataTable).focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row opens the run."""
+        self.post_message(OpenRun(event.row_key.value))
+
+    def action_replay(self) -> None:
+        """Replay the run under the cursor."""
+        run_id = self.selected_run()
+        if run_id is not None:
+            self.post_message(OpenRun(run_id, replay=True))
