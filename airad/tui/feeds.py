@@ -23,6 +23,8 @@ async def tail_events(log: EventLog, run_id: str, post: Callable[[Message], obje
     async def read() -> None:
         async for event in log.watch(run_id, after_seq):
             queue.put_nowait(event)
+            if queue.qsize() % BATCH_EVENTS == 0:
+                await asyncio.sleep(0)
 
     async with asyncio.TaskGroup() as group:
         group.create_task(read())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.binding import Binding
 
 from airad.events.log import EventLog
@@ -12,6 +14,8 @@ from airad.tui.timeline import seek_target
 
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
 TICK_S = 0.05
+INDEX_EVERY_S = 0.05
+INDEX_SLICE_S = 0.02
 
 
 class ReplayScreen(RunScreen):
@@ -42,6 +46,15 @@ class ReplayScreen(RunScreen):
         self.playing = False
         self._owed = 0.0
         self._timer = None
+
+    def on_mount(self) -> None:
+        """Fold checkpoints ahead while idle, so a later seek anywhere is quick."""
+        self.set_interval(INDEX_EVERY_S, self._index_ahead)
+
+    def _index_ahead(self) -> None:
+        deadline = time.perf_counter() + INDEX_SLICE_S
+        while time.perf_counter() < deadline and self.timeline.add_checkpoint():
+            pass
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """No replay of a replay."""

@@ -25,6 +25,7 @@ from airad.tui.timeline import Timeline
 
 OPEN_ALL_NODES = 200
 CATCH_UP_SLICE_S = 0.03
+CATCH_UP_PAUSE_S = 0.002
 CATCH_UP_STEP = 250
 
 
@@ -115,7 +116,8 @@ class RunScreen(Screen):
         return self.position == len(self.timeline)
 
     def catch_up(self) -> None:
-        """Fold toward the last event for at most `CATCH_UP_SLICE_S`, show it, and go on later if not done."""
+        """Fold toward the last event for at most `CATCH_UP_SLICE_S`, show it, and go on after a timer
+        (not a queued callback, which this screen's message pump would run without letting the app in)."""
         deadline = time.perf_counter() + CATCH_UP_SLICE_S
         while self.position < len(self.timeline) and time.perf_counter() < deadline:
             self.position = min(len(self.timeline), self.position + CATCH_UP_STEP)
@@ -123,7 +125,7 @@ class RunScreen(Screen):
         self.refresh_view()
         if not self.caught_up and not self._catching_up:
             self._catching_up = True
-            self.call_later(self._go_on)
+            self.set_timer(CATCH_UP_PAUSE_S, self._go_on)
 
     def _go_on(self) -> None:
         self._catching_up = False

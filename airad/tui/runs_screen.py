@@ -15,11 +15,12 @@ from airad.tui.messages import OpenRun, RunsArrived
 from airad.tui.run_rows import COLUMNS, HEADERS, cells, visible
 
 DESCENDING_FIRST = {"nodes", "valid", "test", "cost", "age"}
+REFILL_OVER = 50
 
 
 class RunsScreen(Screen):
     """The runs table. A worker polls the index and posts the summaries when they change; rows are
-    updated in place, and the table is rebuilt only when the set or order of the rows shown changes."""
+    updated cell by cell in place and reordered with one sort."""
 
     HELP = ("Every run in the index, updated live. NODES/BUG/RUN: nodes, buggy ones, ones in flight. "
             "Up/down choose a run, enter opens it. Filter with words (any field) or field:value "
@@ -44,7 +45,7 @@ class RunsScreen(Screen):
         self.summaries: dict[str, RunSummary] = {}
         self.column = "age"
         self.descending = True
-        self._shown: list[tuple[str, tuple]] = []
+        self._cells: dict[str, tuple] = {}
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter (/): words, or status:running policy:mcts …", id="filter")
@@ -75,28 +76,39 @@ class RunsScreen(Screen):
         self.query_one(DataTable).focus()
 
     def refresh_rows(self) -> None:
-        """Make the table show the runs that match, in order."""
+        """Make the table show the runs that match, in order: changed cells are updated, rows that
+        left are removed (or the table is refilled when many left), new rows added, then one sort."""
         table = self.query_one(DataTable)
-        now = time.time()
+        current = self.selected_run()
         query = self.query_one("#filter", Input).value
-        rows = [(s.run_id, cells(s, now)) for s in visible(self.summaries.values(), query, self.column, self.descending)]
-        if [key for key, _ in rows] == [key for key, _ in self._shown]:
-            for (key, new), (_, old) in zip(rows, self._shown):
-                for column, value, before in zip(COLUMNS, new, old):
-                    if value != before:
-                        table.update_cell(key, column, value)
-        else:
-            current = self.selected_run()
+        shown = visible(self.summaries.values(), query, self.column, self.descending)
+        now = time.time()
+        wanted = {s.run_id: cells(s, now) for s in shown}
+        gone = [run_id for run_id in self._cells if run_id not in wanted]
+        if len(gone) > REFILL_OVER:
             table.clear()
-            for key, row in rows:
-                table.add_row(*row, key=key)
-            if current is not None and current in self.summaries and any(key == current for key, _ in rows):
-                table.move_cursor(row=table.get_row_index(current))
-        self._shown = rows
+            self._cells = {}
+        for run_id in gone if self._cells else ():
+            table.remove_row(run_id)
+        for run_id, row in wanted.items():
+            before = self._cells.get(run_id)
+            if before is None:
+                table.add_row(*row, key=run_id)
+                continue
+            for column, value, old in zip(COLUMNS, row, before):
+                if value != old:
+                    table.update_cell(run_id, column, value)
+        self._cells = wanted
+        order = list(wanted)
+        if [row.key.value for row in table.ordered_rows] != order:
+            rank = {run_id: i for i, run_id in enumerate(order)}
+            table.sort("run", key=rank.__getitem__)
+        if current in wanted:
+            table.move_cursor(row=table.get_row_index(current))
         direction = ("newest" if self.descending else "oldest") + " first" if self.column == "age" else (
             "descending" if self.descending else "ascending")
         self.query_one("#status", Static).update(
-            f"{len(rows)} of {len(self.summaries)} runs · sorted by {self.column} ({direction})"
+            f"{len(wanted)} of {len(self.summaries)} runs · sorted by {self.column} ({direction})"
         )
 
     def selected_run(self) -> str | None:

@@ -7,14 +7,15 @@ from collections.abc import Iterable
 from airad.events.fold import RunState, evolve
 from airad.schemas.events import Event, NodeSelected
 
-CHECKPOINT_EVERY = 500
+CHECKPOINT_EVERY = 250
 
 
 class Timeline:
     """The events of one run and `state_at(i) == fold(events[:i])`.
 
     States are kept every `CHECKPOINT_EVERY` events as they are first passed, plus the last state
-    asked for, so stepping one event either way or seeking anywhere folds at most a checkpoint's worth.
+    asked for and every state of the last fold that started at a checkpoint, so seeking anywhere folds
+    at most a checkpoint's worth and stepping back one event at a time folds nothing most of the time.
     """
 
     def __init__(self, run_id: str, events: Iterable[Event] = ()):
@@ -23,6 +24,7 @@ class Timeline:
         self._selected: dict[int, int] = {}
         self._checkpoints: list[RunState] = [RunState(run_id)]
         self._cursor: tuple[int, RunState] = (0, self._checkpoints[0])
+        self._window: tuple[int, list[RunState]] = (0, [])
         self.extend(events)
 
     def __len__(self) -> int:
@@ -44,15 +46,41 @@ class Timeline:
     def state_at(self, position: int) -> RunState:
         """The run after its first `position` events (clamped to what is held)."""
         position = max(0, min(position, len(self.events)))
+        first, window = self._window
+        if first <= position < first + len(window):
+            state = window[position - first]
+        else:
+            state = self._fold_to(position)
+        self._cursor = (position, state)
+        return state
+
+    def add_checkpoint(self) -> bool:
+        """Fold the events after the last checkpoint into the next one (ahead of any seek, when idle);
+        False when every full interval of the events held has its checkpoint."""
+        start = (len(self._checkpoints) - 1) * CHECKPOINT_EVERY
+        if start + CHECKPOINT_EVERY > len(self.events):
+            return False
+        state = self._checkpoints[-1]
+        for event in self.events[start:start + CHECKPOINT_EVERY]:
+            state = evolve(state, event)
+        self._checkpoints.append(state)
+        return True
+
+    def _fold_to(self, position: int) -> RunState:
         start, state = self._cursor
         checkpoint = min(position // CHECKPOINT_EVERY, len(self._checkpoints) - 1)
+        window: list[RunState] | None = None
         if not start <= position or checkpoint * CHECKPOINT_EVERY > start:
             start, state = checkpoint * CHECKPOINT_EVERY, self._checkpoints[checkpoint]
+            if position - start <= CHECKPOINT_EVERY:
+                window = [state]
+                self._window = (start, window)
         for index in range(start, position):
             state = evolve(state, self.events[index])
+            if window is not None:
+                window.append(state)
             if index + 1 == len(self._checkpoints) * CHECKPOINT_EVERY:
                 self._checkpoints.append(state)
-        self._cursor = (position, state)
         return state
 
     @property

@@ -33,6 +33,23 @@ def test_timeline_state_at_is_the_fold_of_the_prefix_in_any_order(name, monkeypa
         assert timeline.state_at(position) == fold(events[:position], events[0].run_id), position
 
 
+def test_checkpoints_folded_ahead_give_the_same_states(monkeypatch):
+    monkeypatch.setattr(timeline_module, "CHECKPOINT_EVERY", 10)
+    events = load("evolutionary")
+    timeline = Timeline(events[0].run_id, events[:55])
+    assert timeline.state_at(3) == fold(events[:3])
+    added = 0
+    while timeline.add_checkpoint():
+        added += 1
+    assert added == 5
+    timeline.extend(events[55:])
+    while timeline.add_checkpoint():
+        added += 1
+    assert added == len(events) // 10
+    for position in (len(events), 41, 40, 39, 7, 66):
+        assert timeline.state_at(position) == fold(events[:position]), position
+
+
 def test_timeline_skips_redelivered_events_and_refuses_gaps():
     events = load("greedy")
     timeline = Timeline(events[0].run_id, events[:10])
