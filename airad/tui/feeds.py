@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
+from textual.dom import DOMNode
 from textual.message import Message
+from textual.worker import Worker, WorkerState
 
 from airad.events.log import EventLog, RunIndex, RunSummary
 from airad.schemas.events import Event
@@ -45,3 +47,9 @@ async def poll_runs(index: RunIndex, post: Callable[[Message], object], interval
             post(RunsArrived(summaries))
             last = summaries
         await asyncio.sleep(interval_s)
+
+
+def report_failure(node: DOMNode, event: Worker.StateChanged) -> None:
+    """Tell the user that a feed stopped (its connection went away) rather than closing the app."""
+    if event.state == WorkerState.ERROR:
+        node.notify(f"{event.worker.name} stopped: {event.worker.error}", severity="error", timeout=30)

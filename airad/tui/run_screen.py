@@ -10,13 +10,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Sparkline, Static, Tree
+from textual.worker import Worker
 
 from airad.events.fold import RunState
 from airad.events.log import EventLog
 from airad.schemas.events import Event
 from airad.schemas.policies import policy_kind
 from airad.tui.digest import Digest, digest
-from airad.tui.feeds import tail_events
+from airad.tui.feeds import report_failure, tail_events
 from airad.tui.labels import STATUS_STYLE, score
 from airad.tui.messages import EventsArrived, OpenRun
 from airad.tui.node_detail import NodeDetail
@@ -96,11 +97,15 @@ class RunScreen(Screen):
         self.query_one(SearchTree).focus()
         if self.event_log is not None:
             tail = tail_events(self.event_log, self.run_id, self.post_message, after_seq=len(self.timeline))
-            self.run_worker(tail, name=f"events of {self.run_id}", group="events", exclusive=True)
+            self.run_worker(tail, name=f"events of {self.run_id}", group="events", exclusive=True, exit_on_error=False)
         if self.follow:
             self.catch_up()
         else:
             self.refresh_view()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failed feed is reported, the screen stays."""
+        report_failure(self, event)
 
     def on_events_arrived(self, message: EventsArrived) -> None:
         """Keep the batch; when following the end, fold it in."""

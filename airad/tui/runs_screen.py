@@ -8,9 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
+from textual.worker import Worker
 
 from airad.events.log import RunIndex, RunSummary
-from airad.tui.feeds import poll_runs
+from airad.tui.feeds import poll_runs, report_failure
 from airad.tui.messages import OpenRun, RunsArrived
 from airad.tui.run_rows import COLUMNS, HEADERS, cells, visible
 
@@ -59,8 +60,13 @@ class RunsScreen(Screen):
     def on_mount(self) -> None:
         """Start polling the index."""
         self.query_one(DataTable).focus()
-        self.run_worker(poll_runs(self.index, self.post_message, self.poll_s), name="runs", exclusive=True)
+        self.run_worker(poll_runs(self.index, self.post_message, self.poll_s), name="the runs list", exclusive=True,
+                        exit_on_error=False)
         self.refresh_rows()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failed feed is reported, the screen stays."""
+        report_failure(self, event)
 
     def on_runs_arrived(self, message: RunsArrived) -> None:
         """Take the new summaries."""

@@ -105,3 +105,17 @@ async def test_open_a_run_go_back_replay_it_and_read_the_help(size):
         assert "Jump to node" in screen_text(app)
         await pilot.press("escape", "escape", "question_mark")
         assert "Sort" in screen_text(app) and "Filter" in screen_text(app)
+
+
+class BrokenIndex:
+    """A run index whose connection is gone."""
+
+    async def list(self):
+        raise ConnectionError("nats: connection closed")
+
+
+async def test_a_failing_feed_is_reported_and_the_app_stays():
+    app = AiradApp(index=BrokenIndex(), poll_s=0.05)
+    async with app.run_test(size=(100, 24), notifications=True) as pilot:
+        await until(pilot, lambda: "connection closed" in screen_text(app), what="the notification")
+        assert "the runs list stopped" in screen_text(app) and isinstance(app.screen, RunsScreen)

@@ -118,3 +118,17 @@ def test_a_node_appears_while_a_daemon_runs_it(terminals, nats_url, tmp_path):
         terminal.wait_for(lambda s: "airad exited 0" in s, what="a clean exit")
     finally:
         daemon.stop()
+
+
+def test_usage_errors_need_no_terminal(tmp_path):
+    def airad(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "airad.cli", *args], env=tui_env(tmp_path / "state"),
+                              capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+    replay = airad("tui", "--replay")
+    assert replay.returncode == 2 and "--replay needs a RUN" in replay.stderr
+    missing = airad("tui", "--from", str(tmp_path / "nope.jsonl"))
+    assert missing.returncode == 2 and "cannot replay" in missing.stderr
+    (tmp_path / "header.jsonl").write_text('{"kind":"header","run_id":"r"}\n')
+    empty = airad("tui", "--from", str(tmp_path / "header.jsonl"))
+    assert empty.returncode == 2 and "no events" in empty.stderr
