@@ -266,5 +266,8 @@ class JetStreamLeases:
         if revision is not None:
             try:
                 await self.kv.delete(run_id, last=revision)
-            except nats.js.errors.KeyWrongLastSequenceError:
-                pass
+            except nats.js.errors.APIError as exc:
+                # kv.delete reports a stale revision as a plain BadRequestError (10071): the key was
+                # rewritten since (a renewal racing the run's end, or another owner); leave it be.
+                if exc.err_code != WRONG_LAST_SEQUENCE:
+                    raise
