@@ -16,6 +16,7 @@ from airad.agents.view import policy_view
 from airad.daemon.steps import carry_out
 from airad.daemon.writer import RunServices, RunWriter
 from airad.events.fold import RunState, fold
+from airad.events.log import AppendConflict
 from airad.schemas.events import NodeSelected, RunFinished, RunStarted
 from airad.tasks.registry import open_task
 
@@ -35,6 +36,17 @@ def budget_exhausted(state: RunState, now: float) -> tuple[str, str] | None:
     if elapsed >= budget.wall_seconds:
         return "wall_seconds", f"{elapsed:.0f} s elapsed of {budget.wall_seconds:g}"
     return None
+
+
+def _lost_run(group: BaseExceptionGroup) -> AppendConflict | None:
+    """The AppendConflict a node task raised when another writer took the run, if that is all the
+    group holds: the run was lost, not crashed, and the daemon must see it as such."""
+    conflicts, rest = group.split(AppendConflict)
+    if conflicts is None or rest is not None:
+        return None
+    while isinstance(conflicts, BaseExceptionGroup):
+        conflicts = conflicts.exceptions[0]
+    return conflicts
 
 
 async def drive_run(services: RunServices, run_id: str) -> RunState:
@@ -67,24 +79,27 @@ async def drive_run(services: RunServices, run_id: str) -> RunState:
             working.discard(node_id)
             wake[0].set()
 
-    async with anyio.create_task_group() as tg:
-        while True:
-            wake[0] = anyio.Event()
-            for node in writer.state.nodes:
-                if not node.done and node.id not in working:
-                    working.add(node.id)
-                    tg.start_soon(work, node.id)
-            stop = budget_exhausted(writer.state, services.clock())
-            while stop is None and len(working) < request.policy.parallel:
-                action = decide(request.policy, policy_view(writer.state), request.seed)
-                node_id = len(writer.state.nodes)
-                await writer.append(NodeSelected, node_id=node_id, operator=action.operator, parent_ids=action.parent_ids)
-                working.add(node_id)
-                tg.start_soon(work, node_id)
+    try:
+        async with anyio.create_task_group() as tg:
+            while True:
+                wake[0] = anyio.Event()
+                for node in writer.state.nodes:
+                    if not node.done and node.id not in working:
+                        working.add(node.id)
+                        tg.start_soon(work, node.id)
                 stop = budget_exhausted(writer.state, services.clock())
-            if stop is not None and not working:
-                break
-            await wake[0].wait()
+                while stop is None and len(working) < request.policy.parallel:
+                    action = decide(request.policy, policy_view(writer.state), request.seed)
+                    node_id = len(writer.state.nodes)
+                    await writer.append(NodeSelected, node_id=node_id, operator=action.operator, parent_ids=action.parent_ids)
+                    working.add(node_id)
+                    tg.start_soon(work, node_id)
+                    stop = budget_exhausted(writer.state, services.clock())
+                if stop is not None and not working:
+                    break
+                await wake[0].wait()
+    except BaseExceptionGroup as group:
+        raise _lost_run(group) or group
     reason, detail = stop
     best = writer.state.best_node()
     await writer.append(RunFinished, reason=reason, best_node_id=best.id if best else None, detail=detail)
