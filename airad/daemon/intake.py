@@ -15,6 +15,7 @@ from airad.schemas.events import RunRejected, RunSubmitted
 from airad.schemas.request import RunId
 
 EXCERPT_CHARS = 500
+MAX_REQUEST_BYTES = 256 * 1024
 
 
 def derived_run_id(request_seq: int) -> str:
@@ -40,6 +41,8 @@ async def accept(
     """Record the outcome of one request; returns (run_id, whether a run should be driven).
     `executors`: the executor kinds this daemon can run (None: don't check)."""
     try:
+        if len(raw) > MAX_REQUEST_BYTES:
+            raise RequestError("$", f"the request is {len(raw)} bytes; the limit is {MAX_REQUEST_BYTES} bytes")
         request = parse_request(raw, executors=executors)
     except RequestError as exc:
         run_id = await _free_id(log, _client_run_id(raw), request_seq)
