@@ -86,7 +86,7 @@ async def cmd_run(args, settings: Settings) -> int:
     from airad.events.jetstream import JetStreamEventLog
 
     request = read_request(Path(args.file))
-    async with nats_connection(settings) as (nc, url):
+    async with nats_connection(settings, args.environ) as (nc, url):
         async with anyio.create_task_group() as tg:
             await tg.start(Daemon(settings, env=args.environ).serve, url)
             js = nc.jetstream()
@@ -111,11 +111,11 @@ def _report(state: RunState, as_json: bool) -> int:
 
 
 async def cmd_daemon(args, settings: Settings) -> int:
-    from airad.daemon.connection import nats_connection
+    from airad.daemon.connection import nats_connection, safe_url
     from airad.daemon.daemon import Daemon
 
     sink = _mlflow_sink(settings.mlflow_tracking_uri) if settings.mlflow_tracking_uri else None
-    async with nats_connection(settings) as (nc, url):
+    async with nats_connection(settings, args.environ) as (nc, url):
         async with anyio.create_task_group() as tg:
             tg.start_soon(_stop_on_signal, tg.cancel_scope)
             await tg.start(Daemon(settings, env=args.environ).serve, url)
@@ -123,7 +123,7 @@ async def cmd_daemon(args, settings: Settings) -> int:
                 from airad.tracking.mlflow_sink import mirror_to_mlflow
 
                 tg.start_soon(mirror_to_mlflow, nc.jetstream(), sink)
-            print(f"airad daemon serving on {url} (state in {settings.state_dir})", file=sys.stderr, flush=True)
+            print(f"airad daemon serving on {safe_url(url)} (state in {settings.state_dir})", file=sys.stderr, flush=True)
     return EXIT_OK
 
 
@@ -139,7 +139,7 @@ async def cmd_submit(args, settings: Settings) -> int:
     from airad.events.jetstream import JetStreamEventLog
 
     request = read_request(Path(args.file))
-    async with nats_connection(settings) as (nc, _):
+    async with nats_connection(settings, args.environ) as (nc, _):
         js = nc.jetstream()
         run_id = await publish_request(js, request)
         if not args.wait:
@@ -155,17 +155,17 @@ async def cmd_runs(args, settings: Settings) -> int:
     from airad.daemon.connection import nats_connection
     from airad.events.jetstream import JetStreamRunIndex
 
-    async with nats_connection(settings) as (nc, _):
+    async with nats_connection(settings, args.environ) as (nc, _):
         summaries = await (await JetStreamRunIndex.open(nc.jetstream())).list()
     print(out.to_json(summaries) if args.json else out.runs_table(summaries))
     return EXIT_OK
 
 
-async def _events(settings: Settings, run_id: str):
+async def _events(settings: Settings, run_id: str, env: dict | None = None):
     from airad.daemon.connection import nats_connection
     from airad.events.jetstream import JetStreamEventLog
 
-    async with nats_connection(settings) as (nc, _):
+    async with nats_connection(settings, env) as (nc, _):
         events = await JetStreamEventLog(nc.jetstream()).read(run_id)
     if not events:
         raise CliError(f"no run {run_id!r} in the log", EXIT_FAILED)
@@ -173,7 +173,7 @@ async def _events(settings: Settings, run_id: str):
 
 
 async def cmd_show(args, settings: Settings) -> int:
-    state = fold(await _events(settings, args.run_id))
+    state = fold(await _events(settings, args.run_id, args.environ))
     if args.node is not None:
         if not 0 <= args.node < len(state.nodes):
             raise CliError(f"run {args.run_id} has no node {args.node} (it has {len(state.nodes)})", EXIT_FAILED)
@@ -191,7 +191,7 @@ async def cmd_show(args, settings: Settings) -> int:
 async def cmd_events(args, settings: Settings) -> int:
     from airad.schemas.events import encode_event
 
-    for event in await _events(settings, args.run_id):
+    for event in await _events(settings, args.run_id, args.environ):
         print(encode_event(event).decode() if args.json else out.event_line(event))
     return EXIT_OK
 
@@ -213,7 +213,7 @@ async def cmd_tui(args, settings: Settings) -> int:
     from airad.daemon.connection import nats_connection
     from airad.events.jetstream import JetStreamEventLog, JetStreamRunIndex
 
-    async with nats_connection(settings) as (nc, _):
+    async with nats_connection(settings, args.environ) as (nc, _):
         js = nc.jetstream()
         app = AiradApp(log=JetStreamEventLog(js), index=await JetStreamRunIndex.open(js), run_id=args.run_id, replay=args.replay)
         await app.run_async()
@@ -226,7 +226,7 @@ async def cmd_export(args, settings: Settings) -> int:
     from airad.events.export import export_run, header_of
     from airad.events.jetstream import JetStreamBlobStore, JetStreamEventLog
 
-    async with nats_connection(settings) as (nc, _):
+    async with nats_connection(settings, args.environ) as (nc, _):
         js = nc.jetstream()
         log, blobs = JetStreamEventLog(js), await JetStreamBlobStore.open(js)
         try:
@@ -263,7 +263,7 @@ async def cmd_import(args, settings: Settings) -> int:
         data = path.read_bytes()
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror}") from None
-    async with nats_connection(settings) as (nc, _):
+    async with nats_connection(settings, args.environ) as (nc, _):
         js = nc.jetstream()
         log = JetStreamEventLog(js)
         try:
@@ -313,7 +313,7 @@ async def _run_states(settings: Settings, run_ids: list[str]) -> list[RunState]:
     from airad.daemon.connection import nats_connection
     from airad.events.jetstream import JetStreamEventLog, JetStreamRunIndex
 
-    async with nats_connection(settings) as (nc, _):
+    async with nats_connection(settings, args.environ) as (nc, _):
         js = nc.jetstream()
         if not run_ids:
             run_ids = [s.run_id for s in await (await JetStreamRunIndex.open(js)).list() if s.status == "finished"]
@@ -404,7 +404,7 @@ async def cmd_mlflow_sync(args, settings: Settings) -> int:
         raise CliError("mlflow-sync needs --tracking-uri URI (or the mlflow_tracking_uri setting)")
     sink = _mlflow_sink(uri, args.experiment)
     result = None
-    async with nats_connection(settings) as (nc, _):
+    async with nats_connection(settings, args.environ) as (nc, _):
         async with anyio.create_task_group() as tg:
             tg.start_soon(_stop_on_signal, tg.cancel_scope)
             result = await mirror_to_mlflow(nc.jetstream(), sink, follow=not args.once)

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
-import nats
 
 from airad.events.fold import RunState, evolve, fold
 from airad.events.jetstream import (
@@ -72,11 +71,31 @@ class Client:
     """An airad client over NATS: `async with airad.Client("nats://127.0.0.1:4222") as client: ...`.
 
     It talks only to NATS (the request stream, the event log, the run index, the blob store), so it
-    works against any daemon that serves the same server, from a script or a notebook."""
+    works against any daemon that serves the same server, from a script or a notebook.
 
-    def __init__(self, nats_url: str = "nats://127.0.0.1:4222", *, connect_timeout_s: float = 5.0):
+    Authentication and TLS, as the server requires: `user` + `password`, `token`, `nkey_seed_file`,
+    `tls_ca_file` (and `tls_cert_file` + `tls_key_file` for a client certificate). `connect` raises
+    `airad.daemon.connection.NatsConnectError` (a ConnectionError) naming what went wrong."""
+
+    def __init__(
+        self,
+        nats_url: str = "nats://127.0.0.1:4222",
+        *,
+        connect_timeout_s: float = 5.0,
+        user: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        nkey_seed_file: str | None = None,
+        tls_ca_file: str | None = None,
+        tls_cert_file: str | None = None,
+        tls_key_file: str | None = None,
+    ):
         self.nats_url = nats_url
         self.connect_timeout_s = connect_timeout_s
+        self._auth = dict(
+            user=user, password=password, token=token, nkey_seed_file=nkey_seed_file,
+            tls_ca_file=tls_ca_file, tls_cert_file=tls_cert_file, tls_key_file=tls_key_file,
+        )
         self._nc = None
         self._js = None
 
@@ -89,8 +108,11 @@ class Client:
 
     async def connect(self) -> None:
         """Connect and make sure airad's streams exist (`async with` does this for you)."""
-        self._nc = await nats.connect(
-            self.nats_url, name="airad-client", connect_timeout=self.connect_timeout_s, max_reconnect_attempts=3
+        from airad.daemon.connection import connect_nats, connect_options
+
+        self._nc = await connect_nats(
+            self.nats_url, connect_options(self.nats_url, **self._auth), name="airad-client",
+            connect_timeout_s=self.connect_timeout_s, max_reconnect_attempts=3,
         )
         try:
             await ensure_streams(self._nc.jetstream())

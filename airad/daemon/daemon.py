@@ -16,6 +16,7 @@ from anyio.abc import TaskStatus
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from airad.daemon.backends import Backend, build_backends
+from airad.daemon.connection import connect_nats, safe_url, settings_connect_options
 from airad.daemon.intake import accept
 from airad.daemon.llm import LLM, LiteLLMClient
 from airad.daemon.runner import drive_run
@@ -71,7 +72,8 @@ class Daemon:
 
     async def serve(self, nats_url: str, *, task_status: TaskStatus = anyio.TASK_STATUS_IGNORED) -> None:
         """Connect, resume orphaned runs, then consume requests until cancelled."""
-        nc = await nats.connect(nats_url, name=f"airad-daemon {self.owner}", max_reconnect_attempts=-1)
+        options = settings_connect_options(self.settings, nats_url, self.env)
+        nc = await connect_nats(nats_url, options, name=f"airad-daemon {self.owner}", max_reconnect_attempts=-1)
         try:
             js = nc.jetstream()
             await ensure_streams(js)
@@ -103,7 +105,7 @@ class Daemon:
                 self._tg = tg
                 await self.adopt_orphans()
                 tg.start_soon(self._keep_leases)
-                log.info("daemon.ready", owner=self.owner, nats=nats_url)
+                log.info("daemon.ready", owner=self.owner, nats=safe_url(nats_url))
                 task_status.started()
                 await self._consume(subscription)
         finally:

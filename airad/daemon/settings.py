@@ -14,13 +14,35 @@ from typing import Annotated
 
 from airad.executors.config import ContainerBackend, SlurmBackend, SshHost
 
-STRUCTURED_FIELDS = ("container", "ssh_hosts", "slurm")
+STRUCTURED_FIELDS = ("container", "ssh_hosts", "slurm", "nats_auth")
 
 
 def default_state_dir(env: Mapping[str, str]) -> str:
     """`$XDG_STATE_HOME/airad`, or `~/.local/state/airad`."""
     base = env.get("XDG_STATE_HOME") or os.path.join(env.get("HOME", os.path.expanduser("~")), ".local", "state")
     return os.path.join(base, "airad")
+
+
+class NatsAuth(Struct, frozen=True, forbid_unknown_fields=True):
+    """How airad authenticates to the configured NATS server and verifies it over TLS.
+
+    Secrets are never held here, only where to find them at connect time: `password_env` and
+    `token_env` name an environment variable, `password_file`, `token_file` and `nkey_seed_file` a
+    file. So this struct can be dumped, logged or recorded without showing a secret.
+    `tls_ca_file`: the CA that signed the server's certificate (turns TLS on, as a `tls://` URL does);
+    `tls_cert_file` + `tls_key_file`: a client certificate, for servers that verify clients.
+    Applies to `nats_url`; the embedded server (used when no URL is set) listens on loopback only.
+    """
+
+    user: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    token_env: str | None = None
+    token_file: str | None = None
+    nkey_seed_file: str | None = None
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
 
 
 class Settings(Struct, frozen=True, forbid_unknown_fields=True):
@@ -45,6 +67,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     ssh_hosts: tuple[SshHost, ...] = ()
     slurm: SlurmBackend | None = None
     mlflow_tracking_uri: str | None = None
+    nats_auth: NatsAuth = NatsAuth()
 
     @property
     def state_path(self) -> Path:
