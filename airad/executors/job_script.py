@@ -13,7 +13,9 @@ The script runs under coreutils `timeout` (a deadline that holds even if the dae
 
 from __future__ import annotations
 
+import os
 import shlex
+from pathlib import Path
 from collections.abc import Mapping, Sequence
 
 from airad.executors.base import JobResult
@@ -26,6 +28,30 @@ CANCELLED = "cancelled"
 KILL_GRACE_S = 5
 TIMEOUT_EXIT_CODES = (124, 137)
 OOM_MARKERS = (b"MemoryError", b"Cannot allocate memory", b"std::bad_alloc", b"out of memory")
+OUTPUT_HEAD_BYTES = 1 << 20
+OUTPUT_TAIL_BYTES = 1 << 20
+
+
+def truncation_marker(size: int, head: int, tail: int) -> bytes:
+    """The line put between the kept head and tail of an output that was too big to keep whole."""
+    return f"\n[airad: output truncated: {size} bytes written; the first {head} and the last {tail} kept]\n".encode()
+
+
+def read_capped(path: Path, head: int = OUTPUT_HEAD_BYTES, tail: int = OUTPUT_TAIL_BYTES) -> bytes:
+    """A job's stdout or stderr file, whole when it is small, else its first `head` and last `tail`
+    bytes around a `truncation_marker`: a script that writes gigabytes never gets them into memory.
+    A missing file reads as empty."""
+    try:
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size <= head + tail:
+                return file.read(head + tail)
+            first = file.read(head)
+            file.seek(size - tail)
+            last = file.read(tail)
+    except OSError:
+        return b""
+    return first + truncation_marker(size, len(first), len(last)) + last
 
 
 def render(

@@ -195,8 +195,8 @@ class LocalExecutor:
             timeout_s=info["timeout_s"],
             memory_limited=bool(info.get("memory_limited")),
             cancelled=(job_dir / job_script.CANCELLED).exists(),
-            stdout=_read_bytes(job_dir / "stdout"),
-            stderr=_read_bytes(job_dir / "stderr"),
+            stdout=job_script.read_capped(job_dir / "stdout"),
+            stderr=job_script.read_capped(job_dir / "stderr"),
             outputs=outputs,
         )
 
@@ -220,13 +220,6 @@ def _read(path: Path) -> str | None:
         return path.read_text()
     except OSError:
         return None
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return b""
 
 
 def _read_int(path: Path) -> int | None:
