@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -82,6 +83,10 @@ class LiteLLMClient:
     """LLM through `litellm.acompletion`: per-model concurrency and rate limits, retries with backoff
     on 429 / 5xx / timeouts honouring Retry-After, API keys looked up in `env` by name at call time.
 
+    Error messages are redacted before they leave: the call's key, and the value of every variable
+    of `env` whose name says it holds a secret (litellm also reads keys such as OPENAI_API_KEY from
+    the process environment by itself, and servers quote them back in errors).
+
     Registers the offline coder as the `airad-offline/...` provider when constructed.
     """
 
@@ -108,6 +113,7 @@ class LiteLLMClient:
         self.retries = retries
         self.backoff_s = backoff_s
         self.env = env or {}
+        self._secrets = secret_values(self.env)
         self._limiters: dict[str, tuple[anyio.CapacityLimiter, RateLimiter | None]] = {}
         self._jitter = random.Random(seed)
 
@@ -148,7 +154,7 @@ class LiteLLMClient:
                     break
                 except Exception as exc:
                     if attempt > self.retries or not _retryable(self._litellm, exc):
-                        raise LLMError(f"{type(exc).__name__}: {_redact(str(exc), options)[:500]}") from None
+                        raise LLMError(f"{type(exc).__name__}: {_redact(str(exc), options, self._secrets)[:500]}") from None
                     delay = self.backoff_s * 2 ** (attempt - 1) * (1 + self._jitter.random())
                     await anyio.sleep(_retry_after(exc) or delay)
         return self._completion(model, response, time.monotonic() - started, attempt)
@@ -177,6 +183,16 @@ class LiteLLMClient:
         )
 
 
-def _redact(text: str, options: dict) -> str:
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
+
+
+def secret_values(env: Mapping[str, str]) -> tuple[str, ...]:
+    """The values (8 characters or more) of the variables whose names say they hold a secret, longest first."""
+    return tuple(sorted({v for k, v in env.items() if SECRET_NAME.search(k) and len(v) >= 8}, key=len, reverse=True))
+
+
+def _redact(text: str, options: dict, secrets: tuple[str, ...] = ()) -> str:
     key = options.get("api_key")
-    return text.replace(key, "***") if key else text
+    for secret in (key, *secrets) if key else secrets:
+        text = text.replace(secret, "***")
+    return text
