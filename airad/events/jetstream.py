@@ -109,10 +109,20 @@ class JetStreamEventLog:
                     raise
 
     async def read(self, run_id: str) -> list[Event]:
-        """All of the run's events, read with an ordered consumer up to the last one present now."""
-        _, last_stream_seq = await self._last(run_id)
-        if last_stream_seq == 0:
+        """All of the run's events, read with an ordered consumer up to the last one present now.
+
+        An empty run, or one whose only event is its first (a run just submitted), is read from the
+        last message alone: no consumer to create, and the next append knows its fence already."""
+        try:
+            message = await self.js.get_last_msg(EVENTS_STREAM, events_subject(run_id))
+        except nats.js.errors.NotFoundError:
+            self._tail[run_id] = (0, 0)
             return []
+        last = decode_event(message.data)
+        last_stream_seq = message.seq
+        if last.seq == 1:
+            self._tail[run_id] = (1, last_stream_seq)
+            return [last]
         events: list[Event] = []
         async for event, stream_seq in self._consume(run_id):
             events.append(event)
@@ -148,8 +158,10 @@ class JetStreamEventLog:
 class JetStreamBlobStore:
     """BlobStore over a JetStream object store, objects named by SHA-256."""
 
-    def __init__(self, store):
+    def __init__(self, store, known_limit: int = 100_000):
         self.store = store
+        self.known_limit = known_limit
+        self._known: set[str] = set()
 
     @classmethod
     async def open(cls, js: JetStreamContext) -> "JetStreamBlobStore":
@@ -162,10 +174,15 @@ class JetStreamBlobStore:
     async def put(self, data: bytes) -> str:
         """Store once per content."""
         ref = hashlib.sha256(data).hexdigest()
+        if ref in self._known:
+            return ref
         try:
             await self.store.get_info(ref)
         except nats.js.errors.ObjectNotFoundError:
             await self.store.put(ref, data)
+        if len(self._known) >= self.known_limit:
+            self._known.clear()
+        self._known.add(ref)
         return ref
 
     async def get(self, ref: str) -> bytes:
