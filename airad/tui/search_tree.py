@@ -8,7 +8,7 @@ from textual.widgets.tree import TreeNode
 from airad.events.fold import Node, RunState
 from airad.schemas.request import RunRequest
 from airad.tui.labels import node_label
-from airad.tui.tree_shape import Island, Key, TreeShape, island_count
+from airad.tui.tree_shape import Key, TreeShape, island_count
 
 
 class SearchTree(Tree[Key]):
