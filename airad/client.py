@@ -75,7 +75,7 @@ class Client:
 
     Authentication and TLS, as the server requires: `user` + `password`, `token`, `nkey_seed_file`,
     `tls_ca_file` (and `tls_cert_file` + `tls_key_file` for a client certificate). `connect` raises
-    `airad.daemon.connection.NatsConnectError` (a ConnectionError) naming what went wrong."""
+    `airad.events.connect.NatsConnectError` (a ConnectionError) naming what went wrong."""
 
     def __init__(
         self,
@@ -108,7 +108,7 @@ class Client:
 
     async def connect(self) -> None:
         """Connect and make sure airad's streams exist (`async with` does this for you)."""
-        from airad.daemon.connection import connect_nats, connect_options
+        from airad.events.connect import connect_nats, connect_options
 
         self._nc = await connect_nats(
             self.nats_url, connect_options(self.nats_url, **self._auth), name="airad-client",

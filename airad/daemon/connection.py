@@ -1,42 +1,21 @@
-"""Reach the NATS server a command should use: the configured URL, a running embedded one, or a new one.
-
-`connect_nats` is the one way airad connects (daemon, CLI, `airad.Client`, the MLflow tail): the
-first attempt fails fast with a `NatsConnectError` that names the problem (refused credentials,
-a TLS failure, nothing listening), and only an established connection reconnects.
-`connect_options` builds the authentication and TLS arguments of `nats.connect`.
-"""
+"""Reach the NATS server a command should use: the configured URL (authenticated from the
+`nats_auth` settings), a running embedded one, or a new one. The connecting itself is
+`airad.events.connect`."""
 
 from __future__ import annotations
 
-import asyncio
-import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import nats
-import nats.errors
-import structlog
 from nats.aio.client import Client
 
 from airad.daemon.nats_server import EmbeddedNats
 from airad.daemon.settings import NatsAuth, Settings
+from airad.events.connect import NatsConnectError, connect_nats, connect_options, safe_url
 from airad.events.jetstream import ensure_streams
 
-log = structlog.get_logger("airad.nats")
-
-
-class NatsConnectError(ConnectionError):
-    """NATS could not be reached, or refused airad; the message names the problem and no secret."""
-
-
-def safe_url(url: str) -> str:
-    """`url` without any user:password@ part, for messages and logs."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+__all__ = ["NatsConnectError", "connect_nats", "connect_options", "nats_connection", "resolve_auth", "safe_url", "settings_connect_options"]
 
 
 def _secret(what: str, variable: str | None, file: str | None, env: Mapping[str, str]) -> str | None:
@@ -66,79 +45,11 @@ def resolve_auth(auth: NatsAuth, env: Mapping[str, str]) -> dict:
     }
 
 
-def connect_options(
-    url: str,
-    *,
-    user: str | None = None,
-    password: str | None = None,
-    token: str | None = None,
-    nkey_seed_file: str | None = None,
-    tls_ca_file: str | None = None,
-    tls_cert_file: str | None = None,
-    tls_key_file: str | None = None,
-) -> dict:
-    """The authentication and TLS keyword arguments of `nats.connect` for `url`."""
-    options: dict = {}
-    if user is not None:
-        options.update(user=user, password=password or "")
-    if token:
-        options["token"] = token
-    if nkey_seed_file:
-        if not Path(nkey_seed_file).is_file():
-            raise NatsConnectError(f"NATS nkey seed file {nkey_seed_file} does not exist")
-        options["nkeys_seed"] = str(nkey_seed_file)
-    if tls_ca_file or tls_cert_file or url.startswith("tls://"):
-        try:
-            context = ssl.create_default_context(cafile=tls_ca_file)
-            if tls_cert_file:
-                context.load_cert_chain(tls_cert_file, tls_key_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise NatsConnectError(f"NATS TLS files: {exc}") from None
-        options["tls"] = context
-    return options
-
-
 def settings_connect_options(settings: Settings, url: str, env: Mapping[str, str]) -> dict:
     """`connect_options` from `settings.nats_auth` for the configured URL; none for the embedded server."""
     if settings.nats_url is None:
         return {}
     return connect_options(url, **resolve_auth(settings.nats_auth, env))
-
-
-def _describe(url: str, exc: BaseException, timeout_s: float) -> str:
-    where = f"NATS at {safe_url(url)}"
-    text = str(exc)
-    if "authorization violation" in text.lower() or "authentication" in text.lower():
-        return f"{where} refused the credentials (authorization violation): check the nats_auth settings"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS with {where} failed: {getattr(exc, 'verify_message', None) or exc.reason or text}"
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError, nats.errors.TimeoutError)):
-        return f"{where} did not answer within {timeout_s:g}s"
-    if isinstance(exc, ConnectionRefusedError):
-        return f"nothing is listening at {where}"
-    if "tls" in text.lower() or "ssl" in text.lower():
-        return f"TLS with {where} failed: {text}"
-    return f"cannot connect to {where}: {type(exc).__name__}: {text}"
-
-
-async def _log_error(exc: Exception) -> None:
-    log.warning("nats.error", error=f"{type(exc).__name__}: {exc}")
-
-
-async def connect_nats(
-    url: str, options: Mapping | None = None, *, name: str, connect_timeout_s: float = 5.0, max_reconnect_attempts: int = 3
-) -> Client:
-    """Connect once (no retries, so wrong credentials fail at once); the connection then reconnects
-    up to `max_reconnect_attempts` times (-1: forever) whenever it drops."""
-    try:
-        nc = await nats.connect(
-            url, name=name, connect_timeout=connect_timeout_s, allow_reconnect=False, error_cb=_log_error, **(options or {})
-        )
-    except (OSError, nats.errors.Error, asyncio.TimeoutError) as exc:
-        raise NatsConnectError(_describe(url, exc, connect_timeout_s)) from None
-    nc.options["allow_reconnect"] = True
-    nc.options["max_reconnect_attempts"] = max_reconnect_attempts
-    return nc
 
 
 @asynccontextmanager

@@ -14,7 +14,7 @@ import msgspec
 import pytest
 
 from airad.client import Client
-from airad.daemon.connection import NatsConnectError, connect_options, safe_url
+from airad.events.connect import NatsConnectError, connect_options, safe_url
 from airad.daemon.settings import NatsAuth, load_settings
 from tests.conftest import require
 from tests.security.servers import AuthNats

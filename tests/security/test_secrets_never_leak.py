@@ -21,7 +21,7 @@ import nats
 import pytest
 
 from airad.client import Client
-from airad.daemon.connection import connect_nats, connect_options
+from airad.events.connect import connect_nats, connect_options
 from airad.events.jetstream import BLOBS_BUCKET, RUNS_BUCKET
 from tests.integration.daemon_process import DaemonProcess
 from tests.openai_server import openai_server, status  # noqa: F401  (openai_server is a fixture)
