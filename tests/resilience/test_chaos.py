@@ -7,7 +7,10 @@ import random
 import time
 
 import anyio
+import nats
 import pytest
+
+from airad.events.jetstream import EVENTS_STREAM
 
 from tests.conftest import require
 from tests.integration.daemon_process import DaemonProcess, publish_raw, run_events
@@ -20,6 +23,15 @@ NODES = 3
 KILLS = 8
 
 
+async def appended(nats_url: str) -> int:
+    """How many events the log holds now."""
+    nc = await nats.connect(nats_url)
+    try:
+        return (await nc.jetstream().stream_info(EVENTS_STREAM)).state.messages
+    finally:
+        await nc.close()
+
+
 async def test_repeated_sigkills_lose_and_duplicate_nothing(nats_url, tmp_path):
     require("bwrap")
     rng = random.Random(20261122)
@@ -29,9 +41,13 @@ async def test_repeated_sigkills_lose_and_duplicate_nothing(nats_url, tmp_path):
         for run_id, task in RUNS.items():
             await publish_raw(nats_url, request(run_id, task, max_nodes=NODES))
         for _ in range(KILLS):
+            before = await appended(nats_url)
             daemon = DaemonProcess(nats_url, tmp_path / "state").start()
             daemons.append(daemon)
-            await anyio.sleep(rng.uniform(1.0, 6.0))
+            with anyio.move_on_after(60):  # kill only once this daemon has appended: a loaded host starts slowly
+                while await appended(nats_url) == before:
+                    await anyio.sleep(0.1)
+            await anyio.sleep(rng.uniform(0.0, 4.0))
             daemon.kill()
         survivor = DaemonProcess(nats_url, tmp_path / "state").start()
         daemons.append(survivor)
