@@ -51,6 +51,25 @@ async def until(pilot: Pilot, predicate, timeout_s: float = 10.0, what: str = "c
         await pilot.pause(0.02)
 
 
+async def press(pilot: Pilot, *keys: str, then, what: str = "") -> None:
+    """Press keys, then wait until `then()` holds: on a loaded machine Pilot may return before the
+    app has handled them."""
+    await pilot.press(*keys)
+    await until(pilot, then, what=what or f"the effect of {keys}")
+
+
+async def settled_text(pilot: Pilot) -> str:
+    """The screen once two looks 50 ms apart agree."""
+    text = screen_text(pilot.app)
+    for _ in range(100):
+        await pilot.pause(0.05)
+        again = screen_text(pilot.app)
+        if again == text:
+            return text
+        text = again
+    raise AssertionError(f"the screen never settled:\n{text}")
+
+
 def tree_lines(tree: Tree) -> list[str]:
     """The labels of the tree's visible lines, indented two spaces per level."""
     lines: list[str] = []

@@ -8,7 +8,7 @@ from airad.tui.prompt import Prompt
 from airad.tui.replay_screen import ReplayScreen
 from airad.tui.search_tree import SearchTree
 from tests.replay.make_golden import load
-from tests.tui.helpers import screen_text, tree_lines, until
+from tests.tui.helpers import press, screen_text, tree_lines, until
 
 
 def assert_shows(screen: ReplayScreen, events: list, position: int) -> None:
@@ -23,33 +23,31 @@ def assert_shows(screen: ReplayScreen, events: list, position: int) -> None:
 async def test_step_seek_and_jump_with_keys():
     events = load("greedy")
     app = AiradApp(events=events)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
         screen = app.screen
         assert isinstance(screen, ReplayScreen)
         assert_shows(screen, events, 0)
-        for key, position in [("right", 1), ("l", 2), ("left", 1), ("h", 0), ("left", 0), ("right_square_bracket", 10),
+        for key, position in [("right", 1), ("l", 2), ("left", 1), ("h", 0), ("right_square_bracket", 10),
                               ("right_square_bracket", 20), ("left_square_bracket", 10), ("5", 32), ("end", 63),
-                              ("right", 63), ("home", 0), ("9", 57), ("0", 0)]:
-            await pilot.press(key)
+                              ("home", 0), ("9", 57), ("0", 0)]:
+            await press(pilot, key, then=lambda: screen.position == position)
             assert_shows(screen, events, position)
 
-        await pilot.press("g")
-        assert isinstance(app.screen, Prompt)
-        await pilot.press(*"50%", "enter")
+        await press(pilot, "g", then=lambda: isinstance(app.screen, Prompt))
+        await press(pilot, *"50%", "enter", then=lambda: app.screen is screen)
         assert_shows(screen, events, 32)
-        await pilot.press("g", "+", "5", "enter")
+        await press(pilot, "g", "+", "5", "enter", then=lambda: screen.position == 37)
         assert_shows(screen, events, 37)
-        await pilot.press("g", *"x1", "enter")
+        await press(pilot, "g", *"x1", "enter", then=lambda: app.screen is screen and "cannot seek" in screen_text(app))
+        await press(pilot, "g", then=lambda: isinstance(app.screen, Prompt))
+        await press(pilot, "escape", then=lambda: app.screen is screen)
         assert_shows(screen, events, 37)
-        await pilot.press("g", "escape")
-        assert app.screen is screen
 
-        await pilot.press("j", "7", "enter")
         position = screen.timeline.selection_of(7)
+        await press(pilot, "j", "7", "enter", then=lambda: screen.query_one(SearchTree).highlighted() == 7)
         assert_shows(screen, events, position)
-        await until(pilot, lambda: screen.query_one(SearchTree).highlighted() == 7, what="cursor on node 7")
         assert "node 7" in str(screen.query_one("#overview-body").render())
-        await pilot.press("j", "9", "9", "enter")
+        await press(pilot, "j", "9", "9", "enter", then=lambda: "no node '99'" in screen_text(app))
         assert_shows(screen, events, position)
 
 
@@ -58,16 +56,16 @@ async def test_going_back_takes_nodes_out_of_the_tree_and_labels_follow_the_stat
     app = AiradApp(events=events)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen
-        await pilot.press("end")
         tree = screen.query_one(SearchTree)
+        await press(pilot, "end", then=lambda: screen.position == len(events))
         final = tree_lines(tree)
         assert "2 draft buggy" in "\n".join(final) and "★" in "\n".join(final)
-        await pilot.press("home")
+        await press(pilot, "home", then=lambda: screen.position == 0)
         assert tree_lines(tree) == []
-        await pilot.press("end")
+        await press(pilot, "end", then=lambda: screen.position == len(events))
         assert tree_lines(tree) == final
         first_selected = screen.timeline.selection_of(0)
-        await pilot.press("home", *["right"] * first_selected)
+        await press(pilot, "home", *["right"] * first_selected, then=lambda: screen.position == first_selected)
         assert tree_lines(tree) == ["0 draft selected"]
 
 
@@ -76,21 +74,18 @@ async def test_play_runs_to_the_end_and_pause_stops():
     app = AiradApp(events=events)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen
-        await pilot.press("plus", "plus", "plus", "plus")
-        assert "200 ev/s" in screen.bar_text()
-        await pilot.press("p")
-        await until(pilot, lambda: not screen.playing and screen.position == len(events), what="the end of the replay")
+        await press(pilot, "plus", "plus", "plus", "plus", then=lambda: "200 ev/s" in screen.bar_text())
+        await press(pilot, "p", then=lambda: not screen.playing and screen.position == len(events), what="the end")
         assert_shows(screen, events, len(events))
 
-        await pilot.press("minus", "minus", "minus", "minus", "minus")
-        assert "5 ev/s" in screen.bar_text()
-        await pilot.press("p")
-        assert screen.playing and screen.position < len(events), "play at the end starts over"
+        await press(pilot, *["minus"] * 5, then=lambda: "5 ev/s" in screen.bar_text())
+        await press(pilot, "p", then=lambda: screen.playing)
+        assert screen.position < len(events), "play at the end starts over"
         await until(pilot, lambda: screen.position >= 3, what="a few events played")
-        await pilot.press("p")
+        await press(pilot, "p", then=lambda: not screen.playing)
         stopped = screen.position
         await pilot.pause(0.3)
-        assert not screen.playing and screen.position == stopped < len(events)
+        assert screen.position == stopped < len(events)
         assert "paused" in screen_text(app)
 
 
@@ -103,10 +98,10 @@ async def test_replay_of_a_live_log_grows_without_moving():
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen
         await until(pilot, lambda: len(screen.timeline) == 20, what="the first events")
-        await pilot.press("right", "right")
+        await press(pilot, "right", "right", then=lambda: screen.position == 2)
         for event in events[20:]:
             await log.append(event)
         await until(pilot, lambda: len(screen.timeline) == len(events), what="the rest")
         assert screen.position == 2
-        await pilot.press("end")
+        await press(pilot, "end", then=lambda: screen.position == len(events))
         assert_shows(screen, events, len(events))

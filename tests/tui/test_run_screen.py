@@ -8,7 +8,7 @@ from airad.tui.node_detail import NodeDetail
 from airad.tui.run_screen import RunScreen
 from airad.tui.search_tree import SearchTree
 from tests.factories import History
-from tests.tui.helpers import tree_lines, until, wide_run
+from tests.tui.helpers import press, tree_lines, until, wide_run
 
 
 def text_of(screen, selector: str) -> str:
@@ -57,20 +57,16 @@ async def test_detail_tabs_follow_the_cursor_and_keys():
         await until(pilot, lambda: screen.caught_up and len(screen.state.nodes) == 3)
         detail = screen.query_one(NodeDetail)
         assert "node 2 debug" in text_of(screen, "#overview-body"), "the newest node before the cursor moves"
-        await pilot.press("b")
-        await until(pilot, lambda: screen.query_one(SearchTree).highlighted() == 1, what="cursor on the best node")
+        tree = screen.query_one(SearchTree)
+        await press(pilot, "b", then=lambda: tree.highlighted() == 1, what="cursor on the best node")
         assert "node 1 improve ← 0" in text_of(screen, "#overview-body")
-        await pilot.press("d")
-        assert detail.active == "diff"
+        await press(pilot, "d", then=lambda: detail.active == "diff")
         assert "same code as its parent" in text_of(screen, "#diff-body")
-        await pilot.press("up")
-        await until(pilot, lambda: screen.query_one(SearchTree).highlighted() == 0)
+        await press(pilot, "up", then=lambda: tree.highlighted() == 0)
         assert "fit a forest" in text_of(screen, "#overview-body")
         assert "a draft: no parent" in text_of(screen, "#diff-body")
-        await pilot.press("c")
-        assert detail.active == "code"
-        await pilot.press("down", "down", "o")
-        assert detail.active == "output"
+        await press(pilot, "c", then=lambda: detail.active == "code")
+        await press(pilot, "down", "down", "o", then=lambda: detail.active == "output" and tree.highlighted() == 2)
         assert "Traceback: boom" in text_of(screen, "#output-body")
 
 
@@ -86,8 +82,7 @@ async def test_a_big_run_gets_tree_lines_only_where_expanded():
         await until(pilot, lambda: screen.caught_up and len(screen.state.nodes) == 600, what="600 nodes folded")
         assert [line.split()[:2] for line in tree_lines(tree)] == [["0", "draft"], ["1", "draft"], ["2", "draft"], ["3", "draft"]]
         assert len(tree._tree_nodes) == 5, "only the drafts (and the root) have tree nodes"
-        await pilot.press("down", "space")
-        await until(pilot, lambda: len(tree_lines(tree)) > 4, what="node 0's children")
+        await press(pilot, "down", "space", then=lambda: len(tree_lines(tree)) > 4, what="node 0's children")
         children = [n.data for n in tree.root.children[0].children]
         assert children == [n.id for n in screen.state.nodes if n.parent_ids[:1] == (0,)]
         assert len(tree._tree_nodes) == 5 + len(children)

@@ -16,7 +16,7 @@ from airad.tui.replay_screen import ReplayScreen
 from airad.tui.run_screen import RunScreen
 from airad.tui.runs_screen import RunsScreen
 from tests.replay.make_golden import POLICIES, load
-from tests.tui.helpers import screen_text, until
+from tests.tui.helpers import press, screen_text, until
 
 
 async def golden_sources() -> tuple[InMemoryEventLog, InMemoryRunIndex]:
@@ -44,24 +44,20 @@ async def test_runs_are_listed_sorted_filtered_and_updated_live():
         await until(pilot, lambda: len(row_ids(screen)) == 4, what="four runs")
         assert row_ids(screen) == ["golden-evolutionary", "golden-mcts", "golden-aira-greedy", "golden-greedy"], "newest first"
         assert "sorted by age (newest first)" in screen_text(app)
-        await pilot.press("S")
-        assert row_ids(screen)[0] == "golden-greedy"
+        await press(pilot, "S", then=lambda: row_ids(screen)[0] == "golden-greedy")
 
-        await pilot.press("s")
-        assert screen.column == "run" and row_ids(screen) == sorted(row_ids(screen))
-        await pilot.press("s", "s", "s", "s")
-        assert screen.column == "nodes" and screen.descending
+        await press(pilot, "s", then=lambda: screen.column == "run")
+        assert row_ids(screen) == sorted(row_ids(screen))
+        await press(pilot, "s", "s", "s", "s", then=lambda: screen.column == "nodes")
         nodes = [screen.summaries[run_id].nodes for run_id in row_ids(screen)]
-        assert nodes == sorted(nodes, reverse=True)
+        assert screen.descending and nodes == sorted(nodes, reverse=True)
 
-        await pilot.press("slash", *"policy:greedy")
-        assert row_ids(screen) == ["golden-greedy"]
-        await pilot.press("escape")
-        await pilot.press("backspace")
-        await pilot.press("slash", *["backspace"] * 13, *"wine", "enter")
-        assert sorted(row_ids(screen)) == ["golden-aira-greedy", "golden-mcts"]
-        await pilot.press("slash", *["backspace"] * 4, "enter")
-        assert len(row_ids(screen)) == 4
+        await press(pilot, "slash", *"policy:greedy", then=lambda: row_ids(screen) == ["golden-greedy"])
+        await press(pilot, "escape", "backspace", then=lambda: screen.query_one(DataTable).has_focus)
+        assert row_ids(screen) == ["golden-greedy"], "backspace in the table is no filter edit"
+        await press(pilot, "slash", *["backspace"] * 13, *"wine", "enter",
+                    then=lambda: sorted(row_ids(screen)) == ["golden-aira-greedy", "golden-mcts"])
+        await press(pilot, "slash", *["backspace"] * 4, "enter", then=lambda: len(row_ids(screen)) == 4)
 
         table = screen.query_one(DataTable)
         await index.put(RunSummary("new-run", "running", task="iris", policy="mcts", nodes=2, in_flight=1, submitted_at=time.time()))
@@ -81,30 +77,23 @@ async def test_open_a_run_go_back_replay_it_and_read_the_help(size):
     async with app.run_test(size=size) as pilot:
         screen = app.screen
         await until(pilot, lambda: len(row_ids(screen)) == 4, what="four runs")
-        await pilot.press("down", "enter")
-        await until(pilot, lambda: isinstance(app.screen, RunScreen), what="the run screen")
+        await press(pilot, "down", "enter", then=lambda: isinstance(app.screen, RunScreen), what="the run screen")
         run = app.screen
         assert run.run_id == "golden-mcts" and not isinstance(run, ReplayScreen)
         await until(pilot, lambda: run.caught_up and run.state.status == "finished", what="the whole run")
         assert "run golden-mcts" in screen_text(app)
 
-        await pilot.press("question_mark")
-        assert isinstance(app.screen, HelpScreen)
+        await press(pilot, "question_mark", then=lambda: isinstance(app.screen, HelpScreen))
         assert "Best node" in screen_text(app)
-        await pilot.press("escape")
-        assert app.screen is run
-
-        await pilot.press("escape")
-        assert app.screen is screen
-        await pilot.press("r")
-        await until(pilot, lambda: isinstance(app.screen, ReplayScreen), what="the replay screen")
+        await press(pilot, "escape", then=lambda: app.screen is run)
+        await press(pilot, "escape", then=lambda: app.screen is screen)
+        await press(pilot, "r", then=lambda: isinstance(app.screen, ReplayScreen), what="the replay screen")
         replay = app.screen
         await until(pilot, lambda: len(replay.timeline) == len(load("mcts")), what="the events")
         assert replay.position == 0
-        await pilot.press("question_mark")
-        assert "Jump to node" in screen_text(app)
-        await pilot.press("escape", "escape", "question_mark")
-        assert "Sort" in screen_text(app) and "Filter" in screen_text(app)
+        await press(pilot, "question_mark", then=lambda: "Jump to node" in screen_text(app))
+        await press(pilot, "escape", "escape", then=lambda: app.screen is screen)
+        await press(pilot, "question_mark", then=lambda: "Sort" in screen_text(app) and "Filter" in screen_text(app))
 
 
 class BrokenIndex:

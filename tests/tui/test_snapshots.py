@@ -6,7 +6,7 @@ import pytest
 
 from airad.tui.app import AiradApp
 from tests.replay.make_golden import POLICIES, load
-from tests.tui.helpers import match_snapshot, screen_text
+from tests.tui.helpers import match_snapshot, settled_text
 
 POSITIONS = {"event-12": lambda total: 12, "middle": lambda total: total // 2, "end": lambda total: total}
 
@@ -18,5 +18,4 @@ async def test_replay_view_matches_the_snapshots(name):
     async with app.run_test(size=(100, 30)) as pilot:
         for label, position in POSITIONS.items():
             app.screen.seek(position(len(events)))
-            await pilot.pause()
-            match_snapshot(f"{name}-{label}", screen_text(app))
+            match_snapshot(f"{name}-{label}", await settled_text(pilot))

@@ -129,6 +129,3 @@ def test_usage_errors_need_no_terminal(tmp_path):
     assert replay.returncode == 2 and "--replay needs a RUN" in replay.stderr
     missing = airad("tui", "--from", str(tmp_path / "nope.jsonl"))
     assert missing.returncode == 2 and "cannot replay" in missing.stderr
-    (tmp_path / "header.jsonl").write_text('{"kind":"header","run_id":"r"}\n')
-    empty = airad("tui", "--from", str(tmp_path / "header.jsonl"))
-    assert empty.returncode == 2 and "no events" in empty.stderr
