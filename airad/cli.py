@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import logging
+import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import anyio
@@ -289,7 +290,7 @@ async def cmd_report(args, settings: Settings) -> int:
     from airad.events.report import build_report, select_runs
 
     labels = _label_filter(args.label)
-    states = select_runs(await _run_states(settings, args.run_ids), task=args.task, labels=labels)
+    states = select_runs(await _run_states(settings, args.run_ids, args.environ), task=args.task, labels=labels)
     report = build_report(states, by_labels=args.by)
     if args.csv:
         print(out.report_csv(report), end="")
@@ -308,12 +309,12 @@ def _label_filter(pairs: list[str]) -> dict[str, str]:
     return labels
 
 
-async def _run_states(settings: Settings, run_ids: list[str]) -> list[RunState]:
+async def _run_states(settings: Settings, run_ids: list[str], environ: Mapping[str, str]) -> list[RunState]:
     """The folded runs named, or every finished run in the index when none is named."""
     from airad.daemon.connection import nats_connection
     from airad.events.jetstream import JetStreamEventLog, JetStreamRunIndex
 
-    async with nats_connection(settings, args.environ) as (nc, _):
+    async with nats_connection(settings, environ) as (nc, _):
         js = nc.jetstream()
         if not run_ids:
             run_ids = [s.run_id for s in await (await JetStreamRunIndex.open(js)).list() if s.status == "finished"]

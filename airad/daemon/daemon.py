@@ -6,7 +6,6 @@ import os
 import secrets
 from collections.abc import Mapping
 import socket
-from pathlib import Path
 
 import anyio
 import nats
