@@ -109,6 +109,7 @@ async def test_no_secret_reaches_an_event_a_blob_or_a_log(openai_server, tmp_pat
         everything = await _everything_in_nats(server)
     finally:
         daemon.stop()
+        server.stop()
 
     # The model saw the keys and quoted them back: so there was something to leak.
     sent = {r.headers.get("Authorization") for r in openai_server.requests}
