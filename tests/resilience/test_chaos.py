@@ -16,11 +16,11 @@ from tests.conftest import require
 from tests.integration.daemon_process import DaemonProcess, publish_raw, run_events
 from tests.resilience.helpers import assert_one_clean_history, create_streams, folded_summary, request, settled_summary, tag
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 RUNS = {"chaos-a": "wine", "chaos-b": "breast-cancer", "chaos-c": "wine"}
 NODES = 3
-KILLS = 8
+KILLS = 6
 
 
 async def appended(nats_url: str) -> int:
