@@ -122,9 +122,15 @@ def test_wrong_or_missing_credentials_fail_fast_with_a_clear_error(server, tmp_p
         assert secret not in result.stderr
 
 
-def test_a_missing_secret_variable_is_named(server, tmp_path):
-    if not server.env:
-        pytest.skip("this server's credentials are files")
+@pytest.fixture(params=["password", "token"])
+def server_with_env_secret(request, tmp_path):
+    started = AuthNats.start(tmp_path / "nats", request.param)
+    yield started
+    started.stop()
+
+
+def test_a_missing_secret_variable_is_named(server_with_env_secret, tmp_path):
+    server = server_with_env_secret
     variable = next(iter(server.env))
     started = time.monotonic()
     result = airad("--nats", server.url, "runs", state_dir=tmp_path / "state", env={"AIRAD_NATS_AUTH": msgspec.json.encode(server.auth).decode()}, timeout=60)
