@@ -19,7 +19,7 @@ from typing import NamedTuple, Protocol
 import asyncssh
 
 from airad.executors.config import SshHost
-from airad.executors.ssh import SshLink, inputs_digest
+from airad.executors.ssh_link import SshLink, inputs_digest
 
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 MISSING_DIR_STATUS = 3

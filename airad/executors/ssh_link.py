@@ -1,0 +1,178 @@
+"""One SSH link per host: an asyncssh connection shared by every job on the host, redialled with
+backoff, host keys checked against known_hosts, a bounded number of sessions, SFTP, and inputs
+uploaded once per host by content digest. Used by the ssh executor and by Slurm's login node."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shlex
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import asyncssh
+
+from airad.executors.base import JobLost
+from airad.executors.config import SshHost
+
+T = TypeVar("T")
+LINK_ERRORS = (OSError, asyncssh.DisconnectError, asyncssh.ChannelOpenError, asyncssh.SFTPConnectionLost)
+CONNECT_TIMEOUT_S = 15.0
+COMMAND_TIMEOUT_S = 60.0
+KEEPALIVE_S = 15.0
+MAX_CHANNELS = 8
+PUBLISH_INPUTS = "mv -T {staging} {inputs} 2>/dev/null || rm -rf {staging}"
+
+
+class HostKeyRejected(JobLost):
+    """The host's key is unknown or differs from the one in known_hosts: the link is refused."""
+
+
+def inputs_digest(inputs: Path) -> str:
+    """A name for an inputs dir's content, from its files' relative paths, sizes and mtimes."""
+    digest = hashlib.sha256()
+    for top, dirs, files in os.walk(inputs, followlinks=True):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(top, name)
+            stat = path.stat()
+            digest.update(f"{path.relative_to(inputs)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def remote_script(template: str, **paths: str) -> str:
+    """`template` with its paths shell-quoted, run by `sh` whatever the login shell is."""
+    return "sh -c " + shlex.quote(template.format(**{k: shlex.quote(v) for k, v in paths.items()}))
+
+
+class SshLink:
+    """One host's connection, dialled on first use and redialled after it drops; also the host's
+    slot and GPU bookkeeping (`busy` maps a job dir to the GPU ids it holds)."""
+
+    def __init__(self, host: SshHost):
+        self.host = host
+        self.name = f"{host.address}:{host.port}"
+        self.busy: dict[str, tuple[str, ...]] = {}
+        self.down_until = 0.0
+        self.channels = asyncio.Semaphore(MAX_CHANNELS)
+        self._lock = asyncio.Lock()
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._sftp: tuple[asyncssh.SSHClientConnection, asyncssh.SFTPClient] | None = None
+        self._uploads: dict[str, asyncio.Lock] = {}
+
+    def free_gpus(self) -> list[str]:
+        """GPU ids no job holds."""
+        held = {gpu for gpus in self.busy.values() for gpu in gpus}
+        return [gpu for gpu in self.host.gpus if gpu not in held]
+
+    def fits(self, gpus: int) -> bool:
+        """Whether a job needing `gpus` GPUs can start here now."""
+        return len(self.busy) < self.host.slots and len(self.free_gpus()) >= gpus
+
+    async def connection(self) -> asyncssh.SSHClientConnection:
+        """The live connection, dialled if there is none."""
+        async with self._lock:
+            if self._conn is None or self._conn.is_closed():
+                self._conn, self._sftp = await self._dial(), None
+            return self._conn
+
+    async def _dial(self) -> asyncssh.SSHClientConnection:
+        host = self.host
+        options = dict(
+            port=host.port, username=host.user, config=None, connect_timeout=CONNECT_TIMEOUT_S,
+            keepalive_interval=KEEPALIVE_S, keepalive_count_max=4,
+            known_hosts=None if host.insecure_no_host_check else (host.known_hosts or ()),
+        )
+        if host.key_file:
+            options["client_keys"] = [host.key_file]
+        try:
+            return await asyncssh.connect(host.address, **options)
+        except asyncssh.HostKeyNotVerifiable as exc:
+            where = host.known_hosts or "~/.ssh/known_hosts"
+            raise HostKeyRejected(
+                f"ssh host {self.name}: host key not trusted ({exc.reason}); checked against {where}."
+                " Add the host's key there (ssh-keyscan) or set insecure_no_host_check"
+            ) from None
+
+    async def sftp(self, conn: asyncssh.SSHClientConnection) -> asyncssh.SFTPClient:
+        """The SFTP session on `conn`, opened once per connection."""
+        async with self._lock:
+            if self._sftp is None or self._sftp[0] is not conn:
+                self._sftp = (conn, await conn.start_sftp_client())
+            return self._sftp[1]
+
+    def drop(self, conn: asyncssh.SSHClientConnection | None) -> None:
+        """Forget `conn` if it is still the current one, so the next call redials."""
+        if conn is not None and conn is self._conn:
+            conn.close()
+            self._conn, self._sftp = None, None
+
+    async def close(self) -> None:
+        """Close the connection, if any."""
+        conn, self._conn, self._sftp = self._conn, None, None
+        if conn is not None:
+            conn.close()
+            await conn.wait_closed()
+
+    async def call(
+        self,
+        operation: Callable[[asyncssh.SSHClientConnection], Awaitable[T]],
+        grace_s: float,
+        timeout_s: float | None = COMMAND_TIMEOUT_S,
+    ) -> T:
+        """`operation` on the live connection, retried on a fresh one while the link has been down
+        for less than `grace_s`; then `JobLost` naming the host."""
+        lost_since, delay = None, 0.2
+        while True:
+            conn = None
+            try:
+                async with self.channels:
+                    conn = await self.connection()
+                    return await asyncio.wait_for(operation(conn), timeout_s)
+            except HostKeyRejected:
+                raise
+            except LINK_ERRORS as exc:
+                self.drop(conn)
+                now = time.monotonic()
+                lost_since = lost_since or now
+                left = grace_s - (now - lost_since)
+                if left <= 0:
+                    raise JobLost(f"ssh link to {self.name} lost: {str(exc) or type(exc).__name__}") from exc
+                await asyncio.sleep(min(delay, left))
+                delay = min(delay * 2, 5.0)
+
+    async def run(self, script: str, grace_s: float) -> str:
+        """A remote command's stripped stdout; a failing command raises `RuntimeError`."""
+
+        async def operation(conn: asyncssh.SSHClientConnection) -> str:
+            result = await conn.run(script, check=False)
+            if result.exit_status is None and result.exit_signal is None:
+                raise asyncssh.ConnectionLost("the command ended without a status")
+            if result.exit_status != 0:
+                raise RuntimeError(f"on {self.name}: {script!r} failed: {str(result.stderr).strip()[-500:]}")
+            return str(result.stdout).strip()
+
+        return await self.call(operation, grace_s)
+
+    async def upload_inputs(self, local: Path, remote: str, grace_s: float) -> None:
+        """Copy `local` to `remote` unless it is there already: into a partial dir, then renamed."""
+        lock = self._uploads.setdefault(remote, asyncio.Lock())
+        async with lock:
+            staging = f"{remote}.partial-{uuid.uuid4().hex[:8]}"
+
+            async def copy(conn: asyncssh.SSHClientConnection) -> bool:
+                sftp = await self.sftp(conn)
+                if await sftp.isdir(remote):
+                    return False
+                await sftp.makedirs(staging)
+                entries = sorted(str(p) for p in local.iterdir()) if local.is_dir() else []
+                if entries:
+                    await sftp.put(entries, staging, recurse=True, follow_symlinks=True)
+                return True
+
+            if await self.call(copy, grace_s, timeout_s=None):
+                await self.run(remote_script(PUBLISH_INPUTS, staging=staging, inputs=remote), grace_s)
