@@ -327,49 +327,9 @@ async def _run_states(settings: Settings, run_ids: list[str], environ: Mapping[s
 
 
 async def cmd_tasks(args, settings: Settings) -> int:
-    rows = _metric_rows() if args.metrics else _bundled_task_rows()
-    if args.json:
-        print(out.to_json(rows))
-        return EXIT_OK
-    columns = ("name", "kind", "direction", "predicts") if args.metrics else (
-        "name", "kind", "metric", "direction", "rows", "features", "categorical", "missing", "title"
-    )
-    table = [tuple(c.upper() for c in columns)]
-    table += [tuple(_cell(row, c) for c in columns) for row in rows]
-    print(_aligned(table))
+    rows = out.metric_rows() if args.metrics else out.bundled_task_rows()
+    print(out.to_json(rows) if args.json else out.tasks_table(rows, metrics=args.metrics))
     return EXIT_OK
-
-
-def _bundled_task_rows() -> list[dict]:
-    from airad.tasks.bundled import DATASETS, dataset_facts
-
-    return [msgspec.structs.asdict(dataset_facts(d)) for d in DATASETS.values()]
-
-
-def _metric_rows() -> list[dict]:
-    from airad.tasks.metrics import METRICS
-
-    return [
-        {
-            "name": m.name,
-            "kind": "classification" if m.classification else "regression",
-            "lower_is_better": m.lower_is_better,
-            "predicts": "probability of 1" if m.probabilities else "label" if m.classification else "number",
-        }
-        for m in METRICS.values()
-    ]
-
-
-def _cell(row: dict, column: str) -> str:
-    if column == "direction":
-        return "lower is better" if row["lower_is_better"] else "higher is better"
-    value = row[column]
-    return ("yes" if value else "no") if isinstance(value, bool) else str(value)
-
-
-def _aligned(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
 
 async def cmd_task(args, settings: Settings) -> int:

@@ -200,6 +200,43 @@ def _blank_none(values: tuple) -> list:
     return ["" if v is None else v for v in values]
 
 
+def bundled_task_rows() -> list[dict]:
+    """One row of facts per bundled task, for `airad tasks`."""
+    from airad.tasks.bundled import DATASETS, dataset_facts
+
+    return [msgspec.structs.asdict(dataset_facts(d)) for d in DATASETS.values()]
+
+
+def metric_rows() -> list[dict]:
+    """One row per metric a user task may name, for `airad tasks --metrics`."""
+    from airad.tasks.metrics import METRICS
+
+    return [
+        {
+            "name": m.name,
+            "kind": "classification" if m.classification else "regression",
+            "lower_is_better": m.lower_is_better,
+            "predicts": "probability of 1" if m.probabilities else "label" if m.classification else "number",
+        }
+        for m in METRICS.values()
+    ]
+
+
+def tasks_table(rows: list[dict], *, metrics: bool) -> str:
+    """The bundled tasks (or the metrics) as an aligned table."""
+    columns = ("name", "kind", "direction", "predicts") if metrics else (
+        "name", "kind", "metric", "direction", "rows", "features", "categorical", "missing", "title"
+    )
+    return _table([tuple(c.upper() for c in columns), *(tuple(_cell(row, c) for c in columns) for row in rows)])
+
+
+def _cell(row: dict, column: str) -> str:
+    if column == "direction":
+        return "lower is better" if row["lower_is_better"] else "higher is better"
+    value = row[column]
+    return ("yes" if value else "no") if isinstance(value, bool) else str(value)
+
+
 def event_line(event: Event) -> str:
     """One human-readable line per event for `airad events`."""
     fields = msgspec.structs.asdict(event)
