@@ -1,0 +1,178 @@
+"""`airad` commands over finished runs: export, import, report, mlflow-sync."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import anyio
+
+from airad import cli_output as out
+from airad.cli_errors import EXIT_FAILED, EXIT_OK, CliError, stop_on_signal
+from airad.daemon.settings import Settings
+from airad.events.fold import RunState, fold
+
+
+async def cmd_export(args, settings: Settings) -> int:
+    from airad.daemon.connection import nats_connection
+    from airad.events.aide_export import export_aide
+    from airad.events.export import export_run, header_of
+    from airad.events.jetstream import JetStreamBlobStore, JetStreamEventLog
+
+    async with nats_connection(settings, args.environ) as (nc, _):
+        js = nc.jetstream()
+        log, blobs = JetStreamEventLog(js), await JetStreamBlobStore.open(js)
+        try:
+            if args.format == "aide":
+                files = await export_aide(log, blobs, args.run_id)
+            else:
+                data = await export_run(log, blobs, args.run_id)
+        except LookupError as exc:
+            raise CliError(str(exc), EXIT_FAILED) from None
+    target = Path(args.output)
+    if args.format == "aide":
+        target.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (target / name).write_text(text)
+        result = {"run_id": args.run_id, "format": "aide", "path": str(target), "files": sorted(files)}
+        line = f"run {args.run_id}: {', '.join(sorted(files))} written to {target}"
+    else:
+        target.write_bytes(data)
+        header = header_of(data)
+        result = {"run_id": args.run_id, "format": "airad", "path": str(target), "events": header.events, "blobs": header.blobs}
+        line = f"run {args.run_id}: {header.events} events and {header.blobs} blobs written to {target}"
+    print(out.to_json(result) if args.json else line)
+    return EXIT_OK
+
+
+async def cmd_import(args, settings: Settings) -> int:
+    from airad.daemon.connection import nats_connection
+    from airad.events.export import RunExistsError, RunFileError, import_run
+    from airad.events.jetstream import JetStreamBlobStore, JetStreamEventLog, JetStreamRunIndex
+    from airad.events.summary import summarize
+
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    async with nats_connection(settings, args.environ) as (nc, _):
+        js = nc.jetstream()
+        log = JetStreamEventLog(js)
+        try:
+            run_id = await import_run(data, log, await JetStreamBlobStore.open(js), run_id=args.run_id)
+        except RunFileError as exc:
+            raise CliError(f"{path}: {exc}") from None
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        except RunExistsError as exc:
+            raise CliError(str(exc), EXIT_FAILED) from None
+        state = fold(await log.read(run_id))
+        await (await JetStreamRunIndex.open(js)).put(summarize(state, time.time()))
+    if args.json:
+        print(out.to_json({"run_id": run_id, "events": state.last_seq, "status": state.status}))
+    else:
+        print(f"imported run {run_id}: {state.last_seq} events, {len(state.nodes)} nodes, {state.status}")
+        if not state.terminal:
+            print(f"run {run_id} is unfinished: a daemon serving this log will resume it")
+    return EXIT_OK
+
+
+async def cmd_report(args, settings: Settings) -> int:
+    from airad.events.report import build_report, select_runs
+
+    labels = _label_filter(args.label)
+    states = select_runs(await _run_states(settings, args.run_ids, args.environ), task=args.task, labels=labels)
+    report = build_report(states, by_labels=args.by)
+    if args.csv:
+        print(out.report_csv(report), end="")
+    else:
+        print(out.to_json(report) if args.json else out.report_text(report))
+    return EXIT_OK
+
+
+def _label_filter(pairs: list[str]) -> dict[str, str]:
+    labels = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CliError(f"--label wants KEY=VALUE, got {pair!r}")
+        labels[key] = value
+    return labels
+
+
+async def _run_states(settings: Settings, run_ids: list[str], environ: Mapping[str, str]) -> list[RunState]:
+    """The folded runs named, or every finished run in the index when none is named."""
+    from airad.daemon.connection import nats_connection
+    from airad.events.jetstream import JetStreamEventLog, JetStreamRunIndex
+
+    async with nats_connection(settings, environ) as (nc, _):
+        js = nc.jetstream()
+        if not run_ids:
+            run_ids = [s.run_id for s in await (await JetStreamRunIndex.open(js)).list() if s.status == "finished"]
+        log = JetStreamEventLog(js)
+        histories = [(run_id, await log.read(run_id)) for run_id in run_ids]
+    missing = [run_id for run_id, events in histories if not events]
+    if missing:
+        raise CliError(f"no run {missing[0]!r} in the log", EXIT_FAILED)
+    return [fold(events) for _, events in histories]
+
+
+def mlflow_sink(tracking_uri: str, experiment: str = "airad"):
+    from airad.tracking.mlflow_sink import MlflowSink, TrackingError
+
+    try:
+        return MlflowSink.open(tracking_uri, experiment)
+    except TrackingError as exc:
+        raise CliError(str(exc), EXIT_FAILED) from None
+
+
+async def cmd_mlflow_sync(args, settings: Settings) -> int:
+    from airad.daemon.connection import nats_connection
+    from airad.tracking.mlflow_sink import mirror_to_mlflow
+
+    uri = args.tracking_uri or settings.mlflow_tracking_uri
+    if not uri:
+        raise CliError("mlflow-sync needs --tracking-uri URI (or the mlflow_tracking_uri setting)")
+    sink = mlflow_sink(uri, args.experiment)
+    result = None
+    async with nats_connection(settings, args.environ) as (nc, _):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stop_on_signal, tg.cancel_scope)
+            result = await mirror_to_mlflow(nc.jetstream(), sink, follow=not args.once)
+            tg.cancel_scope.cancel()
+    if result is None:
+        return EXIT_OK
+    if args.json:
+        print(out.to_json(result))
+    else:
+        print(f"read {result.read} events of {result.runs} runs; wrote {result.written} new ones to {uri} (experiment {args.experiment})")
+    if result.failed:
+        print(f"airad: could not mirror runs {', '.join(result.failed)} (see the log)", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+
+def register(command) -> None:
+    """Add these commands to `airad`'s parser; `command(name, handler, help)` makes one subparser."""
+    export = command("export", cmd_export, "write a run to one replayable file, or as AIDE's journal.json with a tree page")
+    export.add_argument("run_id")
+    export.add_argument("-o", "--output", required=True, metavar="PATH", help="the file (airad) or directory (aide) to write")
+    export.add_argument("--format", choices=["airad", "aide"], default="airad",
+                        help="airad: events and blobs as JSON lines, for `airad import`; aide: journal.json, best_solution.py, tree.html")
+    import_ = command("import", cmd_import, "add a run written by `airad export` to this log, with its blobs")
+    import_.add_argument("file")
+    import_.add_argument("--run-id", help="import under this run id instead of the exported one")
+    report = command("report", cmd_report, "chosen vs oracle node per run, mean ± SEM per task and policy")
+    report.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="runs to report (default: every finished run)")
+    report.add_argument("--task", help="only runs of this task")
+    report.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="only runs with this label")
+    report.add_argument("--by", action="append", default=[], metavar="KEY", help="also group by this label")
+    report.add_argument("--csv", action="store_true", help="one CSV row per run")
+    mlflow = command("mlflow-sync", cmd_mlflow_sync, "mirror runs into MLflow: params, node metrics, best node (`mlflow` extra)")
+    mlflow.add_argument("--tracking-uri", help="MLflow tracking URI, e.g. file:///path/mlruns (default: the mlflow_tracking_uri setting)")
+    mlflow.add_argument("--experiment", default="airad", help="MLflow experiment name (default: airad)")
+    mlflow.add_argument("--once", action="store_true", help="mirror what the log holds now and exit, instead of following it")
