@@ -64,6 +64,7 @@ class Daemon:
         self.leases: Leases | None = None
         self.services: RunServices | None = None
         self._runs: dict[str, anyio.CancelScope] = {}
+        self._starting: set[str] = set()
         self._tg: anyio.abc.TaskGroup | None = None
 
     def _backends(self) -> dict[str, Backend]:
@@ -131,9 +132,13 @@ class Daemon:
         """Record a request's outcome and ack it; on an unexpected error, leave it for redelivery."""
         request_seq = message.metadata.sequence.stream
         try:
-            run_id, drive = await accept(
-                self.services.log, self.services.index, message.data, request_seq, executors=self.services.executors.keys()
-            )
+            run_id, drive = await self._accept(message.data, request_seq)
+        except anyio.get_cancelled_exc_class():
+            # The daemon is stopping: hand the request back now rather than after the ack wait, so
+            # another daemon (or the next start) takes it at once.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+                await message.nak()
+            raise
         except AppendConflict:
             log.info("request.raced", request_seq=request_seq)
             await message.nak(delay=0.5)
@@ -147,10 +152,21 @@ class Daemon:
         await message.ack()
         log.info("request.accepted" if drive else "request.handled", run_id=run_id, request_seq=request_seq)
 
+    async def _accept(self, data: bytes, request_seq: int) -> tuple[str, bool]:
+        return await accept(
+            self.services.log, self.services.index, data, request_seq, executors=self.services.executors.keys()
+        )
+
     async def start_run(self, run_id: str) -> bool:
         """Take the run's lease and drive it as a task; False if another daemon owns it."""
-        if run_id in self._runs or not await self.leases.acquire(run_id):
+        if run_id in self._runs or run_id in self._starting:
             return False
+        self._starting.add(run_id)  # intake and adoption may both reach a run while its lease is being taken
+        try:
+            if not await self.leases.acquire(run_id):
+                return False
+        finally:
+            self._starting.discard(run_id)
         scope = anyio.CancelScope()
         self._runs[run_id] = scope
         self._tg.start_soon(self._drive, run_id, scope)
@@ -172,10 +188,20 @@ class Daemon:
 
     async def adopt_orphans(self) -> int:
         """Drive every unfinished run that no live daemon holds; returns how many were taken."""
-        taken = 0
-        for summary in await self.services.index.list():
-            if summary.status in ("new", "running") and summary.run_id not in self._runs:
-                taken += await self.start_run(summary.run_id)
+        orphans = [s.run_id for s in await self.services.index.list() if s.status in ("new", "running") and s.run_id not in self._runs]
+        started: list[bool] = []
+        limiter = anyio.CapacityLimiter(LEASE_RENEWALS_AT_ONCE)
+
+        async def take(run_id: str) -> None:
+            async with limiter:
+                started.append(await self.start_run(run_id))
+
+        # Concurrently: a lease takes a few round trips, and a thousand runs one after the other
+        # kept most of a crashed daemon's runs waiting for minutes.
+        async with anyio.create_task_group() as tg:
+            for run_id in orphans:
+                tg.start_soon(take, run_id)
+        taken = sum(started)
         if taken:
             log.info("runs.adopted", count=taken)
         return taken

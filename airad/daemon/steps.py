@@ -130,13 +130,26 @@ async def execute(services: RunServices, writer: RunWriter, task: Task, node: No
         except Exception as exc:
             await writer.append(NodeFailed, node_id=node.id, stage="execute", reason=_executor_fault(backend, "failed", exc))
             return
-    outputs = {name: await services.blobs.put(data) for name, data in result.outputs.items()}
+    stdout_ref, stderr_ref, *output_refs = await put_blobs(services, [result.stdout, result.stderr, *result.outputs.values()])
     await writer.append(
         NodeExecuted, node_id=node.id, exit_code=result.exit_code, duration_s=result.duration_s,
         timed_out=result.timed_out, stdout_tail=_tail(result.stdout), stderr_tail=_tail(result.stderr),
-        stdout_ref=await services.blobs.put(result.stdout), stderr_ref=await services.blobs.put(result.stderr),
-        outputs=outputs, oom=result.oom, killed=result.killed,
+        stdout_ref=stdout_ref, stderr_ref=stderr_ref, outputs=dict(zip(result.outputs, output_refs)),
+        oom=result.oom, killed=result.killed,
     )
+
+
+async def put_blobs(services: RunServices, blobs: list[bytes]) -> list[str]:
+    """Store several blobs at once (their publishes pipeline) and return their refs in order."""
+    refs = [""] * len(blobs)
+
+    async def put(index: int, data: bytes) -> None:
+        refs[index] = await services.blobs.put(data)
+
+    async with anyio.create_task_group() as tg:
+        for index, data in enumerate(blobs):
+            tg.start_soon(put, index, data)
+    return refs
 
 
 def job_spec(services: RunServices, writer: RunWriter, task: Task, node: Node) -> JobSpec:

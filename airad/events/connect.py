@@ -18,6 +18,8 @@ import nats.errors
 import structlog
 from nats.aio.client import Client
 
+from airad.events import request_tokens
+
 log = structlog.get_logger("airad.nats")
 
 
@@ -90,6 +92,7 @@ async def connect_nats(
 ) -> Client:
     """Connect once (no retries, so wrong credentials fail at once); the connection then reconnects
     up to `max_reconnect_attempts` times (-1: forever) whenever it drops."""
+    request_tokens.install()
     try:
         nc = await nats.connect(
             url, name=name, connect_timeout=connect_timeout_s, allow_reconnect=False, error_cb=_log_error, **(options or {})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -21,6 +23,9 @@ EVENTS_PREFIX = "airad.events."
 RUNS_BUCKET = "AIRAD_RUNS"
 LEASES_BUCKET = "AIRAD_LEASES"
 BLOBS_BUCKET = "AIRAD_BLOBS"
+BLOB_STREAM = "AIRAD_BLOB_MSGS"
+BLOB_PREFIX = "airad.blobs."
+BLOB_MESSAGE_LIMIT = 512 * 1024
 WRONG_LAST_SEQUENCE = 10071
 
 
@@ -40,6 +45,10 @@ async def ensure_streams(js: JetStreamContext, *, duplicate_window_s: float = 12
             name=EVENTS_STREAM, subjects=[EVENTS_PREFIX + ">"], storage=StorageType.FILE,
             duplicate_window=duplicate_window_s,
         ),
+        StreamConfig(
+            name=BLOB_STREAM, subjects=[BLOB_PREFIX + "*"], storage=StorageType.FILE,
+            max_msgs_per_subject=1, duplicate_window=duplicate_window_s, allow_direct=True,
+        ),
     ):
         try:
             await js.add_stream(config)
@@ -54,9 +63,10 @@ class JetStreamEventLog:
     `Nats-Expected-Last-Subject-Sequence` (a second writer of the same run fails instead of forking it).
     """
 
-    def __init__(self, js: JetStreamContext):
+    def __init__(self, js: JetStreamContext, readers_at_once: int = 64):
         self.js = js
         self._tail: dict[str, tuple[int, int]] = {}
+        self._readers = asyncio.Semaphore(readers_at_once)  # a resumed daemon reads many logs at once: bound the consumers
 
     async def _last(self, run_id: str) -> tuple[int, int]:
         """(last run seq, its stream sequence) of the run, (0, 0) for an empty run."""
@@ -124,10 +134,11 @@ class JetStreamEventLog:
             self._tail[run_id] = (1, last_stream_seq)
             return [last]
         events: list[Event] = []
-        async for event, stream_seq in self._consume(run_id):
-            events.append(event)
-            if stream_seq >= last_stream_seq:
-                break
+        async with self._readers:
+            async for event, stream_seq in self._consume(run_id):
+                events.append(event)
+                if stream_seq >= last_stream_seq:
+                    break
         return events
 
     async def watch(self, run_id: str, after_seq: int = 0) -> AsyncIterator[Event]:
@@ -156,41 +167,85 @@ class JetStreamEventLog:
 
 
 class JetStreamBlobStore:
-    """BlobStore over a JetStream object store, objects named by SHA-256."""
+    """BlobStore on JetStream, blobs named by SHA-256.
 
-    def __init__(self, store, known_limit: int = 100_000):
+    A blob up to `BLOB_MESSAGE_LIMIT` bytes is one message on `airad.blobs.<sha256>` (one publish to
+    store, one direct get to read; the stream keeps one message per subject, so storing it again
+    changes nothing). Larger blobs, and those written before this layout, live in the object store.
+    Blobs this process stored or read lately are served from memory (bounded by `cache_bytes`):
+    the harness reads a submission right after the executor's outputs were stored.
+    """
+
+    def __init__(self, js: JetStreamContext, store, known_limit: int = 100_000, cache_bytes: int = 32 * 1024 * 1024):
+        self.js = js
         self.store = store
         self.known_limit = known_limit
         self._known: set[str] = set()
+        self._cache = ByteCache(cache_bytes)
 
     @classmethod
     async def open(cls, js: JetStreamContext) -> "JetStreamBlobStore":
-        """Create or bind the blob bucket."""
+        """Bind (creating it if need be) the object store of large blobs."""
         try:
-            return cls(await js.object_store(BLOBS_BUCKET))
+            store = await js.object_store(BLOBS_BUCKET)
         except nats.js.errors.BucketNotFoundError:
-            return cls(await js.create_object_store(BLOBS_BUCKET))
+            store = await js.create_object_store(BLOBS_BUCKET)
+        return cls(js, store)
 
     async def put(self, data: bytes) -> str:
         """Store once per content."""
         ref = hashlib.sha256(data).hexdigest()
         if ref in self._known:
             return ref
-        try:
-            await self.store.get_info(ref)
-        except nats.js.errors.ObjectNotFoundError:
-            await self.store.put(ref, data)
+        if len(data) <= BLOB_MESSAGE_LIMIT:
+            await self.js.publish(BLOB_PREFIX + ref, data, headers={"Nats-Msg-Id": f"blob:{ref}"}, timeout=10.0)
+        else:
+            try:
+                await self.store.get_info(ref)
+            except nats.js.errors.ObjectNotFoundError:
+                await self.store.put(ref, data)
         if len(self._known) >= self.known_limit:
             self._known.clear()
         self._known.add(ref)
+        self._cache.add(ref, data)
         return ref
 
     async def get(self, ref: str) -> bytes:
-        """Fetch a blob by its digest."""
+        """Fetch a blob by its digest; KeyError when there is none."""
+        data = self._cache.get(ref)
+        if data is not None:
+            return data
         try:
-            return (await self.store.get(ref)).data
-        except nats.js.errors.ObjectNotFoundError:
-            raise KeyError(ref) from None
+            data = (await self.js.get_last_msg(BLOB_STREAM, BLOB_PREFIX + ref, direct=True)).data or b""
+        except nats.js.errors.NotFoundError:
+            try:
+                data = (await self.store.get(ref)).data
+            except nats.js.errors.ObjectNotFoundError:
+                raise KeyError(ref) from None
+        self._cache.add(ref, data)
+        return data
+
+
+class ByteCache:
+    """The most recently added values, up to a total size in bytes (larger values are not kept)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.size = 0
+        self._values: OrderedDict[str, bytes] = OrderedDict()
+
+    def add(self, key: str, value: bytes) -> None:
+        """Keep `value`, dropping the oldest values past the limit."""
+        if len(value) > self.limit // 8 or key in self._values:
+            return
+        self._values[key] = value
+        self.size += len(value)
+        while self.size > self.limit:
+            self.size -= len(self._values.popitem(last=False)[1])
+
+    def get(self, key: str) -> bytes | None:
+        """The value kept under `key`, if any."""
+        return self._values.get(key)
 
 
 async def _bucket(js: JetStreamContext, name: str, **config):
@@ -224,12 +279,17 @@ class JetStreamRunIndex:
         return msgspec.json.decode(entry.value, type=RunSummary) if entry.value else None
 
     async def list(self) -> list[RunSummary]:
-        """Every run's summary, by submission time."""
+        """Every run's summary, by submission time (read through one watcher, not a request per key)."""
+        watcher = await self.kv.watchall(ignore_deletes=True)
+        summaries = []
         try:
-            keys = await self.kv.keys()
-        except nats.js.errors.NoKeysError:
-            return []
-        summaries = [s for s in [await self.get(key) for key in keys] if s is not None]
+            async for entry in watcher:
+                if entry is None:
+                    break
+                if entry.value:
+                    summaries.append(msgspec.json.decode(entry.value, type=RunSummary))
+        finally:
+            await watcher.stop()
         return sorted(summaries, key=lambda s: (s.submitted_at or 0.0, s.run_id))
 
 
