@@ -116,8 +116,12 @@ class Daemon:
 
     async def _consume(self, subscription) -> None:
         while True:
+            room = self._room()
+            if room <= 0:
+                await anyio.sleep(0.5)
+                continue
             try:
-                messages = await subscription.fetch(INTAKE_BATCH, timeout=2.0)
+                messages = await subscription.fetch(min(INTAKE_BATCH, room), timeout=2.0)
             except nats.errors.TimeoutError:
                 continue
             # A batch is handled concurrently: each request costs a few round trips to NATS, and one
@@ -159,7 +163,7 @@ class Daemon:
 
     async def start_run(self, run_id: str) -> bool:
         """Take the run's lease and drive it as a task; False if another daemon owns it."""
-        if run_id in self._runs or run_id in self._starting:
+        if run_id in self._runs or run_id in self._starting or self._room() <= 0:
             return False
         self._starting.add(run_id)  # intake and adoption may both reach a run while its lease is being taken
         try:
@@ -171,6 +175,12 @@ class Daemon:
         self._runs[run_id] = scope
         self._tg.start_soon(self._drive, run_id, scope)
         return True
+
+    def _room(self) -> int:
+        """How many more runs this daemon may take (`max_runs`; unlimited when 0)."""
+        if not self.settings.max_runs:
+            return INTAKE_BATCH
+        return self.settings.max_runs - len(self._runs) - len(self._starting)
 
     async def _drive(self, run_id: str, scope: anyio.CancelScope) -> None:
         bound = log.bind(run_id=run_id)

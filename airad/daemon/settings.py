@@ -51,11 +51,16 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     `mlflow_tracking_uri` (e.g. `file:///path/mlruns`): the daemon also mirrors every run into
     MLflow, from a subscriber of the event log (needs the `mlflow` extra; `airad mlflow-sync` does
     the same as a separate process).
+
+    `max_runs`: how many runs this daemon drives at once (0: no limit). Daemons sharing one request
+    stream take requests only while they have room; a request accepted by a full daemon waits as an
+    unowned run for the first daemon with room.
     """
 
     state_dir: str = ""
     nats_url: str | None = None
     lease_ttl_s: Annotated[float, Meta(ge=2)] = 30.0
+    max_runs: Annotated[int, Meta(ge=0)] = 0
     local_slots: Annotated[int, Meta(ge=1)] = 2
     model_concurrency: Annotated[int, Meta(ge=1)] = 16
     model_requests_per_minute: Annotated[float, Meta(ge=0)] = 0.0
