@@ -63,6 +63,10 @@ def final_report(state: RunState) -> str:
             f"best node {best.id} ({best.operator}): validation {state.metric} {fmt_score(best.score)}, "
             f"held-out test {state.metric} {fmt_score(best.test_score)}"
         )
+    if state.nodes and state.nodes[0].operator == "baseline":
+        start = state.nodes[0]
+        outcome = f"validation {state.metric} {fmt_score(start.score)}" if start.valid else "no valid score"
+        lines.append(f"started from the user's script (node 0): {outcome}")
     return "\n".join(lines)
 
 

@@ -61,7 +61,7 @@ async def _carry_out(services: RunServices, writer: RunWriter, task: Task, node_
     if writer.state.nodes[node_id].status in ("generated", "dispatched"):
         await execute(services, writer, task, writer.state.nodes[node_id])
     node = writer.state.nodes[node_id]
-    if node.status == "executed" and not node.analyzed and operators_of(writer.state.request).analyze:
+    if node.status == "executed" and not node.analyzed and node.operator != "baseline" and operators_of(writer.state.request).analyze:
         await analyze(services, writer, task, node)
     if writer.state.nodes[node_id].status == "executed":
         await score(services, writer, task, writer.state.nodes[node_id])
