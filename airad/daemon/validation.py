@@ -9,7 +9,7 @@ from pathlib import Path
 
 import msgspec
 
-from airad.daemon.request_files import RequestFileError, inline_files
+from airad.request_files import RequestFileError, inline_files
 from airad.schemas.request import RunRequest
 from airad.tasks.registry import task_problem
 
@@ -42,7 +42,7 @@ def parse_request(
     """Decode and check a request from JSON (or TOML) text; raise RequestError on any problem.
     With `executors`, the request must name one of those executor kinds (the ones configured).
     With `base_dir` (the folder of a request file), the files it names are inlined first (see
-    `airad.daemon.request_files`)."""
+    `airad.request_files`)."""
     if base_dir is not None:
         raw = _inlined(raw, toml, base_dir)
         toml = False

@@ -111,3 +111,17 @@ def test_baseline_must_be_a_script():
     with pytest.raises(RequestError) as caught:
         parse_request(json.dumps({**BUNDLED, "baseline": ""}))
     assert caught.value.field == "$.baseline"
+
+
+def test_the_python_client_inlines_a_request_files_program_and_script(tmp_path):
+    from airad.client import InvalidRequest, to_request
+
+    (tmp_path / "PROGRAM.md").write_text(PROGRAM)
+    (tmp_path / "train.py").write_text("print('hi')\n")
+    path = tmp_path / "run.toml"
+    path.write_text('program_file = "PROGRAM.md"\nbaseline_file = "train.py"\n[task]\nkind = "bundled"\nname = "wine"\n')
+    request = to_request(path)
+    assert request.program == PROGRAM and request.baseline == "print('hi')\n"
+    path.write_text('program_file = "nowhere.md"\n[task]\nkind = "bundled"\nname = "wine"\n')
+    with pytest.raises(InvalidRequest, match=r"\$\.program_file: cannot read"):
+        to_request(path)
