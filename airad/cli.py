@@ -37,13 +37,14 @@ def configure_logging(level: str) -> None:
 
 
 def read_request(path: Path) -> RunRequest:
-    """A run request from a TOML or JSON file, validated."""
+    """A run request from a TOML or JSON file, validated; the files it names (`program_file`,
+    `baseline_file`, a script task's `dir`) are resolved relative to it and inlined."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror}") from None
     try:
-        return parse_request(raw, toml=path.suffix.lower() == ".toml")
+        return parse_request(raw, toml=path.suffix.lower() == ".toml", base_dir=path.resolve().parent)
     except RequestError as exc:
         raise CliError(f"{path}: invalid run request: {exc.field}: {exc.reason}") from None
 

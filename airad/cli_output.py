@@ -14,6 +14,7 @@ from airad.events.log import RunSummary
 from airad.events.report import Pick, Report, Stat
 from airad.schemas.events import Event, event_tag
 from airad.schemas.policies import policy_kind
+from airad.schemas.request import task_label
 
 
 def fmt_score(value: float | None) -> str:
@@ -63,6 +64,10 @@ def final_report(state: RunState) -> str:
             f"best node {best.id} ({best.operator}): validation {state.metric} {fmt_score(best.score)}, "
             f"held-out test {state.metric} {fmt_score(best.test_score)}"
         )
+    if state.nodes and state.nodes[0].operator == "baseline":
+        start = state.nodes[0]
+        outcome = f"validation {state.metric} {fmt_score(start.score)}" if start.valid else "no valid score"
+        lines.append(f"started from the user's script (node 0): {outcome}")
     return "\n".join(lines)
 
 
@@ -100,7 +105,7 @@ def show_header(state: RunState) -> str:
     lines = [f"run {state.run_id}: {state.status}" + (f" ({state.finish_reason or state.rejection})" if state.terminal else "")]
     if request is not None:
         lines.append(
-            f"task {getattr(request.task, 'name', '?')}, policy {policy_kind(request.policy)}, "
+            f"task {task_label(request.task)}, policy {policy_kind(request.policy)}, "
             f"model {request.model.name}, seed {request.seed}, budget {request.budget.max_nodes} nodes"
         )
     best = state.best_node()

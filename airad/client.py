@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from airad.request_files import RequestFileError, inline_files
 from airad.events.fold import RunState, evolve, fold
 from airad.events.jetstream import (
     REQUESTS_SUBJECT,
@@ -44,16 +45,17 @@ def to_request(request: RunRequest | dict | str | os.PathLike) -> RunRequest:
     """A validated RunRequest from a struct, a dict, or a TOML / JSON file path (by its suffix).
 
     Everything goes through the wire form, so field constraints are checked exactly as the daemon
-    checks them; whether the task's files exist on the daemon's host is left to the daemon."""
+    checks them; whether the task's files exist on the daemon's host is left to the daemon. A file's
+    `program_file` / `baseline_file` (and a script task's `dir`) are resolved relative to it and
+    inlined, as `airad submit` does."""
     try:
         if isinstance(request, (str, os.PathLike)):
             path = Path(request)
             raw = path.read_bytes()
-            if path.suffix.lower() == ".toml":
-                return msgspec.toml.decode(raw, type=RunRequest)
-            return msgspec.json.decode(raw, type=RunRequest)
+            data = msgspec.toml.decode(raw) if path.suffix.lower() == ".toml" else msgspec.json.decode(raw)
+            request = inline_files(data, path.resolve().parent)
         return msgspec.json.decode(msgspec.json.encode(request), type=RunRequest)
-    except (msgspec.ValidationError, msgspec.DecodeError, TypeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, TypeError, RequestFileError) as exc:
         raise InvalidRequest(f"invalid run request: {exc}") from None
 
 

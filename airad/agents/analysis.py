@@ -11,7 +11,7 @@ from typing import Literal
 
 from msgspec import Struct
 
-from airad.agents.operators import Message, TaskBrief
+from airad.agents.operators import Message, TaskBrief, program_section
 
 OUTPUT_CHARS = 4000
 
@@ -44,11 +44,13 @@ class Review(Struct, frozen=True):
     via: Literal["tool", "json", "none"] = "none"
 
 
-def build_analyze_prompt(brief: TaskBrief, plan: str, code: str, output: str) -> tuple[Message, ...]:
-    """Messages asking the model to review one execution by calling `submit_review`."""
+def build_analyze_prompt(brief: TaskBrief, plan: str, code: str, output: str, program: str = "") -> tuple[Message, ...]:
+    """Messages asking the model to review one execution by calling `submit_review`; a research
+    `program` gets its own section after the task."""
     text = (
         f"# Task\n\n{brief.description.strip()}\n\n"
-        f"# Your job: analyze\n\nReview the execution of the solution below. Call the function "
+        + (f"{program_section(program)}\n\n" if program.strip() else "")
+        + f"# Your job: analyze\n\nReview the execution of the solution below. Call the function "
         f"`submit_review`; if you cannot call functions, answer with one JSON object with the keys "
         f"is_bug, summary, metric and lower_is_better.\n\n"
         f"# Solution\n\n{plan.strip()}\n\n```python\n{code.rstrip()}\n```\n\n"

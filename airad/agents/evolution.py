@@ -85,8 +85,8 @@ def decide_evolution(params: EvolutionaryPolicy, view: PolicyView, rng: random.R
     """One evolutionary decision as (operator, parent ids)."""
     island = islands_of(params, view)
     drafts = [n for n in view.nodes if not n.parent_ids]
-    if len(drafts) < params.individuals_per_generation * params.num_islands:
-        return "draft", ()
+    if len(drafts) < params.individuals_per_generation * params.num_islands and not view.baseline:
+        return "draft", ()  # a run from the user's script seeds island 0 with it instead
     if rng.random() < params.debug_prob:
         debuggable = debuggable_leaves(view, params.max_debug_depth)
         if debuggable:

@@ -24,7 +24,7 @@ def decide_greedy(
 ) -> tuple[Operator, tuple[int, ...]]:
     """One greedy decision as (operator, parent ids)."""
     drafts = sum(1 for node in view.nodes if node.operator == "draft")
-    if drafts < params.num_drafts:
+    if drafts < params.num_drafts and not view.baseline:  # a run from the user's script has its root
         return "draft", ()
     if rng.random() < params.debug_prob:
         debuggable = debuggable_leaves(view, params.max_debug_depth)

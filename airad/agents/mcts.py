@@ -1,6 +1,7 @@
 """Monte-Carlo tree search over solutions.
 
-The tree's root is virtual: drafts are its children. Statistics are derived from the view every
+The tree's root is virtual: drafts are its children (in a run from the user's script, that script
+is its only child). Statistics are derived from the view every
 time (nothing is kept between decisions): a finished node is one visit of itself and each of its
 ancestors, worth its fitness normalised to [0, 1] within the run (buggy = 0). Selection follows UCT
 from the root through finished nodes that still have somewhere to go; a node with fewer than
@@ -91,7 +92,7 @@ def decide_mcts(params: MctsPolicy, view: PolicyView, rng: random.Random) -> tup
     while True:
         children = tree.children(current)
         if current == ROOT:
-            if len(children) < params.num_children:
+            if len(children) < params.num_children and not view.baseline:  # the user's script is the only root
                 return "draft", ()
         else:
             node = view.nodes[current]

@@ -7,7 +7,7 @@ from airad.schemas.events import Operator
 from airad.schemas.policies import OperatorSpec
 
 PLAN_CHARS = 300
-SCOPE = {"draft": "drafts", "improve": "sibling", "crossover": "sibling", "debug": "ancestral"}
+SCOPE = {"draft": "drafts", "improve": "sibling", "crossover": "sibling", "debug": "ancestral", "baseline": "drafts"}
 
 
 def summarize(node: NodeView) -> str:

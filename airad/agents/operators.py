@@ -1,7 +1,8 @@
 """Operators shared by every policy: build a prompt from (task, parents, memory), parse the answer.
 
 The prompt is Markdown with fixed headings. `# Your job: <operator>` names the operator so a
-reader (a model, or the offline coder) knows what is asked.
+reader (a model, or the offline coder) knows what is asked. A run's research program, when it has
+one, is the `# Research program` section after `# Data`.
 """
 
 from __future__ import annotations
@@ -54,10 +55,12 @@ JOB_TEXT: dict[Operator, str] = {
 
 
 class TaskBrief(Struct, frozen=True):
-    """What the task tells the model: its description and an overview of its public files."""
+    """What the task tells the model: its description and an overview of its public files.
+    `response_format` replaces the competition layout's RESPONSE_FORMAT (a script task's metric file)."""
 
     description: str
     data_overview: str
+    response_format: str = ""
 
 
 class Message(Struct, frozen=True):
@@ -73,12 +76,15 @@ def build_prompt(
     view: PolicyView,
     parent_ids: tuple[int, ...],
     spec: OperatorSpec = OperatorSpec(),
+    program: str = "",
 ) -> tuple[Message, ...]:
-    """The chat messages for one operator application."""
+    """The chat messages for one operator application; a research `program` gets its own section."""
     sections = [
         f"# Task\n\n{brief.description.strip()}",
         f"# Data\n\n{brief.data_overview.strip()}",
     ]
+    if program.strip():
+        sections.append(program_section(program))
     memory = memory_lines(view, operator, parent_ids, spec)
     if memory:
         sections.append("# Previous attempts\n\n" + "\n".join(memory))
@@ -86,8 +92,22 @@ def build_prompt(
     sections.append(f"# Your job: {operator}\n\n{job}")
     for index, parent_id in enumerate(parent_ids):
         sections.append(_parent_section(operator, view.nodes[parent_id], index))
-    sections.append(f"# Response format\n\n{RESPONSE_FORMAT}")
+    sections.append(f"# Response format\n\n{brief.response_format.strip() or RESPONSE_FORMAT}")
     return (Message("system", SYSTEM_PROMPT), Message("user", "\n\n".join(sections) + "\n"))
+
+
+def program_section(program: str) -> str:
+    """`# Research program` with the user's Markdown, its headings one level deeper (outside code
+    fences) so they stay inside this section."""
+    lines, fenced = [], False
+    for line in program.strip().splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            line = "#" + line
+        lines.append(line)
+    intro = "The user's research program for this search: follow its goal and constraints, prefer its ideas to try and never use its ideas to avoid."
+    return f"# Research program\n\n{intro}\n\n" + "\n".join(lines)
 
 
 def _parent_section(operator: Operator, parent: NodeView, index: int) -> str:

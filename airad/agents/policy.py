@@ -6,6 +6,7 @@ import random
 
 from msgspec import Struct
 
+from airad.agents.baseline import instead_of_draft
 from airad.agents.evolution import decide_evolution
 from airad.agents.greedy import decide_greedy
 from airad.agents.mcts import decide_mcts
@@ -15,7 +16,7 @@ from airad.schemas.policies import AiraGreedyPolicy, EvolutionaryPolicy, GreedyP
 
 
 class Action(Struct, frozen=True):
-    """Apply `operator` to the nodes `parent_ids` (empty for a draft)."""
+    """Apply `operator` to the nodes `parent_ids` (empty for a draft and for the user's baseline script)."""
 
     operator: Operator
     parent_ids: tuple[int, ...] = ()
@@ -27,7 +28,10 @@ def decision_rng(seed: int, decision_seq: int) -> random.Random:
 
 
 def decide(policy: PolicySpec, view: PolicyView, seed: int) -> Action:
-    """The next action of `policy` on `view`, deterministic in (events, seed)."""
+    """The next action of `policy` on `view`, deterministic in (events, seed). A run from the user's
+    script decides `baseline` first and never drafts (see `airad.agents.baseline`)."""
+    if view.baseline and not view.nodes:
+        return Action("baseline")
     rng = decision_rng(seed, view.decisions)
     if isinstance(policy, (GreedyPolicy, AiraGreedyPolicy)):
         operator, parents = decide_greedy(policy, view, rng)
@@ -37,4 +41,6 @@ def decide(policy: PolicySpec, view: PolicyView, seed: int) -> Action:
         operator, parents = decide_evolution(policy, view, rng)
     else:
         raise ValueError(f"unknown policy {type(policy).__name__}")
+    if view.baseline and operator == "draft":
+        operator, parents = instead_of_draft(view)
     return Action(operator, parents)

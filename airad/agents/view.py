@@ -26,11 +26,13 @@ class NodeView(Struct, frozen=True):
 
 
 class PolicyView(Struct, frozen=True):
-    """The run's tree as a policy sees it; `decisions` counts the decisions made so far."""
+    """The run's tree as a policy sees it; `decisions` counts the decisions made so far. `baseline`:
+    the run starts from the user's own script (node 0), so policies improve it instead of drafting."""
 
     nodes: tuple[NodeView, ...]
     lower_is_better: bool
     decisions: int
+    baseline: bool = False
 
     def valid_nodes(self) -> list[NodeView]:
         """Finished, non-buggy nodes with a validation score."""
@@ -88,4 +90,5 @@ def policy_view(state: RunState) -> PolicyView:
                 duration_s=node.duration_s or 0.0,
             )
         )
-    return PolicyView(nodes=tuple(views), lower_is_better=state.lower_is_better, decisions=len(state.nodes))
+    baseline = state.request is not None and state.request.baseline is not None
+    return PolicyView(nodes=tuple(views), lower_is_better=state.lower_is_better, decisions=len(state.nodes), baseline=baseline)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import anyio
 import structlog
 
+from airad.agents.baseline import awaiting_baseline
 from airad.agents.policy import decide
 from airad.agents.view import policy_view
 from airad.daemon.steps import carry_out
@@ -47,6 +48,12 @@ def _lost_run(group: BaseExceptionGroup) -> AppendConflict | None:
     while isinstance(conflicts, BaseExceptionGroup):
         conflicts = conflicts.exceptions[0]
     return conflicts
+
+
+def _baseline_running(state: RunState) -> bool:
+    """Whether the user's script (node 0) was decided but has no score yet: every other decision
+    builds on it, so none is made before."""
+    return bool(state.nodes) and awaiting_baseline(policy_view(state))
 
 
 async def drive_run(services: RunServices, run_id: str) -> RunState:
@@ -88,7 +95,7 @@ async def drive_run(services: RunServices, run_id: str) -> RunState:
                         working.add(node.id)
                         tg.start_soon(work, node.id)
                 stop = budget_exhausted(writer.state, services.clock())
-                while stop is None and len(working) < request.policy.parallel:
+                while stop is None and len(working) < request.policy.parallel and not _baseline_running(writer.state):
                     action = decide(request.policy, policy_view(writer.state), request.seed)
                     node_id = len(writer.state.nodes)
                     await writer.append(NodeSelected, node_id=node_id, operator=action.operator, parent_ids=action.parent_ids)

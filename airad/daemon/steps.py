@@ -34,6 +34,10 @@ from airad.tasks.base import Score, Task
 from airad.tasks.medals import grading_report
 
 TAIL_CHARS = 4000
+BASELINE_PLAN = (
+    "The user's own script, run as given: no model wrote it. The harness scores it like any node, "
+    "and the search improves on it."
+)
 STAGE_OF_STATUS = {"selected": "generate", "generated": "execute", "dispatched": "execute", "executed": "score"}
 
 
@@ -57,18 +61,22 @@ async def _carry_out(services: RunServices, writer: RunWriter, task: Task, node_
     if writer.state.nodes[node_id].status in ("generated", "dispatched"):
         await execute(services, writer, task, writer.state.nodes[node_id])
     node = writer.state.nodes[node_id]
-    if node.status == "executed" and not node.analyzed and operators_of(writer.state.request).analyze:
+    if node.status == "executed" and not node.analyzed and node.operator != "baseline" and operators_of(writer.state.request).analyze:
         await analyze(services, writer, task, node)
     if writer.state.nodes[node_id].status == "executed":
         await score(services, writer, task, writer.state.nodes[node_id])
 
 
 async def generate(services: RunServices, writer: RunWriter, task: Task, node: Node) -> None:
-    """Ask the model; parse its answer into plan + code; retry a nonsense answer, then fail the node."""
+    """Ask the model; parse its answer into plan + code; retry a nonsense answer, then fail the node.
+    A `baseline` node asks no model: its code is the user's script from the request."""
     request = writer.state.request
+    if node.operator == "baseline":
+        await writer.append(NodeGenerated, node_id=node.id, plan=BASELINE_PLAN, code=request.baseline or "", model="user", prompt_ref="", completion_ref="")
+        return
     brief = await anyio.to_thread.run_sync(task.brief)
     spec = operators_of(request)
-    messages = build_prompt(node.operator, brief, policy_view(writer.state), node.parent_ids, spec)
+    messages = build_prompt(node.operator, brief, policy_view(writer.state), node.parent_ids, spec, request.program)
     prompt_ref = await services.blobs.put(json.dumps([[m.role, m.content] for m in messages]).encode())
     problem = ""
     spent = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
@@ -180,7 +188,7 @@ async def analyze(services: RunServices, writer: RunWriter, task: Task, node: No
     """Ask the model to review the execution (tool call, JSON fallback); never blocks the node."""
     brief = await anyio.to_thread.run_sync(task.brief)
     output = f"{node.stdout_tail}\n{node.stderr_tail}".strip()
-    messages = build_analyze_prompt(brief, node.plan, node.code, output)
+    messages = build_analyze_prompt(brief, node.plan, node.code, output, writer.state.request.program)
     try:
         completion = await services.llm.complete(writer.state.request.model, messages, tools=[REVIEW_TOOL])
     except LLMError as exc:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
+from pathlib import Path
+
 import msgspec
 
+from airad.request_files import RequestFileError, inline_files
 from airad.schemas.request import RunRequest
 from airad.tasks.registry import task_problem
 
@@ -33,9 +36,16 @@ def _from_msgspec(exc: msgspec.MsgspecError) -> RequestError:
     return RequestError(field, reason)
 
 
-def parse_request(raw: bytes | str, *, toml: bool = False, executors: Collection[str] | None = None) -> RunRequest:
+def parse_request(
+    raw: bytes | str, *, toml: bool = False, executors: Collection[str] | None = None, base_dir: Path | None = None
+) -> RunRequest:
     """Decode and check a request from JSON (or TOML) text; raise RequestError on any problem.
-    With `executors`, the request must name one of those executor kinds (the ones configured)."""
+    With `executors`, the request must name one of those executor kinds (the ones configured).
+    With `base_dir` (the folder of a request file), the files it names are inlined first (see
+    `airad.request_files`)."""
+    if base_dir is not None:
+        raw = _inlined(raw, toml, base_dir)
+        toml = False
     try:
         if toml:
             request = msgspec.toml.decode(raw, type=RunRequest)
@@ -54,3 +64,15 @@ def parse_request(raw: bytes | str, *, toml: bool = False, executors: Collection
         configured = ", ".join(sorted(executors)) or "none"
         raise RequestError("$.executor.kind", f"this daemon has no {kind!r} executor configured (it has: {configured})")
     return request
+
+
+def _inlined(raw: bytes | str, toml: bool, base_dir: Path) -> bytes:
+    """A request file's text as JSON with its file references inlined."""
+    try:
+        data = msgspec.toml.decode(raw) if toml else msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise RequestError("$", f"not valid {'TOML' if toml else 'JSON'}: {exc}") from None
+    try:
+        return msgspec.json.encode(inline_files(data, base_dir))
+    except RequestFileError as exc:
+        raise RequestError(exc.field, exc.reason) from None

@@ -16,6 +16,17 @@ FAMILY_NAMES = {
     "svm": "support vector machine",
 }
 
+# How plans and research programs name each family (case-insensitive regular expressions).
+FAMILY_ALIASES = {
+    "linear": r"\blinear model|\blogistic regression|\bridge\b|\blinear regression",
+    "random_forest": r"random[- ]forest",
+    "extra_trees": r"extra[- ]?trees|extremely randomi[sz]ed",
+    "hist_gb": r"hist(ogram)?[- ]?(based )?gradient[- ]?boosting|histgradientboosting",
+    "lightgbm": r"lightgbm|\blgbm",
+    "knn": r"nearest[- ]neighbou?r|\bknn\b|\bk-nn\b",
+    "svm": r"support vector|\bsvm\b|\bsvc\b|\bsvr\b",
+}
+
 TREE_COUNT = {"random_forest": "n_estimators", "extra_trees": "n_estimators", "lightgbm": "n_estimators", "hist_gb": "max_iter"}
 TREE_CAP = {"random_forest": 800, "extra_trees": 800, "lightgbm": 2000, "hist_gb": 1000}
 

@@ -3,7 +3,8 @@
 Solution operators (draft, improve, debug, crossover) get a plan and one Python script; analyze
 gets a review, as a `submit_review` tool call when that tool is offered, else as JSON in text.
 Pure and deterministic: every choice comes from `random.Random` seeded with a hash of the
-messages, so the same prompt always gets the same answer.
+messages, so the same prompt always gets the same answer. A `# Research program` steers it: its
+model families to avoid are never used, its families to try are drafted first (`program`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from airad.offline.crossover import crossover
 from airad.offline.drafting import FAMILIES, FAMILY_ALIASES, draft, new_config, tried_families
+from airad.offline.program import program_hints
 from airad.offline.prompt import parse_prompt, task_facts
 from airad.offline.review import REVIEW_TOOL_NAME, review, review_text
 from airad.offline.revise import debug, diagnose, improve
@@ -64,7 +66,7 @@ def respond(messages: list[dict], tools: list | None = None, tool_choice: object
     rng = random.Random(prompt_seed(messages))
     facts = task_facts(prompt.task, prompt.data)
     if prompt.job == "draft":
-        sentences, code = draft(facts, prompt.attempts, rng, allow_bug=True)
+        sentences, code = draft(facts, prompt.attempts, rng, allow_bug=True, hints=program_hints(prompt.program))
     elif prompt.job == "improve":
         sentences, code = improve(facts, prompt, rng)
     elif prompt.job == "debug":

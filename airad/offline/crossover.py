@@ -4,7 +4,8 @@ Parents of different families (or any ensemble parent) become an ensemble whose 
 parents' models, interleaved A, B, A, B and capped at `MAX_MEMBERS`; the script averages their
 predictions. Two single models of the same family instead merge their feature engineering into the
 better parent (or, when their features already agree, are averaged as a two-member ensemble).
-When a parent has no readable CONFIG, the other parent is improved instead.
+When a parent has no readable CONFIG, the other parent is improved instead (when neither has, the
+first whose estimator can be edited, e.g. a child of the user's own script).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import random
 
 from airad.offline.catalog import FAMILY_NAMES
 from airad.offline.drafting import draft
+from airad.offline.edits import find_estimator
 from airad.offline.ensemble import MAX_MEMBERS, family_label, is_ensemble, make_ensemble, members_of
 from airad.offline.plans import closing_sentence, features_sentence
+from airad.offline.program import program_hints
 from airad.offline.prompt import LOWER_IS_BETTER, Parent, Prompt, TaskFacts
 from airad.offline.revise import improve, node_label, parent_config
 from airad.offline.scripts import render
@@ -96,7 +99,11 @@ def _fallback(facts: TaskFacts, prompt: Prompt, parents: list[Parent], configs: 
         verb = "has" if len(unreadable) == 1 else "have"
         note = f"{missing} {verb} no CONFIG I can read, so instead of a crossover this improves the other parent, {node_label(readable[0].node)}."
         return _improve_one(facts, prompt, readable[0], rng, note)
-    sentences, code = draft(facts, prompt.attempts, rng, allow_bug=False)
+    editable = [p for p in parents if find_estimator(p.code) is not None]
+    if editable:
+        note = f"{missing} have no CONFIG I can combine, so instead of a crossover this improves {node_label(editable[0].node)}."
+        return _improve_one(facts, prompt, editable[0], rng, note)
+    sentences, code = draft(facts, prompt.attempts, rng, allow_bug=False, hints=program_hints(prompt.program))
     note = f"{missing} have no CONFIG I can read, so instead of a crossover this is a fresh draft."
     return [note, *sentences], code
 

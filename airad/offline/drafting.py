@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 import re
 
-from airad.offline.catalog import BUGS, FAMILY_NAMES, param_grid
+from airad.offline.catalog import BUGS, FAMILY_ALIASES, FAMILY_NAMES, param_grid
 from airad.offline.plans import closing_sentence, features_sentence, task_sentence
+from airad.offline.program import NO_HINTS, ProgramHints
 from airad.offline.prompt import Attempt, TaskFacts
 from airad.offline.scripts import render
 
@@ -16,15 +17,6 @@ SLOW_FAMILIES = ("knn", "svm")  # avoided on large training sets
 LARGE_TRAIN_ROWS = 20_000
 BUG_RATE = 1 / 3
 
-FAMILY_ALIASES = {
-    "linear": r"\blinear model|\blogistic regression|\bridge\b|\blinear regression",
-    "random_forest": r"random[- ]forest",
-    "extra_trees": r"extra[- ]?trees|extremely randomi[sz]ed",
-    "hist_gb": r"hist(ogram)?[- ]?(based )?gradient[- ]?boosting|histgradientboosting",
-    "lightgbm": r"lightgbm|\blgbm",
-    "knn": r"nearest[- ]neighbou?r|\bknn\b|\bk-nn\b",
-    "svm": r"support vector|\bsvm\b|\bsvc\b|\bsvr\b",
-}
 
 
 def tried_families(attempts: list[Attempt]) -> set[str]:
@@ -37,15 +29,22 @@ def tried_families(attempts: list[Attempt]) -> set[str]:
     return tried
 
 
-def draft(facts: TaskFacts, attempts: list[Attempt], rng: random.Random, allow_bug: bool) -> tuple[list[str], str]:
-    """A fresh solution with a family the attempts did not use; about one in three has a bug."""
+def draft(
+    facts: TaskFacts, attempts: list[Attempt], rng: random.Random, allow_bug: bool, hints: ProgramHints = NO_HINTS
+) -> tuple[list[str], str]:
+    """A fresh solution with a family the attempts did not use; about one in three has a bug.
+    A research program's families to avoid are never drafted, and its families to try come first."""
     tried = tried_families(attempts)
-    untried = [f for f in FAMILIES if f not in tried]
+    allowed = hints.allowed(FAMILIES) or list(FAMILIES)
+    untried = [f for f in allowed if f not in tried]
     if facts.train_rows and facts.train_rows > LARGE_TRAIN_ROWS:
         untried = [f for f in untried if f not in SLOW_FAMILIES] or untried
-    family = rng.choice(untried or list(FAMILIES))
+    wanted = [f for f in hints.try_first if f in untried]
+    family = wanted[0] if wanted else rng.choice(untried or allowed)
     config = new_config(facts, family, rng)
     sentences = [f"Model family: {FAMILY_NAMES[family]}.", task_sentence(facts)]
+    if hints.note():
+        sentences.append(hints.note())
     if not untried:
         sentences.append("Every model family has been tried already, so this draft revisits one with other settings.")
     elif tried:

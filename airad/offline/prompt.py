@@ -70,7 +70,7 @@ class Prompt:
     """The parts of an operator prompt the offline coder uses.
 
     `parent_*` describe the first solution shown; `parents` lists all of them (two for crossover).
-    `output` is analyze's `# Execution output`.
+    `output` is analyze's `# Execution output`; `program` the `# Research program` section's text.
     """
 
     job: str | None
@@ -84,6 +84,7 @@ class Prompt:
     error: str = ""
     parents: list[Parent] = field(default_factory=list)
     output: str = ""
+    program: str = ""
 
 
 @dataclass
@@ -127,12 +128,15 @@ def parse_prompt(text: str) -> Prompt:
     attempts_at = max((k for k, title in before if title == "Previous attempts"), default=None)
     data_at = max((k for k, title in before if title == "Data"), default=None)
     task_at = min((k for k, title in before if title == "Task"), default=None)
+    program_at = max((k for k, title in before if title == "Research program"), default=None)
+    if program_at is not None:
+        prompt.program = body(program_at)
     if attempts_at is not None:
         prompt.attempts = parse_attempts(body(attempts_at))
     if data_at is not None:
         prompt.data = body(data_at)
     if task_at is not None:
-        sections = (job_at,) if prompt.job == "analyze" else (data_at, attempts_at, job_at)  # analyze has no # Data
+        sections = (program_at, job_at) if prompt.job == "analyze" else (data_at, program_at, attempts_at, job_at)  # analyze has no # Data
         ends = [k for k in sections if k is not None and k > task_at]
         prompt.task = "\n".join(lines[headings[task_at][0] + 1 : headings[min(ends)][0]]).strip()
     for k in range(job_at + 1, len(headings)):

@@ -1,6 +1,8 @@
 """The improve and debug operators: one focused change to a parent's CONFIG, or a fix of its error.
 
-Both work on single-model and ensemble CONFIGs; an ensemble is improved one member at a time.
+Both work on single-model and ensemble CONFIGs; an ensemble is improved one member at a time. A
+script without a CONFIG (the user's own) is edited in place by `airad.offline.user_scripts`. A
+research program's families to avoid are never switched to.
 """
 
 from __future__ import annotations
@@ -13,20 +15,27 @@ from airad.offline.catalog import FAMILY_NAMES, TREE_CAP, TREE_COUNT, default_pa
 from airad.offline.drafting import SCALED_FAMILIES, draft
 from airad.offline.ensemble import MAX_MEMBERS, as_member, as_single, family_label, is_ensemble, map_members
 from airad.offline.plans import closing_sentence, headline
+from airad.offline.program import NO_HINTS, ProgramHints, program_hints
 from airad.offline.prompt import METRIC_NAMES, Prompt, TaskFacts
 from airad.offline.scripts import read_config, render, valid_config
+from airad.offline.user_scripts import debug_script, improve_script
 
 _IMPORTS = {"np": "import numpy as np", "pd": "import pandas as pd", "os": "import os"}
 
 
 def improve(facts: TaskFacts, prompt: Prompt, rng: random.Random) -> tuple[list[str], str]:
-    """The parent's CONFIG with one focused change; a fresh draft when no CONFIG can be read."""
+    """The parent's CONFIG with one focused change; a script without one (the user's own) gets one
+    focused edit of its estimator; a fresh draft when neither can be read."""
+    hints = program_hints(prompt.program)
     config = parent_config(prompt.parent_code)
     if config is None:
-        sentences, code = draft(facts, prompt.attempts, rng, allow_bug=False)
+        edited = improve_script(prompt, hints, rng)
+        if edited is not None:
+            return edited
+        sentences, code = draft(facts, prompt.attempts, rng, allow_bug=False, hints=hints)
         note = f"The solution to improve ({node_label(prompt.parent_id)}) has no CONFIG I can read, so this is a fresh draft instead."
         return [note, *sentences[:1], *sentences[-2:]], code
-    changes = _ensemble_improvements(config, facts) if is_ensemble(config) else _improvements(config, facts)
+    changes = _ensemble_improvements(config, facts, hints) if is_ensemble(config) else _improvements(config, facts, hints)
     changed, description = rng.choice(changes)(config)
     score = f", validation score {prompt.parent_score}" if prompt.parent_score else ""
     sentences = [
@@ -39,17 +48,22 @@ def improve(facts: TaskFacts, prompt: Prompt, rng: random.Random) -> tuple[list[
 
 
 def debug(facts: TaskFacts, prompt: Prompt, rng: random.Random) -> tuple[list[str], str]:
-    """Name the error, fix its cause and re-render the parent's CONFIG cleanly."""
+    """Name the error, fix its cause and re-render the parent's CONFIG cleanly (or, for a script
+    without one, fix it in place when the cause is clear)."""
     failure = headline(prompt.error)
+    hints = program_hints(prompt.program)
     config = parent_config(prompt.parent_code)
     if config is None:
-        sentences, code = draft(facts, prompt.attempts, rng, allow_bug=False)
+        fixed = debug_script(prompt, hints)
+        if fixed is not None:
+            return fixed
+        sentences, code = draft(facts, prompt.attempts, rng, allow_bug=False, hints=hints)
         note = (
             f"The buggy solution ({node_label(prompt.parent_id)}) failed with: {failure}. Its script has no CONFIG I can read, "
             "so I rewrote it from scratch as a clean draft."
         )
         return [note, *sentences[:1], sentences[-1]], code
-    fixed, cause, fix = diagnose(prompt.error, config, facts)
+    fixed, cause, fix = diagnose(prompt.error, config, facts, hints)
     family = family_label(fixed)
     sentences = [
         f"The buggy solution ({node_label(prompt.parent_id)}) failed with: {failure}.",
@@ -60,7 +74,7 @@ def debug(facts: TaskFacts, prompt: Prompt, rng: random.Random) -> tuple[list[st
     return sentences, render(fixed)
 
 
-def diagnose(error: str, config: dict, facts: TaskFacts) -> tuple[dict, str, str]:
+def diagnose(error: str, config: dict, facts: TaskFacts, hints: ProgramHints = NO_HINTS) -> tuple[dict, str, str]:
     """(config to re-render, cause, fix) for an error text: stderr tail and/or harness message."""
     name_error = re.search(r"NameError: name '(\w+)' is not defined", error)
     key_error = re.search(r"KeyError: \[?['\"]([^'\"]+)['\"]", error)
@@ -86,8 +100,9 @@ def diagnose(error: str, config: dict, facts: TaskFacts) -> tuple[dict, str, str
     safe = map_members(config, lambda c: {**c, **plain}) if is_ensemble(config) else {**config, **plain}
     if safe == config:
         single = as_single(config, config["members"][0]) if is_ensemble(config) else config
-        safe = {**single, "family": "random_forest", "params": default_params("random_forest", config["problem"]), "scale": False}
-        return safe, "the error does not point at one line of the script", "switched to a plain random forest with median imputation"
+        plain = (hints.allowed(["random_forest", "extra_trees", "hist_gb", "lightgbm"]) or ["random_forest"])[0]
+        safe = {**single, "family": plain, "params": default_params(plain, config["problem"]), "scale": False}
+        return safe, "the error does not point at one line of the script", f"switched to a plain {FAMILY_NAMES[plain]} with median imputation"
     return safe, "the error does not point at one line of the script", "rewrote it with median imputation and no engineered features"
 
 
@@ -102,14 +117,14 @@ def node_label(node: int | None) -> str:
     return f"node {node}" if node is not None else "no node id given"
 
 
-def _ensemble_improvements(config: dict, facts: TaskFacts) -> list:
+def _ensemble_improvements(config: dict, facts: TaskFacts, hints: ProgramHints = NO_HINTS) -> list:
     """One member's focused changes, each wrapped to act on the ensemble; or one member more."""
     changes = []
     members = config["members"]
     has_lightgbm = any(m["family"] == "lightgbm" for m in members)
     for index, member in enumerate(members):
         single = as_single(config, member)
-        for change in _improvements(single, facts):
+        for change in _improvements(single, facts, hints):
             new, text = change(single)
             if has_lightgbm and new["family"] == "lightgbm" and single["family"] != "lightgbm":
                 continue  # a second LightGBM member would add little
@@ -117,7 +132,7 @@ def _ensemble_improvements(config: dict, facts: TaskFacts) -> list:
                 updated = [*c["members"][:index], as_member(new), *c["members"][index + 1 :]]
                 return {**c, "members": updated}, f"in member {index + 1} ({name}), {text}"
             changes.append(on_member)
-    if len(members) < MAX_MEMBERS and not has_lightgbm:
+    if len(members) < MAX_MEMBERS and not has_lightgbm and "lightgbm" not in hints.avoid:
         def add_lightgbm(c):
             member = {"family": "lightgbm", "params": default_params("lightgbm", c["problem"]), "impute": "median",
                       "scale": False, "one_hot": False, "log_features": False, "interactions": 0}
@@ -126,7 +141,7 @@ def _ensemble_improvements(config: dict, facts: TaskFacts) -> list:
     return changes
 
 
-def _improvements(config: dict, facts: TaskFacts) -> list:
+def _improvements(config: dict, facts: TaskFacts, hints: ProgramHints = NO_HINTS) -> list:
     """The focused changes that apply to this CONFIG, each a function config -> (config, description)."""
     family, params = config["family"], config["params"]
     changes = []
@@ -151,7 +166,7 @@ def _improvements(config: dict, facts: TaskFacts) -> list:
     if facts.has_categoricals and family not in SCALED_FAMILIES:
         encoding = "ordinal" if config["one_hot"] else "one-hot"
         changes.append(lambda c: (_with(c, one_hot=not c["one_hot"]), f"switched categorical encoding to {encoding}"))
-    if family != "lightgbm":
+    if family != "lightgbm" and "lightgbm" not in hints.avoid:
         def stronger(c):
             new = _with(c, family="lightgbm", params=default_params("lightgbm", c["problem"]), scale=False)
             return new, f"switched the model family from {FAMILY_NAMES[family]} to the stronger LightGBM"

@@ -14,7 +14,7 @@ from msgspec import Struct
 
 from airad.schemas.request import RunRequest
 
-Operator = Literal["draft", "improve", "debug", "crossover"]
+Operator = Literal["draft", "improve", "debug", "crossover", "baseline"]  # baseline: the user's own script, node 0
 FinishReason = Literal["max_nodes", "wall_seconds", "budget", "cancelled", "error"]
 FailureStage = Literal["generate", "execute", "score"]
 Medal = Literal["gold", "silver", "bronze"]
@@ -60,7 +60,8 @@ class NodeSelected(EventBase, frozen=True, tag="node.selected"):
 
 
 class NodeGenerated(EventBase, frozen=True, tag="node.generated"):
-    """The model answered and the answer parsed into a plan and a script."""
+    """The model answered and the answer parsed into a plan and a script. For a `baseline` node no
+    model was asked: `model` is "user", the code is the user's script and the refs are empty."""
 
     node_id: int
     plan: str

@@ -67,7 +67,32 @@ class ContractTask(Struct, frozen=True, forbid_unknown_fields=True, tag="contrac
     validation_fraction: ValidationFraction = 0.2
 
 
-TaskSpec = BundledTask | MleBenchTask | CsvTask | ContractTask
+RelativePath = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$",
+        description="A path relative to the script's work dir, without '..' or a leading '/' or '.'.",
+    ),
+]
+
+
+class ScriptTask(Struct, frozen=True, forbid_unknown_fields=True, tag="script", tag_field="kind"):
+    """A user's own project scored by the number its script writes to a metric file: the harness (not
+    the model) reads `metric_file` from the node's outputs. `dir` is read-only at ./input/ for every
+    node. `metric_key` names the score's key in a JSON object; without it the file holds one number.
+    `test_key`, when given, names a held-out score the script also writes: reports only."""
+
+    dir: Annotated[str, Meta(min_length=1, description="The user's project directory on the daemon's host, read-only at ./input/ for every node's script.")]
+    metric: Annotated[str, Meta(min_length=1, description="The metric's name in events and reports.")] = "score"
+    lower_is_better: bool = False
+    metric_file: RelativePath = "metrics.json"
+    metric_key: Annotated[str, Meta(min_length=1)] | None = None
+    test_key: Annotated[str, Meta(min_length=1)] | None = None
+    title: str = ""
+    description: str = ""
+
+
+TaskSpec = BundledTask | MleBenchTask | CsvTask | ContractTask | ScriptTask
 
 
 class ModelSpec(Struct, frozen=True, forbid_unknown_fields=True):
@@ -131,8 +156,29 @@ class SlurmExecutor(JobResources, frozen=True, forbid_unknown_fields=True, tag="
 ExecutorSpec = LocalExecutor | ContainerExecutor | SshExecutor | SlurmExecutor
 
 
+MAX_PROGRAM_CHARS = 16 * 1024
+MAX_BASELINE_CHARS = 128 * 1024
+
+Program = Annotated[
+    str,
+    Meta(
+        max_length=MAX_PROGRAM_CHARS,
+        description="The research program (Markdown, like Dojo's PROGRAM.md): goal, constraints, ideas to try and to avoid. Every operator prompt includes it.",
+    ),
+]
+Baseline = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=MAX_BASELINE_CHARS,
+        description="The user's own script (Python source): node 0 runs it as given, the harness scores it, and the search improves it instead of drafting from nothing.",
+    ),
+]
+
+
 class RunRequest(Struct, frozen=True, forbid_unknown_fields=True):
-    """One search: a policy working on a task with a model, an executor, a seed and a budget."""
+    """One search: a policy working on a task with a model, an executor, a seed and a budget; optionally
+    steered by a research `program` and started from the user's own `baseline` script."""
 
     task: TaskSpec
     policy: PolicySpec = GreedyPolicy()
@@ -143,6 +189,8 @@ class RunRequest(Struct, frozen=True, forbid_unknown_fields=True):
     executor: ExecutorSpec = LocalExecutor()
     run_id: RunId | None = None
     labels: dict[str, str] = {}
+    program: Program = ""
+    baseline: Baseline | None = None
 
 
 def task_label(task: TaskSpec) -> str:
@@ -151,7 +199,7 @@ def task_label(task: TaskSpec) -> str:
         value = getattr(task, field, "")
         if value:
             return value
-    path = getattr(task, "train", "") or getattr(task, "path", "")
+    path = getattr(task, "train", "") or getattr(task, "path", "") or getattr(task, "dir", "")
     return path.rstrip("/").rsplit("/", 1)[-1] or task.__struct_config__.tag
 
 

@@ -1,0 +1,58 @@
+"""Files a request file names beside it, resolved relative to the request file and inlined.
+
+`program_file = "PROGRAM.md"` becomes `program` (its text) and `baseline_file = "train.py"` becomes
+`baseline` (the script's source); a script task's relative `dir` becomes an absolute path. So what
+is published on `airad.requests` is always self-contained: text, and paths that do not depend on
+where the request file was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from airad.schemas.request import MAX_BASELINE_CHARS, MAX_PROGRAM_CHARS
+
+FILE_FIELDS = {"program_file": ("program", MAX_PROGRAM_CHARS), "baseline_file": ("baseline", MAX_BASELINE_CHARS)}
+
+
+class RequestFileError(ValueError):
+    """A file a request names that cannot be inlined; `field` is the JSON path at fault."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def inline_files(data: object, base_dir: Path) -> object:
+    """The request `data` (a decoded TOML or JSON document) with its file references inlined;
+    anything that is not a table is returned as it is, for the typed decoding to reject."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    for file_field, (text_field, limit) in FILE_FIELDS.items():
+        if file_field not in data:
+            continue
+        name = data.pop(file_field)
+        where = f"$.{file_field}"
+        if text_field in data:
+            raise RequestFileError(where, f"give {text_field} or {file_field}, not both")
+        if not isinstance(name, str) or not name:
+            raise RequestFileError(where, "expected the name of a file")
+        data[text_field] = _read_text(base_dir / name, where, limit)
+    task = data.get("task")
+    if isinstance(task, dict) and task.get("kind") == "script" and isinstance(task.get("dir"), str) and task["dir"]:
+        data["task"] = {**task, "dir": str((base_dir / task["dir"]).resolve())}
+    return data
+
+
+def _read_text(path: Path, where: str, limit: int) -> str:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise RequestFileError(where, f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise RequestFileError(where, f"{path} is not UTF-8 text") from None
+    if len(text) > limit:
+        raise RequestFileError(where, f"{path} has {len(text)} characters; the limit is {limit}")
+    return text
