@@ -12,7 +12,17 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from airad.daemon.nats_server import EmbeddedNats  # noqa: E402
 
+SHARED_INFRA = {"dockerd_engine", "podman_engine", "slurm"}
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Under pytest-xdist (`--dist loadgroup`), every test of a shared engine or cluster runs in one
+    worker, so each is started once, not once per worker."""
+    for item in items:
+        if SHARED_INFRA & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("shared-infra"))
 
 
 def require(tool: str) -> str:
@@ -47,3 +57,10 @@ async def js(nats_url: str):
     await ensure_streams(context)
     yield context
     await nc.close()
+
+
+# Infrastructure fixtures, registered here once so that a session-scoped engine or cluster starts
+# once per test process, not once per module that uses it (imported last: they import `require`).
+from tests.infra.containers import dockerd_backend, dockerd_engine, podman_backend, podman_engine  # noqa: E402,F401
+from tests.infra.slurm import slurm  # noqa: E402,F401
+from tests.infra.sshd import sshd  # noqa: E402,F401

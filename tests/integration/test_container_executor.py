@@ -12,7 +12,6 @@ import pytest
 from airad.executors.base import JobLost, JobSpec
 from airad.executors.container import ContainerExecutor
 from tests.contract.executor_contract import SandboxedExecutorContract, secret_path  # noqa: F401
-from tests.infra.containers import dockerd_backend, dockerd_engine, podman_backend, podman_engine  # noqa: F401
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,6 @@ from airad.executors.base import JobSpec
 from airad.executors.config import ContainerBackend
 from airad.executors.container import ContainerExecutor
 from tests.conftest import require
-from tests.infra.containers import dockerd_engine  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 

@@ -12,8 +12,7 @@ import msgspec
 import pytest
 
 from airad.executors.config import ContainerBackend
-from tests.infra.containers import HOST_BINDS, HOST_IMAGE, dockerd_engine, host_image_tar, import_image  # noqa: F401
-from tests.infra.slurm import slurm  # noqa: F401
+from tests.infra.containers import HOST_BINDS, HOST_IMAGE, host_image_tar, import_image
 from tests.infra.sshd import require_sshd, sshd_server
 from tests.integration.daemon_process import DaemonProcess, publish_raw, run_events
 

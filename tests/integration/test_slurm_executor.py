@@ -14,8 +14,8 @@ from airad.executors.base import JobResult
 from airad.executors.config import SlurmBackend
 from airad.executors.slurm import SlurmExecutor, with_slurm_state
 from tests.contract.executor_contract import ExecutorContract, secret_path  # noqa: F401 (a contract fixture)
-from tests.infra.slurm import SlurmCluster, slurm  # noqa: F401 (the session fixture)
-from tests.infra.sshd import Sshd, sshd  # noqa: F401 (a fixture)
+from tests.infra.slurm import SlurmCluster
+from tests.infra.sshd import Sshd
 
 pytestmark = pytest.mark.integration
 

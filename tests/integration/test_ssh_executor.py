@@ -17,7 +17,7 @@ import pytest
 from airad.executors.base import JobLost, JobSpec
 from airad.executors.ssh import HostKeyRejected, SshExecutor
 from tests.contract.executor_contract import ExecutorContract, script, secret_path  # noqa: F401 (fixture)
-from tests.infra.sshd import Sshd, require_sshd, sshd, sshd_server, write_key  # noqa: F401 (fixture)
+from tests.infra.sshd import Sshd, require_sshd, sshd_server, write_key
 
 pytestmark = pytest.mark.integration
 
