@@ -1,6 +1,6 @@
 """Many concurrent runs in one daemon on a real nats-server:
 
-    python bench/scale.py --runs 1000 --model-delay 0.5 --job-delay 1.0 [--max-nodes 3]
+    python bench/scale.py --runs 1000 --model-delay 0.5 --job-delay 1.0 [--max-nodes 3] [--grading-processes 1]
 
 An in-process `Daemon` with a model that answers after `--model-delay` seconds (a good plan + script)
 and an executor that finishes after `--job-delay` seconds with the task's sample submission
@@ -215,7 +215,8 @@ async def main(args) -> None:
 
 
 async def run_daemon(args, url: str, tmp: Path, nats_pid: int, raw_rate: float) -> None:
-    settings = Settings(state_dir=str(tmp / "state"), local_slots=args.runs, lease_ttl_s=args.lease_ttl)
+    settings = Settings(state_dir=str(tmp / "state"), local_slots=args.runs, lease_ttl_s=args.lease_ttl,
+                        grading_processes=args.grading_processes)
     executor = TimedExecutor(args.job_delay)
     daemon = Daemon(settings, llm=DelayedLLM(args.model_delay), executors={"local": executor}, owner="bench")
     lag = LoopLag()
@@ -277,6 +278,7 @@ if __name__ == "__main__":
     parser.add_argument("--job-delay", type=float, default=1.0)
     parser.add_argument("--max-nodes", type=int, default=3)
     parser.add_argument("--lease-ttl", type=float, default=60.0)
+    parser.add_argument("--grading-processes", type=int, default=0, help="the daemon's grading_processes setting")
     parser.add_argument("--progress", type=float, default=10.0, help="seconds between progress lines")
     parser.add_argument("--timeout", type=float, default=1800.0)
     asyncio.run(main(parser.parse_args()))

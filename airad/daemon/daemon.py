@@ -16,6 +16,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from airad.daemon.backends import Backend, build_backends
 from airad.daemon.connection import connect_nats, safe_url, settings_connect_options
+from airad.daemon.grading import Grader
 from airad.daemon.intake import accept
 from airad.daemon.llm import LLM, LiteLLMClient
 from airad.daemon.runner import drive_run
@@ -98,6 +99,7 @@ class Daemon:
                 tasks_root=self.settings.state_path / "tasks",
                 owner=self.owner,
                 generation_attempts=self.settings.generation_attempts,
+                grader=Grader(self.settings.grading_processes),
             )
             subscription = await js.pull_subscribe(
                 REQUESTS_SUBJECT, durable=INTAKE_CONSUMER, stream=REQUESTS_STREAM,

@@ -55,12 +55,17 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     `max_runs`: how many runs this daemon drives at once (0: no limit). Daemons sharing one request
     stream take requests only while they have room; a request accepted by a full daemon waits as an
     unowned run for the first daemon with room.
+
+    `grading_processes`: grade node submissions in this many worker processes (0: in a thread of
+    the daemon). A daemon with thousands of runs wants 1 or more, so the harness's CPU stays off
+    its event loop.
     """
 
     state_dir: str = ""
     nats_url: str | None = None
     lease_ttl_s: Annotated[float, Meta(ge=2)] = 30.0
     max_runs: Annotated[int, Meta(ge=0)] = 0
+    grading_processes: Annotated[int, Meta(ge=0)] = 0
     local_slots: Annotated[int, Meta(ge=1)] = 2
     model_concurrency: Annotated[int, Meta(ge=1)] = 16
     model_requests_per_minute: Annotated[float, Meta(ge=0)] = 0.0

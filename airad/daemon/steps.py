@@ -208,7 +208,7 @@ async def score(services: RunServices, writer: RunWriter, task: Task, node: Node
     """Have the harness score the node's submission: validation as fitness, test on its own event."""
     ref = node.outputs.get(task.submission_path)
     submission = await services.blobs.get(ref) if ref else None
-    grades = await anyio.to_thread.run_sync(task.grade, submission)
+    grades = await services.grader.grade(task, writer.state.request, services.tasks_root, submission)
     validation = grades.validation
     error = validation.error
     if node.killed:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import anyio
 
+from airad.daemon.grading import Grader
 from airad.daemon.llm import LLM
 from airad.events.fold import RunState, evolve
 from airad.events.log import BlobStore, EventLog, RunIndex
@@ -29,6 +30,7 @@ class RunServices:
     tasks_root: Path
     owner: str
     generation_attempts: int = 2
+    grader: Grader = field(default_factory=Grader)
     clock: Callable[[], float] = field(default=time.time)
 
 

@@ -1,0 +1,23 @@
+"""Grading in a worker process: the task is opened there from its spec (once per task and seed) and
+grades the submission, so the daemon's event loop never waits on the harness's CPU."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import msgspec
+
+from airad.schemas.request import TaskSpec
+from airad.tasks.base import Grades, Task
+from airad.tasks.registry import open_task
+
+
+@functools.lru_cache(maxsize=64)
+def _opened(spec_json: bytes, seed: int, tasks_root: str) -> Task:
+    return open_task(msgspec.json.decode(spec_json, type=TaskSpec), seed, Path(tasks_root))
+
+
+def grade_in_worker(spec_json: bytes, seed: int, tasks_root: str, submission: bytes | None) -> Grades:
+    """Grade `submission` with the task `spec_json` names, prepared for `seed` under `tasks_root`."""
+    return _opened(spec_json, seed, tasks_root).grade(submission)

@@ -1,0 +1,44 @@
+"""Grading in worker processes gives the same verdicts as grading in a thread, and a whole run
+graded that way scores its nodes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from airad.daemon.grading import Grader
+from airad.schemas.request import BundledTask, RunRequest
+from airad.tasks.registry import open_task
+from tests.conftest import require
+from tests.integration.test_cli import SMALL_RUN
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_worker_process_grades_like_a_thread(tmp_path):
+    request = RunRequest(task=BundledTask(name="breast-cancer"), seed=4)
+    task = open_task(request.task, request.seed, tmp_path)
+    sample = (task.public_dir / "sample_submission.csv").read_bytes()
+    header, *rows = sample.decode().splitlines()
+    better = "\n".join([header, *(f"{row.split(',')[0]},{i % 7 / 7}" for i, row in enumerate(rows))]).encode()
+    submissions = [sample, better, b"not,a\nsubmission", None]
+    in_thread = [await Grader(0).grade(task, request, tmp_path, s) for s in submissions]
+    in_process = [await Grader(1).grade(task, request, tmp_path, s) for s in submissions]
+    assert in_process == in_thread
+    assert in_thread[0].validation.valid and not in_thread[2].validation.valid and not in_thread[3].validation.valid
+    assert in_thread[1].validation.score != in_thread[0].validation.score
+
+
+def test_a_run_graded_in_worker_processes(tmp_path):
+    require("bwrap")
+    (tmp_path / "small.toml").write_text(SMALL_RUN)
+    env = {**os.environ, "AIRAD_STATE_DIR": str(tmp_path / "state"), "AIRAD_GRADING_PROCESSES": "2"}
+    done = subprocess.run([sys.executable, "-m", "airad.cli", "run", str(tmp_path / "small.toml"), "--json"],
+                          env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["nodes"] == 2 and summary["best_score"] > 0.5
