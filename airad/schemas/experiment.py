@@ -128,7 +128,7 @@ def experiment_problem(request: ExperimentRequest) -> tuple[str, str] | None:
 
 def experiment_request_json_schema() -> dict:
     """The JSON Schema of `ExperimentRequest`, as committed in docs/experiment-request.schema.json."""
-    schema = msgspec.json.schema(ExperimentRequest)
+    schema = msgspec.json.decode(msgspec.json.encode(msgspec.json.schema(ExperimentRequest)))  # tuples as JSON arrays
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "airad experiment request"
     return schema
