@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import anyio
+import structlog
 from anyio.abc import TaskStatus
 
 from airad.events.log import CancelMarks
+
+log = structlog.get_logger("airad.cancels")
+
+
+async def _nothing() -> AsyncIterator[str]:
+    return
+    yield
 
 
 class CancelWatch:
@@ -16,15 +26,28 @@ class CancelWatch:
         self.marks = marks
         self._events: dict[str, anyio.Event] = {}
 
-    async def run(self, *, task_status: TaskStatus = anyio.TASK_STATUS_IGNORED) -> None:
+    async def run(self, *, task_status: TaskStatus = anyio.TASK_STATUS_IGNORED, retry_s: float = 2.0) -> None:
         """Watch the marks until cancelled; reports started once the watch is live, so a key
-        registered afterwards misses no mark (those made before are read by `register`)."""
+        registered afterwards misses no mark (those made before are read by `register`). A watch
+        that breaks is started again, and the registered keys are checked for marks made meanwhile."""
         keys = await self.marks.watch()
         task_status.started()
-        async for key in keys:
-            event = self._events.get(key)
-            if event is not None:
-                event.set()
+        while True:
+            try:
+                async for key in keys:
+                    event = self._events.get(key)
+                    if event is not None:
+                        event.set()
+            except Exception as exc:
+                log.warning("cancels.watch_broken", error=f"{type(exc).__name__}: {exc}")
+            await anyio.sleep(retry_s)
+            try:
+                keys = await self.marks.watch()
+                for key in list(self._events):
+                    await self.register(key)
+            except Exception as exc:
+                log.warning("cancels.watch_failed", error=f"{type(exc).__name__}: {exc}")
+                keys = _nothing()
 
     async def register(self, key: str) -> anyio.Event:
         """The event of `key`, set already when its mark exists."""

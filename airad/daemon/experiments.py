@@ -224,6 +224,10 @@ class Experiments:
                 messages = await subscription.fetch(batch, timeout=2.0)
             except nats.errors.TimeoutError:
                 continue
+            except nats.errors.Error as exc:  # NATS away for a moment: the connection reconnects by itself
+                log.warning("experiments.fetch_failed", error=f"{type(exc).__name__}: {exc}")
+                await anyio.sleep(1.0)
+                continue
             for message in messages:
                 await self.handle(message)
 
