@@ -87,6 +87,7 @@ def _print_report(state: ExperimentState, as_json: bool) -> int:
 
 
 async def cmd_submit(args, settings: Settings) -> int:
+    """`airad experiment submit FILE [--wait]`."""
     from airad.daemon.connection import nats_connection
 
     request = read_experiment(Path(args.file))
@@ -104,6 +105,7 @@ async def cmd_submit(args, settings: Settings) -> int:
 
 
 async def cmd_show(args, settings: Settings) -> int:
+    """`airad experiment show EXP [--follow]`."""
     from airad.daemon.connection import nats_connection
 
     async with nats_connection(settings, args.environ) as (nc, _):
@@ -123,6 +125,7 @@ async def cmd_show(args, settings: Settings) -> int:
 
 
 async def cmd_report(args, settings: Settings) -> int:
+    """`airad experiment report EXP [--json|--csv]`."""
     from airad.daemon.connection import nats_connection
     from airad.events.experiment_report import experiment_report
 
@@ -141,6 +144,7 @@ async def _mark(js, key: str, reason: str) -> None:
 
 
 async def cmd_experiment_cancel(args, settings: Settings) -> int:
+    """`airad experiment cancel EXP [--wait]`: mark the experiment cancelled (once; a done one is left alone)."""
     from airad.daemon.connection import nats_connection
     from airad.events.log import experiment_key
 
@@ -167,6 +171,7 @@ async def _follow_run(js, run_id: str) -> RunState:
 
 
 async def cmd_cancel(args, settings: Settings) -> int:
+    """`airad cancel RUN [--wait]`: mark the run cancelled (an ended run is left alone)."""
     from airad.daemon.connection import nats_connection
     from airad.events.jetstream import JetStreamEventLog
 
@@ -199,6 +204,7 @@ def register(command) -> None:
     sub = experiment.add_subparsers(dest="experiment_command", required=True)
 
     def subcommand(name: str, handler, help_text: str):
+        """One `airad experiment` subcommand with its handler and a --json flag."""
         p = sub.add_parser(name, help=help_text)
         p.set_defaults(handler=handler)
         p.add_argument("--json", action="store_true", help="machine-readable output")
