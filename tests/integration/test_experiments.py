@@ -182,12 +182,17 @@ async def test_airad_experiment_cancel_cancels_running_runs_and_starts_no_more(n
     require("bwrap")
     daemon = DaemonProcess(nats_url, tmp_path / "state", env=POLL).start()
     try:
-        await publish_raw(nats_url, _experiment("halt", max_nodes=40, seeds=(0,), parallel=2), subject=EXPERIMENTS)
+        request = tmp_path / "halt.json"
+        request.write_bytes(_experiment("halt", max_nodes=40, seeds=(0,), parallel=2))
+        submitted = airad("--nats", nats_url, "experiment", "submit", str(request), "--json", state_dir=tmp_path / "cli")
+        assert submitted.returncode == 0 and json.loads(submitted.stdout) == {"experiment_id": "halt"}, submitted.stderr
         started = await run_events(
             nats_url, "halt", prefix=EXPERIMENT_EVENTS, until=lambda ev: len(_tags(ev, "experiment.run_started")) >= 2,
         )
         running = [e["run_id"] for e in _tags(started, "experiment.run_started")]
         await run_events(nats_url, running[0], until=_dispatched)
+        shown = json.loads(airad("--nats", nats_url, "experiment", "show", "halt", "--json", state_dir=tmp_path / "cli").stdout)
+        assert shown["status"] == "running" and shown["runs_planned"] == 4 and shown["runs_started"] == 2
         done = airad("--nats", nats_url, "experiment", "cancel", "halt", "--wait", "--json", state_dir=tmp_path / "cli", timeout=180)
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["status"] == "cancelled"
