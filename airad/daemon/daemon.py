@@ -1,10 +1,12 @@
-"""The daemon: one root task group; intake of requests, one task per run, leases, resume."""
+"""The daemon: one root task group; intake of requests, one task per run (and per experiment), leases,
+cancel marks, resume."""
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 import socket
 
 import anyio
@@ -12,9 +14,12 @@ import nats
 import nats.errors
 import structlog
 from anyio.abc import TaskStatus
+import msgspec
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from airad.daemon.backends import Backend, build_backends
+from airad.daemon.cancels import CancelWatch
+from airad.daemon.experiments import Experiments, ExperimentServices
 from airad.daemon.connection import connect_nats, safe_url, settings_connect_options
 from airad.daemon.grading import Grader
 from airad.daemon.intake import accept
@@ -23,18 +28,22 @@ from airad.daemon.runner import drive_run
 from airad.daemon.writer import RunServices
 from airad.daemon.settings import Settings
 from airad.events.jetstream import (
+    EXPERIMENTS_SUBJECT,
     REQUESTS_STREAM,
     REQUESTS_SUBJECT,
     JetStreamBlobStore,
+    JetStreamCancelMarks,
     JetStreamEventLog,
     JetStreamLeases,
     JetStreamRunIndex,
     ensure_streams,
 )
-from airad.events.log import AppendConflict, Leases
+from airad.events.log import EXPERIMENT_EVENTS, AppendConflict, Leases
 from airad.executors.base import Executor
+from airad.schemas.request import RunRequest
 
 INTAKE_CONSUMER = "airad-intake"
+EXPERIMENTS_CONSUMER = "airad-experiments"
 INTAKE_BATCH = 64
 LEASE_RENEWALS_AT_ONCE = 256
 log = structlog.get_logger("airad.daemon")
@@ -46,7 +55,8 @@ def new_owner_id() -> str:
 
 
 class Daemon:
-    """Consumes run requests and drives every run it owns as a task of one task group."""
+    """Consumes run and experiment requests and drives every run and experiment it owns as a task of
+    one task group, each under a lease of its key (a run id, or `experiment.<id>`)."""
 
     def __init__(
         self,
@@ -64,7 +74,10 @@ class Daemon:
         self.executors = executors
         self.leases: Leases | None = None
         self.services: RunServices | None = None
-        self._runs: dict[str, anyio.CancelScope] = {}
+        self.cancels: CancelWatch | None = None
+        self.experiments: Experiments | None = None
+        self._owned: dict[str, anyio.CancelScope] = {}
+        self._runs: set[str] = set()  # runs owned or being taken (the other owned keys are experiments)
         self._starting: set[str] = set()
         self._tg: anyio.abc.TaskGroup | None = None
 
@@ -101,14 +114,27 @@ class Daemon:
                 generation_attempts=self.settings.generation_attempts,
                 grader=Grader(self.settings.grading_processes),
             )
-            subscription = await js.pull_subscribe(
-                REQUESTS_SUBJECT, durable=INTAKE_CONSUMER, stream=REQUESTS_STREAM,
-                config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=60.0),
+            self.cancels = CancelWatch(await JetStreamCancelMarks.open(js))
+            self.experiments = Experiments(
+                ExperimentServices(
+                    log=JetStreamEventLog(js, EXPERIMENT_EVENTS), runs=event_log, index=index, marks=self.cancels.marks,
+                    publish=partial(_publish_run, js), poll_s=self.settings.experiment_poll_s,
+                ),
+                self.own, self.cancels, executors=self.services.executors.keys(),
             )
+            subscription, experiment_requests = [
+                await js.pull_subscribe(
+                    subject, durable=durable, stream=REQUESTS_STREAM,
+                    config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=60.0),
+                )
+                for subject, durable in ((REQUESTS_SUBJECT, INTAKE_CONSUMER), (EXPERIMENTS_SUBJECT, EXPERIMENTS_CONSUMER))
+            ]
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                await tg.start(self.cancels.run)
                 await self.adopt_orphans()
                 tg.start_soon(self._keep_leases)
+                tg.start_soon(self.experiments.consume, experiment_requests)
                 log.info("daemon.ready", owner=self.owner, nats=safe_url(nats_url))
                 task_status.started()
                 await self._consume(subscription)
@@ -163,44 +189,64 @@ class Daemon:
             self.services.log, self.services.index, data, request_seq, executors=self.services.executors.keys()
         )
 
-    async def start_run(self, run_id: str) -> bool:
-        """Take the run's lease and drive it as a task; False if another daemon owns it."""
-        if run_id in self._runs or run_id in self._starting or self._room() <= 0:
+    async def own(self, key: str, drive: Callable[[], Awaitable[None]], kind: str = "run", ident: str | None = None) -> bool:
+        """Take `key`'s lease and run `drive()` as a task while the lease holds; False if this or
+        another daemon already owns it. `kind` and `ident` name it in the log (`run.lost`, run_id=...)."""
+        if key in self._owned or key in self._starting:
             return False
-        self._starting.add(run_id)  # intake and adoption may both reach a run while its lease is being taken
+        self._starting.add(key)  # intake and adoption may both reach a run while its lease is being taken
         try:
-            if not await self.leases.acquire(run_id):
+            if not await self.leases.acquire(key):
                 return False
         finally:
-            self._starting.discard(run_id)
+            self._starting.discard(key)
         scope = anyio.CancelScope()
-        self._runs[run_id] = scope
-        self._tg.start_soon(self._drive, run_id, scope)
+        self._owned[key] = scope
+        self._tg.start_soon(self._hold, key, scope, drive, kind, ident or key)
         return True
 
     def _room(self) -> int:
         """How many more runs this daemon may take (`max_runs`; unlimited when 0)."""
         if not self.settings.max_runs:
             return INTAKE_BATCH
-        return self.settings.max_runs - len(self._runs) - len(self._starting)
+        return self.settings.max_runs - len(self._runs)
 
-    async def _drive(self, run_id: str, scope: anyio.CancelScope) -> None:
-        bound = log.bind(run_id=run_id)
+    async def _hold(self, key: str, scope: anyio.CancelScope, drive: Callable[[], Awaitable[None]], kind: str, ident: str) -> None:
+        bound = log.bind(**{f"{kind}_id": ident})
         try:
             with scope:
-                await drive_run(self.services, run_id)
+                await drive()
         except AppendConflict as exc:
-            bound.warning("run.lost", reason=str(exc))
+            bound.warning(f"{kind}.lost", reason=str(exc))
         except Exception:
-            bound.exception("run.crashed")
+            bound.exception(f"{kind}.crashed")
         finally:
-            self._runs.pop(run_id, None)
+            self._owned.pop(key, None)
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                await self.leases.release(run_id)
+                await self.leases.release(key)
+
+    async def start_run(self, run_id: str) -> bool:
+        """Take the run's lease and drive it as a task; False if another daemon owns it, or this
+        one drives `max_runs` runs already."""
+        if run_id in self._runs or self._room() <= 0:
+            return False
+        self._runs.add(run_id)
+        if not await self.own(run_id, partial(self._drive_run, run_id)):
+            self._runs.discard(run_id)
+            return False
+        return True
+
+    async def _drive_run(self, run_id: str) -> None:
+        cancel = await self.cancels.register(run_id)
+        try:
+            await drive_run(self.services, run_id, cancel)
+        finally:
+            self.cancels.unregister(run_id)
+            self._runs.discard(run_id)
 
     async def adopt_orphans(self) -> int:
-        """Drive every unfinished run that no live daemon holds; returns how many were taken."""
-        orphans = [s.run_id for s in await self.services.index.list() if s.status in ("new", "running") and s.run_id not in self._runs]
+        """Drive every unfinished run and experiment that no live daemon holds; returns how many were taken."""
+        orphans = [s.run_id for s in await self.services.index.list() if s.status in ("new", "running") and s.run_id not in self._owned]
         started: list[bool] = []
         limiter = anyio.CapacityLimiter(LEASE_RENEWALS_AT_ONCE)
 
@@ -216,7 +262,7 @@ class Daemon:
         taken = sum(started)
         if taken:
             log.info("runs.adopted", count=taken)
-        return taken
+        return taken + await self.experiments.adopt()
 
     async def _keep_leases(self) -> None:
         interval = self.settings.lease_ttl_s / 3
@@ -225,13 +271,18 @@ class Daemon:
             await anyio.sleep(interval)
             # Concurrently: one at a time, 10,000 renewals outlast the lease TTL under load.
             async with anyio.create_task_group() as renewals:
-                for run_id, scope in list(self._runs.items()):
+                for run_id, scope in list(self._owned.items()):
                     renewals.start_soon(self._renew, run_id, scope, limiter)
             await self.adopt_orphans()
 
     async def _renew(self, run_id: str, scope: anyio.CancelScope, limiter: anyio.CapacityLimiter) -> None:
         async with limiter:
             renewed = await self.leases.renew(run_id)
-        if not renewed and self._runs.get(run_id) is scope:
+        if not renewed and self._owned.get(run_id) is scope:
             log.warning("lease.lost", run_id=run_id)
             scope.cancel()
+
+
+async def _publish_run(js, request: RunRequest) -> None:
+    """Publish a run request of an experiment; its Nats-Msg-Id lets the server drop a repeat at once."""
+    await js.publish(REQUESTS_SUBJECT, msgspec.json.encode(request), headers={"Nats-Msg-Id": f"run:{request.run_id}"})

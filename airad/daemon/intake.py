@@ -54,7 +54,9 @@ async def accept(
     existing = await log.read(run_id)
     if existing:
         first = existing[0]
-        if isinstance(first, RunSubmitted) and first.request_seq == request_seq:
+        if isinstance(first, RunSubmitted) and (first.request_seq == request_seq or first.request == request):
+            # A redelivery, or the same request published again under its client-chosen run id (an
+            # experiment re-publishing its runs after a crash): both are the run that exists.
             return run_id, not fold(existing).terminal
         other = derived_run_id(request_seq)
         if run_id != other and not await log.read(other):

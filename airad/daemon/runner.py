@@ -4,6 +4,10 @@ Every step is an event appended before the next step starts, so a run resumed by
 (or after a crash) carries on from its log: decided-but-unfinished nodes are carried out again,
 finished ones never. Decisions see exactly the events appended before them, so a replay of the
 log re-derives each one.
+
+A cancel (the `cancel` event, set by the daemon when the run's cancel mark appears) stops the
+decisions and the nodes in flight at once: their jobs are stopped, they are recorded as failed, and
+the run ends with `run.finished` (reason "cancelled").
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import structlog
 from airad.agents.baseline import awaiting_baseline
 from airad.agents.policy import decide
 from airad.agents.view import policy_view
-from airad.daemon.steps import carry_out
+from airad.daemon.steps import abandon, carry_out
 from airad.daemon.writer import RunServices, RunWriter
 from airad.events.fold import RunState, fold
 from airad.events.log import AppendConflict
@@ -56,8 +60,14 @@ def _baseline_running(state: RunState) -> bool:
     return bool(state.nodes) and awaiting_baseline(policy_view(state))
 
 
-async def drive_run(services: RunServices, run_id: str) -> RunState:
-    """Carry a run forward from its log to its end (or until cancelled)."""
+async def _cancel_on(cancel: anyio.Event, scope: anyio.CancelScope) -> None:
+    await cancel.wait()
+    scope.cancel()
+
+
+async def drive_run(services: RunServices, run_id: str, cancel: anyio.Event | None = None) -> RunState:
+    """Carry a run forward from its log to its end, or until `cancel` is set (then it ends as cancelled)."""
+    cancel = cancel or anyio.Event()
     state = fold(await services.log.read(run_id), run_id)
     writer = RunWriter(services, state)
     if state.terminal or state.request is None:
@@ -67,6 +77,8 @@ async def drive_run(services: RunServices, run_id: str) -> RunState:
     await writer.append(RunStarted, owner=services.owner, resumed=bool(state.owner))
     await writer.publish_summary()
     bound.info("run.started", resumed=bool(state.owner), nodes=len(state.nodes))
+    if cancel.is_set():
+        return await _finish_cancelled(services, writer)
     request = state.request
     try:
         task = await anyio.to_thread.run_sync(open_task, request.task, request.seed, services.tasks_root)
@@ -86,8 +98,10 @@ async def drive_run(services: RunServices, run_id: str) -> RunState:
             working.discard(node_id)
             wake[0].set()
 
+    stop, ended = None, False
     try:
         async with anyio.create_task_group() as tg:
+            tg.start_soon(_cancel_on, cancel, tg.cancel_scope)
             while True:
                 wake[0] = anyio.Event()
                 for node in writer.state.nodes:
@@ -103,13 +117,27 @@ async def drive_run(services: RunServices, run_id: str) -> RunState:
                     tg.start_soon(work, node_id)
                     stop = budget_exhausted(writer.state, services.clock())
                 if stop is not None and not working:
+                    ended = True
                     break
                 await wake[0].wait()
+            tg.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         raise _lost_run(group) or group
+    if not ended:  # the cancel stopped the loop
+        return await _finish_cancelled(services, writer)
     reason, detail = stop
     best = writer.state.best_node()
     await writer.append(RunFinished, reason=reason, best_node_id=best.id if best else None, detail=detail)
     await writer.publish_summary()
     bound.info("run.finished", reason=reason, detail=detail, nodes=len(writer.state.nodes))
+    return writer.state
+
+
+async def _finish_cancelled(services: RunServices, writer: RunWriter) -> RunState:
+    """Stop the nodes in flight and end the run as cancelled."""
+    await abandon(services, writer, "the run was cancelled")
+    best = writer.state.best_node()
+    await writer.append(RunFinished, reason="cancelled", best_node_id=best.id if best else None, detail="cancelled on request")
+    await writer.publish_summary()
+    log.info("run.finished", run_id=writer.state.run_id, reason="cancelled", nodes=len(writer.state.nodes))
     return writer.state

@@ -160,6 +160,22 @@ async def put_blobs(services: RunServices, blobs: list[bytes]) -> list[str]:
     return refs
 
 
+async def abandon(services: RunServices, writer: RunWriter, reason: str) -> None:
+    """End every node still in flight now (the run was cancelled): stop its job if it has one, then
+    record it as failed at the stage it had reached."""
+    backend = writer.state.request.executor.__struct_config__.tag
+    for node in writer.state.nodes:
+        if node.done:
+            continue
+        if node.status == "dispatched":
+            with anyio.move_on_after(30):
+                try:
+                    await services.executors[backend].cancel(node.handle)
+                except Exception:  # the job may be gone already; the node ends either way
+                    pass
+        await writer.append(NodeFailed, node_id=node.id, stage=STAGE_OF_STATUS.get(node.status, "score"), reason=reason)
+
+
 def job_spec(services: RunServices, writer: RunWriter, task: Task, node: Node) -> JobSpec:
     """The job for a node: its script, the task's public inputs, the request's resources, and a
     time limit that never outlasts the run's wall-clock budget."""

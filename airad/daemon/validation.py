@@ -1,15 +1,15 @@
-"""Validate a raw run request; a rejection names the field (a JSON path) and the reason."""
+"""Validate a raw run or experiment request; a rejection names the field (a JSON path) and the reason."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection
-
 from pathlib import Path
 
 import msgspec
 
 from airad.request_files import RequestFileError, inline_files
+from airad.schemas.experiment import ExperimentRequest, experiment_problem
 from airad.schemas.request import RunRequest
 from airad.tasks.registry import task_problem
 
@@ -36,6 +36,24 @@ def _from_msgspec(exc: msgspec.MsgspecError) -> RequestError:
     return RequestError(field, reason)
 
 
+def _decode(raw: bytes | str, kind: type, toml: bool):
+    try:
+        if toml:
+            return msgspec.toml.decode(raw, type=kind)
+        return msgspec.json.decode(raw, type=kind)
+    except msgspec.ValidationError as exc:
+        raise _from_msgspec(exc) from None
+    except msgspec.DecodeError as exc:
+        raise RequestError("$", f"not valid {'TOML' if toml else 'JSON'}: {exc}") from None
+
+
+def _check_executor(executor, executors: Collection[str] | None) -> None:
+    kind = executor.__struct_config__.tag
+    if executors is not None and kind not in executors:
+        configured = ", ".join(sorted(executors)) or "none"
+        raise RequestError("$.executor.kind", f"this daemon has no {kind!r} executor configured (it has: {configured})")
+
+
 def parse_request(
     raw: bytes | str, *, toml: bool = False, executors: Collection[str] | None = None, base_dir: Path | None = None
 ) -> RunRequest:
@@ -46,23 +64,27 @@ def parse_request(
     if base_dir is not None:
         raw = _inlined(raw, toml, base_dir)
         toml = False
-    try:
-        if toml:
-            request = msgspec.toml.decode(raw, type=RunRequest)
-        else:
-            request = msgspec.json.decode(raw, type=RunRequest)
-    except msgspec.ValidationError as exc:
-        raise _from_msgspec(exc) from None
-    except msgspec.DecodeError as exc:
-        kind = "TOML" if toml else "JSON"
-        raise RequestError("$", f"not valid {kind}: {exc}") from None
+    request = _decode(raw, RunRequest, toml)
     problem = task_problem(request.task)
     if problem is not None:
         raise RequestError(*problem)
-    kind = request.executor.__struct_config__.tag
-    if executors is not None and kind not in executors:
-        configured = ", ".join(sorted(executors)) or "none"
-        raise RequestError("$.executor.kind", f"this daemon has no {kind!r} executor configured (it has: {configured})")
+    _check_executor(request.executor, executors)
+    return request
+
+
+def parse_experiment(raw: bytes | str, *, toml: bool = False, executors: Collection[str] | None = None) -> ExperimentRequest:
+    """Decode and check an experiment request like `parse_request`; a task's problem is named at its
+    place in the list (`$.tasks[1].name`)."""
+    request = _decode(raw, ExperimentRequest, toml)
+    for index, task in enumerate(request.tasks):
+        problem = task_problem(task)
+        if problem is not None:
+            field, reason = problem
+            raise RequestError(field.replace("$.task", f"$.tasks[{index}]", 1), reason)
+    problem = experiment_problem(request)
+    if problem is not None:
+        raise RequestError(*problem)
+    _check_executor(request.executor, executors)
     return request
 
 

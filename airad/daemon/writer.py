@@ -43,11 +43,14 @@ class RunWriter:
         self._lock = anyio.Lock()
 
     async def append(self, event_type, **fields) -> RunState:
-        """Build, append (fenced) and fold one event; concurrent node tasks take turns."""
+        """Build, append (fenced) and fold one event; concurrent node tasks take turns. The append and
+        its fold are shielded from cancellation (a cancelled run's node tasks), so an event that
+        reached the log is always folded too."""
         async with self._lock:
             event = event_type(run_id=self.state.run_id, seq=self.state.last_seq + 1, at=self.services.clock(), **fields)
-            await self.services.log.append(event)
-            self.state = evolve(self.state, event)
+            with anyio.CancelScope(shield=True):
+                await self.services.log.append(event)
+                self.state = evolve(self.state, event)
             return self.state
 
     async def publish_summary(self) -> None:

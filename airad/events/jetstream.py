@@ -1,9 +1,11 @@
-"""The event log on NATS JetStream: streams, fenced appends, a KV run index, leases, an object store."""
+"""The event log on NATS JetStream: streams, fenced appends, a KV run index, leases, cancel marks, an object store."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 
@@ -13,19 +15,21 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 
-from airad.events.log import AppendConflict, RunSummary
-from airad.schemas.events import Event, decode_event, encode_event
+from airad.events.log import EXPERIMENT_EVENTS, RUN_EVENTS, AppendConflict, EventFamily, RunSummary
 
 REQUESTS_STREAM = "AIRAD_REQUESTS"
 REQUESTS_SUBJECT = "airad.requests"
-EVENTS_STREAM = "AIRAD_EVENTS"
-EVENTS_PREFIX = "airad.events."
+EXPERIMENTS_SUBJECT = "airad.experiments"
+EVENTS_STREAM = RUN_EVENTS.stream
+EVENTS_PREFIX = RUN_EVENTS.prefix
 RUNS_BUCKET = "AIRAD_RUNS"
 LEASES_BUCKET = "AIRAD_LEASES"
 BLOBS_BUCKET = "AIRAD_BLOBS"
 BLOB_STREAM = "AIRAD_BLOB_MSGS"
 BLOB_PREFIX = "airad.blobs."
 BLOB_MESSAGE_LIMIT = 512 * 1024
+CANCELS_BUCKET = "AIRAD_CANCELS"
+_CANCELS_PREFIX = f"$KV.{CANCELS_BUCKET}."
 WRONG_LAST_SEQUENCE = 10071
 
 
@@ -38,12 +42,15 @@ async def ensure_streams(js: JetStreamContext, *, duplicate_window_s: float = 12
     """Create (or update) the streams airad uses; safe to call from every process."""
     for config in (
         StreamConfig(
-            name=REQUESTS_STREAM, subjects=[REQUESTS_SUBJECT], retention=RetentionPolicy.WORK_QUEUE,
+            name=REQUESTS_STREAM, subjects=[REQUESTS_SUBJECT, EXPERIMENTS_SUBJECT], retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE, duplicate_window=duplicate_window_s,
         ),
-        StreamConfig(
-            name=EVENTS_STREAM, subjects=[EVENTS_PREFIX + ">"], storage=StorageType.FILE,
-            duplicate_window=duplicate_window_s,
+        *(
+            StreamConfig(
+                name=family.stream, subjects=[family.prefix + ">"], storage=StorageType.FILE,
+                duplicate_window=duplicate_window_s,
+            )
+            for family in (RUN_EVENTS, EXPERIMENT_EVENTS)
         ),
         StreamConfig(
             name=BLOB_STREAM, subjects=[BLOB_PREFIX + "*"], storage=StorageType.FILE,
@@ -57,56 +64,72 @@ async def ensure_streams(js: JetStreamContext, *, duplicate_window_s: float = 12
 
 
 class JetStreamEventLog:
-    """EventLog over the AIRAD_EVENTS stream.
+    """EventLog over the AIRAD_EVENTS stream (or another `EventFamily`'s, e.g. experiments').
 
     Each append carries `Nats-Msg-Id = <run_id>:<seq>` (a retried publish is de-duplicated) and
     `Nats-Expected-Last-Subject-Sequence` (a second writer of the same run fails instead of forking it).
     """
 
-    def __init__(self, js: JetStreamContext, readers_at_once: int = 64):
+    def __init__(self, js: JetStreamContext, family: EventFamily = RUN_EVENTS, readers_at_once: int = 64):
         self.js = js
+        self.family = family
         self._tail: dict[str, tuple[int, int]] = {}
         self._readers = asyncio.Semaphore(readers_at_once)  # a resumed daemon reads many logs at once: bound the consumers
 
+    def _subject(self, run_id: str) -> str:
+        return self.family.prefix + run_id
+
+    async def _last_message(self, run_id: str):
+        """The run's last message, None for an empty run."""
+        try:
+            return await self.js.get_last_msg(self.family.stream, self._subject(run_id))
+        except nats.js.errors.NotFoundError:
+            return None
+
     async def _last(self, run_id: str) -> tuple[int, int]:
         """(last run seq, its stream sequence) of the run, (0, 0) for an empty run."""
-        try:
-            message = await self.js.get_last_msg(EVENTS_STREAM, events_subject(run_id))
-        except nats.js.errors.NotFoundError:
-            return 0, 0
-        return decode_event(message.data).seq, message.seq
+        message = await self._last_message(run_id)
+        return (0, 0) if message is None else (self.family.decode(message.data).seq, message.seq)
 
-    async def append(self, event: Event) -> None:
+    async def last(self, run_id: str):
+        """The run's last event, None for an empty run."""
+        message = await self._last_message(run_id)
+        return None if message is None else self.family.decode(message.data)
+
+    async def ids(self) -> list[str]:
+        """The ids of every stream in this log (every run, or every experiment), sorted."""
+        info = await self.js.stream_info(self.family.stream, subjects_filter=self.family.prefix + ">")
+        return sorted(subject[len(self.family.prefix):] for subject in (info.state.subjects or {}))
+
+    async def append(self, event) -> None:
         """Publish one event, fenced on the run's last stream sequence."""
-        run_seq, stream_seq = self._tail.get(event.run_id, (-1, 0))
+        run_id = self.family.key(event)
+        run_seq, stream_seq = self._tail.get(run_id, (-1, 0))
         if run_seq != event.seq - 1:
-            run_seq, stream_seq = await self._last(event.run_id)
+            run_seq, stream_seq = await self._last(run_id)
             if run_seq != event.seq - 1:
-                raise AppendConflict(f"run {event.run_id}: seq {event.seq} does not follow {run_seq}")
+                raise AppendConflict(f"run {run_id}: seq {event.seq} does not follow {run_seq}")
         headers = {
-            "Nats-Msg-Id": f"{event.run_id}:{event.seq}",
+            "Nats-Msg-Id": f"{run_id}:{event.seq}",
             "Nats-Expected-Last-Subject-Sequence": str(stream_seq),
         }
         try:
-            ack = await self._publish(events_subject(event.run_id), encode_event(event), headers)
+            ack = await self._publish(self._subject(run_id), self.family.encode(event), headers)
         except nats.js.errors.APIError as exc:
-            self._tail.pop(event.run_id, None)
+            self._tail.pop(run_id, None)
             if exc.err_code != WRONG_LAST_SEQUENCE:
                 raise
             if not await self._already_appended(event):
-                raise AppendConflict(f"run {event.run_id}: another writer appended before seq {event.seq}") from exc
+                raise AppendConflict(f"run {run_id}: another writer appended before seq {event.seq}") from exc
             return
-        self._tail[event.run_id] = (event.seq, ack.seq)
+        self._tail[run_id] = (event.seq, ack.seq)
 
-    async def _already_appended(self, event: Event) -> bool:
+    async def _already_appended(self, event) -> bool:
         """True when the run's last event is exactly `event`: an earlier try landed but its ack was lost."""
-        try:
-            message = await self.js.get_last_msg(EVENTS_STREAM, events_subject(event.run_id))
-        except nats.js.errors.NotFoundError:
+        message = await self._last_message(self.family.key(event))
+        if message is None or self.family.decode(message.data) != event:
             return False
-        if decode_event(message.data) != event:
-            return False
-        self._tail[event.run_id] = (event.seq, message.seq)
+        self._tail[self.family.key(event)] = (event.seq, message.seq)
         return True
 
     async def _publish(self, subject: str, payload: bytes, headers: dict[str, str], attempts: int = 3):
@@ -118,22 +141,21 @@ class JetStreamEventLog:
                 if attempt == attempts - 1:
                     raise
 
-    async def read(self, run_id: str) -> list[Event]:
+    async def read(self, run_id: str) -> list:
         """All of the run's events, read with an ordered consumer up to the last one present now.
 
         An empty run, or one whose only event is its first (a run just submitted), is read from the
         last message alone: no consumer to create, and the next append knows its fence already."""
-        try:
-            message = await self.js.get_last_msg(EVENTS_STREAM, events_subject(run_id))
-        except nats.js.errors.NotFoundError:
+        message = await self._last_message(run_id)
+        if message is None:
             self._tail[run_id] = (0, 0)
             return []
-        last = decode_event(message.data)
+        last = self.family.decode(message.data)
         last_stream_seq = message.seq
         if last.seq == 1:
             self._tail[run_id] = (1, last_stream_seq)
             return [last]
-        events: list[Event] = []
+        events: list = []
         async with self._readers:
             async for event, stream_seq in self._consume(run_id):
                 events.append(event)
@@ -141,15 +163,15 @@ class JetStreamEventLog:
                     break
         return events
 
-    async def watch(self, run_id: str, after_seq: int = 0) -> AsyncIterator[Event]:
+    async def watch(self, run_id: str, after_seq: int = 0) -> AsyncIterator:
         """Events after `after_seq`, live."""
         async for event, _ in self._consume(run_id):
             if event.seq > after_seq:
                 yield event
 
-    async def _consume(self, run_id: str) -> AsyncIterator[tuple[Event, int]]:
+    async def _consume(self, run_id: str) -> AsyncIterator[tuple]:
         sub = await self.js.subscribe(
-            events_subject(run_id), ordered_consumer=True, deliver_policy=DeliverPolicy.ALL,
+            self._subject(run_id), ordered_consumer=True, deliver_policy=DeliverPolicy.ALL,
             idle_heartbeat=5.0, inactive_threshold=60.0,
         )
         try:
@@ -158,7 +180,7 @@ class JetStreamEventLog:
                     message = await sub.next_msg(timeout=3600)
                 except nats.errors.TimeoutError:
                     continue
-                yield decode_event(message.data), message.metadata.sequence.stream
+                yield self.family.decode(message.data), message.metadata.sequence.stream
         finally:
             try:
                 await sub.unsubscribe()
@@ -348,3 +370,54 @@ class JetStreamLeases:
                 # rewritten since (a renewal racing the run's end, or another owner); leave it be.
                 if exc.err_code != WRONG_LAST_SEQUENCE:
                     raise
+
+
+class JetStreamCancelMarks:
+    """CancelMarks in a KV bucket: one key per run (its id) or experiment (`experiment.<id>`), kept
+    after the run ends, so a run adopted later by another daemon still sees its mark."""
+
+    def __init__(self, kv, js: JetStreamContext):
+        self.kv = kv
+        self.js = js
+
+    @classmethod
+    async def open(cls, js: JetStreamContext) -> "JetStreamCancelMarks":
+        """Create or bind the cancel-marks bucket."""
+        return cls(await _bucket(js, CANCELS_BUCKET, history=1), js)
+
+    async def mark(self, key: str, reason: str = "") -> None:
+        """Write the mark (a second mark only rewrites it)."""
+        await self.kv.put(key, json.dumps({"at": time.time(), "reason": reason}).encode())
+
+    async def marked(self, key: str) -> bool:
+        """Whether the key holds a mark."""
+        try:
+            entry = await self.kv.get(key)
+        except nats.js.errors.KeyNotFoundError:
+            return False
+        return bool(entry.value)
+
+    async def watch(self) -> AsyncIterator[str]:
+        """Subscribe now; the iterator returned yields the keys marked from then on (an ordered consumer
+        of the bucket's subjects, which recovers from a NATS restart by itself). Marks already present
+        are for `marked` to find."""
+        sub = await self.js.subscribe(
+            _CANCELS_PREFIX + ">", ordered_consumer=True, deliver_policy=DeliverPolicy.NEW, idle_heartbeat=5.0,
+            inactive_threshold=60.0,
+        )
+        return self._keys(sub)
+
+    async def _keys(self, sub) -> AsyncIterator[str]:
+        try:
+            while True:
+                try:
+                    message = await sub.next_msg(timeout=3600)
+                except nats.errors.TimeoutError:
+                    continue
+                if message.data:
+                    yield message.subject[len(_CANCELS_PREFIX):]
+        finally:
+            try:
+                await sub.unsubscribe()
+            except nats.errors.Error:
+                pass

@@ -1,13 +1,35 @@
-"""The event-log boundary: fenced appends, reads and live watches of one run's events."""
+"""The event-log boundary: fenced appends, reads and live watches of one run's (or experiment's) events."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any, Protocol
 
 from msgspec import Struct
 
-from airad.schemas.events import Event
+from airad.schemas.events import Event, decode_event, encode_event
+from airad.schemas.experiment_events import decode_experiment_event, encode_experiment_event
+
+
+@dataclass(frozen=True)
+class EventFamily:
+    """One kind of per-id event stream: where it lives (stream, subject prefix), how its events are
+    serialised, and which field names the stream an event belongs to."""
+
+    stream: str
+    prefix: str
+    encode: Callable[[Any], bytes]
+    decode: Callable[[bytes], Any]
+    key: Callable[[Any], str]
+
+
+RUN_EVENTS = EventFamily("AIRAD_EVENTS", "airad.events.", encode_event, decode_event, attrgetter("run_id"))
+EXPERIMENT_EVENTS = EventFamily(
+    "AIRAD_EXPERIMENTS", "airad.experiment-events.", encode_experiment_event, decode_experiment_event,
+    attrgetter("experiment_id"),
+)
 
 
 class AppendConflict(RuntimeError):
@@ -15,7 +37,8 @@ class AppendConflict(RuntimeError):
 
 
 class EventLog(Protocol):
-    """Per-run streams of events with a gapless `seq`; an append must follow the last event exactly."""
+    """Per-run streams of events with a gapless `seq`; an append must follow the last event exactly.
+    The same log holds experiments' streams, keyed by experiment id (`EXPERIMENT_EVENTS`)."""
 
     async def append(self, event: Event) -> None:
         """Append `event`, whose `seq` must be the run's last seq + 1, else raise AppendConflict."""
@@ -27,6 +50,14 @@ class EventLog(Protocol):
 
     def watch(self, run_id: str, after_seq: int = 0) -> AsyncIterator[Event]:
         """Events with seq > after_seq as they are appended; never ends by itself."""
+        ...
+
+    async def last(self, run_id: str) -> Event | None:
+        """The run's last event, None for an empty run (cheaper than `read`)."""
+        ...
+
+    async def ids(self) -> list[str]:
+        """The id of every stream in the log, sorted."""
         ...
 
 
@@ -101,3 +132,25 @@ class Leases(Protocol):
     async def release(self, run_id: str) -> None:
         """Give the run up."""
         ...
+
+
+class CancelMarks(Protocol):
+    """Durable requests to cancel a run (key: its run id) or an experiment (key: `experiment.<id>`)."""
+
+    async def mark(self, key: str, reason: str = "") -> None:
+        """Record that `key` is to be cancelled (idempotent)."""
+        ...
+
+    async def marked(self, key: str) -> bool:
+        """Whether `key` was ever marked."""
+        ...
+
+    async def watch(self) -> AsyncIterator[str]:
+        """Start watching now; the iterator returned yields keys as they are marked from then on and
+        never ends by itself."""
+        ...
+
+
+def experiment_key(experiment_id: str) -> str:
+    """The lease and cancel-mark key of an experiment; a '.' keeps it apart from every run id."""
+    return f"experiment.{experiment_id}"

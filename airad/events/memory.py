@@ -1,4 +1,4 @@
-"""In-memory implementations of the log, blob store, run index and leases, for unit tests."""
+"""In-memory implementations of the log, blob store, run index, leases and cancel marks, for unit tests."""
 
 from __future__ import annotations
 
@@ -7,22 +7,25 @@ import hashlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
-from airad.events.log import AppendConflict, RunSummary
+from airad.events.log import RUN_EVENTS, AppendConflict, EventFamily, RunSummary
 from airad.schemas.events import Event
 
 
 class InMemoryEventLog:
-    """An EventLog held in a dict, with the same fencing rule as JetStream."""
+    """An EventLog held in a dict, with the same fencing rule as JetStream; `family` says which field
+    keys an event's stream (runs' `run_id` by default, experiments' `experiment_id`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, family: EventFamily = RUN_EVENTS) -> None:
+        self.family = family
         self.streams: dict[str, list[Event]] = defaultdict(list)
         self._changed = asyncio.Condition()
 
     async def append(self, event: Event) -> None:
         """Append if `event.seq` follows the run's last event."""
-        stream = self.streams[event.run_id]
+        run_id = self.family.key(event)
+        stream = self.streams[run_id]
         if event.seq != len(stream) + 1:
-            raise AppendConflict(f"run {event.run_id}: seq {event.seq} does not follow {len(stream)}")
+            raise AppendConflict(f"run {run_id}: seq {event.seq} does not follow {len(stream)}")
         stream.append(event)
         async with self._changed:
             self._changed.notify_all()
@@ -30,6 +33,15 @@ class InMemoryEventLog:
     async def read(self, run_id: str) -> list[Event]:
         """A copy of the run's events."""
         return list(self.streams.get(run_id, ()))
+
+    async def last(self, run_id: str) -> Event | None:
+        """The run's last event, None for an empty run."""
+        stream = self.streams.get(run_id)
+        return stream[-1] if stream else None
+
+    async def ids(self) -> list[str]:
+        """Every run id with events, sorted."""
+        return sorted(run_id for run_id, stream in self.streams.items() if stream)
 
     async def watch(self, run_id: str, after_seq: int = 0) -> AsyncIterator[Event]:
         """Yield events after `after_seq`, waiting for new ones."""
@@ -103,3 +115,32 @@ class InMemoryLeases:
     def expire(self, run_id: str) -> None:
         """Drop a lease as if its owner had died."""
         self.table.pop(run_id, None)
+
+
+class InMemoryCancelMarks:
+    """CancelMarks in a dict; `watch` iterators see the marks made after they started."""
+
+    def __init__(self) -> None:
+        self.marks: dict[str, str] = {}
+        self._queues: list[asyncio.Queue] = []
+
+    async def mark(self, key: str, reason: str = "") -> None:
+        """Record the mark and tell every watcher."""
+        self.marks[key] = reason
+        for queue in self._queues:
+            queue.put_nowait(key)
+
+    async def marked(self, key: str) -> bool:
+        """Whether the key was marked."""
+        return key in self.marks
+
+    async def watch(self) -> AsyncIterator[str]:
+        """Start watching now; the iterator yields keys marked from then on."""
+        queue: asyncio.Queue = asyncio.Queue()
+        self._queues.append(queue)
+
+        async def keys() -> AsyncIterator[str]:
+            while True:
+                yield await queue.get()
+
+        return keys()

@@ -3,9 +3,15 @@
 import anyio
 import pytest
 
-from airad.events.jetstream import JetStreamBlobStore, JetStreamEventLog, JetStreamLeases, JetStreamRunIndex
-from airad.events.log import AppendConflict, RunSummary
-from airad.events.memory import InMemoryBlobStore, InMemoryEventLog, InMemoryLeases, InMemoryRunIndex
+from airad.events.jetstream import (
+    JetStreamBlobStore,
+    JetStreamCancelMarks,
+    JetStreamEventLog,
+    JetStreamLeases,
+    JetStreamRunIndex,
+)
+from airad.events.log import EXPERIMENT_EVENTS, AppendConflict, RunSummary
+from airad.events.memory import InMemoryBlobStore, InMemoryCancelMarks, InMemoryEventLog, InMemoryLeases, InMemoryRunIndex
 from tests.factories import History
 
 
@@ -18,6 +24,8 @@ async def backend(request):
             "blobs": InMemoryBlobStore(),
             "index": InMemoryRunIndex(),
             "leases": lambda owner: InMemoryLeases(owner, table),
+            "experiments": InMemoryEventLog(EXPERIMENT_EVENTS),
+            "marks": InMemoryCancelMarks(),
         }
         return
     import nats
@@ -32,6 +40,8 @@ async def backend(request):
         "blobs": await JetStreamBlobStore.open(js),
         "index": await JetStreamRunIndex.open(js),
         "leases": lambda owner: JetStreamLeases.open(js, owner, ttl_s=30),
+        "experiments": JetStreamEventLog(js, EXPERIMENT_EVENTS),
+        "marks": await JetStreamCancelMarks.open(js),
     }
     await nc.close()
 
@@ -126,3 +136,42 @@ async def test_leases_exclude_other_owners_until_released(backend):
     await a.release("r1")
     assert await b.acquire("r1")
     assert not await a.renew("r1")
+
+
+async def test_last_event_and_ids(backend):
+    log = backend["log"]
+    assert await log.last("r1") is None and await log.ids() == []
+    h = History().node(0, "draft")
+    for event in h.events:
+        await log.append(event)
+    await log.append(History("r0").events[0])
+    assert await log.last("r1") == h.events[-1]
+    assert await log.ids() == ["r0", "r1"]
+
+
+async def test_experiment_streams_are_fenced_and_apart_from_runs(backend):
+    from airad.schemas.experiment import ExperimentRequest, Solver
+    from airad.schemas.experiment_events import ExperimentAccepted, ExperimentCancelled
+    from airad.schemas.request import BundledTask
+
+    log, experiments = backend["log"], backend["experiments"]
+    request = ExperimentRequest(tasks=(BundledTask(name="wine"),), solvers=(Solver(name="a"),))
+    accepted = ExperimentAccepted(experiment_id="r1", seq=1, at=1.0, request=request, runs=1)
+    await experiments.append(accepted)
+    with pytest.raises(AppendConflict):
+        await experiments.append(ExperimentCancelled(experiment_id="r1", seq=3, at=2.0))
+    await experiments.append(ExperimentCancelled(experiment_id="r1", seq=2, at=2.0))
+    assert [e.seq for e in await experiments.read("r1")] == [1, 2]
+    assert await experiments.ids() == ["r1"] and await log.ids() == [] and await log.read("r1") == []
+
+
+async def test_cancel_marks_are_durable_and_watched(backend):
+    marks = backend["marks"]
+    await marks.mark("before")
+    keys = await marks.watch()
+    assert await marks.marked("before") and not await marks.marked("after")
+    await marks.mark("after", "a reason")
+    with anyio.fail_after(10):
+        assert await keys.__anext__() == "after"
+    assert await marks.marked("after")
+    await keys.aclose()

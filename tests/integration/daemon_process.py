@@ -68,14 +68,14 @@ class DaemonProcess:
         return self.process is not None and self.process.poll() is None
 
 
-async def publish_raw(nats_url: str, payload: bytes) -> int:
-    """Publish bytes on airad.requests with plain nats-py; returns the stream sequence."""
+async def publish_raw(nats_url: str, payload: bytes, subject: str = "airad.requests") -> int:
+    """Publish bytes on airad.requests (or `subject`) with plain nats-py; returns the stream sequence."""
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
         for _ in range(100):
             try:
-                ack = await js.publish("airad.requests", payload)
+                ack = await js.publish(subject, payload)
                 return ack.seq
             except nats.js.errors.NoStreamResponseError:
                 await _sleep(0.1)
@@ -90,9 +90,11 @@ async def _sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-async def run_events(nats_url: str, run_id: str, *, until=None, timeout_s: float = 180.0) -> list[dict]:
+async def run_events(
+    nats_url: str, run_id: str, *, until=None, timeout_s: float = 180.0, prefix: str = "airad.events."
+) -> list[dict]:
     """The run's events as JSON dicts, read with a plain JetStream subscription, until `until(events)`
-    (default: a terminal event) or the timeout."""
+    (default: a terminal event) or the timeout. `prefix="airad.experiment-events."` reads an experiment's."""
     until = until or (lambda events: bool(events) and events[-1]["type"] in TERMINAL)
     nc = await nats.connect(nats_url)
     events: list[dict] = []
@@ -102,7 +104,7 @@ async def run_events(nats_url: str, run_id: str, *, until=None, timeout_s: float
         sub = None
         while sub is None:
             try:
-                sub = await js.subscribe(f"airad.events.{run_id}", ordered_consumer=True)
+                sub = await js.subscribe(f"{prefix}{run_id}", ordered_consumer=True)
             except nats.js.errors.NotFoundError:
                 if time.monotonic() > deadline:
                     raise

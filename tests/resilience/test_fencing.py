@@ -30,7 +30,7 @@ async def test_a_second_writer_of_a_run_is_fenced_off_and_stops(nats_url, tmp_pa
             await tg.start(second.serve, nats_url)
             await publish_raw(nats_url, request("twice", task="breast-cancer", max_nodes=4))
             await run_events(nats_url, "twice", until=lambda ev: any(e["type"] == "node.dispatched" for e in ev))
-            owner = first if "twice" in first._runs else second
+            owner = first if "twice" in first._owned else second
             other = second if owner is first else first
 
             async def always(run_id: str) -> bool:
@@ -40,7 +40,7 @@ async def test_a_second_writer_of_a_run_is_fenced_off_and_stops(nats_url, tmp_pa
             assert await other.start_run("twice")
             await run_events(nats_url, "twice", timeout_s=120)
             with anyio.fail_after(60):
-                while first._runs or second._runs:
+                while first._owned or second._owned:
                     await anyio.sleep(0.1)
             tg.cancel_scope.cancel()
     events, _ = await read_history(nats_url, "twice")

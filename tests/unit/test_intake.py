@@ -21,11 +21,21 @@ async def test_a_redelivered_request_maps_to_the_same_run():
 async def test_client_run_id_is_used_and_a_taken_one_is_rejected_under_the_derived_id():
     log, index = InMemoryEventLog(), InMemoryRunIndex()
     named = json.dumps({"task": {"kind": "bundled", "name": "wine"}, "run_id": "mine"}).encode()
+    other = json.dumps({"task": {"kind": "bundled", "name": "iris"}, "run_id": "mine"}).encode()
     assert await accept(log, index, named, 1) == ("mine", True)
-    assert await accept(log, index, named, 2) == ("req-2", False)
+    assert await accept(log, index, other, 2) == ("req-2", False)
     [rejection] = await log.read("req-2")
     assert isinstance(rejection, RunRejected) and rejection.field == "$.run_id" and "already taken" in rejection.reason
     assert len(await log.read("mine")) == 1
+
+
+async def test_the_same_request_published_again_under_its_run_id_is_the_same_run():
+    log, index = InMemoryEventLog(), InMemoryRunIndex()
+    named = json.dumps({"task": {"kind": "bundled", "name": "wine"}, "run_id": "again"}).encode()
+    assert await accept(log, index, named, 1) == ("again", True)
+    assert await accept(log, index, named, 5) == ("again", True)
+    assert len(await log.read("again")) == 1
+    assert await log.read("req-5") == []
 
 
 async def test_a_rejection_is_recorded_once_even_if_redelivered():

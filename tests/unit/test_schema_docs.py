@@ -16,3 +16,16 @@ def test_schema_names_every_top_level_field():
     request = schema["$defs"]["RunRequest"]
     assert set(request["properties"]) == {"task", "policy", "operators", "model", "seed", "budget", "executor", "run_id", "labels", "program", "baseline"}
     assert request["required"] == ["task"]
+
+
+EXPERIMENT_SCHEMA_FILE = SCHEMA_FILE.with_name("experiment-request.schema.json")
+
+
+def test_committed_json_schema_matches_experiment_request():
+    from airad.schemas.experiment import experiment_request_json_schema
+
+    committed = json.loads(EXPERIMENT_SCHEMA_FILE.read_text())
+    assert committed == experiment_request_json_schema(), "regenerate with: python -m airad.schemas.export"
+    request = committed["$defs"]["ExperimentRequest"]
+    assert request["required"] == ["tasks", "solvers"]
+    assert {"seeds", "budget", "executor", "labels", "experiment_id", "max_parallel_runs"} <= set(request["properties"])

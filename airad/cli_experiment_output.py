@@ -1,0 +1,94 @@
+"""How `airad experiment` prints progress and the aggregate report: tables for people, CSV and JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from airad.cli_output import fmt_score, fmt_stat, table
+from airad.events.experiment import ExperimentState
+from airad.events.experiment_report import ExperimentReport
+from airad.schemas.experiment_events import ExperimentRunFinished
+
+
+def status_line(state: ExperimentState) -> str:
+    """'experiment X: running: 3/8 runs ended, 2 running, 3 not started'."""
+    detail = f": {state.rejection}" if state.status == "rejected" else ""
+    counts = (
+        f"{state.count('finished')}/{len(state.runs)} runs ended, {state.count('started')} running, "
+        f"{state.count('planned')} not started"
+    )
+    return f"experiment {state.experiment_id}: {state.status}{detail}" + ("" if state.status == "rejected" else f": {counts}")
+
+
+def run_finished_line(state: ExperimentState, event: ExperimentRunFinished) -> str:
+    """One progress line for a run that ended."""
+    run, result = state.run(event.run_id), event.result
+    outcome = result.reason or result.status
+    score = f"test {result.metric} {fmt_score(result.test)}" if result.metric else "no scored node"
+    return (
+        f"  [{state.count('finished')}/{len(state.runs)}] {run.task} × {run.solver} seed {run.seed}: "
+        f"{outcome}, {result.nodes} nodes, {score}"
+    )
+
+
+def progress_table(state: ExperimentState) -> str:
+    """Runs ended (of all), running and not started, per task × solver."""
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for run in state.runs:
+        cell = counts.setdefault((run.task, run.solver), {"finished": 0, "started": 0, "planned": 0})
+        cell[run.progress] += 1
+    rows = [("TASK", "SOLVER", "ENDED", "RUNNING", "NOT STARTED")]
+    for (task, solver), cell in counts.items():
+        rows.append((task, solver, f"{cell['finished']}/{sum(cell.values())}", str(cell["started"]), str(cell["planned"])))
+    return table(rows)
+
+
+def report_text(report: ExperimentReport) -> str:
+    """The aggregate tables: per task × solver over seeds, then the ranking of solvers."""
+    cells = [("TASK", "SOLVER", "RUNS", "METRIC", "TEST (CHOSEN BY VALIDATION)", "ANY MEDAL %", "NODES", "COST USD", "WALL S")]
+    for c in report.cells:
+        cells.append((
+            c.task, c.solver, f"{c.runs}/{c.planned}", (c.metric + (" (lower is better)" if c.lower_is_better else "")) or "-",
+            fmt_stat(c.test), fmt_stat(c.any_medal_pct) if c.any_medal_pct else "-", fmt_stat(c.nodes),
+            fmt_stat(c.cost_usd), fmt_stat(c.wall_s),
+        ))
+    ranking = report.ranking
+    ranks = [("RANK", "SOLVER", "STRENGTH", "WINS", "COMPARISONS")]
+    for entry in ranking.solvers:
+        ranks.append((
+            "-" if entry.rank is None else str(entry.rank), entry.solver, fmt_score(entry.strength),
+            f"{entry.wins:g}", str(entry.comparisons),
+        ))
+    header = (
+        f"experiment {report.experiment_id}: {report.status}: {report.runs_ended}/{report.runs_planned} runs ended"
+        " (mean ± SEM over seeds; runs = runs that ended on their own / planned)"
+    )
+    ranked = f"ranking of solvers by {ranking.method}, over {ranking.contests} task × seed contests:"
+    return "\n".join([header, table(cells), "", ranked, table(ranks)])
+
+
+CSV_COLUMNS = (
+    "experiment_id", "task", "solver", "planned", "ended", "runs", "metric", "lower_is_better",
+    "test_mean", "test_sem", "test_n", "any_medal_pct_mean", "any_medal_pct_sem", "nodes_mean", "nodes_sem",
+    "cost_usd_mean", "cost_usd_sem", "wall_s_mean", "wall_s_sem", "rank", "strength", "ranking_method",
+)
+
+
+def report_csv(report: ExperimentReport) -> str:
+    """One CSV row per task × solver (`CSV_COLUMNS`), with the solver's rank; empty cells for missing values."""
+    ranks = {entry.solver: entry for entry in report.ranking.solvers}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for c in report.cells:
+        medal = c.any_medal_pct
+        rank = ranks.get(c.solver)
+        values = (
+            report.experiment_id, c.task, c.solver, c.planned, c.ended, c.runs, c.metric, c.lower_is_better,
+            c.test.mean, c.test.sem, c.test.n, medal.mean if medal else None, medal.sem if medal else None,
+            c.nodes.mean, c.nodes.sem, c.cost_usd.mean, c.cost_usd.sem, c.wall_s.mean, c.wall_s.sem,
+            rank.rank if rank else None, rank.strength if rank else None, report.ranking.method,
+        )
+        writer.writerow(["" if v is None else v for v in values])
+    return buffer.getvalue()

@@ -1,0 +1,95 @@
+"""Experiment requests: a malformed one is refused naming its field; expansion into runs is deterministic."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from airad.daemon.validation import RequestError, parse_experiment
+from airad.schemas.experiment import ExperimentRequest, Solver, experiment_run_id, plan_runs, run_request, task_names
+from airad.schemas.policies import MctsPolicy
+from airad.schemas.request import Budget, BundledTask
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "experiment.toml"
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+WINE = {"kind": "bundled", "name": "wine"}
+
+
+def _raw(**fields) -> bytes:
+    return json.dumps({"tasks": [WINE], "solvers": [{"name": "a"}], **fields}).encode()
+
+
+@pytest.mark.parametrize("raw, field, reason", [
+    (b"{not json", "$", "not valid JSON"),
+    (_raw(tasks=[]), "$.tasks", "length >= 1"),
+    (json.dumps({"tasks": [WINE]}).encode(), "$.solvers", "missing required field"),
+    (_raw(tasks=[WINE, {"kind": "bundled", "name": "mnist-in-the-sky"}]), "$.tasks[1].name", "unknown bundled task"),
+    (_raw(solvers=[{"name": "a"}, {"name": "a"}]), "$.solvers[1].name", "used twice"),
+    (_raw(solvers=[{"name": "no spaces"}]), "$.solvers[0].name", "matching regex"),
+    (_raw(solvers=[{"name": "a", "policy": {"kind": "oracle"}}]), "$.solvers[0].policy.kind", "Invalid value"),
+    (_raw(solvers=[{"name": "a", "budget": {"max_nodes": 0}}]), "$.solvers[0].budget.max_nodes", ">= 1"),
+    (_raw(solvers=[{"name": "a", "colour": "red"}]), "$.solvers[0].colour", "unknown field"),
+    (_raw(seeds=[1, 1]), "$.seeds[1]", "listed twice"),
+    (_raw(seeds=[-1]), "$.seeds[0]", ">= 0"),
+    (_raw(labels={"solver": "x"}), "$.labels.solver", "set by the experiment"),
+    (_raw(experiment_id="has space"), "$.experiment_id", "matching regex"),
+    (_raw(max_parallel_runs=0), "$.max_parallel_runs", ">= 1"),
+    (_raw(executor={"kind": "slurm"}), "$.executor.kind", "no 'slurm' executor"),
+])
+def test_a_malformed_request_names_its_field(raw, field, reason):
+    with pytest.raises(RequestError) as caught:
+        parse_experiment(raw, executors={"local"})
+    assert caught.value.field == field
+    assert reason in caught.value.reason
+
+
+def test_the_example_is_two_tasks_by_two_policies_by_two_seeds():
+    request = parse_experiment(EXAMPLE.read_bytes(), toml=True)
+    assert len(request.tasks) == 2 and [s.name for s in request.solvers] == ["greedy", "mcts"] and request.seeds == (0, 1)
+    assert all(s.model.name == "airad-offline/coder" for s in request.solvers)
+    assert len(plan_runs("x", request)) == 8
+
+
+def _request(**fields) -> ExperimentRequest:
+    return ExperimentRequest(
+        tasks=(BundledTask(name="wine"), BundledTask(name="iris")),
+        solvers=(Solver(name="greedy"), Solver(name="mcts", policy=MctsPolicy(), budget=Budget(max_nodes=7))),
+        seeds=(3, 4), budget=Budget(max_nodes=2), labels={"team": "a"}, **fields,
+    )
+
+
+def test_expansion_is_deterministic_unique_and_ordered_seed_task_solver():
+    request = _request()
+    first, again = plan_runs("exp-9", request), plan_runs("exp-9", _request())
+    assert first == again
+    assert len({p.run_id for p in first}) == 8
+    assert [p.run_id for p in first[:4]] == ["exp-9-t0-greedy-s3", "exp-9-t0-mcts-s3", "exp-9-t1-greedy-s3", "exp-9-t1-mcts-s3"]
+    assert {p.seed for p in first[4:]} == {4}
+    assert plan_runs("exp-10", request)[0].run_id != first[0].run_id
+
+
+def test_each_run_is_an_ordinary_labelled_request_with_its_solver_budget():
+    request = _request()
+    planned = plan_runs("e1", request)
+    greedy, mcts = run_request("e1", request, planned[0]), run_request("e1", request, planned[1])
+    assert greedy.run_id == "e1-t0-greedy-s3" and greedy.seed == 3 and greedy.task == BundledTask(name="wine")
+    assert greedy.labels == {"team": "a", "experiment": "e1", "solver": "greedy"}
+    assert greedy.budget.max_nodes == 2 and mcts.budget.max_nodes == 7
+    assert isinstance(mcts.policy, MctsPolicy)
+
+
+def test_a_long_experiment_id_still_gives_valid_distinct_run_ids():
+    long_id = "x" * 64
+    ids = {experiment_run_id(long_id, task, "solver-with-a-long-name-here", seed) for task in range(3) for seed in range(3)}
+    assert len(ids) == 9
+    assert all(RUN_ID.match(run_id) for run_id in ids)
+    assert experiment_run_id(long_id, 0, "s", 0) == experiment_run_id(long_id, 0, "s", 0)
+
+
+def test_tasks_sharing_a_label_are_told_apart():
+    request = ExperimentRequest(
+        tasks=(BundledTask(name="wine"), BundledTask(name="wine", validation_fraction=0.3), BundledTask(name="iris")),
+        solvers=(Solver(name="a"),),
+    )
+    assert task_names(request) == ["wine#0", "wine#1", "iris"]
