@@ -18,6 +18,8 @@ REQUESTS_STREAM = "AIRAD_REQUESTS"
 REQUESTS_SUBJECT = "airad.requests"
 EVENTS_STREAM = "AIRAD_EVENTS"
 EVENTS_PREFIX = "airad.events."
+KNOWLEDGE_STREAM = "AIRAD_KNOWLEDGE"
+KNOWLEDGE_PREFIX = "airad.knowledge."
 RUNS_BUCKET = "AIRAD_RUNS"
 LEASES_BUCKET = "AIRAD_LEASES"
 BLOBS_BUCKET = "AIRAD_BLOBS"
@@ -40,6 +42,10 @@ async def ensure_streams(js: JetStreamContext, *, duplicate_window_s: float = 12
             name=EVENTS_STREAM, subjects=[EVENTS_PREFIX + ">"], storage=StorageType.FILE,
             duplicate_window=duplicate_window_s,
         ),
+        StreamConfig(
+            name=KNOWLEDGE_STREAM, subjects=[KNOWLEDGE_PREFIX + ">"], storage=StorageType.FILE,
+            duplicate_window=duplicate_window_s,
+        ),
     ):
         try:
             await js.add_stream(config)
@@ -52,51 +58,67 @@ class JetStreamEventLog:
 
     Each append carries `Nats-Msg-Id = <run_id>:<seq>` (a retried publish is de-duplicated) and
     `Nats-Expected-Last-Subject-Sequence` (a second writer of the same run fails instead of forking it).
+
+    The class attributes name the stream, its subject prefix, the field that picks an event's subject
+    and the wire codec, so another per-key stream of fenced events (a domain's knowledge) reuses
+    this machinery by overriding them.
     """
+
+    stream = EVENTS_STREAM
+    prefix = EVENTS_PREFIX
+    key_field = "run_id"
+    kind = "run"
+    decode = staticmethod(decode_event)
+    encode = staticmethod(encode_event)
 
     def __init__(self, js: JetStreamContext):
         self.js = js
         self._tail: dict[str, tuple[int, int]] = {}
 
-    async def _last(self, run_id: str) -> tuple[int, int]:
-        """(last run seq, its stream sequence) of the run, (0, 0) for an empty run."""
+    def _subject(self, key: str) -> str:
+        return self.prefix + key
+
+    async def _last(self, key: str) -> tuple[int, int]:
+        """(last seq, its stream sequence) of the key's events, (0, 0) for none."""
         try:
-            message = await self.js.get_last_msg(EVENTS_STREAM, events_subject(run_id))
+            message = await self.js.get_last_msg(self.stream, self._subject(key))
         except nats.js.errors.NotFoundError:
             return 0, 0
-        return decode_event(message.data).seq, message.seq
+        return self.decode(message.data).seq, message.seq
 
     async def append(self, event: Event) -> None:
         """Publish one event, fenced on the run's last stream sequence."""
-        run_seq, stream_seq = self._tail.get(event.run_id, (-1, 0))
+        key = getattr(event, self.key_field)
+        run_seq, stream_seq = self._tail.get(key, (-1, 0))
         if run_seq != event.seq - 1:
-            run_seq, stream_seq = await self._last(event.run_id)
+            run_seq, stream_seq = await self._last(key)
             if run_seq != event.seq - 1:
-                raise AppendConflict(f"run {event.run_id}: seq {event.seq} does not follow {run_seq}")
+                raise AppendConflict(f"{self.kind} {key}: seq {event.seq} does not follow {run_seq}")
         headers = {
-            "Nats-Msg-Id": f"{event.run_id}:{event.seq}",
+            "Nats-Msg-Id": f"{key}:{event.seq}",
             "Nats-Expected-Last-Subject-Sequence": str(stream_seq),
         }
         try:
-            ack = await self._publish(events_subject(event.run_id), encode_event(event), headers)
+            ack = await self._publish(self._subject(key), self.encode(event), headers)
         except nats.js.errors.APIError as exc:
-            self._tail.pop(event.run_id, None)
+            self._tail.pop(key, None)
             if exc.err_code != WRONG_LAST_SEQUENCE:
                 raise
             if not await self._already_appended(event):
-                raise AppendConflict(f"run {event.run_id}: another writer appended before seq {event.seq}") from exc
+                raise AppendConflict(f"{self.kind} {key}: another writer appended before seq {event.seq}") from exc
             return
-        self._tail[event.run_id] = (event.seq, ack.seq)
+        self._tail[key] = (event.seq, ack.seq)
 
     async def _already_appended(self, event: Event) -> bool:
-        """True when the run's last event is exactly `event`: an earlier try landed but its ack was lost."""
+        """True when the key's last event is exactly `event`: an earlier try landed but its ack was lost."""
+        key = getattr(event, self.key_field)
         try:
-            message = await self.js.get_last_msg(EVENTS_STREAM, events_subject(event.run_id))
+            message = await self.js.get_last_msg(self.stream, self._subject(key))
         except nats.js.errors.NotFoundError:
             return False
-        if decode_event(message.data) != event:
+        if self.decode(message.data) != event:
             return False
-        self._tail[event.run_id] = (event.seq, message.seq)
+        self._tail[key] = (event.seq, message.seq)
         return True
 
     async def _publish(self, subject: str, payload: bytes, headers: dict[str, str], attempts: int = 3):
@@ -114,11 +136,11 @@ class JetStreamEventLog:
         An empty run, or one whose only event is its first (a run just submitted), is read from the
         last message alone: no consumer to create, and the next append knows its fence already."""
         try:
-            message = await self.js.get_last_msg(EVENTS_STREAM, events_subject(run_id))
+            message = await self.js.get_last_msg(self.stream, self._subject(run_id))
         except nats.js.errors.NotFoundError:
             self._tail[run_id] = (0, 0)
             return []
-        last = decode_event(message.data)
+        last = self.decode(message.data)
         last_stream_seq = message.seq
         if last.seq == 1:
             self._tail[run_id] = (1, last_stream_seq)
@@ -138,7 +160,7 @@ class JetStreamEventLog:
 
     async def _consume(self, run_id: str) -> AsyncIterator[tuple[Event, int]]:
         sub = await self.js.subscribe(
-            events_subject(run_id), ordered_consumer=True, deliver_policy=DeliverPolicy.ALL,
+            self._subject(run_id), ordered_consumer=True, deliver_policy=DeliverPolicy.ALL,
             idle_heartbeat=5.0, inactive_threshold=60.0,
         )
         try:
@@ -147,7 +169,7 @@ class JetStreamEventLog:
                     message = await sub.next_msg(timeout=3600)
                 except nats.errors.TimeoutError:
                     continue
-                yield decode_event(message.data), message.metadata.sequence.stream
+                yield self.decode(message.data), message.metadata.sequence.stream
         finally:
             try:
                 await sub.unsubscribe()

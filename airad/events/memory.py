@@ -12,17 +12,21 @@ from airad.schemas.events import Event
 
 
 class InMemoryEventLog:
-    """An EventLog held in a dict, with the same fencing rule as JetStream."""
+    """An EventLog held in a dict, with the same fencing rule as JetStream; `key_field` names the
+    field that picks an event's stream (a domain's knowledge log overrides it)."""
+
+    key_field = "run_id"
 
     def __init__(self) -> None:
         self.streams: dict[str, list[Event]] = defaultdict(list)
         self._changed = asyncio.Condition()
 
     async def append(self, event: Event) -> None:
-        """Append if `event.seq` follows the run's last event."""
-        stream = self.streams[event.run_id]
+        """Append if `event.seq` follows the stream's last event."""
+        key = getattr(event, self.key_field)
+        stream = self.streams[key]
         if event.seq != len(stream) + 1:
-            raise AppendConflict(f"run {event.run_id}: seq {event.seq} does not follow {len(stream)}")
+            raise AppendConflict(f"{key}: seq {event.seq} does not follow {len(stream)}")
         stream.append(event)
         async with self._changed:
             self._changed.notify_all()
