@@ -6,11 +6,15 @@ reader (a model, or the offline coder) knows what is asked.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from msgspec import Struct
 
+from airad.agents.knowledge import knowledge_section
 from airad.agents.memory import memory_lines
 from airad.agents.view import NodeView, PolicyView
 from airad.schemas.events import Operator
+from airad.schemas.knowledge import Atom
 from airad.schemas.policies import OperatorSpec
 
 SYSTEM_PROMPT = (
@@ -73,12 +77,15 @@ def build_prompt(
     view: PolicyView,
     parent_ids: tuple[int, ...],
     spec: OperatorSpec = OperatorSpec(),
+    knowledge: Sequence[Atom] = (),
 ) -> tuple[Message, ...]:
-    """The chat messages for one operator application."""
+    """The chat messages for one operator application; `knowledge` is the run's selected atoms."""
     sections = [
         f"# Task\n\n{brief.description.strip()}",
         f"# Data\n\n{brief.data_overview.strip()}",
     ]
+    if knowledge:
+        sections.append(knowledge_section(knowledge))
     memory = memory_lines(view, operator, parent_ids, spec)
     if memory:
         sections.append("# Previous attempts\n\n" + "\n".join(memory))

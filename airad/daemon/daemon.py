@@ -30,6 +30,7 @@ from airad.events.jetstream import (
     JetStreamRunIndex,
     ensure_streams,
 )
+from airad.events.knowledge_log import JetStreamKnowledgeLog
 from airad.events.log import AppendConflict, Leases
 from airad.executors.base import Executor
 
@@ -97,6 +98,7 @@ class Daemon:
                 tasks_root=self.settings.state_path / "tasks",
                 owner=self.owner,
                 generation_attempts=self.settings.generation_attempts,
+                knowledge=JetStreamKnowledgeLog(js),
             )
             subscription = await js.pull_subscribe(
                 REQUESTS_SUBJECT, durable=INTAKE_CONSUMER, stream=REQUESTS_STREAM,

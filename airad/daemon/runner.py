@@ -13,6 +13,7 @@ import structlog
 
 from airad.agents.policy import decide
 from airad.agents.view import policy_view
+from airad.daemon.knowledge import distil, run_knowledge
 from airad.daemon.steps import carry_out
 from airad.daemon.writer import RunServices, RunWriter
 from airad.events.fold import RunState, fold
@@ -54,12 +55,15 @@ async def drive_run(services: RunServices, run_id: str) -> RunState:
     state = fold(await services.log.read(run_id), run_id)
     writer = RunWriter(services, state)
     if state.terminal or state.request is None:
+        if state.status == "finished":
+            await distil(services, state)  # ended by another path, or a daemon died before distilling it
         await writer.publish_summary()
         return state
     bound = log.bind(run_id=run_id)
     await writer.append(RunStarted, owner=services.owner, resumed=bool(state.owner))
     await writer.publish_summary()
     bound.info("run.started", resumed=bool(state.owner), nodes=len(state.nodes))
+    knowledge = await run_knowledge(services, writer)
     request = state.request
     try:
         task = await anyio.to_thread.run_sync(open_task, request.task, request.seed, services.tasks_root)
@@ -73,7 +77,7 @@ async def drive_run(services: RunServices, run_id: str) -> RunState:
 
     async def work(node_id: int) -> None:
         try:
-            await carry_out(services, writer, task, node_id)
+            await carry_out(services, writer, task, node_id, knowledge)
             await writer.publish_summary()
         finally:
             working.discard(node_id)
@@ -101,6 +105,7 @@ async def drive_run(services: RunServices, run_id: str) -> RunState:
     except BaseExceptionGroup as group:
         raise _lost_run(group) or group
     reason, detail = stop
+    await distil(services, writer.state)  # before run.finished: whoever sees the run end sees its knowledge
     best = writer.state.best_node()
     await writer.append(RunFinished, reason=reason, best_node_id=best.id if best else None, detail=detail)
     await writer.publish_summary()

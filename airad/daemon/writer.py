@@ -11,6 +11,7 @@ import anyio
 
 from airad.daemon.llm import LLM
 from airad.events.fold import RunState, evolve
+from airad.events.knowledge_log import KnowledgeLog
 from airad.events.log import BlobStore, EventLog, RunIndex
 from airad.events.summary import summarize
 from airad.executors.base import Executor
@@ -30,6 +31,7 @@ class RunServices:
     owner: str
     generation_attempts: int = 2
     clock: Callable[[], float] = field(default=time.time)
+    knowledge: KnowledgeLog | None = None  # the domains' knowledge; None: runs neither see nor distil any
 
 
 class RunWriter:

@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass
 
 from airad.offline.crossover import crossover
+from airad.offline.distill import DISTILL_JOB, distill
 from airad.offline.drafting import FAMILIES, FAMILY_ALIASES, draft, new_config, tried_families
 from airad.offline.prompt import parse_prompt, task_facts
 from airad.offline.review import REVIEW_TOOL_NAME, review, review_text
@@ -59,12 +60,14 @@ def respond(messages: list[dict], tools: list | None = None, tool_choice: object
         if _tool_allowed(REVIEW_TOOL_NAME, tools, tool_choice):
             return Reply(None, REVIEW_TOOL_NAME, json.dumps(verdict, ensure_ascii=False))
         return Reply(review_text(verdict))
+    if prompt.job == DISTILL_JOB:
+        return Reply(distill(_user_text(messages)))
     if prompt.job not in SOLUTION_JOBS:
         return Reply(NOT_A_JOB)
     rng = random.Random(prompt_seed(messages))
     facts = task_facts(prompt.task, prompt.data)
     if prompt.job == "draft":
-        sentences, code = draft(facts, prompt.attempts, rng, allow_bug=True)
+        sentences, code = draft(facts, prompt.attempts, rng, allow_bug=True, knowledge=prompt.knowledge)
     elif prompt.job == "improve":
         sentences, code = improve(facts, prompt, rng)
     elif prompt.job == "debug":

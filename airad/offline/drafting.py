@@ -6,8 +6,9 @@ import random
 import re
 
 from airad.offline.catalog import BUGS, FAMILY_NAMES, param_grid
+from airad.offline.knowledge import apply_to_draft, choose_family
 from airad.offline.plans import closing_sentence, features_sentence, task_sentence
-from airad.offline.prompt import Attempt, TaskFacts
+from airad.offline.prompt import Attempt, KnownAtom, TaskFacts
 from airad.offline.scripts import render
 
 FAMILIES = tuple(FAMILY_NAMES)
@@ -37,15 +38,25 @@ def tried_families(attempts: list[Attempt]) -> set[str]:
     return tried
 
 
-def draft(facts: TaskFacts, attempts: list[Attempt], rng: random.Random, allow_bug: bool) -> tuple[list[str], str]:
-    """A fresh solution with a family the attempts did not use; about one in three has a bug."""
+def draft(
+    facts: TaskFacts, attempts: list[Attempt], rng: random.Random, allow_bug: bool, knowledge: list[KnownAtom] | None = None
+) -> tuple[list[str], str]:
+    """A fresh solution with a family the attempts did not use; about one in three has a bug.
+    With `knowledge` from earlier runs, it takes the family and feature options that helped."""
     tried = tried_families(attempts)
     untried = [f for f in FAMILIES if f not in tried]
     if facts.train_rows and facts.train_rows > LARGE_TRAIN_ROWS:
         untried = [f for f in untried if f not in SLOW_FAMILIES] or untried
-    family = rng.choice(untried or list(FAMILIES))
-    config = new_config(facts, family, rng)
-    sentences = [f"Model family: {FAMILY_NAMES[family]}.", task_sentence(facts)]
+    notes = []
+    if knowledge:
+        family, note = choose_family(untried, list(FAMILIES), knowledge, rng)
+        config = new_config(facts, family, rng)
+        config, features_note = apply_to_draft(config, knowledge, family in SCALED_FAMILIES)
+        notes = [n for n in (note, features_note) if n]
+    else:
+        family = rng.choice(untried or list(FAMILIES))
+        config = new_config(facts, family, rng)
+    sentences = [f"Model family: {FAMILY_NAMES[family]}.", task_sentence(facts), *notes]
     if not untried:
         sentences.append("Every model family has been tried already, so this draft revisits one with other settings.")
     elif tried:
