@@ -61,8 +61,9 @@ def plan_change(plan: str) -> str:
 
 
 def change_key(change: str) -> str:
-    """The claim key of a change: its words in lower case with every number as `n`."""
-    slug = re.sub(r"\d+(?:\.\d+)?(?:e-?\d+)?", "n", change.lower())
+    """The claim key of a change: its words in lower case with every number as `n` (not digits inside
+    a word, such as log1p)."""
+    slug = re.sub(r"(?<![a-z_])\d+(?:\.\d+)?(?:e-?\d+)?", "n", change.lower())
     slug = re.sub(r"[^a-z0-9_]+", "-", slug).strip("-")[:KEY_CHARS].rstrip("-")
     return f"change.{slug or 'unnamed'}"
 
