@@ -264,6 +264,11 @@ def _age(seconds: float) -> str:
     return f"{int(seconds)}s"
 
 
+def table(rows: list[tuple[str, ...]]) -> str:
+    """Rows of cells in aligned columns (the first row is the header), for other command modules."""
+    return _table(rows)
+
+
 def _table(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)

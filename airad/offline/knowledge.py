@@ -76,7 +76,7 @@ def apply_to_draft(config: dict, knowledge: list[KnownAtom], scaled: bool) -> tu
 
 def choose_change(outcomes: list[tuple[dict, str]], knowledge: list[KnownAtom], rng: random.Random) -> tuple[dict, str, str]:
     """(config, description, plan sentence) of an improve step: the change that helped with the most
-    confidence, else a random one that did not hurt."""
+    confidence, else a random one that did not hurt (nor switches to a model family that hurt)."""
     keyed = [(change_key(description), config, description) for config, description in outcomes]
     for atom in knowledge:
         if atom.effect != "helped":
@@ -85,8 +85,12 @@ def choose_change(outcomes: list[tuple[dict, str]], knowledge: list[KnownAtom], 
             if key == atom.atom_id:
                 return config, description, f"Earlier runs found this change helped ({cite(atom)})."
     hurt = {atom.atom_id: atom for atom in knowledge if atom.effect == "hurt"}
+    for family, atom in family_atoms(knowledge, "hurt"):  # a switch to a family that hurt hurts too
+        for key, config, description in keyed:
+            if description.startswith("switched the model family") and config.get("family") == family:
+                hurt.setdefault(key, atom)
     pool = [item for item in keyed if item[0] not in hurt] or keyed
     _, config, description = rng.choice(pool)
-    avoided = [cite(hurt[key]) for key, _, _ in keyed if key in hurt]
+    avoided = sorted({cite(hurt[key]) for key, _, _ in keyed if key in hurt})
     note = f"It avoids changes that hurt in earlier runs ({', '.join(avoided)})." if avoided else ""
     return config, description, note

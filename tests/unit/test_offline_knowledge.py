@@ -9,7 +9,7 @@ from airad.agents.findings import change_key, run_findings
 from airad.agents.operators import TaskBrief, build_prompt
 from airad.agents.view import NodeView, PolicyView
 from airad.events.fold import fold
-from airad.offline.catalog import FAMILY_NAMES
+from airad.offline.catalog import FAMILY_NAMES, default_params
 from airad.offline.coder import answer
 from airad.offline.prompt import parse_prompt
 from airad.offline.scripts import read_config, render
@@ -100,6 +100,16 @@ def test_improve_steps_prefer_a_change_that_helped_and_avoid_one_that_hurt():
         avoided = parse_answer(answer(_messages("improve", hurt, nodes, (0,))))
         assert "log1p" not in avoided.plan.split("Change: ")[1].split(".")[0]
         assert f"It avoids changes that hurt in earlier runs (atom {LOG1P} v2)." in avoided.plan
+
+
+def test_improve_steps_do_not_switch_to_a_family_that_hurt():
+    plan, code = _parent()
+    forest = render({**read_config(code), "family": "random_forest", "params": default_params("random_forest", "classification"), "scale": False})
+    hurt = [_atom("family.lightgbm", "hurt")]
+    for score in (0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98):
+        parsed = parse_answer(answer(_messages("improve", hurt, [_node(0, plan, forest, score)], (0,))))
+        assert read_config(parsed.code)["family"] == "random_forest", parsed.plan
+        assert "It avoids changes that hurt in earlier runs (atom family.lightgbm v2)." in parsed.plan
 
 
 def test_without_knowledge_the_answers_are_unchanged():
