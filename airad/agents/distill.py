@@ -21,6 +21,7 @@ from airad.schemas.knowledge import ATOM_KINDS, Atom, Evidence
 
 JOB = "distill"
 CLAIM_CHARS = 500
+MAX_ATOMS = 24
 MAX_CONFIDENCE = 0.95
 SYSTEM = "You distil the results of machine-learning experiments into short claims a later experiment can act on."
 RESPONSE_FORMAT = """\
@@ -103,8 +104,9 @@ def _evidence(node_ids, deltas, run_id: str, metric: str, lower_is_better: bool)
 def parse_distilled(
     text: str, findings: Sequence[Finding], run_id: str, metric: str, lower_is_better: bool
 ) -> tuple[Atom, ...]:
-    """The model's atoms, each with the harness's evidence for the node ids it cites; atoms citing no
-    node of the findings, or claiming the opposite of what their nodes measured, are dropped."""
+    """The model's atoms (at most MAX_ATOMS), each with the harness's evidence for the node ids it
+    cites; atoms citing no node of the findings, or claiming the opposite of what their nodes
+    measured, are dropped."""
     data = _json_object(_THINK.sub("", text or ""))
     if data is None:
         raise DistillError("the answer holds no JSON object")
@@ -118,7 +120,7 @@ def parse_distilled(
     atoms: dict[str, Atom] = {}
     for item in items:
         atom = _atom(item, deltas, run_id, metric, lower_is_better)
-        if atom is not None and atom.atom_id not in atoms:
+        if atom is not None and atom.atom_id not in atoms and len(atoms) < MAX_ATOMS:
             atoms[atom.atom_id] = atom
     if not atoms and findings:
         raise DistillError(f"none of the answer's {len(items)} atoms is usable (each needs a key, an effect its nodes bear out, a claim, a confidence and node ids of the findings)")

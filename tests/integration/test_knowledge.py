@@ -10,12 +10,17 @@ import nats
 import pytest
 
 from airad.agents.knowledge import select_atoms
+from airad.agents.operators import build_prompt
+from airad.agents.view import policy_view
 from airad.events.fold import fold
 from airad.events.jetstream import JetStreamBlobStore, JetStreamEventLog, JetStreamRunIndex
 from airad.events.knowledge import fold_knowledge
 from airad.events.knowledge_log import JetStreamKnowledgeLog
 from airad.events.summary import summarize
-from airad.schemas.events import RunFinished, decode_event
+from airad.schemas.events import NodeGenerated, NodeSelected, RunFinished, decode_event
+from airad.schemas.knowledge import decode_atoms
+from airad.schemas.request import operators_of
+from airad.tasks.registry import open_task
 from tests.conftest import require
 from tests.integration.daemon_process import DaemonProcess, publish_raw, run_events
 from tests.integration.test_cli import airad
@@ -50,6 +55,27 @@ async def _prompts(nats_url: str, events: list[dict]) -> list[str]:
         blobs = await JetStreamBlobStore.open(nc.jetstream())
         refs = [e["prompt_ref"] for e in events if e["type"] == "node.generated"]
         return [json.loads(await blobs.get(ref))[-1][1] for ref in refs]
+    finally:
+        await nc.close()
+
+
+async def _assert_prompts_replay(nats_url: str, events: list, tasks_root) -> None:
+    """Every prompt of the run is rebuilt from its own events: the fold up to the node's decision, the
+    task's brief, and the atoms its run.knowledge event references."""
+    nc = await nats.connect(nats_url)
+    try:
+        blobs = await JetStreamBlobStore.open(nc.jetstream())
+        state = fold(events)
+        atoms = decode_atoms(await blobs.get(state.knowledge_ref))
+        brief = open_task(state.request.task, state.request.seed, tasks_root).brief()
+        selected = {e.node_id: i for i, e in enumerate(events) if isinstance(e, NodeSelected)}
+        for event in events:
+            if isinstance(event, NodeGenerated):
+                before = fold(events[: selected[event.node_id] + 1])
+                node = before.nodes[event.node_id]
+                messages = build_prompt(node.operator, brief, policy_view(before), node.parent_ids, operators_of(state.request), atoms)
+                stored = json.loads(await blobs.get(event.prompt_ref))
+                assert stored == [[m.role, m.content] for m in messages], f"node {event.node_id}'s prompt replays"
     finally:
         await nc.close()
 
@@ -96,8 +122,10 @@ async def test_a_second_run_in_a_domain_sees_the_first_runs_atoms_and_records_wh
     plans = " ".join(e["plan"] for e in second if e["type"] == "node.generated")
     assert "(atom " in plans, "the offline coder's plans name the atoms they follow"
 
-    state = fold([decode_event(json.dumps(e).encode()) for e in second])
+    typed = [decode_event(json.dumps(e).encode()) for e in second]
+    state = fold(typed)
     assert [(r.atom_id, r.version) for r in state.knowledge] == [(a.atom_id, a.version) for a in expected]
+    await _assert_prompts_replay(nats_url, typed, tmp_path / "replay-tasks")
     assert [e.run_id for e in after] == ["know-1", "know-2"]
     current = fold_knowledge(after, DOMAIN)
 
