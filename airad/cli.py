@@ -13,7 +13,7 @@ import anyio
 import msgspec
 import structlog
 
-from airad import cli_analysis, cli_experiments, cli_output as out
+from airad import cli_analysis, cli_experiments, cli_knowledge, cli_output as out
 from airad.cli_errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, stop_on_signal
 from airad.daemon.settings import Settings, SettingsError, load_settings
 from airad.daemon.validation import RequestError, parse_request
@@ -256,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("--from", dest="from_file", metavar="FILE", help="replay an `airad events --json` or `airad export` file, no daemon needed")
     cli_analysis.register(command)
     cli_experiments.register(command)
+    cli_knowledge.register(command)
     tasks = command("tasks", cmd_tasks, "list bundled tasks (kind, metric, rows, features, categoricals, missing values)")
     tasks.add_argument("--metrics", action="store_true", help="list the metrics a user task may name instead")
     task = command("task", cmd_task, "user tasks: `airad task freeze FILE`", json_flag=False)

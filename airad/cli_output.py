@@ -270,7 +270,7 @@ def _age(seconds: float) -> str:
 
 
 def table(rows: list[tuple[str, ...]]) -> str:
-    """Rows of strings as left-aligned columns; the first row is the header."""
+    """Rows of cells in aligned columns (the first row is the header), for other command modules."""
     return _table(rows)
 
 

@@ -7,11 +7,15 @@ one, is the `# Research program` section after `# Data`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from msgspec import Struct
 
+from airad.agents.knowledge import knowledge_section
 from airad.agents.memory import memory_lines
 from airad.agents.view import NodeView, PolicyView
 from airad.schemas.events import Operator
+from airad.schemas.knowledge import Atom
 from airad.schemas.policies import OperatorSpec
 
 SYSTEM_PROMPT = (
@@ -77,14 +81,18 @@ def build_prompt(
     parent_ids: tuple[int, ...],
     spec: OperatorSpec = OperatorSpec(),
     program: str = "",
+    knowledge: Sequence[Atom] = (),
 ) -> tuple[Message, ...]:
-    """The chat messages for one operator application; a research `program` gets its own section."""
+    """The chat messages for one operator application; a research `program` gets its own section,
+    and so does `knowledge`, the run's selected atoms from earlier runs of its domain."""
     sections = [
         f"# Task\n\n{brief.description.strip()}",
         f"# Data\n\n{brief.data_overview.strip()}",
     ]
     if program.strip():
         sections.append(program_section(program))
+    if knowledge:
+        sections.append(knowledge_section(knowledge))
     memory = memory_lines(view, operator, parent_ids, spec)
     if memory:
         sections.append("# Previous attempts\n\n" + "\n".join(memory))

@@ -38,6 +38,7 @@ from airad.events.jetstream import (
     JetStreamRunIndex,
     ensure_streams,
 )
+from airad.events.knowledge_log import JetStreamKnowledgeLog
 from airad.events.log import EXPERIMENT_EVENTS, AppendConflict, Leases
 from airad.executors.base import Executor
 from airad.schemas.request import RunRequest
@@ -113,6 +114,7 @@ class Daemon:
                 owner=self.owner,
                 generation_attempts=self.settings.generation_attempts,
                 grader=Grader(self.settings.grading_processes),
+                knowledge=JetStreamKnowledgeLog(js),
             )
             self.cancels = CancelWatch(await JetStreamCancelMarks.open(js))
             self.experiments = Experiments(

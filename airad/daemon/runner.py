@@ -18,6 +18,7 @@ import structlog
 from airad.agents.baseline import awaiting_baseline
 from airad.agents.policy import decide
 from airad.agents.view import policy_view
+from airad.daemon.knowledge import distil, run_knowledge
 from airad.daemon.steps import abandon, carry_out
 from airad.daemon.writer import RunServices, RunWriter
 from airad.events.fold import RunState, fold
@@ -71,6 +72,8 @@ async def drive_run(services: RunServices, run_id: str, cancel: anyio.Event | No
     state = fold(await services.log.read(run_id), run_id)
     writer = RunWriter(services, state)
     if state.terminal or state.request is None:
+        if state.status == "finished":
+            await distil(services, state)  # ended by another path, or a daemon died before distilling it
         await writer.publish_summary()
         return state
     bound = log.bind(run_id=run_id)
@@ -79,6 +82,7 @@ async def drive_run(services: RunServices, run_id: str, cancel: anyio.Event | No
     bound.info("run.started", resumed=bool(state.owner), nodes=len(state.nodes))
     if cancel.is_set():
         return await _finish_cancelled(services, writer)
+    knowledge = await run_knowledge(services, writer)
     request = state.request
     try:
         task = await anyio.to_thread.run_sync(open_task, request.task, request.seed, services.tasks_root)
@@ -92,7 +96,7 @@ async def drive_run(services: RunServices, run_id: str, cancel: anyio.Event | No
 
     async def work(node_id: int) -> None:
         try:
-            await carry_out(services, writer, task, node_id)
+            await carry_out(services, writer, task, node_id, knowledge)
             await writer.publish_summary()
         finally:
             working.discard(node_id)
@@ -126,6 +130,7 @@ async def drive_run(services: RunServices, run_id: str, cancel: anyio.Event | No
     if not ended:  # the cancel stopped the loop
         return await _finish_cancelled(services, writer)
     reason, detail = stop
+    await distil(services, writer.state)  # before run.finished: whoever sees the run end sees its knowledge
     best = writer.state.best_node()
     await writer.append(RunFinished, reason=reason, best_node_id=best.id if best else None, detail=detail)
     await writer.publish_summary()
@@ -136,6 +141,7 @@ async def drive_run(services: RunServices, run_id: str, cancel: anyio.Event | No
 async def _finish_cancelled(services: RunServices, writer: RunWriter) -> RunState:
     """Stop the nodes in flight and end the run as cancelled."""
     await abandon(services, writer, "the run was cancelled")
+    await distil(services, writer.state)  # a stopped run's findings count too
     best = writer.state.best_node()
     await writer.append(RunFinished, reason="cancelled", best_node_id=best.id if best else None, detail="cancelled on request")
     await writer.publish_summary()

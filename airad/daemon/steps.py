@@ -7,6 +7,7 @@ its events stopped at.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import anyio
 
@@ -29,6 +30,7 @@ from airad.schemas.events import (
     NodeScored,
     NodeTested,
 )
+from airad.schemas.knowledge import Atom
 from airad.schemas.request import operators_of
 from airad.tasks.base import Score, Task
 from airad.tasks.medals import grading_report
@@ -41,11 +43,11 @@ BASELINE_PLAN = (
 STAGE_OF_STATUS = {"selected": "generate", "generated": "execute", "dispatched": "execute", "executed": "score"}
 
 
-async def carry_out(services: RunServices, writer: RunWriter, task: Task, node_id: int) -> None:
+async def carry_out(services: RunServices, writer: RunWriter, task: Task, node_id: int, knowledge: Sequence[Atom] = ()) -> None:
     """Take one node from wherever its events left it to scored or failed; an unexpected error fails
-    the node (recorded, the search goes on) instead of the run."""
+    the node (recorded, the search goes on) instead of the run. `knowledge`: the run's atoms."""
     try:
-        await _carry_out(services, writer, task, node_id)
+        await _carry_out(services, writer, task, node_id, knowledge)
     except (AppendConflict, anyio.get_cancelled_exc_class()):
         raise
     except Exception as exc:
@@ -55,9 +57,9 @@ async def carry_out(services: RunServices, writer: RunWriter, task: Task, node_i
             await writer.append(NodeFailed, node_id=node_id, stage=stage, reason=f"internal error: {exc!r}"[:1000])
 
 
-async def _carry_out(services: RunServices, writer: RunWriter, task: Task, node_id: int) -> None:
+async def _carry_out(services: RunServices, writer: RunWriter, task: Task, node_id: int, knowledge: Sequence[Atom]) -> None:
     if writer.state.nodes[node_id].status == "selected":
-        await generate(services, writer, task, writer.state.nodes[node_id])
+        await generate(services, writer, task, writer.state.nodes[node_id], knowledge)
     if writer.state.nodes[node_id].status in ("generated", "dispatched"):
         await execute(services, writer, task, writer.state.nodes[node_id])
     node = writer.state.nodes[node_id]
@@ -67,7 +69,7 @@ async def _carry_out(services: RunServices, writer: RunWriter, task: Task, node_
         await score(services, writer, task, writer.state.nodes[node_id])
 
 
-async def generate(services: RunServices, writer: RunWriter, task: Task, node: Node) -> None:
+async def generate(services: RunServices, writer: RunWriter, task: Task, node: Node, knowledge: Sequence[Atom] = ()) -> None:
     """Ask the model; parse its answer into plan + code; retry a nonsense answer, then fail the node.
     A `baseline` node asks no model: its code is the user's script from the request."""
     request = writer.state.request
@@ -76,7 +78,7 @@ async def generate(services: RunServices, writer: RunWriter, task: Task, node: N
         return
     brief = await anyio.to_thread.run_sync(task.brief)
     spec = operators_of(request)
-    messages = build_prompt(node.operator, brief, policy_view(writer.state), node.parent_ids, spec, request.program)
+    messages = build_prompt(node.operator, brief, policy_view(writer.state), node.parent_ids, spec, request.program, knowledge)
     prompt_ref = await services.blobs.put(json.dumps([[m.role, m.content] for m in messages]).encode())
     problem = ""
     spent = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}

@@ -12,6 +12,7 @@ import anyio
 from airad.daemon.grading import Grader
 from airad.daemon.llm import LLM
 from airad.events.fold import RunState, evolve
+from airad.events.knowledge_log import KnowledgeLog
 from airad.events.log import BlobStore, EventLog, RunIndex
 from airad.events.summary import summarize
 from airad.executors.base import Executor
@@ -32,6 +33,7 @@ class RunServices:
     generation_attempts: int = 2
     grader: Grader = field(default_factory=Grader)
     clock: Callable[[], float] = field(default=time.time)
+    knowledge: KnowledgeLog | None = None  # the domains' knowledge; None: runs neither see nor distil any
 
 
 class RunWriter:

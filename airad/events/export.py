@@ -20,7 +20,16 @@ from msgspec import Struct
 
 from airad.events.fold import fold
 from airad.events.log import BlobStore, EventLog
-from airad.schemas.events import Event, NodeAnalyzed, NodeExecuted, NodeGenerated, RunSubmitted, decode_event, encode_event
+from airad.schemas.events import (
+    Event,
+    NodeAnalyzed,
+    NodeExecuted,
+    NodeGenerated,
+    RunKnowledge,
+    RunSubmitted,
+    decode_event,
+    encode_event,
+)
 from airad.schemas.request import RunId
 
 FORMAT = "airad-run"
@@ -72,6 +81,8 @@ def blob_refs(event: Event) -> list[str]:
             refs = [event.stdout_ref, event.stderr_ref, *event.outputs.values()]
         case NodeAnalyzed():
             refs = [event.completion_ref]
+        case RunKnowledge():
+            refs = [event.atoms_ref]
         case _:
             refs = []
     return [ref for ref in refs if ref]

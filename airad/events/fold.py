@@ -21,10 +21,12 @@ from airad.schemas.events import (
     NodeTested,
     Operator,
     RunFinished,
+    RunKnowledge,
     RunRejected,
     RunStarted,
     RunSubmitted,
 )
+from airad.schemas.knowledge import AtomRef
 from airad.schemas.request import RunRequest
 
 NodeStatus = Literal["selected", "generated", "dispatched", "executed", "scored", "failed"]
@@ -96,6 +98,8 @@ class RunState(Struct, frozen=True):
     rejection: str = ""
     metric: str = ""
     lower_is_better: bool = False
+    knowledge: tuple[AtomRef, ...] | None = None  # None until run.knowledge (runs with a domain)
+    knowledge_ref: str = ""
 
     @property
     def terminal(self) -> bool:
@@ -151,6 +155,8 @@ def evolve(state: RunState, event: Event) -> RunState:
             return structs.replace(state, status="rejected", rejection=f"{event.field}: {event.reason}")
         case RunStarted():
             return structs.replace(state, owner=event.owner)
+        case RunKnowledge():
+            return structs.replace(state, knowledge=event.atoms, knowledge_ref=event.atoms_ref)
         case NodeSelected():
             if event.node_id != len(state.nodes):
                 raise ValueError(f"run {state.run_id}: node id {event.node_id} is not the next id {len(state.nodes)}")

@@ -15,13 +15,15 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 
-from airad.events.log import EXPERIMENT_EVENTS, RUN_EVENTS, AppendConflict, EventFamily, RunSummary
+from airad.events.log import EXPERIMENT_EVENTS, KNOWLEDGE_EVENTS, RUN_EVENTS, AppendConflict, EventFamily, RunSummary
 
 REQUESTS_STREAM = "AIRAD_REQUESTS"
 REQUESTS_SUBJECT = "airad.requests"
 EXPERIMENTS_SUBJECT = "airad.experiments"
 EVENTS_STREAM = RUN_EVENTS.stream
 EVENTS_PREFIX = RUN_EVENTS.prefix
+KNOWLEDGE_STREAM = KNOWLEDGE_EVENTS.stream
+KNOWLEDGE_PREFIX = KNOWLEDGE_EVENTS.prefix
 RUNS_BUCKET = "AIRAD_RUNS"
 LEASES_BUCKET = "AIRAD_LEASES"
 BLOBS_BUCKET = "AIRAD_BLOBS"
@@ -50,7 +52,7 @@ async def ensure_streams(js: JetStreamContext, *, duplicate_window_s: float = 12
                 name=family.stream, subjects=[family.prefix + ">"], storage=StorageType.FILE,
                 duplicate_window=duplicate_window_s,
             )
-            for family in (RUN_EVENTS, EXPERIMENT_EVENTS)
+            for family in (RUN_EVENTS, EXPERIMENT_EVENTS, KNOWLEDGE_EVENTS)
         ),
         StreamConfig(
             name=BLOB_STREAM, subjects=[BLOB_PREFIX + "*"], storage=StorageType.FILE,
@@ -64,7 +66,7 @@ async def ensure_streams(js: JetStreamContext, *, duplicate_window_s: float = 12
 
 
 class JetStreamEventLog:
-    """EventLog over the AIRAD_EVENTS stream (or another `EventFamily`'s, e.g. experiments').
+    """EventLog over the AIRAD_EVENTS stream (or another `EventFamily`'s: experiments', domains' knowledge).
 
     Each append carries `Nats-Msg-Id = <run_id>:<seq>` (a retried publish is de-duplicated) and
     `Nats-Expected-Last-Subject-Sequence` (a second writer of the same run fails instead of forking it).

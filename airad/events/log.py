@@ -11,6 +11,7 @@ from msgspec import Struct
 
 from airad.schemas.events import Event, decode_event, encode_event
 from airad.schemas.experiment_events import decode_experiment_event, encode_experiment_event
+from airad.schemas.knowledge import decode_knowledge_event, encode_knowledge_event
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ RUN_EVENTS = EventFamily("AIRAD_EVENTS", "airad.events.", encode_event, decode_e
 EXPERIMENT_EVENTS = EventFamily(
     "AIRAD_EXPERIMENTS", "airad.experiment-events.", encode_experiment_event, decode_experiment_event,
     attrgetter("experiment_id"),
+)
+KNOWLEDGE_EVENTS = EventFamily(
+    "AIRAD_KNOWLEDGE", "airad.knowledge.", encode_knowledge_event, decode_knowledge_event, attrgetter("domain"),
 )
 
 

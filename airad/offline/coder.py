@@ -15,6 +15,7 @@ import random
 from dataclasses import dataclass
 
 from airad.offline.crossover import crossover
+from airad.offline.distill import DISTILL_JOB, distill
 from airad.offline.drafting import FAMILIES, FAMILY_ALIASES, draft, new_config, tried_families
 from airad.offline.program import program_hints
 from airad.offline.prompt import parse_prompt, task_facts
@@ -61,12 +62,14 @@ def respond(messages: list[dict], tools: list | None = None, tool_choice: object
         if _tool_allowed(REVIEW_TOOL_NAME, tools, tool_choice):
             return Reply(None, REVIEW_TOOL_NAME, json.dumps(verdict, ensure_ascii=False))
         return Reply(review_text(verdict))
+    if prompt.job == DISTILL_JOB:
+        return Reply(distill(_user_text(messages)))
     if prompt.job not in SOLUTION_JOBS:
         return Reply(NOT_A_JOB)
     rng = random.Random(prompt_seed(messages))
     facts = task_facts(prompt.task, prompt.data)
     if prompt.job == "draft":
-        sentences, code = draft(facts, prompt.attempts, rng, allow_bug=True, hints=program_hints(prompt.program))
+        sentences, code = draft(facts, prompt.attempts, rng, allow_bug=True, hints=program_hints(prompt.program), knowledge=prompt.knowledge)
     elif prompt.job == "improve":
         sentences, code = improve(facts, prompt, rng)
     elif prompt.job == "debug":

@@ -6,9 +6,10 @@ import random
 import re
 
 from airad.offline.catalog import BUGS, FAMILY_ALIASES, FAMILY_NAMES, param_grid
+from airad.offline.knowledge import apply_to_draft, choose_family
 from airad.offline.plans import closing_sentence, features_sentence, task_sentence
 from airad.offline.program import NO_HINTS, ProgramHints
-from airad.offline.prompt import Attempt, TaskFacts
+from airad.offline.prompt import Attempt, KnownAtom, TaskFacts
 from airad.offline.scripts import render
 
 FAMILIES = tuple(FAMILY_NAMES)
@@ -30,21 +31,35 @@ def tried_families(attempts: list[Attempt]) -> set[str]:
 
 
 def draft(
-    facts: TaskFacts, attempts: list[Attempt], rng: random.Random, allow_bug: bool, hints: ProgramHints = NO_HINTS
+    facts: TaskFacts,
+    attempts: list[Attempt],
+    rng: random.Random,
+    allow_bug: bool,
+    hints: ProgramHints = NO_HINTS,
+    knowledge: list[KnownAtom] | None = None,
 ) -> tuple[list[str], str]:
     """A fresh solution with a family the attempts did not use; about one in three has a bug.
-    A research program's families to avoid are never drafted, and its families to try come first."""
+    A research program's families to avoid are never drafted, and its families to try come first;
+    otherwise, with `knowledge` from earlier runs, it takes the family and feature options that helped."""
     tried = tried_families(attempts)
     allowed = hints.allowed(FAMILIES) or list(FAMILIES)
     untried = [f for f in allowed if f not in tried]
     if facts.train_rows and facts.train_rows > LARGE_TRAIN_ROWS:
         untried = [f for f in untried if f not in SLOW_FAMILIES] or untried
+    notes = [hints.note()] if hints.note() else []
     wanted = [f for f in hints.try_first if f in untried]
-    family = wanted[0] if wanted else rng.choice(untried or allowed)
-    config = new_config(facts, family, rng)
-    sentences = [f"Model family: {FAMILY_NAMES[family]}.", task_sentence(facts)]
-    if hints.note():
-        sentences.append(hints.note())
+    if wanted:
+        family = wanted[0]
+        config = new_config(facts, family, rng)
+    elif knowledge:
+        family, note = choose_family(untried, allowed, knowledge, rng)
+        config = new_config(facts, family, rng)
+        config, features_note = apply_to_draft(config, knowledge, family in SCALED_FAMILIES)
+        notes += [n for n in (note, features_note) if n]
+    else:
+        family = rng.choice(untried or allowed)
+        config = new_config(facts, family, rng)
+    sentences = [f"Model family: {FAMILY_NAMES[family]}.", task_sentence(facts), *notes]
     if not untried:
         sentences.append("Every model family has been tried already, so this draft revisits one with other settings.")
     elif tried:

@@ -43,6 +43,8 @@ _ROWS = re.compile(r"(\d[\d,_]*)\s+rows")
 _ATTEMPT = re.compile(r"^\s*-\s*node (\d+) \((\w+), ([^)]*)\):\s*(.*)$")
 _FENCE = re.compile(r"```[^\n]*\n(.*?)(?:```|$)", re.DOTALL)
 _SCORE = re.compile(r"Validation score measured by the harness:\s*(\S+)")
+_KNOWN = re.compile(r"^- (helped|hurt) \[(\w+)\] (.*) \(atom (\S+) v(\d+), confidence ([\d.]+)\)\s*$")
+KNOWLEDGE_HEADING = "Knowledge from earlier runs"
 
 
 @dataclass
@@ -53,6 +55,18 @@ class Attempt:
     operator: str
     outcome: str
     plan: str
+
+
+@dataclass
+class KnownAtom:
+    """One line of `# Knowledge from earlier runs`: what helped or hurt, per atom id and version."""
+
+    effect: str
+    kind: str
+    claim: str
+    atom_id: str
+    version: int
+    confidence: float
 
 
 @dataclass
@@ -85,6 +99,7 @@ class Prompt:
     parents: list[Parent] = field(default_factory=list)
     output: str = ""
     program: str = ""
+    knowledge: list[KnownAtom] = field(default_factory=list)
 
 
 @dataclass
@@ -133,6 +148,9 @@ def parse_prompt(text: str) -> Prompt:
         prompt.program = body(program_at)
     if attempts_at is not None:
         prompt.attempts = parse_attempts(body(attempts_at))
+    knowledge_at = max((k for k, title in before if title == KNOWLEDGE_HEADING), default=None)
+    if knowledge_at is not None:
+        prompt.knowledge = parse_knowledge(body(knowledge_at))
     if data_at is not None:
         prompt.data = body(data_at)
     if task_at is not None:
@@ -176,6 +194,17 @@ def parse_attempts(text: str) -> list[Attempt]:
         match = _ATTEMPT.match(line)
         if match:
             found.append(Attempt(int(match.group(1)), match.group(2), match.group(3), match.group(4)))
+    return found
+
+
+def parse_knowledge(text: str) -> list[KnownAtom]:
+    """The atom lines of `# Knowledge from earlier runs`, most confident first as the prompt lists them."""
+    found = []
+    for line in text.splitlines():
+        match = _KNOWN.match(line)
+        if match:
+            effect, kind, claim, atom_id, version, confidence = match.groups()
+            found.append(KnownAtom(effect, kind, claim, atom_id, int(version), float(confidence)))
     return found
 
 

@@ -14,6 +14,7 @@ import re
 from airad.offline.catalog import FAMILY_NAMES, TREE_CAP, TREE_COUNT, default_params
 from airad.offline.drafting import SCALED_FAMILIES, draft
 from airad.offline.ensemble import MAX_MEMBERS, as_member, as_single, family_label, is_ensemble, map_members
+from airad.offline.knowledge import choose_change
 from airad.offline.plans import closing_sentence, headline
 from airad.offline.program import NO_HINTS, ProgramHints, program_hints
 from airad.offline.prompt import METRIC_NAMES, Prompt, TaskFacts
@@ -36,11 +37,16 @@ def improve(facts: TaskFacts, prompt: Prompt, rng: random.Random) -> tuple[list[
         note = f"The solution to improve ({node_label(prompt.parent_id)}) has no CONFIG I can read, so this is a fresh draft instead."
         return [note, *sentences[:1], *sentences[-2:]], code
     changes = _ensemble_improvements(config, facts, hints) if is_ensemble(config) else _improvements(config, facts, hints)
-    changed, description = rng.choice(changes)(config)
+    note = ""
+    if prompt.knowledge:
+        changed, description, note = choose_change([change(config) for change in changes], prompt.knowledge, rng)
+    else:
+        changed, description = rng.choice(changes)(config)
     score = f", validation score {prompt.parent_score}" if prompt.parent_score else ""
     sentences = [
         f"Improving {node_label(prompt.parent_id)} ({family_label(config)}{score}).",
         f"Change: {description}.",
+        *([note] if note else []),
         f"Everything else in CONFIG is kept, so the validation {METRIC_NAMES[changed['metric']]} shows the effect of this one change.",
         closing_sentence(changed),
     ]

@@ -12,6 +12,7 @@ from typing import Literal, Union
 import msgspec
 from msgspec import Struct
 
+from airad.schemas.knowledge import AtomRef
 from airad.schemas.request import RunRequest
 
 Operator = Literal["draft", "improve", "debug", "crossover", "baseline"]  # baseline: the user's own script, node 0
@@ -49,6 +50,21 @@ class RunStarted(EventBase, frozen=True, tag="run.started"):
 
     owner: str
     resumed: bool = False
+
+
+class RunKnowledge(EventBase, frozen=True, tag="run.knowledge"):
+    """The knowledge atoms of the run's domain that its operators' prompts include, recorded once when
+    the run first starts (before any decision), so a replay shows which knowledge every prompt saw.
+
+    `atoms` names each atom's id and version; `atoms_ref` is a blob of the atoms themselves (JSON), so
+    the prompts can be rebuilt from the run's own events; `knowledge_seq` is the domain stream's last
+    sequence read.
+    """
+
+    domain: str
+    atoms: tuple[AtomRef, ...] = ()
+    atoms_ref: str = ""
+    knowledge_seq: int = 0
 
 
 class NodeSelected(EventBase, frozen=True, tag="node.selected"):
@@ -177,6 +193,7 @@ Event = Union[
     RunSubmitted,
     RunRejected,
     RunStarted,
+    RunKnowledge,
     NodeSelected,
     NodeGenerated,
     NodeQueued,

@@ -16,6 +16,16 @@ RunId = Annotated[
         description="Letters, digits, '-' and '_', 1 to 64 characters; usable as a NATS subject token.",
     ),
 ]
+Domain = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+        description=(
+            "Groups runs on the same problem: a run's findings become the domain's knowledge atoms, and later "
+            "runs of the domain see them in their prompts. Letters, digits, '-' and '_', 1 to 64 characters."
+        ),
+    ),
+]
 PositiveInt = Annotated[int, Meta(ge=1)]
 NonNegativeInt = Annotated[int, Meta(ge=0)]
 PositiveFloat = Annotated[float, Meta(gt=0)]
@@ -191,6 +201,7 @@ class RunRequest(Struct, frozen=True, forbid_unknown_fields=True):
     labels: dict[str, str] = {}
     program: Program = ""
     baseline: Baseline | None = None
+    domain: Domain | None = None
 
 
 def task_label(task: TaskSpec) -> str:

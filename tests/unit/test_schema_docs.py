@@ -14,7 +14,9 @@ def test_committed_json_schema_matches_run_request():
 def test_schema_names_every_top_level_field():
     schema = run_request_json_schema()
     request = schema["$defs"]["RunRequest"]
-    assert set(request["properties"]) == {"task", "policy", "operators", "model", "seed", "budget", "executor", "run_id", "labels", "program", "baseline"}
+    assert set(request["properties"]) == {
+        "task", "policy", "operators", "model", "seed", "budget", "executor", "run_id", "labels", "program", "baseline", "domain",
+    }
     assert request["required"] == ["task"]
 
 

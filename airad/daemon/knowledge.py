@@ -1,0 +1,117 @@
+"""Knowledge in a run's life: the atoms its prompts see (recorded by `run.knowledge` when it first
+starts) and the distillation of its findings into its domain's knowledge stream when it ends.
+
+Distillation happens once per run: it is skipped when the domain's stream already holds the run's
+`knowledge.distilled`, and its append is fenced on the domain's last event, so a daemon that died
+mid-way distils on resume and two writers never both add a run. It never fails the run.
+"""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+import structlog
+
+from airad.agents.distill import DistillError, build_distill_prompt, evidence_atoms, parse_distilled
+from airad.agents.findings import Finding, run_findings
+from airad.agents.knowledge import select_atoms
+from airad.daemon.llm import LLMError
+from airad.daemon.writer import RunServices, RunWriter
+from airad.events.fold import RunState
+from airad.events.knowledge import KnowledgeState, fold_knowledge, supersede
+from airad.events.log import AppendConflict
+from airad.schemas.events import RunKnowledge
+from airad.schemas.knowledge import Atom, KnowledgeDistilled, atom_ref, decode_atoms, encode_atoms
+from airad.schemas.request import task_label
+
+APPEND_ATTEMPTS = 5
+log = structlog.get_logger("airad.knowledge")
+
+
+async def run_knowledge(services: RunServices, writer: RunWriter) -> tuple[Atom, ...]:
+    """The atoms this run's prompts include: chosen from its domain's current atoms and recorded by
+    `run.knowledge` at its first start; read back from that event's blob when the run resumes."""
+    state = writer.state
+    if state.knowledge is not None:
+        return decode_atoms(await services.blobs.get(state.knowledge_ref)) if state.knowledge_ref else ()
+    domain = state.request.domain
+    if domain is None or services.knowledge is None:
+        return ()
+    current = await _read(services, domain)
+    atoms = select_atoms(current.current())
+    ref = await services.blobs.put(encode_atoms(atoms)) if atoms else ""
+    await writer.append(
+        RunKnowledge, domain=domain, atoms=tuple(atom_ref(a) for a in atoms), atoms_ref=ref, knowledge_seq=current.last_seq
+    )
+    log.info("run.knowledge", run_id=state.run_id, domain=domain, atoms=len(atoms))
+    return atoms
+
+
+async def distil(services: RunServices, state: RunState) -> None:
+    """Add the run's findings to its domain's knowledge, unless already there; errors are logged,
+    never raised (cancellation still is: a resumed run distils again)."""
+    request = state.request
+    if request is None or request.domain is None or services.knowledge is None:
+        return
+    bound = log.bind(run_id=state.run_id, domain=request.domain)
+    try:
+        await _distil(services, state, request.domain, bound)
+    except anyio.get_cancelled_exc_class():
+        raise
+    except Exception as exc:
+        bound.warning("knowledge.failed", error=f"{type(exc).__name__}: {exc}")
+
+
+async def _distil(services: RunServices, state: RunState, domain: str, bound) -> None:
+    findings = run_findings(state)
+    if not findings:
+        return
+    knowledge = await _read(services, domain)
+    if knowledge.distilled(state.run_id):
+        return
+    atoms, details = await _ask_model(services, state, findings, knowledge)
+    for _ in range(APPEND_ATTEMPTS):
+        event = KnowledgeDistilled(
+            domain=domain, seq=knowledge.last_seq + 1, at=services.clock(), run_id=state.run_id,
+            atoms=supersede(knowledge.current(), atoms), **details,
+        )
+        try:
+            await services.knowledge.append(event)
+        except AppendConflict:
+            knowledge = await _read(services, domain)  # another run of the domain appended first
+            if knowledge.distilled(state.run_id):
+                return
+            continue
+        bound.info("knowledge.distilled", atoms=len(event.atoms), problem=event.problem or None)
+        return
+    bound.warning("knowledge.failed", error=f"the domain's stream kept moving: {APPEND_ATTEMPTS} appends conflicted")
+
+
+async def _ask_model(services: RunServices, state: RunState, findings: tuple[Finding, ...], knowledge: KnowledgeState) -> tuple[tuple[Atom, ...], dict]:
+    """The model's atoms and what the call cost; the evidence-only atoms, with the problem, when the
+    call failed or its answer was nonsense."""
+    request = state.request
+    fallback = evidence_atoms(findings, state.run_id, state.metric, state.lower_is_better)
+    messages = build_distill_prompt(
+        task_label(request.task), state.run_id, state.metric, state.lower_is_better, findings, select_atoms(knowledge.current())
+    )
+    prompt_ref = await services.blobs.put(json.dumps([[m.role, m.content] for m in messages]).encode())
+    try:
+        completion = await services.llm.complete(request.model, messages)
+    except LLMError as exc:
+        return fallback, {"prompt_ref": prompt_ref, "problem": f"the model call failed: {exc}"[:1000]}
+    details = {
+        "model": completion.model, "prompt_ref": prompt_ref,
+        "completion_ref": await services.blobs.put(completion.text.encode()),
+        "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
+        "cost_usd": completion.cost_usd,
+    }
+    try:
+        return parse_distilled(completion.text, findings, state.run_id, state.metric, state.lower_is_better), details
+    except DistillError as exc:
+        return fallback, {**details, "problem": f"the model's answer was not usable: {exc}; the atoms are the evidence-only ones"[:1000]}
+
+
+async def _read(services: RunServices, domain: str) -> KnowledgeState:
+    return fold_knowledge(await services.knowledge.read(domain), domain)
