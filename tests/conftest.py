@@ -19,7 +19,8 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 def pytest_collection_modifyitems(items) -> None:
     """Under pytest-xdist (`--dist loadgroup`), every test of a shared engine or cluster runs in one
-    worker, so each is started once, not once per worker."""
+    worker, so each is started once, not once per worker. (A test that asks for one by name, with
+    `request.getfixturevalue`, must carry `pytest.mark.xdist_group("shared-infra")` itself.)"""
     for item in items:
         if SHARED_INFRA & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("shared-infra"))

@@ -13,7 +13,7 @@ from airad.executors.base import JobLost, JobSpec
 from airad.executors.container import ContainerExecutor
 from tests.contract.executor_contract import SandboxedExecutorContract, secret_path  # noqa: F401
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("shared-infra")]  # its engines are requested by name (getfixturevalue)
 
 
 class TestDockerdContainerExecutor(SandboxedExecutorContract):
