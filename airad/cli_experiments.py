@@ -23,7 +23,7 @@ def read_experiment(path: Path) -> ExperimentRequest:
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror}") from None
     try:
-        return parse_experiment(raw, toml=path.suffix.lower() == ".toml")
+        return parse_experiment(raw, toml=path.suffix.lower() == ".toml", base_dir=path.resolve().parent)
     except RequestError as exc:
         raise CliError(f"{path}: invalid experiment request: {exc.field}: {exc.reason}") from None
 

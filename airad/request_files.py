@@ -1,7 +1,8 @@
 """Files a request file names beside it, resolved relative to the request file and inlined.
 
 `program_file = "PROGRAM.md"` becomes `program` (its text) and `baseline_file = "train.py"` becomes
-`baseline` (the script's source); a script task's relative `dir` becomes an absolute path. So what
+`baseline` (the script's source), also in an experiment's solvers; a script task's relative `dir`
+(in `task`, or in an experiment's `tasks`) becomes an absolute path. So what
 is published on `airad.requests` is always self-contained: text, and paths that do not depend on
 where the request file was.
 """
@@ -29,21 +30,38 @@ def inline_files(data: object, base_dir: Path) -> object:
     anything that is not a table is returned as it is, for the typed decoding to reject."""
     if not isinstance(data, dict):
         return data
-    data = dict(data)
+    data = _inline_text_files(dict(data), base_dir, "$")
+    for key in ("task", "tasks"):
+        if isinstance(data.get(key), dict):
+            data[key] = _absolute_dir(data[key], base_dir)
+        elif isinstance(data.get(key), list):
+            data[key] = [_absolute_dir(task, base_dir) for task in data[key]]
+    if isinstance(data.get("solvers"), list):
+        data["solvers"] = [
+            _inline_text_files(dict(solver), base_dir, f"$.solvers[{index}]") if isinstance(solver, dict) else solver
+            for index, solver in enumerate(data["solvers"])
+        ]
+    return data
+
+
+def _inline_text_files(data: dict, base_dir: Path, at: str) -> dict:
     for file_field, (text_field, limit) in FILE_FIELDS.items():
         if file_field not in data:
             continue
         name = data.pop(file_field)
-        where = f"$.{file_field}"
+        where = f"{at}.{file_field}"
         if text_field in data:
             raise RequestFileError(where, f"give {text_field} or {file_field}, not both")
         if not isinstance(name, str) or not name:
             raise RequestFileError(where, "expected the name of a file")
         data[text_field] = _read_text(base_dir / name, where, limit)
-    task = data.get("task")
-    if isinstance(task, dict) and task.get("kind") == "script" and isinstance(task.get("dir"), str) and task["dir"]:
-        data["task"] = {**task, "dir": str((base_dir / task["dir"]).resolve())}
     return data
+
+
+def _absolute_dir(task: object, base_dir: Path) -> object:
+    if isinstance(task, dict) and task.get("kind") == "script" and isinstance(task.get("dir"), str) and task["dir"]:
+        return {**task, "dir": str((base_dir / task["dir"]).resolve())}
+    return task
 
 
 def _read_text(path: Path, where: str, limit: int) -> str:

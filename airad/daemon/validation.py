@@ -72,9 +72,14 @@ def parse_request(
     return request
 
 
-def parse_experiment(raw: bytes | str, *, toml: bool = False, executors: Collection[str] | None = None) -> ExperimentRequest:
-    """Decode and check an experiment request like `parse_request`; a task's problem is named at its
-    place in the list (`$.tasks[1].name`)."""
+def parse_experiment(
+    raw: bytes | str, *, toml: bool = False, executors: Collection[str] | None = None, base_dir: Path | None = None
+) -> ExperimentRequest:
+    """Decode and check an experiment request like `parse_request` (files named by a request file
+    are inlined the same way); a task's problem is named at its place in the list (`$.tasks[1].name`)."""
+    if base_dir is not None:
+        raw = _inlined(raw, toml, base_dir)
+        toml = False
     request = _decode(raw, ExperimentRequest, toml)
     for index, task in enumerate(request.tasks):
         problem = task_problem(task)

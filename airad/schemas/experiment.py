@@ -11,12 +11,15 @@ from msgspec import Meta, Struct
 
 from airad.schemas.policies import GreedyPolicy, OperatorSpec, PolicySpec
 from airad.schemas.request import (
+    Baseline,
     Budget,
+    Domain,
     ExecutorSpec,
     LocalExecutor,
     ModelSpec,
     NonNegativeInt,
     PositiveInt,
+    Program,
     RunId,
     RunRequest,
     TaskSpec,
@@ -32,20 +35,24 @@ MAX_RUNS = 10_000
 
 
 class Solver(Struct, frozen=True, forbid_unknown_fields=True):
-    """One solver configuration of an experiment: a policy, its operators and a model, under a name."""
+    """One solver configuration of an experiment: a policy, its operators and a model, under a name.
+    `program` replaces the experiment's research program for this solver's runs ("" for none), so an
+    experiment can compare a search with and without one."""
 
     name: SolverName
     policy: PolicySpec = GreedyPolicy()
     operators: OperatorSpec | None = None
     model: ModelSpec = ModelSpec()
     budget: Budget | None = None
+    program: Program | None = None
 
 
 class ExperimentRequest(Struct, frozen=True, forbid_unknown_fields=True):
     """A portfolio of runs: every solver on every task with every seed, under shared settings.
 
     `budget` applies to each run unless its solver names its own; `max_parallel_runs` bounds how many
-    of the experiment's runs are in flight at once (None: all of them)."""
+    of the experiment's runs are in flight at once (None: all of them). `program`, `baseline` and
+    `domain` are given to every run (see RunRequest)."""
 
     tasks: Annotated[tuple[TaskSpec, ...], Meta(min_length=1)]
     solvers: Annotated[tuple[Solver, ...], Meta(min_length=1)]
@@ -55,6 +62,9 @@ class ExperimentRequest(Struct, frozen=True, forbid_unknown_fields=True):
     labels: dict[str, str] = {}
     experiment_id: RunId | None = None
     max_parallel_runs: PositiveInt | None = None
+    program: Program = ""
+    baseline: Baseline | None = None
+    domain: Domain | None = None
 
 
 class PlannedRun(Struct, frozen=True):
@@ -99,6 +109,9 @@ def run_request(experiment_id: str, request: ExperimentRequest, planned: Planned
         executor=request.executor,
         run_id=planned.run_id,
         labels={**request.labels, "experiment": experiment_id, "solver": solver.name},
+        program=request.program if solver.program is None else solver.program,
+        baseline=request.baseline,
+        domain=request.domain,
     )
 
 

@@ -93,3 +93,39 @@ def test_tasks_sharing_a_label_are_told_apart():
         solvers=(Solver(name="a"),),
     )
     assert task_names(request) == ["wine#0", "wine#1", "iris"]
+
+
+def test_program_baseline_and_domain_reach_every_run_and_a_solver_may_replace_the_program(tmp_path):
+    (tmp_path / "PROGRAM.md").write_text("# Goal\nBeat the baseline. Avoid: random forest.\n")
+    (tmp_path / "train.py").write_text("print('the user script')\n")
+    (tmp_path / "TERSE.md").write_text("Try gradient boosting first.\n")
+    raw = b"""
+program_file = "PROGRAM.md"
+baseline_file = "train.py"
+domain = "tabular-wine"
+seeds = [1]
+[[tasks]]
+kind = "bundled"
+name = "wine"
+[[solvers]]
+name = "with-program"
+[[solvers]]
+name = "terse"
+program_file = "TERSE.md"
+[[solvers]]
+name = "no-program"
+program = ""
+"""
+    request = parse_experiment(raw, toml=True, base_dir=tmp_path)
+    runs = {p.solver: run_request("exp", request, p) for p in plan_runs("exp", request)}
+    assert runs["with-program"].program.startswith("# Goal") and runs["terse"].program == "Try gradient boosting first.\n"
+    assert runs["no-program"].program == ""
+    assert {r.baseline for r in runs.values()} == {"print('the user script')\n"}
+    assert {r.domain for r in runs.values()} == {"tabular-wine"}
+
+
+def test_a_solver_program_file_that_cannot_be_read_names_its_place(tmp_path):
+    raw = b'[[tasks]]\nkind = "bundled"\nname = "wine"\n[[solvers]]\nname = "a"\nprogram_file = "missing.md"\n'
+    with pytest.raises(RequestError) as raised:
+        parse_experiment(raw, toml=True, base_dir=tmp_path)
+    assert raised.value.field == "$.solvers[0].program_file"
