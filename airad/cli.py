@@ -14,9 +14,9 @@ import msgspec
 import structlog
 
 from airad import cli_analysis, cli_experiments, cli_knowledge, cli_output as out
-from airad.cli_errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, stop_on_signal
+from airad.cli_errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, read_request_file, stop_on_signal
 from airad.daemon.settings import Settings, SettingsError, load_settings
-from airad.daemon.validation import RequestError, parse_request
+from airad.daemon.validation import parse_request
 from airad.events.fold import RunState, evolve, fold
 from airad.schemas.events import NodeFailed, NodeTested
 from airad.schemas.request import RunRequest, task_label
@@ -39,14 +39,7 @@ def configure_logging(level: str) -> None:
 def read_request(path: Path) -> RunRequest:
     """A run request from a TOML or JSON file, validated; the files it names (`program_file`,
     `baseline_file`, a script task's `dir`) are resolved relative to it and inlined."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        return parse_request(raw, toml=path.suffix.lower() == ".toml", base_dir=path.resolve().parent)
-    except RequestError as exc:
-        raise CliError(f"{path}: invalid run request: {exc.field}: {exc.reason}") from None
+    return read_request_file(path, parse_request, "run request")
 
 
 async def publish_request(js, request: RunRequest) -> str:

@@ -1,8 +1,10 @@
-"""What every `airad` command module shares: exit codes, the user-facing error, stopping on a signal."""
+"""What every `airad` command module shares: exit codes, the user-facing error, stopping on a signal, reading a request file."""
 
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
+from pathlib import Path
 
 import anyio
 
@@ -23,3 +25,18 @@ async def stop_on_signal(scope: anyio.CancelScope) -> None:
         async for _ in signals:
             scope.cancel()
             return
+
+
+def read_request_file(path: Path, parse: Callable, noun: str):
+    """A request from a TOML or JSON file, checked by `parse` (`parse_request` or `parse_experiment`),
+    with the files it names resolved beside it; any problem is a CliError naming the file and field."""
+    from airad.daemon.validation import RequestError
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return parse(raw, toml=path.suffix.lower() == ".toml", base_dir=path.resolve().parent)
+    except RequestError as exc:
+        raise CliError(f"{path}: invalid {noun}: {exc.field}: {exc.reason}") from None

@@ -7,9 +7,9 @@ from pathlib import Path
 import msgspec
 
 from airad import cli_experiment_output as xout, cli_output as out
-from airad.cli_errors import EXIT_FAILED, EXIT_OK, CliError
+from airad.cli_errors import EXIT_FAILED, EXIT_OK, CliError, read_request_file
 from airad.daemon.settings import Settings
-from airad.daemon.validation import RequestError, parse_experiment
+from airad.daemon.validation import parse_experiment
 from airad.events.experiment import ExperimentState, evolve_experiment, fold_experiment
 from airad.events.fold import RunState, evolve, fold
 from airad.schemas.experiment import ExperimentRequest
@@ -18,14 +18,7 @@ from airad.schemas.experiment_events import ExperimentRunFinished
 
 def read_experiment(path: Path) -> ExperimentRequest:
     """An experiment request from a TOML or JSON file, validated."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        return parse_experiment(raw, toml=path.suffix.lower() == ".toml", base_dir=path.resolve().parent)
-    except RequestError as exc:
-        raise CliError(f"{path}: invalid experiment request: {exc.field}: {exc.reason}") from None
+    return read_request_file(path, parse_experiment, "experiment request")
 
 
 async def publish_experiment(js, request: ExperimentRequest) -> str:
