@@ -10,6 +10,7 @@ all to the end (`--max-nodes` nodes each, greedy, one node in flight per run). P
 
 - raw JetStream publish rate of this machine: pipelined nats-py `publish_async` of 300-byte messages
   to a stream of its own (the ceiling for any writer), and one awaited `publish` at a time;
+- the most runs in flight at once (started and not yet finished);
 - events appended per second and nodes finished per second, from the first request published to the
   last run finished; the event rate as a ratio of the raw pipelined rate;
 - append latency (one `EventLog.append`, p50/p99) and the latency from an action becoming possible to
@@ -29,7 +30,6 @@ import json
 import logging
 import os
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -48,7 +48,7 @@ from airad.daemon.nats_server import EmbeddedNats  # noqa: E402
 from airad.daemon.settings import Settings  # noqa: E402
 from airad.events import request_tokens  # noqa: E402
 from airad.events.jetstream import REQUESTS_SUBJECT, ensure_streams  # noqa: E402
-from airad.schemas.events import NodeExecuted, NodeFailed, NodeTested, RunFinished, event_tag  # noqa: E402
+from airad.schemas.events import NodeExecuted, NodeFailed, NodeTested, RunFinished, RunStarted, event_tag  # noqa: E402
 from tests.fakes import SleepingExecutor  # noqa: E402
 
 ANSWER = """Plan: a shallow decision tree on all features.
@@ -105,6 +105,8 @@ class CountingLog:
         self.events = 0
         self.nodes = 0
         self.finished_runs = 0
+        self.started_runs: set[str] = set()
+        self.peak_in_flight = 0
         self.append_s: list[float] = []
         self.executed_s: list[float] = []
         self.by_type: dict[str, int] = {}
@@ -125,6 +127,9 @@ class CountingLog:
                 self.executed_s.append(end - done)
         elif isinstance(event, (NodeTested, NodeFailed)):
             self.nodes += 1
+        elif isinstance(event, RunStarted):
+            self.started_runs.add(event.run_id)
+            self.peak_in_flight = max(self.peak_in_flight, len(self.started_runs) - self.finished_runs)
         elif isinstance(event, RunFinished):
             self.finished_runs += 1
             if self.finished_runs >= self.expected_runs:
@@ -258,7 +263,8 @@ async def run_daemon(args, url: str, tmp: Path, nats_pid: int, raw_rate: float) 
     nats_cpu = (nats_cpu1 - nats_cpu0) / wall * 100
     event_rate = log.events / wall
     print(f"{args.runs:,} runs x {args.max_nodes} nodes, model {args.model_delay:g} s, job {args.job_delay:g} s: "
-          f"{log.finished_runs:,} runs finished in {wall:.1f} s (requests published in {published:.2f} s)")
+          f"{log.finished_runs:,} runs finished in {wall:.1f} s (requests published in {published:.2f} s); "
+          f"at most {log.peak_in_flight:,} runs in flight at once")
     print(f"events appended: {log.events:,} = {event_rate:,.0f} events/s "
           f"({event_rate / raw_rate:.1%} of the raw pipelined publish rate); nodes: {log.nodes:,} = {log.nodes / wall:,.1f} nodes/s")
     print(f"append latency: p50 {pct(log.append_s, 0.5) * 1000:.1f} ms, p99 {pct(log.append_s, 0.99) * 1000:.1f} ms")
