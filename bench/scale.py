@@ -196,13 +196,13 @@ async def raw_publish_rates(url: str, count: int = 50_000, size: int = 300) -> t
     return pipelined, serial
 
 
-def request(i: int, max_nodes: int) -> bytes:
+def request(i: int, max_nodes: int, seeds: int = 0) -> bytes:
     return json.dumps({
         "run_id": f"scale-{i:05d}",
         "task": {"kind": "bundled", "name": "breast-cancer"},
         "policy": {"kind": "greedy", "num_drafts": 2, "debug_prob": 1.0},
         "budget": {"max_nodes": max_nodes, "wall_seconds": 3600},
-        "seed": i,
+        "seed": i % seeds if seeds else i,
     }).encode()
 
 
@@ -238,7 +238,7 @@ async def run_daemon(args, url: str, tmp: Path, nats_pid: int, raw_rate: float) 
         js = nc.jetstream()
         await ensure_streams(js)
         cpu0, nats_cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), cpu_s(nats_pid), time.perf_counter()
-        futures = [await js.publish_async(REQUESTS_SUBJECT, request(i, args.max_nodes)) for i in range(args.runs)]
+        futures = [await js.publish_async(REQUESTS_SUBJECT, request(i, args.max_nodes, args.seeds)) for i in range(args.runs)]
         await asyncio.gather(*futures)
         published = time.perf_counter() - wall0
         last_report = wall0
@@ -284,6 +284,7 @@ if __name__ == "__main__":
     parser.add_argument("--job-delay", type=float, default=1.0)
     parser.add_argument("--max-nodes", type=int, default=3)
     parser.add_argument("--lease-ttl", type=float, default=60.0)
+    parser.add_argument("--seeds", type=int, default=0, help="runs use seeds 0..N-1 in turn (default: a seed per run, so a prepared task split per run)")
     parser.add_argument("--grading-processes", type=int, default=0, help="the daemon's grading_processes setting")
     parser.add_argument("--progress", type=float, default=10.0, help="seconds between progress lines")
     parser.add_argument("--timeout", type=float, default=1800.0)
