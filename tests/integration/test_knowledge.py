@@ -73,7 +73,7 @@ async def _assert_prompts_replay(nats_url: str, events: list, tasks_root) -> Non
             if isinstance(event, NodeGenerated):
                 before = fold(events[: selected[event.node_id] + 1])
                 node = before.nodes[event.node_id]
-                messages = build_prompt(node.operator, brief, policy_view(before), node.parent_ids, operators_of(state.request), atoms)
+                messages = build_prompt(node.operator, brief, policy_view(before), node.parent_ids, operators_of(state.request), state.request.program, atoms)
                 stored = json.loads(await blobs.get(event.prompt_ref))
                 assert stored == [[m.role, m.content] for m in messages], f"node {event.node_id}'s prompt replays"
     finally:
