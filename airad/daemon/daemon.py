@@ -239,11 +239,13 @@ class Daemon:
         return True
 
     async def _drive_run(self, run_id: str) -> None:
-        cancel = await self.cancels.register(run_id)
         try:
-            await drive_run(self.services, run_id, cancel)
+            cancel = await self.cancels.register(run_id)
+            try:
+                await drive_run(self.services, run_id, cancel)
+            finally:
+                self.cancels.unregister(run_id)
         finally:
-            self.cancels.unregister(run_id)
             self._runs.discard(run_id)
 
     async def adopt_orphans(self) -> int:
