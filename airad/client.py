@@ -11,16 +11,21 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from airad.request_files import RequestFileError, inline_files
+from airad.events.experiment import ExperimentState, evolve_experiment, fold_experiment
+from airad.events.experiment_report import ExperimentReport, experiment_report
 from airad.events.fold import RunState, evolve, fold
 from airad.events.jetstream import (
+    EXPERIMENTS_SUBJECT,
     REQUESTS_SUBJECT,
     JetStreamBlobStore,
     JetStreamEventLog,
     JetStreamRunIndex,
     ensure_streams,
 )
-from airad.events.log import RunSummary
+from airad.events.log import EXPERIMENT_EVENTS, RunSummary
 from airad.schemas.events import TERMINAL_EVENTS, Event
+from airad.schemas.experiment import ExperimentRequest
+from airad.schemas.experiment_events import TERMINAL_EXPERIMENT_EVENTS
 from airad.schemas.request import RunRequest
 
 if TYPE_CHECKING:
@@ -41,8 +46,9 @@ class RunNotFound(LookupError):
     """The log holds no event of this run."""
 
 
-def to_request(request: RunRequest | dict | str | os.PathLike) -> RunRequest:
-    """A validated RunRequest from a struct, a dict, or a TOML / JSON file path (by its suffix).
+def to_request(request: RunRequest | dict | str | os.PathLike, kind: type = RunRequest):
+    """A validated RunRequest (or `kind`: ExperimentRequest) from a struct, a dict, or a TOML / JSON
+    file path (by its suffix).
 
     Everything goes through the wire form, so field constraints are checked exactly as the daemon
     checks them; whether the task's files exist on the daemon's host is left to the daemon. A file's
@@ -54,9 +60,10 @@ def to_request(request: RunRequest | dict | str | os.PathLike) -> RunRequest:
             raw = path.read_bytes()
             data = msgspec.toml.decode(raw) if path.suffix.lower() == ".toml" else msgspec.json.decode(raw)
             request = inline_files(data, path.resolve().parent)
-        return msgspec.json.decode(msgspec.json.encode(request), type=RunRequest)
+        return msgspec.json.decode(msgspec.json.encode(request), type=kind)
     except (msgspec.ValidationError, msgspec.DecodeError, TypeError, RequestFileError) as exc:
-        raise InvalidRequest(f"invalid run request: {exc}") from None
+        noun = "experiment request" if kind is ExperimentRequest else "run request"
+        raise InvalidRequest(f"invalid {noun}: {exc}") from None
 
 
 def derived_run_id(request_seq: int) -> str:
@@ -187,3 +194,32 @@ class Client:
     async def blob(self, ref: str) -> bytes:
         """A blob (prompt, completion, full output, output file) by its SHA-256; KeyError when absent."""
         return await (await JetStreamBlobStore.open(self.js)).get(ref)
+
+    async def submit_experiment(self, request: ExperimentRequest | dict | str | os.PathLike) -> str:
+        """Validate and publish an experiment request (tasks × solvers × seeds); return its id.
+        Raises InvalidRequest before publishing anything when it does not match the schema."""
+        request = to_request(request, ExperimentRequest)
+        ack = await self.js.publish(EXPERIMENTS_SUBJECT, msgspec.json.encode(request))
+        return request.experiment_id or f"exp-{ack.seq}"
+
+    async def experiment(self, experiment_id: str) -> ExperimentState:
+        """The experiment's state now: the fold of its events. Raises RunNotFound for an unknown one."""
+        events = await JetStreamEventLog(self.js, EXPERIMENT_EVENTS).read(experiment_id)
+        if not events:
+            raise RunNotFound(experiment_id)
+        return fold_experiment(events)
+
+    async def wait_experiment(self, experiment_id: str) -> ExperimentState:
+        """The experiment's state once it is done (every run ended, or cancelled) or was rejected."""
+        state = ExperimentState(experiment_id)
+        async with aclosing(JetStreamEventLog(self.js, EXPERIMENT_EVENTS).watch(experiment_id)) as events:
+            async for event in events:
+                state = evolve_experiment(state, event)
+                if isinstance(event, TERMINAL_EXPERIMENT_EVENTS):
+                    break
+        return state
+
+    async def experiment_report(self, experiment_id: str) -> ExperimentReport:
+        """Per task and solver: held-out score and any-medal % (mean ± SEM), nodes, cost, wall time;
+        and the solvers' ranking across tasks (Bradley–Terry)."""
+        return experiment_report(await self.experiment(experiment_id))

@@ -92,3 +92,26 @@ async def test_an_invalid_request_raises_before_publishing(nats_url, tmp_path):
             await client.submit({**WINE, "colour": "red"})
         info = await client.js.stream_info(REQUESTS_STREAM)
     assert info.state.messages == 0 and info.state.last_seq == 0
+
+
+async def test_submit_an_experiment_wait_for_it_and_read_its_report(nats_url, daemon):
+    experiment = {
+        "experiment_id": "client-exp",
+        "tasks": [{"kind": "bundled", "name": "wine"}],
+        "solvers": [{"name": "greedy", "policy": {"kind": "greedy", "num_drafts": 1}},
+                    {"name": "mcts", "policy": {"kind": "mcts"}}],
+        "seeds": [1],
+        "budget": {"max_nodes": 1},
+    }
+    async with Client(nats_url) as client:
+        with pytest.raises(InvalidRequest, match="experiment request"):
+            await client.submit_experiment({**experiment, "seeds": [-1]})
+        assert await client.submit_experiment(experiment) == "client-exp"
+        done = await client.wait_experiment("client-exp")
+        assert done.status == "done" and all(run.progress == "finished" for run in done.runs)
+        assert (await client.experiment("client-exp")).last_seq == done.last_seq
+        report = await client.experiment_report("client-exp")
+        assert report.runs_ended == 2 and {cell.solver for cell in report.cells} == {"greedy", "mcts"}
+        assert {rank.solver for rank in report.ranking.solvers} == {"greedy", "mcts"} and "Bradley" in report.ranking.method
+        with pytest.raises(RunNotFound):
+            await client.experiment("no-such-experiment")
