@@ -1,12 +1,10 @@
-"""The event log on NATS JetStream: streams, fenced appends, a KV run index, leases, cancel marks, an object store."""
+"""The event log on NATS JetStream: streams, fenced appends, a KV run index, leases, cancel marks (blobs: jetstream_blobs)."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -15,6 +13,7 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 
+from airad.events.jetstream_blobs import BLOB_PREFIX, BLOB_STREAM, BLOBS_BUCKET, JetStreamBlobStore  # noqa: F401 (re-exported)
 from airad.events.log import EXPERIMENT_EVENTS, KNOWLEDGE_EVENTS, RUN_EVENTS, AppendConflict, EventFamily, RunSummary
 
 REQUESTS_STREAM = "AIRAD_REQUESTS"
@@ -26,10 +25,6 @@ KNOWLEDGE_STREAM = KNOWLEDGE_EVENTS.stream
 KNOWLEDGE_PREFIX = KNOWLEDGE_EVENTS.prefix
 RUNS_BUCKET = "AIRAD_RUNS"
 LEASES_BUCKET = "AIRAD_LEASES"
-BLOBS_BUCKET = "AIRAD_BLOBS"
-BLOB_STREAM = "AIRAD_BLOB_MSGS"
-BLOB_PREFIX = "airad.blobs."
-BLOB_MESSAGE_LIMIT = 512 * 1024
 CANCELS_BUCKET = "AIRAD_CANCELS"
 _CANCELS_PREFIX = f"$KV.{CANCELS_BUCKET}."
 WRONG_LAST_SEQUENCE = 10071
@@ -188,88 +183,6 @@ class JetStreamEventLog:
                 await sub.unsubscribe()
             except nats.errors.Error:
                 pass
-
-
-class JetStreamBlobStore:
-    """BlobStore on JetStream, blobs named by SHA-256.
-
-    A blob up to `BLOB_MESSAGE_LIMIT` bytes is one message on `airad.blobs.<sha256>` (one publish to
-    store, one direct get to read; the stream keeps one message per subject, so storing it again
-    changes nothing). Larger blobs, and those written before this layout, live in the object store.
-    Blobs this process stored or read lately are served from memory (bounded by `cache_bytes`):
-    the harness reads a submission right after the executor's outputs were stored.
-    """
-
-    def __init__(self, js: JetStreamContext, store, known_limit: int = 100_000, cache_bytes: int = 32 * 1024 * 1024):
-        self.js = js
-        self.store = store
-        self.known_limit = known_limit
-        self._known: set[str] = set()
-        self._cache = ByteCache(cache_bytes)
-
-    @classmethod
-    async def open(cls, js: JetStreamContext) -> "JetStreamBlobStore":
-        """Bind (creating it if need be) the object store of large blobs."""
-        try:
-            store = await js.object_store(BLOBS_BUCKET)
-        except nats.js.errors.BucketNotFoundError:
-            store = await js.create_object_store(BLOBS_BUCKET)
-        return cls(js, store)
-
-    async def put(self, data: bytes) -> str:
-        """Store once per content."""
-        ref = hashlib.sha256(data).hexdigest()
-        if ref in self._known:
-            return ref
-        if len(data) <= BLOB_MESSAGE_LIMIT:
-            await self.js.publish(BLOB_PREFIX + ref, data, headers={"Nats-Msg-Id": f"blob:{ref}"}, timeout=10.0)
-        else:
-            try:
-                await self.store.get_info(ref)
-            except nats.js.errors.ObjectNotFoundError:
-                await self.store.put(ref, data)
-        if len(self._known) >= self.known_limit:
-            self._known.clear()
-        self._known.add(ref)
-        self._cache.add(ref, data)
-        return ref
-
-    async def get(self, ref: str) -> bytes:
-        """Fetch a blob by its digest; KeyError when there is none."""
-        data = self._cache.get(ref)
-        if data is not None:
-            return data
-        try:
-            data = (await self.js.get_last_msg(BLOB_STREAM, BLOB_PREFIX + ref, direct=True)).data or b""
-        except nats.js.errors.NotFoundError:
-            try:
-                data = (await self.store.get(ref)).data
-            except nats.js.errors.ObjectNotFoundError:
-                raise KeyError(ref) from None
-        self._cache.add(ref, data)
-        return data
-
-
-class ByteCache:
-    """The most recently added values, up to a total size in bytes (larger values are not kept)."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.size = 0
-        self._values: OrderedDict[str, bytes] = OrderedDict()
-
-    def add(self, key: str, value: bytes) -> None:
-        """Keep `value`, dropping the oldest values past the limit."""
-        if len(value) > self.limit // 8 or key in self._values:
-            return
-        self._values[key] = value
-        self.size += len(value)
-        while self.size > self.limit:
-            self.size -= len(self._values.popitem(last=False)[1])
-
-    def get(self, key: str) -> bytes | None:
-        """The value kept under `key`, if any."""
-        return self._values.get(key)
 
 
 async def _bucket(js: JetStreamContext, name: str, **config):
