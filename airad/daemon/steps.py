@@ -132,7 +132,10 @@ async def execute(services: RunServices, writer: RunWriter, task: Task, node: No
             with anyio.CancelScope(shield=True):
                 await writer.append(NodeDispatched, node_id=node.id, executor=backend, handle=handle)
         try:
-            await executor.start(handle)
+            # Shielded: a start cut short by a stopping daemon could leave a job claimed but never run
+            # (asyncio kills a child whose spawn was cancelled), which the next daemon would wait on.
+            with anyio.CancelScope(shield=True):
+                await executor.start(handle)
             result = await executor.wait(handle)
         except JobLost as exc:
             await writer.append(NodeFailed, node_id=node.id, stage="execute", reason=f"job lost: {exc}"[:1000])

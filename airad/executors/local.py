@@ -175,11 +175,19 @@ class LocalExecutor:
             pass
 
     def _check_start(self, job_dir: Path) -> None:
+        """Raise JobLost for a job with no process group yet that will never have one: never
+        started, or claimed (`started/` made) by a wrapper that died before it ran the script."""
         started, _ = self._started.get(str(job_dir), (None, None))
-        if started is None and not (job_dir / job_script.STARTED).exists():
+        try:
+            claimed_at = (job_dir / job_script.STARTED).stat().st_mtime
+        except FileNotFoundError:
+            claimed_at = None
+        if started is None and claimed_at is None:
             raise JobLost(f"local job in {job_dir} was never started")
         if started is not None and time.monotonic() - started > START_GRACE_S:
             raise JobLost(f"local job in {job_dir} did not start within {START_GRACE_S:.0f} s")
+        if started is None and time.time() - claimed_at > START_GRACE_S:
+            raise JobLost(f"local job in {job_dir} was claimed but its script never ran")
 
     def _collect(self, job_dir: Path, info: dict) -> JobResult:
         work = job_dir / job_script.WORK

@@ -179,3 +179,19 @@ async def test_sandbox_hides_the_dirs_a_job_names_as_hidden(layout, tmp_path):
     result = await run(executor, _spec(inputs, code, hidden=(str(answers),)))
     assert result.exit_code == 0, result.stderr
     assert result.stdout == b"[]\n"
+
+
+async def test_a_job_claimed_by_a_wrapper_that_died_before_running_it_is_lost_not_waited_on(executor, layout):
+    from airad.executors.base import JobLost, decode_handle
+    from airad.executors.local import START_GRACE_S
+
+    root, inputs, _ = layout
+    handle = await executor.prepare(_spec(inputs, "print('never runs')"))
+    claimed = Path(decode_handle(handle, "dir")["dir"]) / job_script.STARTED
+    claimed.mkdir()  # what a wrapper killed right after its claim leaves behind: no `at`, no pid
+    past = claimed.stat().st_mtime - START_GRACE_S - 1
+    os.utime(claimed, (past, past))
+    fresh = LocalExecutor(root / "state" / "work", sandbox=executor.sandboxed)  # the next daemon's executor
+    await fresh.start(handle)  # a no-op: the job was claimed already
+    with anyio.fail_after(30), pytest.raises(JobLost, match="never ran"):
+        await fresh.wait(handle)
