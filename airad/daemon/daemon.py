@@ -25,6 +25,7 @@ from airad.daemon.grading import Grader
 from airad.daemon.intake import accept
 from airad.daemon.llm import LLM, LiteLLMClient
 from airad.daemon.runner import drive_run
+from airad.daemon.settle import settle
 from airad.daemon.writer import RunServices
 from airad.daemon.settings import Settings
 from airad.events.jetstream import (
@@ -163,28 +164,7 @@ class Daemon:
                     batch.start_soon(self._handle_request, message)
 
     async def _handle_request(self, message) -> None:
-        """Record a request's outcome and ack it; on an unexpected error, leave it for redelivery."""
-        request_seq = message.metadata.sequence.stream
-        try:
-            run_id, drive = await self._accept(message.data, request_seq)
-        except anyio.get_cancelled_exc_class():
-            # The daemon is stopping: hand the request back now rather than after the ack wait, so
-            # another daemon (or the next start) takes it at once.
-            with anyio.CancelScope(shield=True), anyio.move_on_after(2):
-                await message.nak()
-            raise
-        except AppendConflict:
-            log.info("request.raced", request_seq=request_seq)
-            await message.nak(delay=0.5)
-            return
-        except Exception:
-            log.exception("request.failed", request_seq=request_seq)
-            await message.nak(delay=5.0)
-            return
-        if drive:
-            await self.start_run(run_id)
-        await message.ack()
-        log.info("request.accepted" if drive else "request.handled", run_id=run_id, request_seq=request_seq)
+        await settle(message, self._accept, self.start_run, "run")
 
     async def _accept(self, data: bytes, request_seq: int) -> tuple[str, bool]:
         return await accept(

@@ -21,11 +21,12 @@ import structlog
 
 from airad.daemon.cancels import CancelWatch
 from airad.daemon.intake import EXCERPT_CHARS, MAX_REQUEST_BYTES
+from airad.daemon.settle import settle
 from airad.daemon.validation import RequestError, parse_experiment
 from airad.events.experiment import ExperimentState, evolve_experiment, fold_experiment
 from airad.events.experiment_report import run_result
 from airad.events.fold import fold
-from airad.events.log import AppendConflict, CancelMarks, EventLog, RunIndex, experiment_key
+from airad.events.log import CancelMarks, EventLog, RunIndex, experiment_key
 from airad.schemas.experiment import PlannedRun, run_request
 from airad.schemas.experiment_events import (
     TERMINAL_EXPERIMENT_EVENTS,
@@ -232,23 +233,11 @@ class Experiments:
                 await self.handle(message)
 
     async def handle(self, message) -> None:
-        """Record one request's outcome and ack it; on an unexpected error, leave it for redelivery."""
-        request_seq = message.metadata.sequence.stream
-        try:
-            experiment_id, drive = await accept_experiment(
-                self.services.log, message.data, request_seq, self.services.clock, self.executors
-            )
-        except AppendConflict:
-            await message.nak(delay=0.5)
-            return
-        except Exception:
-            log.exception("experiment.request_failed", request_seq=request_seq)
-            await message.nak(delay=5.0)
-            return
-        if drive:
-            await self.start(experiment_id)
-        await message.ack()
-        log.info("experiment.accepted" if drive else "experiment.handled", experiment_id=experiment_id, request_seq=request_seq)
+        """Record one request's outcome and ack it (see `settle`)."""
+        await settle(message, self._accept, self.start, "experiment")
+
+    async def _accept(self, data: bytes, request_seq: int) -> tuple[str, bool]:
+        return await accept_experiment(self.services.log, data, request_seq, self.services.clock, self.executors)
 
     async def start(self, experiment_id: str) -> bool:
         """Drive the experiment here unless another daemon holds it."""
