@@ -11,7 +11,7 @@ import msgspec
 import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 
 from airad.events.jetstream_blobs import BLOB_PREFIX, BLOB_STREAM, BLOBS_BUCKET, JetStreamBlobStore  # noqa: F401 (re-exported)
 from airad.events.log import EXPERIMENT_EVENTS, KNOWLEDGE_EVENTS, RUN_EVENTS, AppendConflict, EventFamily, RunSummary
@@ -216,18 +216,40 @@ class JetStreamRunIndex:
         return msgspec.json.decode(entry.value, type=RunSummary) if entry.value else None
 
     async def list(self) -> list[RunSummary]:
-        """Every run's summary, by submission time (read through one watcher, not a request per key)."""
-        watcher = await self.kv.watchall(ignore_deletes=True)
-        summaries = []
-        try:
-            async for entry in watcher:
-                if entry is None:
-                    break
-                if entry.value:
-                    summaries.append(msgspec.json.decode(entry.value, type=RunSummary))
-        finally:
-            await watcher.stop()
+        """Every run's summary, by submission time (read through one consumer, not a request per key)."""
+        summaries = [msgspec.json.decode(value, type=RunSummary) for value in await latest_values(self.kv)]
         return sorted(summaries, key=lambda s: (s.submitted_at or 0.0, s.run_id))
+
+
+async def latest_values(kv, batch: int = 1000) -> list[bytes]:
+    """The current value of every live key of a KV bucket.
+
+    Read through an ephemeral pull consumer delivering the last message per subject: its pending
+    count is exact before anything is fetched. nats-py's own `watchall`/`keys` may report "no more
+    entries" before the first one arrives when the server pushed it early (seen as an empty run
+    list in CI), so they are not used here."""
+    config = ConsumerConfig(
+        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+        ack_policy=AckPolicy.NONE,
+        inactive_threshold=60.0,
+    )
+    sub = await kv._js.pull_subscribe(f"{kv._pre}>", stream=kv._stream, config=config)
+    values: list[bytes] = []
+    try:
+        pending = (await sub.consumer_info()).num_pending
+        while pending > 0:
+            try:
+                msgs = await sub.fetch(min(pending, batch), timeout=10)
+            except nats.errors.TimeoutError:
+                break  # keys deleted since the count was taken
+            for msg in msgs:
+                pending = msg.metadata.num_pending
+                operation = msg.headers.get("KV-Operation") if msg.headers else None
+                if operation not in ("DEL", "PURGE") and msg.data:
+                    values.append(msg.data)
+    finally:
+        await sub.unsubscribe()
+    return values
 
 
 class JetStreamLeases:
