@@ -24,7 +24,6 @@ from airad.daemon.writer import RunServices, RunWriter
 from airad.events.fold import RunState, fold
 from airad.events.log import AppendConflict
 from airad.schemas.events import NodeSelected, RunFinished, RunStarted
-from airad.tasks.registry import open_task
 
 log = structlog.get_logger("airad.runner")
 
@@ -85,7 +84,7 @@ async def drive_run(services: RunServices, run_id: str, cancel: anyio.Event | No
     knowledge = await run_knowledge(services, writer)
     request = state.request
     try:
-        task = await anyio.to_thread.run_sync(open_task, request.task, request.seed, services.tasks_root)
+        task = await services.tasks.open(request.task, request.seed, services.tasks_root)
     except Exception as exc:
         await writer.append(RunFinished, reason="error", best_node_id=None, detail=f"the task could not be prepared: {exc}"[:1000])
         await writer.publish_summary()

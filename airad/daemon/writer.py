@@ -11,6 +11,7 @@ import anyio
 
 from airad.daemon.grading import Grader
 from airad.daemon.llm import LLM
+from airad.daemon.opened_tasks import OpenedTasks
 from airad.events.fold import RunState, evolve
 from airad.events.knowledge_log import KnowledgeLog
 from airad.events.log import BlobStore, EventLog, RunIndex
@@ -32,6 +33,7 @@ class RunServices:
     owner: str
     generation_attempts: int = 2
     grader: Grader = field(default_factory=Grader)
+    tasks: OpenedTasks = field(default_factory=OpenedTasks)
     clock: Callable[[], float] = field(default=time.time)
     knowledge: KnowledgeLog | None = None  # the domains' knowledge; None: runs neither see nor distil any
 

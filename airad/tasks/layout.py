@@ -8,6 +8,7 @@ A test row whose target is empty has no label: it is predicted but not scored.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
@@ -97,9 +98,20 @@ def write_layout(
 
 
 def data_overview(public_dir: Path, max_columns: int = 60) -> str:
-    """One line per public file: rows and columns with dtypes, as a model would want to see them."""
+    """One line per public file: rows and columns with dtypes, as a model would want to see them.
+
+    Read once per content of the folder (its files' names, sizes and mtimes), not once per run:
+    the runs of an experiment share a prepared task, and reading its CSVs for each was most of a
+    busy daemon's CPU (bench/scale)."""
+    files = tuple((path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in sorted(public_dir.iterdir()))
+    return _overview(public_dir, files, max_columns)
+
+
+@functools.lru_cache(maxsize=256)
+def _overview(public_dir: Path, files: tuple, max_columns: int) -> str:
     lines = []
-    for path in sorted(public_dir.iterdir()):
+    for file_name, _size, _mtime in files:
+        path = public_dir / file_name
         if path.suffix != ".csv":
             lines.append(f"- {path.name}")
             continue

@@ -210,13 +210,13 @@ async def test_an_oom_or_a_killed_job_is_recorded_on_its_node(tmp_path, outcome,
 
 
 async def test_a_task_that_cannot_be_prepared_ends_the_run_with_the_reason(tmp_path, monkeypatch):
-    from airad.daemon import runner
+    from airad.daemon import opened_tasks
     from airad.tasks.registry import TaskError
 
     def broken(spec, seed, root):
         raise TaskError("$.task.train", "cannot read /data/gone.csv")
 
-    monkeypatch.setattr(runner, "open_task", broken)
+    monkeypatch.setattr(opened_tasks, "open_task", broken)
     services = _services(tmp_path, ScriptedLLM(lambda prompt: GOOD))
     await _submit(services)
     state = await drive_run(services, "r")
