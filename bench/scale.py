@@ -10,6 +10,9 @@ all to the end (`--max-nodes` nodes each, greedy, one node in flight per run). P
 
 - raw JetStream publish rate of this machine: pipelined nats-py `publish_async` of 300-byte messages
   to a stream of its own (the ceiling for any writer), and one awaited `publish` at a time;
+- the daemon's event-log capacity: `--runs` run writers (`RunWriter`: fenced append on
+  `JetStreamEventLog` + fold) appending `--log-nodes` node lifecycles each, all at once, with no
+  model, executor or harness between the events; as a ratio of the raw pipelined rate;
 - the most runs in flight at once (started and not yet finished);
 - events appended per second and nodes finished per second, from the first request published to the
   last run finished; the event rate as a ratio of the raw pipelined rate;
@@ -36,6 +39,7 @@ import time
 from pathlib import Path
 
 import anyio
+import msgspec
 import nats
 import structlog
 from nats.js.api import StreamConfig, StorageType
@@ -46,9 +50,13 @@ from airad.daemon.daemon import Daemon  # noqa: E402
 from airad.daemon.llm import Completion  # noqa: E402
 from airad.daemon.nats_server import EmbeddedNats  # noqa: E402
 from airad.daemon.settings import Settings  # noqa: E402
+from airad.daemon.writer import RunServices, RunWriter  # noqa: E402
+from airad.events.fold import RunState  # noqa: E402
+from airad.events.jetstream import JetStreamEventLog  # noqa: E402
 from airad.events import request_tokens  # noqa: E402
 from airad.events.jetstream import REQUESTS_SUBJECT, ensure_streams  # noqa: E402
 from airad.schemas.events import NodeExecuted, NodeFailed, NodeTested, RunFinished, RunStarted, event_tag  # noqa: E402
+from tests.factories import History  # noqa: E402
 from tests.fakes import SleepingExecutor  # noqa: E402
 
 ANSWER = """Plan: a shallow decision tree on all features.
@@ -196,6 +204,34 @@ async def raw_publish_rates(url: str, count: int = 50_000, size: int = 300) -> t
     return pipelined, serial
 
 
+async def log_capacity(url: str, runs: int, nodes: int, tmp: Path) -> float:
+    """Events per second appended by `runs` RunWriters at once (fenced publish + fold, nothing else)."""
+    request_tokens.install()
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    await ensure_streams(js)
+    history = History("template")
+    for node_id in range(nodes):
+        history.node(node_id, "draft" if node_id == 0 else "improve", () if node_id == 0 else (node_id - 1,))
+    steps = [(type(event), {k: v for k, v in msgspec.structs.asdict(event).items() if k not in ("run_id", "seq", "at")})
+             for event in history.events]
+    services = RunServices(log=JetStreamEventLog(js), blobs=None, index=None, llm=None, executors={}, limiters={},
+                           tasks_root=tmp, owner="bench")
+
+    async def one_run(i: int) -> None:
+        writer = RunWriter(services, RunState(f"capacity-{i:05d}"))
+        for event_type, fields in steps:
+            await writer.append(event_type, **fields)
+
+    start = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for i in range(runs):
+            tg.start_soon(one_run, i)
+    rate = runs * len(steps) / (time.perf_counter() - start)
+    await nc.close()
+    return rate
+
+
 def request(i: int, max_nodes: int, seeds: int = 0) -> bytes:
     return json.dumps({
         "run_id": f"scale-{i:05d}",
@@ -214,6 +250,10 @@ async def main(args) -> None:
         try:
             pipelined, serial = await raw_publish_rates(url)
             print(f"raw JetStream publishes: pipelined {pipelined:,.0f} msg/s, one at a time {serial:,.0f} msg/s")
+            if args.log_nodes:
+                capacity = await log_capacity(url, args.runs, args.log_nodes, Path(tmp))
+                print(f"event-log capacity ({args.runs:,} run writers at once, fenced append + fold, "
+                      f"{args.log_nodes} nodes each): {capacity:,.0f} events/s ({capacity / pipelined:.0%} of the raw pipelined rate)")
             await run_daemon(args, url, Path(tmp), server.process.pid, pipelined)
         finally:
             server.stop()
@@ -288,4 +328,5 @@ if __name__ == "__main__":
     parser.add_argument("--grading-processes", type=int, default=0, help="the daemon's grading_processes setting")
     parser.add_argument("--progress", type=float, default=10.0, help="seconds between progress lines")
     parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument("--log-nodes", type=int, default=3, help="node lifecycles each run writer appends in the event-log capacity phase (0: skip it)")
     asyncio.run(main(parser.parse_args()))

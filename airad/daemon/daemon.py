@@ -22,6 +22,7 @@ from airad.daemon.cancels import CancelWatch
 from airad.daemon.experiments import Experiments, ExperimentServices
 from airad.daemon.connection import connect_nats, safe_url, settings_connect_options
 from airad.daemon.grading import Grader
+from airad.daemon.opened_tasks import OpenedTasks
 from airad.daemon.intake import accept
 from airad.daemon.llm import LLM, LiteLLMClient
 from airad.daemon.runner import drive_run
@@ -99,6 +100,7 @@ class Daemon:
             index = await JetStreamRunIndex.open(js)
             self.leases = await JetStreamLeases.open(js, self.owner, self.settings.lease_ttl_s)
             backends = self._backends()
+            grader = Grader(self.settings.grading_processes)
             self.services = RunServices(
                 log=event_log,
                 blobs=await JetStreamBlobStore.open(js),
@@ -114,7 +116,8 @@ class Daemon:
                 tasks_root=self.settings.state_path / "tasks",
                 owner=self.owner,
                 generation_attempts=self.settings.generation_attempts,
-                grader=Grader(self.settings.grading_processes),
+                grader=grader,
+                tasks=OpenedTasks(prepare=grader.prepare),
                 knowledge=JetStreamKnowledgeLog(js),
             )
             self.cancels = CancelWatch(await JetStreamCancelMarks.open(js))

@@ -8,9 +8,9 @@ import anyio
 import anyio.to_process
 import msgspec
 
-from airad.schemas.request import RunRequest
+from airad.schemas.request import RunRequest, TaskSpec
 from airad.tasks.base import Grades, Task
-from airad.tasks.grading_worker import grade_in_worker
+from airad.tasks.grading_worker import grade_in_worker, prepare_in_worker
 
 
 class Grader:
@@ -33,3 +33,11 @@ class Grader:
             grade_in_worker, msgspec.json.encode(request.task), request.seed, str(tasks_root), submission,
             limiter=self._limiter,
         )
+
+    async def prepare(self, spec: TaskSpec, seed: int, tasks_root: Path) -> None:
+        """With worker processes, prepare the task's files in one of them (the daemon then opens a
+        prepared task: no CSV writing on the event loop's process); without, nothing."""
+        if self._limiter is not None:
+            await anyio.to_process.run_sync(
+                prepare_in_worker, msgspec.json.encode(spec), seed, str(tasks_root), limiter=self._limiter,
+            )

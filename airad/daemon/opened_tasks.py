@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
@@ -21,10 +22,12 @@ class OpenedTasks:
     ships with airad and cannot change) is then kept, up to `keep` of them, and shared by every run
     on it; other kinds are opened again for each run, so a user's edited CSV file is read afresh.
     The task's brief is read while opening, also under the lock: runs that open the same task next
-    find it read."""
+    find it read. `prepare`, when given, is awaited first (the daemon's grading workers write the
+    task's files in another process)."""
 
-    def __init__(self, keep: int = 64):
+    def __init__(self, keep: int = 64, prepare: Callable[[TaskSpec, int, Path], Awaitable[None]] | None = None):
         self.keep = keep
+        self.prepare = prepare
         self._kept: OrderedDict[tuple[bytes, int, Path], Task] = OrderedDict()
         self._locks: dict[tuple[bytes, int, Path], anyio.Lock] = {}
 
@@ -38,6 +41,8 @@ class OpenedTasks:
                 if task is not None:
                     self._kept.move_to_end(key)
                     return task
+                if self.prepare is not None:
+                    await self.prepare(spec, seed, tasks_root)
                 task = await anyio.to_thread.run_sync(_open_with_brief, spec, seed, tasks_root)
                 if isinstance(spec, BundledTask):
                     self._kept[key] = task

@@ -44,7 +44,7 @@ class RunWriter:
     def __init__(self, services: RunServices, state: RunState):
         self.services = services
         self.state = state
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock(fast_acquire=True)
 
     async def append(self, event_type, **fields) -> RunState:
         """Build, append (fenced) and fold one event; concurrent node tasks take turns. The append and

@@ -1,5 +1,6 @@
 """Grading in a worker process: the task is opened there from its spec (once per task and seed) and
-grades the submission, so the daemon's event loop never waits on the harness's CPU."""
+grades the submission, so the daemon's event loop never waits on the harness's CPU. A worker also
+prepares a task's split ahead of the daemon opening it (writing the CSVs is the costly part)."""
 
 from __future__ import annotations
 
@@ -21,3 +22,12 @@ def _opened(spec_json: bytes, seed: int, tasks_root: str) -> Task:
 def grade_in_worker(spec_json: bytes, seed: int, tasks_root: str, submission: bytes | None) -> Grades:
     """Grade `submission` with the task `spec_json` names, prepared for `seed` under `tasks_root`."""
     return _opened(spec_json, seed, tasks_root).grade(submission)
+
+
+def prepare_in_worker(spec_json: bytes, seed: int, tasks_root: str) -> None:
+    """Prepare the task on disk (and keep it open for grading); any failure is left for the
+    daemon's own open to report, with its field and reason."""
+    try:
+        _opened(spec_json, seed, tasks_root)
+    except Exception:
+        pass

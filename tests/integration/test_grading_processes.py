@@ -11,8 +11,10 @@ import sys
 import pytest
 
 from airad.daemon.grading import Grader
-from airad.schemas.request import BundledTask, RunRequest
-from airad.tasks.registry import open_task
+from airad.daemon.opened_tasks import OpenedTasks
+from airad.schemas.request import BundledTask, CsvTask, RunRequest
+from airad.tasks.layout import is_prepared
+from airad.tasks.registry import TaskError, open_task
 from tests.conftest import require
 from tests.integration.test_cli import SMALL_RUN
 
@@ -42,3 +44,17 @@ def test_a_run_graded_in_worker_processes(tmp_path):
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["nodes"] == 2 and summary["best_score"] > 0.5
+
+
+async def test_a_worker_process_prepares_the_split_the_daemon_then_opens(tmp_path, monkeypatch):
+    import airad.tasks.bundled
+
+    def no_writing_here(*args, **kwargs):
+        raise AssertionError("the split was written in the daemon's process")
+
+    monkeypatch.setattr(airad.tasks.bundled, "write_layout", no_writing_here)
+    tasks = OpenedTasks(prepare=Grader(1).prepare)
+    task = await tasks.open(BundledTask(name="wine"), 7, tmp_path)
+    assert is_prepared(task.root) and "target" in task.brief().data_overview
+    with pytest.raises(TaskError, match=r"\$\.task\.train"):
+        await tasks.open(CsvTask(train=str(tmp_path / "missing.csv"), target="y", metric="rmse"), 0, tmp_path)
