@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 
-from airad.cli_output import fmt_score, fmt_stat, table
+from airad.cli_output import age, fmt_score, fmt_stat, table
 from airad.events.experiment import ExperimentState
 from airad.events.experiment_report import ExperimentReport
 from airad.schemas.experiment_events import ExperimentRunFinished
@@ -19,6 +20,22 @@ def status_line(state: ExperimentState) -> str:
         f"{state.count('planned')} not started"
     )
     return f"experiment {state.experiment_id}: {state.status}{detail}" + ("" if state.status == "rejected" else f": {counts}")
+
+
+def experiments_table(states: list[ExperimentState], now: float | None = None) -> str:
+    """The `airad experiment ls` table, one line per experiment."""
+    now = time.time() if now is None else now
+    rows = [("EXPERIMENT", "STATUS", "TASKS", "SOLVERS", "SEEDS", "ENDED", "RUNNING", "NOT STARTED", "AGE")]
+    for state in states:
+        request = state.request
+        rows.append((
+            state.experiment_id, state.status,
+            str(len(request.tasks)) if request else "-", str(len(request.solvers)) if request else "-",
+            str(len(request.seeds)) if request else "-",
+            f"{state.count('finished')}/{len(state.runs)}", str(state.count("started")), str(state.count("planned")),
+            age(now - state.submitted_at) if state.submitted_at else "-",
+        ))
+    return table(rows)
 
 
 def run_finished_line(state: ExperimentState, event: ExperimentRunFinished) -> str:

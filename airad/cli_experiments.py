@@ -1,4 +1,4 @@
-"""`airad experiment submit|show|cancel|report` and `airad cancel RUN`."""
+"""`airad experiment submit|ls|show|cancel|report` and `airad cancel RUN`."""
 
 from __future__ import annotations
 
@@ -117,6 +117,29 @@ async def cmd_show(args, settings: Settings) -> int:
     return EXIT_FAILED if state.status == "rejected" else EXIT_OK
 
 
+async def cmd_ls(args, settings: Settings) -> int:
+    """`airad experiment ls`: every experiment in the log, oldest first."""
+    import anyio
+
+    from airad.daemon.connection import nats_connection
+
+    async with nats_connection(settings, args.environ) as (nc, _):
+        log = _experiment_log(nc.jetstream())
+        ids = await log.ids()
+        states: dict[str, ExperimentState] = {}
+
+        async def read(experiment_id: str) -> None:
+            states[experiment_id] = fold_experiment(await log.read(experiment_id))
+
+        async with anyio.create_task_group() as tg:
+            for experiment_id in ids:
+                tg.start_soon(read, experiment_id)
+    ordered = sorted(states.values(), key=lambda s: (s.submitted_at or 0.0, s.experiment_id))
+    print(out.to_json([_progress(s) | {"submitted_at": s.submitted_at} for s in ordered]) if args.json
+          else xout.experiments_table(ordered))
+    return EXIT_OK
+
+
 async def cmd_report(args, settings: Settings) -> int:
     """`airad experiment report EXP [--json|--csv]`."""
     from airad.daemon.connection import nats_connection
@@ -206,6 +229,7 @@ def register(command) -> None:
     submit = subcommand("submit", cmd_submit, "publish an experiment request (TOML or JSON)")
     submit.add_argument("file")
     submit.add_argument("--wait", action="store_true", help="follow the experiment until it is done, then print its report")
+    subcommand("ls", cmd_ls, "every experiment: status and runs ended / running / not started")
     show = subcommand("show", cmd_show, "an experiment's progress: runs ended / running / not started per task × solver")
     show.add_argument("experiment_id", metavar="EXP")
     show.add_argument("--follow", action="store_true", help="print each run as it ends, until the experiment is done")

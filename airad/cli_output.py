@@ -74,13 +74,15 @@ def final_report(state: RunState) -> str:
 def runs_table(summaries: Sequence[RunSummary], now: float | None = None) -> str:
     """The `airad runs` table."""
     now = time.time() if now is None else now
-    rows = [("RUN", "STATUS", "TASK", "POLICY", "NODES", "BUGGY", "BEST VALID", "TEST", "COST", "AGE")]
+    domains = any(s.domain for s in summaries)  # the column only when some run names a domain
+    rows = [("RUN", "STATUS", "TASK", *(("DOMAIN",) if domains else ()), "POLICY", "NODES", "BUGGY", "BEST VALID", "TEST", "COST", "AGE")]
     for s in summaries:
-        age = _age(now - s.submitted_at) if s.submitted_at else "-"
+        since = age(now - s.submitted_at) if s.submitted_at else "-"
         rows.append((
-            s.run_id, s.status + (f" ({s.finish_reason})" if s.finish_reason else ""), s.task, s.policy,
+            s.run_id, s.status + (f" ({s.finish_reason})" if s.finish_reason else ""), s.task,
+            *((s.domain or "-",) if domains else ()), s.policy,
             str(s.nodes), str(s.buggy), fmt_score(s.best_score), fmt_score(s.best_test_score),
-            f"${s.cost_usd:.2f}", age,
+            f"${s.cost_usd:.2f}", since,
         ))
     return _table(rows)
 
@@ -262,7 +264,8 @@ def _short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _age(seconds: float) -> str:
+def age(seconds: float) -> str:
+    """A duration as people read an age: '42s', '5m', '3h', '2d'."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{int(seconds // size)}{unit}"

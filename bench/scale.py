@@ -10,9 +10,10 @@ all to the end (`--max-nodes` nodes each, greedy, one node in flight per run). P
 
 - raw JetStream publish rate of this machine: pipelined nats-py `publish_async` of 300-byte messages
   to a stream of its own (the ceiling for any writer), and one awaited `publish` at a time;
-- the daemon's event-log capacity: `--runs` run writers (`RunWriter`: fenced append on
-  `JetStreamEventLog` + fold) appending `--log-nodes` node lifecycles each, all at once, with no
-  model, executor or harness between the events; as a ratio of the raw pipelined rate;
+- the daemon's event-log capacity: `--runs` runs appending `--log-nodes` node lifecycles each, all
+  at once, with no model, executor or harness between the events: through `JetStreamEventLog.append`
+  (fenced, de-duplicated) and through the daemon's `RunWriter` (that append plus its lock,
+  cancellation shield and fold); each as a ratio of the raw pipelined rate;
 - the most runs in flight at once (started and not yet finished);
 - events appended per second and nodes finished per second, from the first request published to the
   last run finished; the event rate as a ratio of the raw pipelined rate;
@@ -204,8 +205,10 @@ async def raw_publish_rates(url: str, count: int = 50_000, size: int = 300) -> t
     return pipelined, serial
 
 
-async def log_capacity(url: str, runs: int, nodes: int, tmp: Path) -> float:
-    """Events per second appended by `runs` RunWriters at once (fenced publish + fold, nothing else)."""
+async def log_capacity(url: str, runs: int, nodes: int, tmp: Path) -> tuple[float, float]:
+    """Events per second appended by `runs` runs at once, with nothing between their events:
+    (through `JetStreamEventLog.append` alone, through the daemon's `RunWriter`: the fenced append
+    plus its lock, cancellation shield and fold)."""
     request_tokens.install()
     nc = await nats.connect(url)
     js = nc.jetstream()
@@ -215,21 +218,27 @@ async def log_capacity(url: str, runs: int, nodes: int, tmp: Path) -> float:
         history.node(node_id, "draft" if node_id == 0 else "improve", () if node_id == 0 else (node_id - 1,))
     steps = [(type(event), {k: v for k, v in msgspec.structs.asdict(event).items() if k not in ("run_id", "seq", "at")})
              for event in history.events]
-    services = RunServices(log=JetStreamEventLog(js), blobs=None, index=None, llm=None, executors={}, limiters={},
-                           tasks_root=tmp, owner="bench")
+    log = JetStreamEventLog(js)
+    services = RunServices(log=log, blobs=None, index=None, llm=None, executors={}, limiters={}, tasks_root=tmp, owner="bench")
 
-    async def one_run(i: int) -> None:
-        writer = RunWriter(services, RunState(f"capacity-{i:05d}"))
+    async def through_log(run_id: str) -> None:
+        for seq, (event_type, fields) in enumerate(steps, 1):
+            await log.append(event_type(run_id=run_id, seq=seq, at=time.time(), **fields))
+
+    async def through_writer(run_id: str) -> None:
+        writer = RunWriter(services, RunState(run_id))
         for event_type, fields in steps:
             await writer.append(event_type, **fields)
 
-    start = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        for i in range(runs):
-            tg.start_soon(one_run, i)
-    rate = runs * len(steps) / (time.perf_counter() - start)
+    rates = []
+    for name, one_run in (("log", through_log), ("writer", through_writer)):
+        start = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for i in range(runs):
+                tg.start_soon(one_run, f"capacity-{name}-{i:05d}")
+        rates.append(runs * len(steps) / (time.perf_counter() - start))
     await nc.close()
-    return rate
+    return rates[0], rates[1]
 
 
 def request(i: int, max_nodes: int, seeds: int = 0) -> bytes:
@@ -251,9 +260,10 @@ async def main(args) -> None:
             pipelined, serial = await raw_publish_rates(url)
             print(f"raw JetStream publishes: pipelined {pipelined:,.0f} msg/s, one at a time {serial:,.0f} msg/s")
             if args.log_nodes:
-                capacity = await log_capacity(url, args.runs, args.log_nodes, Path(tmp))
-                print(f"event-log capacity ({args.runs:,} run writers at once, fenced append + fold, "
-                      f"{args.log_nodes} nodes each): {capacity:,.0f} events/s ({capacity / pipelined:.0%} of the raw pipelined rate)")
+                log_rate, writer_rate = await log_capacity(url, args.runs, args.log_nodes, Path(tmp))
+                print(f"event-log capacity ({args.runs:,} runs appending at once, {args.log_nodes} nodes each): "
+                      f"fenced appends {log_rate:,.0f} events/s ({log_rate / pipelined:.0%} of the raw pipelined rate); "
+                      f"through the run writer (+ lock, shield, fold) {writer_rate:,.0f} events/s ({writer_rate / pipelined:.0%})")
             await run_daemon(args, url, Path(tmp), server.process.pid, pipelined)
         finally:
             server.stop()

@@ -22,8 +22,9 @@ class OpenedTasks:
     ships with airad and cannot change) is then kept, up to `keep` of them, and shared by every run
     on it; other kinds are opened again for each run, so a user's edited CSV file is read afresh.
     The task's brief is read while opening, also under the lock: runs that open the same task next
-    find it read. `prepare`, when given, is awaited first (the daemon's grading workers write the
-    task's files in another process)."""
+    find it read. `prepare`, when given, is awaited first for a bundled task (the daemon's grading
+    workers write its split in another process; other kinds read the user's files to open, and
+    would read them twice)."""
 
     def __init__(self, keep: int = 64, prepare: Callable[[TaskSpec, int, Path], Awaitable[None]] | None = None):
         self.keep = keep
@@ -41,7 +42,7 @@ class OpenedTasks:
                 if task is not None:
                     self._kept.move_to_end(key)
                     return task
-                if self.prepare is not None:
+                if self.prepare is not None and isinstance(spec, BundledTask):
                     await self.prepare(spec, seed, tasks_root)
                 task = await anyio.to_thread.run_sync(_open_with_brief, spec, seed, tasks_root)
                 if isinstance(spec, BundledTask):

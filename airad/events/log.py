@@ -102,6 +102,7 @@ class RunSummary(Struct, frozen=True):
     finish_reason: str = ""
     last_seq: int = 0
     in_flight: int = 0
+    domain: str = ""
 
 
 class RunIndex(Protocol):

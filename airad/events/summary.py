@@ -40,4 +40,5 @@ def summarize(state: RunState, now: float) -> RunSummary:
         finish_reason=state.finish_reason or state.rejection,
         last_seq=state.last_seq,
         in_flight=sum(1 for n in state.nodes if not n.done),
+        domain=(request.domain or "") if request else "",
     )

@@ -65,7 +65,7 @@ def run_params(request: RunRequest) -> dict[str, str]:
         "seed": str(request.seed),
         "executor": request.executor.__struct_config__.tag,
         "max_nodes": str(request.budget.max_nodes),
-    }
+    } | ({"domain": request.domain} if request.domain else {})
 
 
 def run_tags(state: RunState) -> dict[str, str]:

@@ -122,6 +122,11 @@ async def test_an_experiment_survives_a_sigkill_and_reports_every_run_and_a_rank
     assert len(rows) == 4 and {r["runs"] for r in rows} == {"2"} and all(r["rank"] for r in rows)
     show = airad("--nats", nats_url, "experiment", "show", "crash", state_dir=state_dir)
     assert show.returncode == 0 and "experiment crash: done: 8/8 runs ended" in show.stdout
+    listed = airad("--nats", nats_url, "experiment", "ls", state_dir=state_dir)
+    header, line = listed.stdout.splitlines()
+    assert header.split()[:3] == ["EXPERIMENT", "STATUS", "TASKS"] and line.split()[:6] == ["crash", "done", "2", "2", "2", "8/8"]
+    [entry] = json.loads(airad("--nats", nats_url, "experiment", "ls", "--json", state_dir=state_dir).stdout)
+    assert (entry["experiment_id"], entry["status"], entry["runs_ended"]) == ("crash", "done", 8)
 
 
 def _run_request(run_id: str) -> bytes:

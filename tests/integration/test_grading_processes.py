@@ -12,7 +12,7 @@ import pytest
 
 from airad.daemon.grading import Grader
 from airad.daemon.opened_tasks import OpenedTasks
-from airad.schemas.request import BundledTask, CsvTask, RunRequest
+from airad.schemas.request import BundledTask, RunRequest
 from airad.tasks.layout import is_prepared
 from airad.tasks.registry import TaskError, open_task
 from tests.conftest import require
@@ -56,5 +56,5 @@ async def test_a_worker_process_prepares_the_split_the_daemon_then_opens(tmp_pat
     tasks = OpenedTasks(prepare=Grader(1).prepare)
     task = await tasks.open(BundledTask(name="wine"), 7, tmp_path)
     assert is_prepared(task.root) and "target" in task.brief().data_overview
-    with pytest.raises(TaskError, match=r"\$\.task\.train"):
-        await tasks.open(CsvTask(train=str(tmp_path / "missing.csv"), target="y", metric="rmse"), 0, tmp_path)
+    with pytest.raises(TaskError, match=r"\$\.task\.name"):
+        await tasks.open(BundledTask(name="no-such-task"), 0, tmp_path)

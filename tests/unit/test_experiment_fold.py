@@ -124,3 +124,14 @@ def test_a_run_without_a_scored_node_loses_to_one_with_a_score():
     log = Log().run("e-t0-a-s0", _result(None)).run("e-t0-b-s0", _result(0.1))
     ranking = experiment_report(fold_experiment(log.events)).ranking
     assert [s.solver for s in ranking.solvers] == ["b", "a"]
+
+
+def test_the_experiments_table_lists_progress_and_a_rejected_experiment_without_a_request():
+    from airad.cli_experiment_output import experiments_table
+
+    accepted = fold_experiment(Log().events)
+    rejected = ExperimentState("bad", status="rejected", rejection="$.seeds: empty")
+    header, first, second = experiments_table([accepted, rejected], now=100.0 + 3600).splitlines()
+    assert header.split() == ["EXPERIMENT", "STATUS", "TASKS", "SOLVERS", "SEEDS", "ENDED", "RUNNING", "NOT", "STARTED", "AGE"]
+    assert first.split() == ["e", "running", "2", "2", "2", f"0/{len(accepted.runs)}", "0", str(len(accepted.runs)), "1h"]
+    assert second.split() == ["bad", "rejected", "-", "-", "-", "0/0", "0", "0", "-"]
