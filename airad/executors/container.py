@@ -24,6 +24,7 @@ from datetime import datetime
 import aiodocker
 from aiodocker.containers import DockerContainer
 
+from airad.executors import job_script
 from airad.executors.base import JobLost, JobResult, JobSpec, decode_handle, encode_handle
 from airad.executors.config import ContainerBackend
 from airad.executors.local import thread_limits
@@ -276,17 +277,52 @@ async def collect(container: DockerContainer, info: dict, timeout_s: float, kill
 
 async def logs(container: DockerContainer, stream: str) -> bytes:
     """One output stream of the container, as the bytes the job wrote (the engine frames each chunk
-    with an 8-byte header naming its stream)."""
+    with an 8-byte header naming its stream), read as it streams in: whole when small, else its head
+    and tail around `job_script.truncation_marker`, so gigabytes of output never sit in memory."""
+    kept = HeadTail(job_script.OUTPUT_HEAD_BYTES, job_script.OUTPUT_TAIL_BYTES)
+    pending = bytearray()
     async with container.docker._query(
         f"containers/{container.id}/logs", params={stream: True, "follow": False}
     ) as response:
-        raw = await response.read()
-    chunks, offset = [], 0
-    while offset + 8 <= len(raw):
-        size = int.from_bytes(raw[offset + 4 : offset + 8], "big")
-        chunks.append(raw[offset + 8 : offset + 8 + size])
-        offset += 8 + size
-    return b"".join(chunks)
+        async for chunk in response.content.iter_chunked(1 << 16):
+            pending += chunk
+            offset = 0
+            while len(pending) - offset >= 8:
+                size = int.from_bytes(pending[offset + 4 : offset + 8], "big")
+                if len(pending) - offset - 8 < size:
+                    break
+                kept.add(pending[offset + 8 : offset + 8 + size])
+                offset += 8 + size
+            del pending[:offset]
+    return kept.value()
+
+
+class HeadTail:
+    """The first `head` and the last `tail` bytes of a stream added piece by piece, and its size."""
+
+    def __init__(self, head: int, tail: int):
+        self.head, self.tail = head, tail
+        self.size = 0
+        self._first = bytearray()
+        self._last = bytearray()
+
+    def add(self, piece: bytes | bytearray) -> None:
+        """Take the next bytes of the stream."""
+        self.size += len(piece)
+        room = self.head - len(self._first)
+        if room > 0:
+            self._first += piece[:room]
+            piece = piece[room:]
+        self._last += piece
+        if len(self._last) > 2 * self.tail:
+            del self._last[: -self.tail]
+
+    def value(self) -> bytes:
+        """The whole stream if it fits in head + tail, else head, truncation marker, tail."""
+        if self.size <= self.head + self.tail:
+            return bytes(self._first + self._last)
+        last = self._last[-self.tail :]
+        return bytes(self._first) + job_script.truncation_marker(self.size, len(self._first), len(last)) + bytes(last)
 
 
 def engine_time(text: str | None) -> float | None:

@@ -37,6 +37,19 @@ def truncation_marker(size: int, head: int, tail: int) -> bytes:
     return f"\n[airad: output truncated: {size} bytes written; the first {head} and the last {tail} kept]\n".encode()
 
 
+def cap_in_place_sh(names: Sequence[str]) -> str:
+    """Shell that rewrites each of `names` (in the current dir) that is too big as `read_capped`
+    would read it, so that a remote job dir can be copied back whole."""
+    head, tail = OUTPUT_HEAD_BYTES, OUTPUT_TAIL_BYTES
+    marker = f"\\n[airad: output truncated: %s bytes written; the first {head} and the last {tail} kept]\\n"
+    return (
+        f"for f in {' '.join(names)}; do [ -f \"$f\" ] || continue; size=$(wc -c < \"$f\"); "
+        f"[ \"$size\" -gt {head + tail} ] || continue; "
+        f"{{ head -c {head} \"$f\"; printf '{marker}' \"$size\"; tail -c {tail} \"$f\"; }} > \"$f.capped\" "
+        f"&& mv -f \"$f.capped\" \"$f\"; done; "
+    )
+
+
 def read_capped(path: Path, head: int = OUTPUT_HEAD_BYTES, tail: int = OUTPUT_TAIL_BYTES) -> bytes:
     """A job's stdout or stderr file, whole when it is small, else its first `head` and last `tail`
     bytes around a `truncation_marker`: a script that writes gigabytes never gets them into memory.

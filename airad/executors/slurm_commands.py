@@ -18,6 +18,7 @@ from typing import NamedTuple, Protocol
 
 import asyncssh
 
+from airad.executors import job_script
 from airad.executors.config import SshHost
 from airad.executors.ssh_link import SshLink, inputs_digest
 
@@ -141,9 +142,14 @@ async def write_tree(commands: Commands, directory: str, stream: bytes) -> None:
         raise RuntimeError(f"cannot write job dir {directory}: {done.error}")
 
 
-async def read_tree(commands: Commands, directory: str, names: Sequence[str]) -> dict[str, bytes] | None:
-    """The regular files among `names` (relative to `directory`) that exist, or None if the dir is gone."""
-    done = await commands.run(["sh", "-c", READ_TREE, "sh", directory, *names])
+async def read_tree(
+    commands: Commands, directory: str, names: Sequence[str], capped: Sequence[str] = ()
+) -> dict[str, bytes] | None:
+    """The regular files among `names` (relative to `directory`) that exist, or None if the dir is gone.
+    Files named in `capped` (a job's stdout and stderr) are first cut to their head and tail where
+    they are, if too big (`job_script.read_capped`), so gigabytes of output never cross over."""
+    script = READ_TREE.replace("shift; ", "shift; " + job_script.cap_in_place_sh(capped), 1) if capped else READ_TREE
+    done = await commands.run(["sh", "-c", script, "sh", directory, *names])
     if done.returncode == MISSING_DIR_STATUS:
         return None
     if done.returncode != 0:

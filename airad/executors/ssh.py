@@ -92,6 +92,25 @@ async def read_file(sftp: asyncssh.SFTPClient, path: str) -> bytes | None:
         return None
 
 
+async def read_capped_file(sftp: asyncssh.SFTPClient, path: str) -> bytes:
+    """A job's remote stdout or stderr as `job_script.read_capped` reads a local one: whole when small,
+    else its head and tail around the truncation marker, read by range (gigabytes never cross the
+    link). A missing file reads as empty."""
+    head, tail = job_script.OUTPUT_HEAD_BYTES, job_script.OUTPUT_TAIL_BYTES
+    try:
+        async with sftp.open(path, "rb") as handle:
+            size = (await handle.stat()).size or 0
+            if size <= head + tail:
+                return await handle.read()
+            first = await handle.read(head, 0)
+            last = await handle.read(tail, size - tail)
+    except asyncssh.SFTPConnectionLost:
+        raise
+    except asyncssh.SFTPError:
+        return b""
+    return first + job_script.truncation_marker(size, len(first), len(last)) + last
+
+
 class SshExecutor:
     """Executor over a pool of SSH hosts: each job goes to the host with the most free slots that has
     the GPUs it asks for; its GPU ids reach it as CUDA_VISIBLE_DEVICES and are recorded in the handle."""
@@ -237,9 +256,13 @@ class SshExecutor:
         sftp = await link.sftp(conn)
         job_dir = fields["dir"]
         outputs = [posixpath.join(job_script.WORK, name) for name in fields["outputs"]]
-        names = [job_script.EXIT_CODE, f"{job_script.STARTED}/at", "ended_at", "stdout", "stderr", job_script.CANCELLED]
-        found = await asyncio.gather(*(read_file(sftp, posixpath.join(job_dir, name)) for name in names + outputs))
-        exit_text, started_at, ended_at, stdout, stderr, cancelled = found[: len(names)]
+        names = [job_script.EXIT_CODE, f"{job_script.STARTED}/at", "ended_at", job_script.CANCELLED]
+        found, stdout, stderr = await asyncio.gather(
+            asyncio.gather(*(read_file(sftp, posixpath.join(job_dir, name)) for name in names + outputs)),
+            read_capped_file(sftp, posixpath.join(job_dir, "stdout")),
+            read_capped_file(sftp, posixpath.join(job_dir, "stderr")),
+        )
+        exit_text, started_at, ended_at, cancelled = found[: len(names)]
         return job_script.result_from_files(
             exit_text=exit_text or b"",
             started_at=job_script.parse_number(started_at),
@@ -247,8 +270,8 @@ class SshExecutor:
             timeout_s=fields["timeout_s"],
             memory_limited=fields["memory"],
             cancelled=cancelled is not None,
-            stdout=stdout or b"",
-            stderr=stderr or b"",
+            stdout=stdout,
+            stderr=stderr,
             outputs={name: data for name, data in zip(fields["outputs"], found[len(names):]) if data is not None},
         )
 

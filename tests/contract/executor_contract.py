@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from airad.executors import job_script
 from airad.executors.base import JobLost, JobSpec
 
 MIB = 1024 * 1024
@@ -64,6 +65,23 @@ class ExecutorContract:
         assert b"rows 3" in result.stdout
         assert result.outputs == {"submission/submission.csv": b"id,y\n1,0.5\n"}
         assert not result.timed_out and not result.oom and result.killed is None
+
+    async def test_a_flood_of_output_comes_back_as_its_head_and_tail(self, executor, inputs_dir):
+        result = await self.run(executor, self.spec(inputs_dir, """
+            import sys
+            sys.stdout.write("first line\\n")
+            for i in range(6):
+                sys.stdout.write(str(i) * (1 << 20))
+            sys.stdout.write("\\nlast line\\n")
+            sys.stderr.write("e" * (3 << 20))
+        """))
+        assert result.exit_code == 0, result.stderr[-500:]
+        bound = job_script.OUTPUT_HEAD_BYTES + job_script.OUTPUT_TAIL_BYTES + 200
+        assert len(result.stdout) <= bound and len(result.stderr) <= bound
+        written = len("first line\n") + 6 * MIB + len("\nlast line\n")
+        assert result.stdout.startswith(b"first line\n0000") and result.stdout.endswith(b"5555\nlast line\n")
+        assert f"[airad: output truncated: {written} bytes written;".encode() in result.stdout
+        assert f"[airad: output truncated: {3 * MIB} bytes written;".encode() in result.stderr
 
     async def test_a_failing_script_reports_its_exit_code_and_stderr(self, executor, inputs_dir):
         result = await self.run(executor, self.spec(inputs_dir, """

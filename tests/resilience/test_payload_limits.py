@@ -83,3 +83,16 @@ async def test_a_run_whose_script_floods_its_output_goes_on(tmp_path, code):
         stdout = await services.blobs.get(event.stdout_ref)
         assert b"output truncated" in stdout and len(stdout) < 3 << 20
         assert len(event.stdout_tail) <= 4001
+
+
+def test_a_stream_read_piece_by_piece_keeps_its_head_and_tail():
+    from airad.executors.container import HeadTail
+
+    data = bytes(range(256)) * 40
+    for head, tail in ((100, 200), (6000, 6000), (1, 1)):
+        kept = HeadTail(head, tail)
+        for start in range(0, len(data), 97):
+            kept.add(data[start:start + 97])
+        expected = data if len(data) <= head + tail else (
+            data[:head] + job_script.truncation_marker(len(data), head, tail) + data[-tail:])
+        assert kept.value() == expected
