@@ -11,6 +11,7 @@ leaves a marker file in it before killing it. So a handle only names the contain
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import io
 import json
@@ -226,15 +227,31 @@ async def kill(container: DockerContainer) -> None:
             raise
 
 
-async def read_file(container: DockerContainer, path: str) -> bytes | None:
-    """A regular file's bytes from the container (running or not), or None if it is not there."""
+class FileTooBig(Exception):
+    """A file over the size asked for; `size` is its size in bytes."""
+
+    def __init__(self, size: int):
+        super().__init__(f"{size} bytes")
+        self.size = size
+
+
+async def read_file(container: DockerContainer, path: str, limit: int | None = None) -> bytes | None:
+    """A regular file's bytes from the container (running or not), or None if it is not there.
+    Over `limit` bytes (the engine states the size before sending it) it raises `FileTooBig`
+    without reading the file."""
     try:
-        tar = await container.get_archive(path)
+        async with container.docker._query(f"containers/{container.id}/archive", params={"path": path}) as response:
+            stat = response.headers.get("X-Docker-Container-Path-Stat")
+            size = int(json.loads(base64.b64decode(stat)).get("size", 0)) if stat else None
+            if limit is not None and size is not None and size > limit:
+                response.close()  # drop the connection: releasing it would drain the whole file first
+                raise FileTooBig(size)
+            body = await response.read()
     except aiodocker.DockerError as error:
         if error.status == 404:
             return None
         raise
-    with tar:
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r") as tar:
         member = next((m for m in tar.getmembers() if m.isfile()), None)
         extracted = tar.extractfile(member) if member is not None else None
         return extracted.read() if extracted is not None else None
@@ -258,9 +275,13 @@ async def collect(container: DockerContainer, info: dict, timeout_s: float, kill
     exit_code = state.get("ExitCode") if ran else None
     timed_out = not cancelled and (killed_at_deadline or (exit_code != 0 and duration >= timeout_s))
     memory_limited = bool(info["HostConfig"].get("Memory"))
-    outputs = {}
+    outputs, notes = {}, b""
     for relative in json.loads(info["Config"]["Labels"][OUTPUTS_LABEL]):
-        data = await read_file(container, f"{WORK}/{relative}")
+        try:
+            data = await read_file(container, f"{WORK}/{relative}", limit=job_script.OUTPUT_FILE_LIMIT_BYTES)
+        except FileTooBig as too_big:
+            notes += job_script.output_too_big_note(relative, too_big.size)
+            continue
         if data is not None:
             outputs[relative] = data
     return JobResult(
@@ -268,7 +289,7 @@ async def collect(container: DockerContainer, info: dict, timeout_s: float, kill
         duration_s=duration,
         timed_out=timed_out,
         stdout=await logs(container, "stdout") if ran else b"",
-        stderr=await logs(container, "stderr") if ran else b"",
+        stderr=(await logs(container, "stderr") if ran else b"") + notes,
         outputs=outputs,
         oom=not cancelled and not timed_out and (bool(state.get("OOMKilled")) or (memory_limited and exit_code == 137)),
         killed="cancelled" if cancelled else None,

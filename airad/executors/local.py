@@ -191,11 +191,15 @@ class LocalExecutor:
 
     def _collect(self, job_dir: Path, info: dict) -> JobResult:
         work = job_dir / job_script.WORK
-        outputs = {}
+        outputs, notes = {}, b""
         for relative in info["outputs"]:
             path = work / relative
             if path.is_file() and not path.is_symlink():
-                outputs[relative] = path.read_bytes()
+                size = path.stat().st_size
+                if size > job_script.OUTPUT_FILE_LIMIT_BYTES:
+                    notes += job_script.output_too_big_note(relative, size)
+                else:
+                    outputs[relative] = path.read_bytes()
         return job_script.result_from_files(
             exit_text=_read(job_dir / job_script.EXIT_CODE) or "",
             started_at=job_script.parse_number(_read(job_dir / job_script.STARTED / "at")),
@@ -204,7 +208,7 @@ class LocalExecutor:
             memory_limited=bool(info.get("memory_limited")),
             cancelled=(job_dir / job_script.CANCELLED).exists(),
             stdout=job_script.read_capped(job_dir / "stdout"),
-            stderr=job_script.read_capped(job_dir / "stderr"),
+            stderr=job_script.read_capped(job_dir / "stderr") + notes,
             outputs=outputs,
         )
 

@@ -151,7 +151,9 @@ class SlurmExecutor:
         slurm_id, job_dir = job["slurm_id"], job["dir"]
         state = await self._final_state(slurm_id)
         outputs = [f"{job_script.WORK}/{name}" for name in job["outputs"]]
-        files = await read_tree(self.commands, job_dir, [*RESULT_FILES, *outputs], capped=("stdout", "stderr"))
+        files = await read_tree(
+            self.commands, job_dir, [*RESULT_FILES, *outputs], capped=("stdout", "stderr"), limited=outputs,
+        )
         if files is None:
             raise JobLost(f"Slurm job {slurm_id}: its dir {job_dir} is gone")
         if state is None and job_script.EXIT_CODE not in files:

@@ -143,12 +143,16 @@ async def write_tree(commands: Commands, directory: str, stream: bytes) -> None:
 
 
 async def read_tree(
-    commands: Commands, directory: str, names: Sequence[str], capped: Sequence[str] = ()
+    commands: Commands, directory: str, names: Sequence[str], capped: Sequence[str] = (), limited: Sequence[str] = (),
 ) -> dict[str, bytes] | None:
     """The regular files among `names` (relative to `directory`) that exist, or None if the dir is gone.
-    Files named in `capped` (a job's stdout and stderr) are first cut to their head and tail where
-    they are, if too big (`job_script.read_capped`), so gigabytes of output never cross over."""
-    script = READ_TREE.replace("shift; ", "shift; " + job_script.cap_in_place_sh(capped), 1) if capped else READ_TREE
+    Files in `limited` (a job's outputs) over the output limit are first set aside with a note in
+    ./stderr, and files in `capped` (its stdout and stderr) are cut to their head and tail where they
+    are (`job_script.read_capped`), so gigabytes never cross over."""
+    prelude = (job_script.set_aside_too_big_sh(limited, f"{job_script.WORK}/") if limited else "") + (
+        job_script.cap_in_place_sh(capped) if capped else ""
+    )
+    script = READ_TREE.replace("shift; ", "shift; " + prelude, 1)
     done = await commands.run(["sh", "-c", script, "sh", directory, *names])
     if done.returncode == MISSING_DIR_STATUS:
         return None

@@ -92,6 +92,20 @@ async def read_file(sftp: asyncssh.SFTPClient, path: str) -> bytes | None:
         return None
 
 
+async def read_output_file(sftp: asyncssh.SFTPClient, path: str, name: str) -> tuple[bytes | None, bytes]:
+    """An output file's bytes (None if missing), or None and the note saying it is too big to collect."""
+    try:
+        async with sftp.open(path, "rb") as handle:
+            size = (await handle.stat()).size or 0
+            if size > job_script.OUTPUT_FILE_LIMIT_BYTES:
+                return None, job_script.output_too_big_note(name, size)
+            return await handle.read(), b""
+    except asyncssh.SFTPConnectionLost:
+        raise
+    except asyncssh.SFTPError:
+        return None, b""
+
+
 async def read_capped_file(sftp: asyncssh.SFTPClient, path: str) -> bytes:
     """A job's remote stdout or stderr as `job_script.read_capped` reads a local one: whole when small,
     else its head and tail around the truncation marker, read by range (gigabytes never cross the
@@ -255,10 +269,12 @@ class SshExecutor:
     async def _collect(self, link: SshLink, fields: dict, conn: asyncssh.SSHClientConnection) -> JobResult:
         sftp = await link.sftp(conn)
         job_dir = fields["dir"]
-        outputs = [posixpath.join(job_script.WORK, name) for name in fields["outputs"]]
         names = [job_script.EXIT_CODE, f"{job_script.STARTED}/at", "ended_at", job_script.CANCELLED]
-        found, stdout, stderr = await asyncio.gather(
-            asyncio.gather(*(read_file(sftp, posixpath.join(job_dir, name)) for name in names + outputs)),
+        found, collected, stdout, stderr = await asyncio.gather(
+            asyncio.gather(*(read_file(sftp, posixpath.join(job_dir, name)) for name in names)),
+            asyncio.gather(*(
+                read_output_file(sftp, posixpath.join(job_dir, job_script.WORK, name), name) for name in fields["outputs"]
+            )),
             read_capped_file(sftp, posixpath.join(job_dir, "stdout")),
             read_capped_file(sftp, posixpath.join(job_dir, "stderr")),
         )
@@ -271,8 +287,8 @@ class SshExecutor:
             memory_limited=fields["memory"],
             cancelled=cancelled is not None,
             stdout=stdout,
-            stderr=stderr,
-            outputs={name: data for name, data in zip(fields["outputs"], found[len(names):]) if data is not None},
+            stderr=stderr + b"".join(note for _, note in collected),
+            outputs={name: data for name, (data, _) in zip(fields["outputs"], collected) if data is not None},
         )
 
     async def cancel(self, handle: str) -> None:

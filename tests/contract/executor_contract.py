@@ -83,6 +83,19 @@ class ExecutorContract:
         assert f"[airad: output truncated: {written} bytes written;".encode() in result.stdout
         assert f"[airad: output truncated: {3 * MIB} bytes written;".encode() in result.stderr
 
+    async def test_an_output_file_over_the_limit_is_not_collected_and_says_why(self, executor, inputs_dir):
+        too_big = job_script.OUTPUT_FILE_LIMIT_BYTES + 1
+        result = await self.run(executor, self.spec(inputs_dir, f"""
+            import os
+            os.makedirs("submission", exist_ok=True)
+            with open("submission/submission.csv", "wb") as f:
+                f.truncate({too_big})
+            print("wrote it")
+        """))
+        assert result.exit_code == 0, result.stderr[-500:]
+        assert result.outputs == {}
+        assert result.stderr.endswith(job_script.output_too_big_note("submission/submission.csv", too_big))
+
     async def test_a_failing_script_reports_its_exit_code_and_stderr(self, executor, inputs_dir):
         result = await self.run(executor, self.spec(inputs_dir, """
             import sys
