@@ -20,20 +20,24 @@ class Backend(NamedTuple):
 def build_backends(settings: Settings, env: Mapping[str, str]) -> dict[str, Backend]:
     """The local executor always; container, ssh and slurm when their settings are present."""
     state = settings.state_path
+    limit = settings.max_output_file_mb << 20
     backends = {
-        "local": Backend(LocalExecutor(state / "work", sandbox=settings.sandbox, hidden=(state.resolve(),)), settings.local_slots),
+        "local": Backend(
+            LocalExecutor(state / "work", sandbox=settings.sandbox, hidden=(state.resolve(),), output_limit_bytes=limit),
+            settings.local_slots,
+        ),
     }
     if settings.container is not None:
         from airad.executors.container import ContainerExecutor
 
-        backends["container"] = Backend(ContainerExecutor(settings.container), settings.container.slots)
+        backends["container"] = Backend(ContainerExecutor(settings.container, output_limit_bytes=limit), settings.container.slots)
     if settings.ssh_hosts:
         from airad.executors.ssh import SshExecutor
 
-        backends["ssh"] = Backend(SshExecutor(settings.ssh_hosts), sum(host.slots for host in settings.ssh_hosts))
+        backends["ssh"] = Backend(SshExecutor(settings.ssh_hosts, output_limit_bytes=limit), sum(host.slots for host in settings.ssh_hosts))
     if settings.slurm is not None:
         from airad.executors.slurm import SlurmExecutor
 
         slurm_env = {name: value for name, value in env.items() if name.startswith("SLURM_") or name == "PATH"}
-        backends["slurm"] = Backend(SlurmExecutor(settings.slurm, env=slurm_env), settings.slurm.slots)
+        backends["slurm"] = Backend(SlurmExecutor(settings.slurm, env=slurm_env, output_limit_bytes=limit), settings.slurm.slots)
     return backends

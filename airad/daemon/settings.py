@@ -59,6 +59,9 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     `grading_processes`: grade node submissions in this many worker processes (0: in a thread of
     the daemon). A daemon with thousands of runs wants 1 or more, so the harness's CPU stays off
     its event loop.
+
+    `max_output_file_mb`: an output file (a node's submission) bigger than this is not collected
+    by any executor; the node's stderr says so, and the harness finds no submission.
     """
 
     state_dir: str = ""
@@ -66,6 +69,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     lease_ttl_s: Annotated[float, Meta(ge=2)] = 30.0
     max_runs: Annotated[int, Meta(ge=0)] = 0
     grading_processes: Annotated[int, Meta(ge=0)] = 0
+    max_output_file_mb: Annotated[int, Meta(ge=1)] = 256
     local_slots: Annotated[int, Meta(ge=1)] = 2
     model_concurrency: Annotated[int, Meta(ge=1)] = 16
     model_requests_per_minute: Annotated[float, Meta(ge=0)] = 0.0

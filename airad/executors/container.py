@@ -46,8 +46,9 @@ class ContainerExecutor:
 
     name = "container"
 
-    def __init__(self, backend: ContainerBackend):
+    def __init__(self, backend: ContainerBackend, *, output_limit_bytes: int = job_script.OUTPUT_FILE_LIMIT_BYTES):
         self.backend = backend
+        self.output_limit_bytes = output_limit_bytes
 
     async def prepare(self, spec: JobSpec) -> str:
         """Create the job's container (not started) with its files in /work; a container left by an
@@ -95,7 +96,7 @@ class ContainerExecutor:
                     except asyncio.TimeoutError:
                         pass
                 info = await container.show()
-            result = await collect(container, info, timeout_s, killed_at_deadline)
+            result = await collect(container, info, timeout_s, killed_at_deadline, self.output_limit_bytes)
             await container.delete(force=True, v=True)
             return result
 
@@ -262,7 +263,10 @@ async def was_cancelled(container: DockerContainer) -> bool:
     return await read_file(container, f"/{CANCEL_MARKER}") is not None
 
 
-async def collect(container: DockerContainer, info: dict, timeout_s: float, killed_at_deadline: bool) -> JobResult:
+async def collect(
+    container: DockerContainer, info: dict, timeout_s: float, killed_at_deadline: bool,
+    output_limit: int = job_script.OUTPUT_FILE_LIMIT_BYTES,
+) -> JobResult:
     """An ended (or cancelled, never started) container's result: its exit, logs and outputs.
 
     An OOM is the engine's `OOMKilled`, or a SIGKILL nobody here sent to a memory-limited job
@@ -278,9 +282,9 @@ async def collect(container: DockerContainer, info: dict, timeout_s: float, kill
     outputs, notes = {}, b""
     for relative in json.loads(info["Config"]["Labels"][OUTPUTS_LABEL]):
         try:
-            data = await read_file(container, f"{WORK}/{relative}", limit=job_script.OUTPUT_FILE_LIMIT_BYTES)
+            data = await read_file(container, f"{WORK}/{relative}", limit=output_limit)
         except FileTooBig as too_big:
-            notes += job_script.output_too_big_note(relative, too_big.size)
+            notes += job_script.output_too_big_note(relative, too_big.size, output_limit)
             continue
         if data is not None:
             outputs[relative] = data

@@ -30,22 +30,22 @@ TIMEOUT_EXIT_CODES = (124, 137)
 OOM_MARKERS = (b"MemoryError", b"Cannot allocate memory", b"std::bad_alloc", b"out of memory")
 OUTPUT_HEAD_BYTES = 1 << 20
 OUTPUT_TAIL_BYTES = 1 << 20
-OUTPUT_FILE_LIMIT_BYTES = 256 << 20
+OUTPUT_FILE_LIMIT_BYTES = 256 << 20  # the default of the daemon's `max_output_file_mb`
 
 
-def output_too_big_note(name: str, size: int) -> bytes:
+def output_too_big_note(name: str, size: int, limit: int) -> bytes:
     """The line added to a job's stderr for an output file too big to collect (the harness then
     finds no submission, and the debug operator reads why)."""
-    return f"\n[airad: {name} not collected: {size} bytes, over the {OUTPUT_FILE_LIMIT_BYTES} byte limit on an output file]\n".encode()
+    return f"\n[airad: {name} not collected: {size} bytes, over the {limit} byte limit on an output file]\n".encode()
 
 
-def set_aside_too_big_sh(paths: Sequence[str], prefix: str) -> str:
-    """Shell that renames each of `paths` bigger than the output limit out of the way, noting it
-    at the end of ./stderr as `output_too_big_note` does (`prefix` is cut from the name shown)."""
-    note = f"\\n[airad: %s not collected: %s bytes, over the {OUTPUT_FILE_LIMIT_BYTES} byte limit on an output file]\\n"
+def set_aside_too_big_sh(paths: Sequence[str], prefix: str, limit: int) -> str:
+    """Shell that renames each of `paths` bigger than `limit` bytes out of the way, noting it at
+    the end of ./stderr as `output_too_big_note` does (`prefix` is cut from the name shown)."""
+    note = f"\\n[airad: %s not collected: %s bytes, over the {limit} byte limit on an output file]\\n"
     return (
         f"for f in {' '.join(shlex.quote(p) for p in paths)}; do [ -f \"$f\" ] || continue; size=$(wc -c < \"$f\"); "
-        f"[ \"$size\" -gt {OUTPUT_FILE_LIMIT_BYTES} ] || continue; "
+        f"[ \"$size\" -gt {limit} ] || continue; "
         f"printf '{note}' \"${{f#{prefix}}}\" \"$size\" >> stderr; mv -f \"$f\" \"$f.too-big\"; done; "
     )
 

@@ -59,6 +59,7 @@ class LocalExecutor:
         python: str = sys.executable,
         sandbox: bool | None = None,
         hidden: tuple[Path, ...] = (),
+        output_limit_bytes: int = job_script.OUTPUT_FILE_LIMIT_BYTES,
     ):
         self.work_root = Path(work_root)
         self.python = python
@@ -66,6 +67,7 @@ class LocalExecutor:
         if sandbox and self.bwrap is None:
             raise RuntimeError("sandbox requested but bwrap is not installed (apt-get install bubblewrap)")
         self.hidden = tuple(Path(p).resolve() for p in hidden)
+        self.output_limit_bytes = output_limit_bytes
         self._started: dict[str, tuple[float, asyncio.subprocess.Process]] = {}
 
     @property
@@ -196,8 +198,8 @@ class LocalExecutor:
             path = work / relative
             if path.is_file() and not path.is_symlink():
                 size = path.stat().st_size
-                if size > job_script.OUTPUT_FILE_LIMIT_BYTES:
-                    notes += job_script.output_too_big_note(relative, size)
+                if size > self.output_limit_bytes:
+                    notes += job_script.output_too_big_note(relative, size, self.output_limit_bytes)
                 else:
                     outputs[relative] = path.read_bytes()
         return job_script.result_from_files(

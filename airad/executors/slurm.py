@@ -76,8 +76,12 @@ class SlurmExecutor:
 
     name = "slurm"
 
-    def __init__(self, backend: SlurmBackend, *, env: Mapping[str, str] = {}, commands: Commands | None = None):
+    def __init__(
+        self, backend: SlurmBackend, *, env: Mapping[str, str] = {}, commands: Commands | None = None,
+        output_limit_bytes: int = job_script.OUTPUT_FILE_LIMIT_BYTES,
+    ):
         self.backend = backend
+        self.output_limit_bytes = output_limit_bytes
         if commands is None and backend.login is not None:
             commands = SshCommands(backend.login, backend.root, env)
         self.commands = commands or LocalCommands(env)
@@ -153,6 +157,7 @@ class SlurmExecutor:
         outputs = [f"{job_script.WORK}/{name}" for name in job["outputs"]]
         files = await read_tree(
             self.commands, job_dir, [*RESULT_FILES, *outputs], capped=("stdout", "stderr"), limited=outputs,
+            limit=self.output_limit_bytes,
         )
         if files is None:
             raise JobLost(f"Slurm job {slurm_id}: its dir {job_dir} is gone")

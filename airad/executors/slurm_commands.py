@@ -144,12 +144,13 @@ async def write_tree(commands: Commands, directory: str, stream: bytes) -> None:
 
 async def read_tree(
     commands: Commands, directory: str, names: Sequence[str], capped: Sequence[str] = (), limited: Sequence[str] = (),
+    limit: int = job_script.OUTPUT_FILE_LIMIT_BYTES,
 ) -> dict[str, bytes] | None:
     """The regular files among `names` (relative to `directory`) that exist, or None if the dir is gone.
-    Files in `limited` (a job's outputs) over the output limit are first set aside with a note in
+    Files in `limited` (a job's outputs) over `limit` bytes are first set aside with a note in
     ./stderr, and files in `capped` (its stdout and stderr) are cut to their head and tail where they
     are (`job_script.read_capped`), so gigabytes never cross over."""
-    prelude = (job_script.set_aside_too_big_sh(limited, f"{job_script.WORK}/") if limited else "") + (
+    prelude = (job_script.set_aside_too_big_sh(limited, f"{job_script.WORK}/", limit) if limited else "") + (
         job_script.cap_in_place_sh(capped) if capped else ""
     )
     script = READ_TREE.replace("shift; ", "shift; " + prelude, 1)

@@ -92,13 +92,13 @@ async def read_file(sftp: asyncssh.SFTPClient, path: str) -> bytes | None:
         return None
 
 
-async def read_output_file(sftp: asyncssh.SFTPClient, path: str, name: str) -> tuple[bytes | None, bytes]:
-    """An output file's bytes (None if missing), or None and the note saying it is too big to collect."""
+async def read_output_file(sftp: asyncssh.SFTPClient, path: str, name: str, limit: int) -> tuple[bytes | None, bytes]:
+    """An output file's bytes (None if missing), or None and the note saying it is over `limit` bytes."""
     try:
         async with sftp.open(path, "rb") as handle:
             size = (await handle.stat()).size or 0
-            if size > job_script.OUTPUT_FILE_LIMIT_BYTES:
-                return None, job_script.output_too_big_note(name, size)
+            if size > limit:
+                return None, job_script.output_too_big_note(name, size, limit)
             return await handle.read(), b""
     except asyncssh.SFTPConnectionLost:
         raise
@@ -131,9 +131,10 @@ class SshExecutor:
 
     name = "ssh"
 
-    def __init__(self, hosts: Sequence[SshHost]):
+    def __init__(self, hosts: Sequence[SshHost], *, output_limit_bytes: int = job_script.OUTPUT_FILE_LIMIT_BYTES):
         if not hosts:
             raise ValueError("the ssh executor needs at least one host")
+        self.output_limit_bytes = output_limit_bytes
         self.links = {(host.address, host.port): SshLink(host) for host in hosts}
         self._freed = asyncio.Condition()
 
@@ -273,7 +274,8 @@ class SshExecutor:
         found, collected, stdout, stderr = await asyncio.gather(
             asyncio.gather(*(read_file(sftp, posixpath.join(job_dir, name)) for name in names)),
             asyncio.gather(*(
-                read_output_file(sftp, posixpath.join(job_dir, job_script.WORK, name), name) for name in fields["outputs"]
+                read_output_file(sftp, posixpath.join(job_dir, job_script.WORK, name), name, self.output_limit_bytes)
+                for name in fields["outputs"]
             )),
             read_capped_file(sftp, posixpath.join(job_dir, "stdout")),
             read_capped_file(sftp, posixpath.join(job_dir, "stderr")),

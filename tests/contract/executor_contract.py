@@ -94,7 +94,7 @@ class ExecutorContract:
         """))
         assert result.exit_code == 0, result.stderr[-500:]
         assert result.outputs == {}
-        assert result.stderr.endswith(job_script.output_too_big_note("submission/submission.csv", too_big))
+        assert result.stderr.endswith(job_script.output_too_big_note("submission/submission.csv", too_big, too_big - 1))
 
     async def test_a_failing_script_reports_its_exit_code_and_stderr(self, executor, inputs_dir):
         result = await self.run(executor, self.spec(inputs_dir, """

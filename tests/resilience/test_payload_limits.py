@@ -81,7 +81,7 @@ async def test_a_run_whose_script_floods_its_output_goes_on(tmp_path, code):
     assert len(executed) == 2
     for event in executed:
         stdout = await services.blobs.get(event.stdout_ref)
-        assert b"output truncated" in stdout and len(stdout) < 3 << 20
+        assert b"output truncated" in stdout and len(stdout) < 3 << 20, (event.exit_code, event.stderr_tail[-500:])
         assert len(event.stdout_tail) <= 4001
 
 
@@ -96,3 +96,25 @@ def test_a_stream_read_piece_by_piece_keeps_its_head_and_tail():
         expected = data if len(data) <= head + tail else (
             data[:head] + job_script.truncation_marker(len(data), head, tail) + data[-tail:])
         assert kept.value() == expected
+
+
+async def test_the_daemons_output_file_limit_reaches_every_executor_it_builds(tmp_path):
+    from airad.daemon.backends import build_backends
+    from airad.daemon.settings import load_settings
+
+    settings = load_settings(env={"AIRAD_STATE_DIR": str(tmp_path / "state"), "AIRAD_MAX_OUTPUT_FILE_MB": "1",
+                                  "AIRAD_SLURM": '{"root": "/shared/jobs"}',
+                                  "AIRAD_CONTAINER": '{"url": "unix:///nowhere.sock"}'})
+    backends = build_backends(settings, {})
+    assert {name: b.executor.output_limit_bytes for name, b in backends.items()} == {
+        "local": 1 << 20, "container": 1 << 20, "slurm": 1 << 20}
+    executor = backends["local"].executor
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    code = 'import os\nos.makedirs("out", exist_ok=True)\nopen("out/big.csv", "w").write("x" * (2 << 20))\nopen("out/small.csv", "w").write("ok")\n'
+    handle = await executor.prepare(JobSpec(job_id="limit/0", files={"solution.py": code}, inputs_dir=str(inputs),
+                                            timeout_s=60, outputs=("out/big.csv", "out/small.csv")))
+    await executor.start(handle)
+    result = await executor.wait(handle)
+    assert result.outputs == {"out/small.csv": b"ok"}
+    assert result.stderr.endswith(job_script.output_too_big_note("out/big.csv", 2 << 20, 1 << 20))
