@@ -9,6 +9,7 @@ mid-way distils on resume and two writers never both add a run. It never fails t
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 import anyio
 import structlog
@@ -48,28 +49,48 @@ async def run_knowledge(services: RunServices, writer: RunWriter) -> tuple[Atom,
     return atoms
 
 
-async def distil(services: RunServices, state: RunState) -> None:
-    """Add the run's findings to its domain's knowledge, unless already there; errors are logged,
-    never raised (cancellation still is: a resumed run distils again)."""
+class DistillCost(NamedTuple):
+    """What distilling a run's findings cost; `run.finished` adds it to the run's cost."""
+
+    cost_usd: float = 0.0
+    tokens: int = 0
+
+
+async def distil(services: RunServices, state: RunState) -> DistillCost:
+    """Add the run's findings to its domain's knowledge, unless already there, and say what that
+    cost (also when an earlier daemon did it before dying); errors are logged, never raised
+    (cancellation still is: a resumed run distils again)."""
     request = state.request
     if request is None or request.domain is None or services.knowledge is None:
-        return
+        return DistillCost()
     bound = log.bind(run_id=state.run_id, domain=request.domain)
     try:
-        await _distil(services, state, request.domain, bound)
+        return await _distil(services, state, request.domain, bound)
     except anyio.get_cancelled_exc_class():
         raise
     except Exception as exc:
         bound.warning("knowledge.failed", error=f"{type(exc).__name__}: {exc}")
+        return DistillCost()
 
 
-async def _distil(services: RunServices, state: RunState, domain: str, bound) -> None:
+def _cost(event: KnowledgeDistilled) -> DistillCost:
+    return DistillCost(event.cost_usd, event.prompt_tokens + event.completion_tokens)
+
+
+async def _distilled_before(services: RunServices, domain: str, run_id: str) -> DistillCost:
+    for event in await services.knowledge.read(domain):
+        if isinstance(event, KnowledgeDistilled) and event.run_id == run_id:
+            return _cost(event)
+    return DistillCost()
+
+
+async def _distil(services: RunServices, state: RunState, domain: str, bound) -> DistillCost:
     findings = run_findings(state)
     if not findings:
-        return
+        return DistillCost()
     knowledge = await _read(services, domain)
     if knowledge.distilled(state.run_id):
-        return
+        return await _distilled_before(services, domain, state.run_id)
     atoms, details = await _ask_model(services, state, findings, knowledge)
     for _ in range(APPEND_ATTEMPTS):
         event = KnowledgeDistilled(
@@ -81,11 +102,12 @@ async def _distil(services: RunServices, state: RunState, domain: str, bound) ->
         except AppendConflict:
             knowledge = await _read(services, domain)  # another run of the domain appended first
             if knowledge.distilled(state.run_id):
-                return
+                return await _distilled_before(services, domain, state.run_id)
             continue
         bound.info("knowledge.distilled", atoms=len(event.atoms), problem=event.problem or None)
-        return
+        return _cost(event)
     bound.warning("knowledge.failed", error=f"the domain's stream kept moving: {APPEND_ATTEMPTS} appends conflicted")
+    return _cost(event)
 
 
 async def _ask_model(services: RunServices, state: RunState, findings: tuple[Finding, ...], knowledge: KnowledgeState) -> tuple[tuple[Atom, ...], dict]:

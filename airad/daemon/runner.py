@@ -129,9 +129,12 @@ async def drive_run(services: RunServices, run_id: str, cancel: anyio.Event | No
     if not ended:  # the cancel stopped the loop
         return await _finish_cancelled(services, writer)
     reason, detail = stop
-    await distil(services, writer.state)  # before run.finished: whoever sees the run end sees its knowledge
+    spent = await distil(services, writer.state)  # before run.finished: whoever sees the run end sees its knowledge
     best = writer.state.best_node()
-    await writer.append(RunFinished, reason=reason, best_node_id=best.id if best else None, detail=detail)
+    await writer.append(
+        RunFinished, reason=reason, best_node_id=best.id if best else None, detail=detail,
+        distill_cost_usd=spent.cost_usd, distill_tokens=spent.tokens,
+    )
     await writer.publish_summary()
     bound.info("run.finished", reason=reason, detail=detail, nodes=len(writer.state.nodes))
     return writer.state
@@ -140,9 +143,12 @@ async def drive_run(services: RunServices, run_id: str, cancel: anyio.Event | No
 async def _finish_cancelled(services: RunServices, writer: RunWriter) -> RunState:
     """Stop the nodes in flight and end the run as cancelled."""
     await abandon(services, writer, "the run was cancelled")
-    await distil(services, writer.state)  # a stopped run's findings count too
+    spent = await distil(services, writer.state)  # a stopped run's findings count too
     best = writer.state.best_node()
-    await writer.append(RunFinished, reason="cancelled", best_node_id=best.id if best else None, detail="cancelled on request")
+    await writer.append(
+        RunFinished, reason="cancelled", best_node_id=best.id if best else None, detail="cancelled on request",
+        distill_cost_usd=spent.cost_usd, distill_tokens=spent.tokens,
+    )
     await writer.publish_summary()
     log.info("run.finished", run_id=writer.state.run_id, reason="cancelled", nodes=len(writer.state.nodes))
     return writer.state

@@ -216,7 +216,8 @@ def evolve(state: RunState, event: Event) -> RunState:
             )
         case RunFinished():
             return structs.replace(
-                state, status="finished", finish_reason=event.reason, finish_detail=event.detail, best_node_id=event.best_node_id
+                state, status="finished", finish_reason=event.reason, finish_detail=event.detail, best_node_id=event.best_node_id,
+                cost_usd=state.cost_usd + event.distill_cost_usd, tokens=state.tokens + event.distill_tokens,
             )
     raise TypeError(f"unknown event {type(event).__name__}")
 

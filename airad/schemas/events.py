@@ -182,11 +182,15 @@ class NodeFailed(EventBase, frozen=True, tag="node.failed"):
 
 
 class RunFinished(EventBase, frozen=True, tag="run.finished"):
-    """The run is over; `best_node_id` is chosen by validation score only."""
+    """The run is over; `best_node_id` is chosen by validation score only. `distill_cost_usd` and
+    `distill_tokens`: what distilling its findings into its domain's knowledge cost (part of the
+    run's cost and tokens)."""
 
     reason: FinishReason
     best_node_id: int | None = None
     detail: str = ""
+    distill_cost_usd: float = 0.0
+    distill_tokens: int = 0
 
 
 Event = Union[

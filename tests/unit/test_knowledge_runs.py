@@ -53,6 +53,19 @@ async def test_a_runs_findings_are_distilled_once_with_the_models_atoms(tmp_path
     assert len(llm.prompts) == 1, "the second call saw the run in the stream and asked no model"
 
 
+async def test_a_finished_run_counts_what_distilling_it_cost(tmp_path):
+    services = _services(tmp_path, ScriptedLLM(offline, cost_usd=0.5))
+    await _finished_nodes(services)
+    before = fold(await services.log.read("r1"))
+    state = await drive_run(services, "r1")
+    [distilled] = await _distilled(services)
+    finished = (await services.log.read("r1"))[-1]
+    assert isinstance(finished, RunFinished) and finished.distill_cost_usd == distilled.cost_usd == 0.5
+    assert finished.distill_tokens == distilled.prompt_tokens + distilled.completion_tokens == 150
+    assert state.cost_usd == pytest.approx(before.cost_usd + 0.5)
+    assert fold(await services.log.read("r1")) == state
+
+
 @pytest.mark.parametrize("reply, problem", [
     ("I'm sorry, as a language model I prefer poetry.", "the model's answer was not usable: the answer holds no JSON object"),
     (RuntimeError("connection refused"), "the model call failed: connection refused"),
@@ -198,14 +211,18 @@ class _DiesBeforeFinishing(InMemoryEventLog):
 
 
 async def test_a_daemon_killed_after_distilling_finishes_the_run_without_distilling_again(tmp_path):
-    llm = ScriptedLLM(offline)
+    llm = ScriptedLLM(offline, cost_usd=0.25)
     services = _services(tmp_path, llm, log=_DiesBeforeFinishing())
     await _finished_nodes(services)
+    before = fold(await services.log.read("r1"))
     with pytest.raises(RuntimeError, match="power cut"):
         await drive_run(services, "r1")
     assert _runs_distilled(await _distilled(services)) == ["r1"]
     state = await drive_run(services, "r1")
     assert state.status == "finished"
     assert _runs_distilled(await _distilled(services)) == ["r1"] and len(llm.prompts) == 1
+    finished = (await services.log.read("r1"))[-1]
+    assert (finished.distill_cost_usd, finished.distill_tokens) == (0.25, 150), "the cost paid before the crash"
+    assert state.cost_usd == pytest.approx(before.cost_usd + 0.25) and state.tokens == before.tokens + 150
     knowledge = fold_knowledge(await _distilled(services), "bc")
     assert knowledge.distilled("r1") and knowledge.current()
