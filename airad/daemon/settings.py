@@ -61,7 +61,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     its event loop.
 
     `max_output_file_mb`: an output file (a node's submission) bigger than this is not collected
-    by any executor; the node's stderr says so, and the harness finds no submission.
+    by any executor; the node's stderr and its score error say so.
     """
 
     state_dir: str = ""

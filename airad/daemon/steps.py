@@ -19,6 +19,7 @@ from airad.daemon.llm import LLMError
 from airad.daemon.writer import RunServices, RunWriter
 from airad.events.fold import Node
 from airad.events.log import AppendConflict
+from airad.executors import job_script
 from airad.executors.base import JobLost, JobSpec
 from airad.schemas.events import (
     NodeAnalyzed,
@@ -232,7 +233,10 @@ async def score(services: RunServices, writer: RunWriter, task: Task, node: Node
     grades = await services.grader.grade(task, writer.state.request, services.tasks_root, submission)
     validation = grades.validation
     error = validation.error
-    if node.killed:
+    too_big = None if ref else job_script.uncollected_reason(node.stderr_tail, task.submission_path)
+    if too_big:
+        error = too_big
+    elif node.killed:
         error = f"the job was stopped ({node.killed}); {error}"
     elif node.oom:
         error = f"the script ran out of memory (limit {writer.state.request.executor.memory_mb} MiB); {error}"

@@ -14,6 +14,7 @@ The script runs under coreutils `timeout` (a deadline that holds even if the dae
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from pathlib import Path
 from collections.abc import Mapping, Sequence
@@ -37,6 +38,13 @@ def output_too_big_note(name: str, size: int, limit: int) -> bytes:
     """The line added to a job's stderr for an output file too big to collect (the harness then
     finds no submission, and the debug operator reads why)."""
     return f"\n[airad: {name} not collected: {size} bytes, over the {limit} byte limit on an output file]\n".encode()
+
+
+def uncollected_reason(stderr: str, name: str) -> str | None:
+    """Why the output `name` was not collected, when the job's stderr carries the
+    `output_too_big_note` for it; None otherwise."""
+    found = re.search(rf"\[airad: {re.escape(name)} not collected: (\d+) bytes, over the (\d+) byte limit on an output file\]", stderr)
+    return f"{name} was not collected: {found[1]} bytes, over the {found[2]} byte limit on an output file" if found else None
 
 
 def set_aside_too_big_sh(paths: Sequence[str], prefix: str, limit: int) -> str:

@@ -1,5 +1,6 @@
 """The run supervisor against in-memory fakes: budgets, nonsense answers, failures, resume."""
 
+import re
 import time
 
 import anyio
@@ -223,3 +224,17 @@ async def test_a_task_that_cannot_be_prepared_ends_the_run_with_the_reason(tmp_p
     assert state.terminal and state.finish_reason == "error"
     assert state.finish_detail == "the task could not be prepared: $.task.train: cannot read /data/gone.csv"
     assert state.nodes == ()
+
+
+async def test_a_submission_over_the_output_limit_is_scored_invalid_with_the_reason(tmp_path):
+    from airad.executors.local import LocalExecutor
+
+    executor = LocalExecutor(tmp_path / "jobs", sandbox=False, output_limit_bytes=1000)
+    services = _services(tmp_path, ScriptedLLM(lambda prompt: GOOD), executor=executor)
+    await _submit(services, budget=Budget(max_nodes=1))
+    state = await drive_run(services, "r")
+    [node] = state.nodes
+    assert node.exit_code == 0 and not node.valid and node.outputs == {}
+    assert re.fullmatch(
+        r"submission/submission\.csv was not collected: \d+ bytes, over the 1000 byte limit on an output file", node.score_error
+    ), node.score_error
