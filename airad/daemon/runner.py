@@ -129,26 +129,24 @@ async def drive_run(services: RunServices, run_id: str, cancel: anyio.Event | No
     if not ended:  # the cancel stopped the loop
         return await _finish_cancelled(services, writer)
     reason, detail = stop
-    spent = await distil(services, writer.state)  # before run.finished: whoever sees the run end sees its knowledge
+    return await _finish(services, writer, reason, detail)
+
+
+async def _finish_cancelled(services: RunServices, writer: RunWriter) -> RunState:
+    """Stop the nodes in flight and end the run as cancelled."""
+    await abandon(services, writer, "the run was cancelled")
+    return await _finish(services, writer, "cancelled", "cancelled on request")
+
+
+async def _finish(services: RunServices, writer: RunWriter, reason: str, detail: str) -> RunState:
+    """Distil the run's findings (a stopped run's count too), then end it: distilling comes first,
+    so whoever sees the run end sees its knowledge, and `run.finished` carries what it cost."""
+    spent = await distil(services, writer.state)
     best = writer.state.best_node()
     await writer.append(
         RunFinished, reason=reason, best_node_id=best.id if best else None, detail=detail,
         distill_cost_usd=spent.cost_usd, distill_tokens=spent.tokens,
     )
     await writer.publish_summary()
-    bound.info("run.finished", reason=reason, detail=detail, nodes=len(writer.state.nodes))
-    return writer.state
-
-
-async def _finish_cancelled(services: RunServices, writer: RunWriter) -> RunState:
-    """Stop the nodes in flight and end the run as cancelled."""
-    await abandon(services, writer, "the run was cancelled")
-    spent = await distil(services, writer.state)  # a stopped run's findings count too
-    best = writer.state.best_node()
-    await writer.append(
-        RunFinished, reason="cancelled", best_node_id=best.id if best else None, detail="cancelled on request",
-        distill_cost_usd=spent.cost_usd, distill_tokens=spent.tokens,
-    )
-    await writer.publish_summary()
-    log.info("run.finished", run_id=writer.state.run_id, reason="cancelled", nodes=len(writer.state.nodes))
+    log.info("run.finished", run_id=writer.state.run_id, reason=reason, detail=detail, nodes=len(writer.state.nodes))
     return writer.state

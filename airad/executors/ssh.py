@@ -280,7 +280,7 @@ class SshExecutor:
             read_capped_file(sftp, posixpath.join(job_dir, "stdout")),
             read_capped_file(sftp, posixpath.join(job_dir, "stderr")),
         )
-        exit_text, started_at, ended_at, cancelled = found[: len(names)]
+        exit_text, started_at, ended_at, cancelled = found
         return job_script.result_from_files(
             exit_text=exit_text or b"",
             started_at=job_script.parse_number(started_at),
