@@ -19,8 +19,7 @@ from airad.daemon.llm import LLMError
 from airad.daemon.writer import RunServices, RunWriter
 from airad.events.fold import Node
 from airad.events.log import AppendConflict
-from airad.executors import job_script
-from airad.executors.base import JobLost, JobSpec
+from airad.executors.base import JobLost, JobSpec, uncollected_reason
 from airad.schemas.events import (
     NodeAnalyzed,
     NodeDispatched,
@@ -233,7 +232,7 @@ async def score(services: RunServices, writer: RunWriter, task: Task, node: Node
     grades = await services.grader.grade(task, writer.state.request, services.tasks_root, submission)
     validation = grades.validation
     error = validation.error
-    too_big = None if ref else job_script.uncollected_reason(node.stderr_tail, task.submission_path)
+    too_big = None if ref else uncollected_reason(node.stderr_tail, task.submission_path)
     if too_big:
         error = too_big
     elif node.killed:

@@ -10,6 +10,7 @@ instead of running them again.
 from __future__ import annotations
 
 import json
+import re
 from typing import Protocol
 
 from msgspec import Struct
@@ -41,6 +42,9 @@ class JobResult(Struct, frozen=True):
 
     `timed_out`: it ran past its time limit. `oom`: it ran out of its memory limit. `killed`: why
     something other than the script ended it ("cancelled", "preempted", "node failure", ...).
+    Every executor bounds what it hands back the same way: stdout and stderr past
+    `OUTPUT_HEAD_BYTES + OUTPUT_TAIL_BYTES` keep their ends around a `truncation_marker`; an output
+    file over the executor's limit is left out, with an `output_too_big_note` ending stderr.
     """
 
     exit_code: int | None
@@ -51,6 +55,28 @@ class JobResult(Struct, frozen=True):
     outputs: dict[str, bytes] = {}
     oom: bool = False
     killed: str | None = None
+
+
+OUTPUT_HEAD_BYTES = 1 << 20
+OUTPUT_TAIL_BYTES = 1 << 20
+OUTPUT_FILE_LIMIT_BYTES = 256 << 20  # the default of the daemon's `max_output_file_mb`
+
+
+def truncation_marker(size: int, head: int, tail: int) -> bytes:
+    """The line put between the kept head and tail of an output that was too big to keep whole."""
+    return f"\n[airad: output truncated: {size} bytes written; the first {head} and the last {tail} kept]\n".encode()
+
+
+def output_too_big_note(name: str, size: int, limit: int) -> bytes:
+    """The line that ends a job's stderr for an output file too big to collect."""
+    return f"\n[airad: {name} not collected: {size} bytes, over the {limit} byte limit on an output file]\n".encode()
+
+
+def uncollected_reason(stderr: str, name: str) -> str | None:
+    """Why the output `name` was not collected, when the job's stderr carries the
+    `output_too_big_note` for it; None otherwise."""
+    found = re.search(rf"\[airad: {re.escape(name)} not collected: (\d+) bytes, over the (\d+) byte limit on an output file\]", stderr)
+    return f"{name} was not collected: {found[1]} bytes, over the {found[2]} byte limit on an output file" if found else None
 
 
 class JobLost(RuntimeError):

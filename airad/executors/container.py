@@ -25,8 +25,18 @@ from datetime import datetime
 import aiodocker
 from aiodocker.containers import DockerContainer
 
-from airad.executors import job_script
-from airad.executors.base import JobLost, JobResult, JobSpec, decode_handle, encode_handle
+from airad.executors.base import (
+    OUTPUT_FILE_LIMIT_BYTES,
+    OUTPUT_HEAD_BYTES,
+    OUTPUT_TAIL_BYTES,
+    JobLost,
+    JobResult,
+    JobSpec,
+    decode_handle,
+    encode_handle,
+    output_too_big_note,
+    truncation_marker,
+)
 from airad.executors.config import ContainerBackend
 from airad.executors.local import thread_limits
 
@@ -46,7 +56,7 @@ class ContainerExecutor:
 
     name = "container"
 
-    def __init__(self, backend: ContainerBackend, *, output_limit_bytes: int = job_script.OUTPUT_FILE_LIMIT_BYTES):
+    def __init__(self, backend: ContainerBackend, *, output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES):
         self.backend = backend
         self.output_limit_bytes = output_limit_bytes
 
@@ -265,7 +275,7 @@ async def was_cancelled(container: DockerContainer) -> bool:
 
 async def collect(
     container: DockerContainer, info: dict, timeout_s: float, killed_at_deadline: bool,
-    output_limit: int = job_script.OUTPUT_FILE_LIMIT_BYTES,
+    output_limit: int = OUTPUT_FILE_LIMIT_BYTES,
 ) -> JobResult:
     """An ended (or cancelled, never started) container's result: its exit, logs and outputs.
 
@@ -284,7 +294,7 @@ async def collect(
         try:
             data = await read_file(container, f"{WORK}/{relative}", limit=output_limit)
         except FileTooBig as too_big:
-            notes += job_script.output_too_big_note(relative, too_big.size, output_limit)
+            notes += output_too_big_note(relative, too_big.size, output_limit)
             continue
         if data is not None:
             outputs[relative] = data
@@ -303,8 +313,8 @@ async def collect(
 async def logs(container: DockerContainer, stream: str) -> bytes:
     """One output stream of the container, as the bytes the job wrote (the engine frames each chunk
     with an 8-byte header naming its stream), read as it streams in: whole when small, else its head
-    and tail around `job_script.truncation_marker`, so gigabytes of output never sit in memory."""
-    kept = HeadTail(job_script.OUTPUT_HEAD_BYTES, job_script.OUTPUT_TAIL_BYTES)
+    and tail around `truncation_marker`, so gigabytes of output never sit in memory."""
+    kept = HeadTail(OUTPUT_HEAD_BYTES, OUTPUT_TAIL_BYTES)
     pending = bytearray()
     async with container.docker._query(
         f"containers/{container.id}/logs", params={stream: True, "follow": False}
@@ -347,7 +357,7 @@ class HeadTail:
         if self.size <= self.head + self.tail:
             return bytes(self._first + self._last)
         last = self._last[-self.tail :]
-        return bytes(self._first) + job_script.truncation_marker(self.size, len(self._first), len(last)) + bytes(last)
+        return bytes(self._first) + truncation_marker(self.size, len(self._first), len(last)) + bytes(last)
 
 
 def engine_time(text: str | None) -> float | None:

@@ -14,12 +14,18 @@ The script runs under coreutils `timeout` (a deadline that holds even if the dae
 from __future__ import annotations
 
 import os
-import re
 import shlex
 from pathlib import Path
 from collections.abc import Mapping, Sequence
 
-from airad.executors.base import JobResult
+from airad.executors.base import (  # noqa: F401 (the output bounds, re-exported for the wrapper's users)
+    OUTPUT_FILE_LIMIT_BYTES,
+    OUTPUT_HEAD_BYTES,
+    OUTPUT_TAIL_BYTES,
+    JobResult,
+    output_too_big_note,
+    truncation_marker,
+)
 
 SCRIPT = "job.sh"
 WORK = "work"
@@ -29,24 +35,6 @@ CANCELLED = "cancelled"
 KILL_GRACE_S = 5
 TIMEOUT_EXIT_CODES = (124, 137)
 OOM_MARKERS = (b"MemoryError", b"Cannot allocate memory", b"std::bad_alloc", b"out of memory")
-OUTPUT_HEAD_BYTES = 1 << 20
-OUTPUT_TAIL_BYTES = 1 << 20
-OUTPUT_FILE_LIMIT_BYTES = 256 << 20  # the default of the daemon's `max_output_file_mb`
-
-
-def output_too_big_note(name: str, size: int, limit: int) -> bytes:
-    """The line added to a job's stderr for an output file too big to collect (the harness then
-    finds no submission, and the debug operator reads why)."""
-    return f"\n[airad: {name} not collected: {size} bytes, over the {limit} byte limit on an output file]\n".encode()
-
-
-def uncollected_reason(stderr: str, name: str) -> str | None:
-    """Why the output `name` was not collected, when the job's stderr carries the
-    `output_too_big_note` for it; None otherwise."""
-    found = re.search(rf"\[airad: {re.escape(name)} not collected: (\d+) bytes, over the (\d+) byte limit on an output file\]", stderr)
-    return f"{name} was not collected: {found[1]} bytes, over the {found[2]} byte limit on an output file" if found else None
-
-
 def set_aside_too_big_sh(paths: Sequence[str], prefix: str, limit: int) -> str:
     """Shell that renames each of `paths` bigger than `limit` bytes out of the way, noting it at
     the end of ./stderr as `output_too_big_note` does (`prefix` is cut from the name shown)."""
@@ -56,11 +44,6 @@ def set_aside_too_big_sh(paths: Sequence[str], prefix: str, limit: int) -> str:
         f"[ \"$size\" -gt {limit} ] || continue; "
         f"printf '{note}' \"${{f#{prefix}}}\" \"$size\" >> stderr; mv -f \"$f\" \"$f.too-big\"; done; "
     )
-
-
-def truncation_marker(size: int, head: int, tail: int) -> bytes:
-    """The line put between the kept head and tail of an output that was too big to keep whole."""
-    return f"\n[airad: output truncated: {size} bytes written; the first {head} and the last {tail} kept]\n".encode()
 
 
 def cap_in_place_sh(names: Sequence[str]) -> str:

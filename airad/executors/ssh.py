@@ -23,7 +23,18 @@ from pathlib import Path
 import asyncssh
 
 from airad.executors import job_script
-from airad.executors.base import JobLost, JobResult, JobSpec, decode_handle, encode_handle
+from airad.executors.base import (
+    OUTPUT_FILE_LIMIT_BYTES,
+    OUTPUT_HEAD_BYTES,
+    OUTPUT_TAIL_BYTES,
+    JobLost,
+    JobResult,
+    JobSpec,
+    decode_handle,
+    encode_handle,
+    output_too_big_note,
+    truncation_marker,
+)
 from airad.executors.config import SshHost
 from airad.executors.local import thread_limits
 from airad.executors.ssh_link import HostKeyRejected, SshLink, inputs_digest, remote_script
@@ -98,7 +109,7 @@ async def read_output_file(sftp: asyncssh.SFTPClient, path: str, name: str, limi
         async with sftp.open(path, "rb") as handle:
             size = (await handle.stat()).size or 0
             if size > limit:
-                return None, job_script.output_too_big_note(name, size, limit)
+                return None, output_too_big_note(name, size, limit)
             return await handle.read(), b""
     except asyncssh.SFTPConnectionLost:
         raise
@@ -110,7 +121,7 @@ async def read_capped_file(sftp: asyncssh.SFTPClient, path: str) -> bytes:
     """A job's remote stdout or stderr as `job_script.read_capped` reads a local one: whole when small,
     else its head and tail around the truncation marker, read by range (gigabytes never cross the
     link). A missing file reads as empty."""
-    head, tail = job_script.OUTPUT_HEAD_BYTES, job_script.OUTPUT_TAIL_BYTES
+    head, tail = OUTPUT_HEAD_BYTES, OUTPUT_TAIL_BYTES
     try:
         async with sftp.open(path, "rb") as handle:
             size = (await handle.stat()).size or 0
@@ -122,7 +133,7 @@ async def read_capped_file(sftp: asyncssh.SFTPClient, path: str) -> bytes:
         raise
     except asyncssh.SFTPError:
         return b""
-    return first + job_script.truncation_marker(size, len(first), len(last)) + last
+    return first + truncation_marker(size, len(first), len(last)) + last
 
 
 class SshExecutor:
@@ -131,7 +142,7 @@ class SshExecutor:
 
     name = "ssh"
 
-    def __init__(self, hosts: Sequence[SshHost], *, output_limit_bytes: int = job_script.OUTPUT_FILE_LIMIT_BYTES):
+    def __init__(self, hosts: Sequence[SshHost], *, output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES):
         if not hosts:
             raise ValueError("the ssh executor needs at least one host")
         self.output_limit_bytes = output_limit_bytes
