@@ -39,7 +39,7 @@ async def run_knowledge(services: RunServices, writer: RunWriter) -> tuple[Atom,
     domain = state.request.domain
     if domain is None or services.knowledge is None:
         return ()
-    current = await _read(services, domain)
+    _, current = await _read(services, domain)
     atoms = select_atoms(current.current())
     ref = await services.blobs.put(encode_atoms(atoms)) if atoms else ""
     await writer.append(
@@ -77,20 +77,18 @@ def _cost(event: KnowledgeDistilled) -> DistillCost:
     return DistillCost(event.cost_usd, event.prompt_tokens + event.completion_tokens)
 
 
-async def _distilled_before(services: RunServices, domain: str, run_id: str) -> DistillCost:
-    for event in await services.knowledge.read(domain):
-        if isinstance(event, KnowledgeDistilled) and event.run_id == run_id:
-            return _cost(event)
-    return DistillCost()
+def _paid_before(events: list, run_id: str) -> DistillCost:
+    """What the run's distillation already in the stream cost (a daemon that died after it)."""
+    return next((_cost(e) for e in events if isinstance(e, KnowledgeDistilled) and e.run_id == run_id), DistillCost())
 
 
 async def _distil(services: RunServices, state: RunState, domain: str, bound) -> DistillCost:
     findings = run_findings(state)
     if not findings:
         return DistillCost()
-    knowledge = await _read(services, domain)
+    events, knowledge = await _read(services, domain)
     if knowledge.distilled(state.run_id):
-        return await _distilled_before(services, domain, state.run_id)
+        return _paid_before(events, state.run_id)
     atoms, details = await _ask_model(services, state, findings, knowledge)
     for _ in range(APPEND_ATTEMPTS):
         event = KnowledgeDistilled(
@@ -100,9 +98,9 @@ async def _distil(services: RunServices, state: RunState, domain: str, bound) ->
         try:
             await services.knowledge.append(event)
         except AppendConflict:
-            knowledge = await _read(services, domain)  # another run of the domain appended first
+            events, knowledge = await _read(services, domain)  # another run of the domain appended first
             if knowledge.distilled(state.run_id):
-                return await _distilled_before(services, domain, state.run_id)
+                return _paid_before(events, state.run_id)
             continue
         bound.info("knowledge.distilled", atoms=len(event.atoms), problem=event.problem or None)
         return _cost(event)
@@ -135,5 +133,7 @@ async def _ask_model(services: RunServices, state: RunState, findings: tuple[Fin
         return fallback, {**details, "problem": f"the model's answer was not usable: {exc}; the atoms are the evidence-only ones"[:1000]}
 
 
-async def _read(services: RunServices, domain: str) -> KnowledgeState:
-    return fold_knowledge(await services.knowledge.read(domain), domain)
+async def _read(services: RunServices, domain: str) -> tuple[list, KnowledgeState]:
+    """The domain's events and their fold."""
+    events = await services.knowledge.read(domain)
+    return events, fold_knowledge(events, domain)
