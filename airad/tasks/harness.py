@@ -26,6 +26,10 @@ class CsvHarness:
         self.id_column = id_column
         self.target_column = target_column
         self.metric = metric
+        self._rows = {
+            split: np.flatnonzero((self.answers["split"] == split).to_numpy()) for split in ("validation", "test")
+        }
+        self._truth = self.answers[target_column].to_numpy()
 
     def grade(self, submission: bytes | None) -> Grades:
         """Validate the file, then score each split; an invalid file is invalid for both."""
@@ -41,21 +45,21 @@ class CsvHarness:
             self._score(predictions, "test"),
         )
 
-    def _score(self, predictions: pd.Series, split: str) -> Score:
-        rows = self.answers[self.answers["split"] == split]
-        if rows[self.target_column].isna().all():
+    def _score(self, predictions: np.ndarray, split: str) -> Score:
+        rows = self._rows[split]
+        truth = self._truth[rows]
+        if pd.isna(truth).all():
             return Score(valid=False, error=f"no labels for the {split} rows")
-        truth = rows[self.target_column].to_numpy()
-        predicted = predictions.loc[rows.index].to_numpy()
         try:
-            value = self.metric(truth, predicted)
+            value = self.metric(truth, predictions[rows])
         except ValueError as exc:
             return Score(valid=False, error=f"{self.metric.name} cannot be computed: {exc}")
         if not np.isfinite(value):
             return Score(valid=False, error=f"{self.metric.name} is not finite ({value})")
         return Score(valid=True, score=value)
 
-    def _read(self, submission: bytes | None) -> pd.Series:
+    def _read(self, submission: bytes | None) -> np.ndarray:
+        """The submitted values in the answers' row order."""
         if submission is None:
             raise SubmissionError("no submission: the script did not write submission/submission.csv")
         try:
@@ -70,16 +74,19 @@ class CsvHarness:
         expected = len(self.answers)
         if len(frame) != expected:
             raise SubmissionError(f"submission has {len(frame)} rows, expected {expected} (one per row of test.csv)")
-        ids = frame[self.id_column]
-        if ids.duplicated().any():
-            raise SubmissionError(f"submission repeats ids, e.g. {ids[ids.duplicated()].iloc[0]!r}")
-        unknown = ~ids.isin(self.answers.index)
+        ids = pd.Index(frame[self.id_column])
+        if ids.has_duplicates:
+            raise SubmissionError(f"submission repeats ids, e.g. {ids[ids.duplicated()].tolist()[0]!r}")
+        positions = self.answers.index.get_indexer(ids)
+        unknown = positions < 0
         if unknown.any():
-            raise SubmissionError(f"submission has {int(unknown.sum())} ids that are not in test.csv, e.g. {ids[unknown].iloc[0]!r}")
+            raise SubmissionError(f"submission has {int(unknown.sum())} ids that are not in test.csv, e.g. {ids[unknown].tolist()[0]!r}")
         values = frame[self.target_column]
         if self.metric.probabilities or values.dtype.kind in "fiub":
             values = pd.to_numeric(values, errors="coerce")
         missing = int(values.isna().sum())
         if missing:
             raise SubmissionError(f"column {self.target_column!r} has {missing} missing or non-numeric values")
-        return pd.Series(values.to_numpy(), index=ids.to_numpy())
+        aligned = np.empty(len(positions), dtype=values.dtype if values.dtype.kind in "biuf" else object)
+        aligned[positions] = values.to_numpy()
+        return aligned
