@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from itertools import combinations
 
 from msgspec import Struct
@@ -32,11 +33,14 @@ class DraftDiversity(Struct, frozen=True):
     plan_distance: float = 0.0
 
 
+@lru_cache(maxsize=8192)
 def model_families(code: str) -> frozenset[str]:
-    """The model families a script uses, recognised by their library class names."""
+    """The model families a script uses, recognised by their library class names (memoised: a run's
+    summary is refreshed after every node, over all its drafts)."""
     return frozenset(name for name, pattern in _COMPILED.items() if pattern.search(code))
 
 
+@lru_cache(maxsize=8192)
 def _words(text: str) -> frozenset[str]:
     return frozenset(w for w in re.findall(r"[a-z]{3,}", text.lower()))
 
