@@ -20,7 +20,8 @@ class SshHost(Struct, frozen=True, forbid_unknown_fields=True):
     file); checking is only skipped with `insecure_no_host_check = true`. `gpus` GPU ids are handed
     out one job at a time as CUDA_VISIBLE_DEVICES; `slots` is how many jobs may run at once.
     `link_grace_s` is how long a dropped link is redialled before its running jobs count as lost
-    (the jobs themselves go on running on the host).
+    (the jobs themselves go on running on the host). Task inputs are copied to the host once, under
+    `<root>/inputs/`; a copy no job links to and none used for `inputs_keep_s` is deleted.
     """
 
     address: str
@@ -34,6 +35,7 @@ class SshHost(Struct, frozen=True, forbid_unknown_fields=True):
     root: str = "/tmp/airad-jobs"
     python: str = "python3"
     link_grace_s: Annotated[float, Meta(ge=0)] = 300.0
+    inputs_keep_s: Annotated[float, Meta(ge=0)] = 7 * 86400.0
 
 
 class ContainerBackend(Struct, frozen=True, forbid_unknown_fields=True):

@@ -220,12 +220,16 @@ class SshExecutor:
                 await sftp.makedirs(subdir, exist_ok=True)
             writes = (write_file(sftp, path, text) for path, text in files.items())
             await asyncio.gather(sftp.symlink(remote_inputs, posixpath.join(work, "input")), *writes)
-            return await sftp.isdir(remote_inputs)
+            if not await sftp.isdir(remote_inputs):
+                return False
+            await link.touch_inputs(sftp, remote_inputs)
+            return True
 
         if await link.call(partial(remote_exists, link, job_dir), grace_s=0):
             await link.run(f"rm -rf {shlex.quote(job_dir)}", grace_s=0)
         if not await link.call(upload, grace_s=0):
             await link.upload_inputs(inputs, remote_inputs, grace_s=0)
+        link.sweep_inputs_soon(posixpath.dirname(remote_inputs))
 
     def _link(self, fields: dict) -> SshLink:
         link = self.links.get((fields["host"], fields["port"]))

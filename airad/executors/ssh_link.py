@@ -1,12 +1,15 @@
 """One SSH link per host: an asyncssh connection shared by every job on the host, redialled with
 backoff, host keys checked against known_hosts, a bounded number of sessions, SFTP, and inputs
-uploaded once per host by content digest. Used by the ssh executor and by Slurm's login node."""
+uploaded once per host by content digest and swept once no job has used them for the host's
+`inputs_keep_s`. Used by the ssh executor and by Slurm's login node."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import os
+import posixpath
 import shlex
 import time
 import uuid
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import asyncssh
+import structlog
 
 from airad.executors.base import JobLost
 from airad.executors.config import SshHost
@@ -26,6 +30,31 @@ COMMAND_TIMEOUT_S = 60.0
 KEEPALIVE_S = 15.0
 MAX_CHANNELS = 8
 PUBLISH_INPUTS = "mv -T {staging} {inputs} 2>/dev/null || rm -rf {staging}"
+TOUCH_EVERY_S = 600.0
+SWEEP_EVERY_S = 3600.0
+STALE_UPLOAD_MINUTES = 1440
+# Removes inputs copies under {inputs} not modified for {minutes} minutes that no job dir under {root}
+# links to (a job's work/input); a copy is moved aside (and touched, so no other sweep takes it for a
+# dead one) before it is deleted, and restored if a job linked to it meanwhile. Uploads and sweeps that died half-way are removed after a day. Prints
+# the names it removed.
+SWEEP_INPUTS = r"""
+cd {inputs} 2>/dev/null || exit 0
+linked() {{ find {root} -path {inputs} -prune -o -type l -name input -exec readlink {{}} + 2>/dev/null | sed 's|.*/||'; }}
+old() {{ [ -n "$(find "$1" -maxdepth 0 -mmin +"$2" 2>/dev/null)" ]; }}
+in_use=$(linked)
+for d in * .sweep-*; do
+  [ -d "$d" ] || continue
+  case "$d" in
+    .sweep-*|*.partial-*) old "$d" {stale} && rm -rf "$d"; continue ;;
+  esac
+  old "$d" {minutes} || continue
+  printf '%s\n' "$in_use" | grep -qxF "$d" && continue
+  mv -T "$d" ".sweep-$d" 2>/dev/null && touch ".sweep-$d" || continue
+  if linked | grep -qxF "$d"; then mv -T ".sweep-$d" "$d" 2>/dev/null || rm -rf ".sweep-$d"; continue; fi
+  rm -rf ".sweep-$d" && echo "$d"
+done
+"""
+log = structlog.get_logger("airad.executors")
 
 
 class HostKeyRejected(JobLost):
@@ -63,6 +92,9 @@ class SshLink:
         self._conn: asyncssh.SSHClientConnection | None = None
         self._sftp: tuple[asyncssh.SSHClientConnection, asyncssh.SFTPClient] | None = None
         self._uploads: dict[str, asyncio.Lock] = {}
+        self._touched: dict[str, float] = {}
+        self._swept: dict[str, float] = {}
+        self._sweeps: set[asyncio.Task] = set()
 
     def free_gpus(self) -> list[str]:
         """GPU ids no job holds."""
@@ -112,7 +144,10 @@ class SshLink:
             self._conn, self._sftp = None, None
 
     async def close(self) -> None:
-        """Close the connection, if any."""
+        """Stop any sweep and close the connection, if any."""
+        for sweep in self._sweeps:
+            sweep.cancel()
+        await asyncio.gather(*self._sweeps, return_exceptions=True)
         conn, self._conn, self._sftp = self._conn, None, None
         if conn is not None:
             conn.close()
@@ -167,6 +202,7 @@ class SshLink:
             async def copy(conn: asyncssh.SSHClientConnection) -> bool:
                 sftp = await self.sftp(conn)
                 if await sftp.isdir(remote):
+                    await self.touch_inputs(sftp, remote)
                     return False
                 await sftp.makedirs(staging)
                 entries = sorted(str(p) for p in local.iterdir()) if local.is_dir() else []
@@ -176,3 +212,38 @@ class SshLink:
 
             if await self.call(copy, grace_s, timeout_s=None):
                 await self.run(remote_script(PUBLISH_INPUTS, staging=staging, inputs=remote), grace_s)
+        self.sweep_inputs_soon(posixpath.dirname(remote))
+
+    async def touch_inputs(self, sftp: asyncssh.SFTPClient, remote: str) -> None:
+        """Mark the inputs copy at `remote` as used now (at most every few minutes), so sweeps keep it."""
+        every = min(TOUCH_EVERY_S, self.host.inputs_keep_s / 4)
+        if time.monotonic() - self._touched.get(remote, -every) >= every:
+            await sftp.utime(remote)
+            self._touched[remote] = time.monotonic()
+
+    def sweep_inputs_soon(self, inputs_root: str) -> None:
+        """Start sweeping the unused inputs copies under `inputs_root` in the background, unless this
+        link swept them within the hour; the copies kept are those a job links to or used lately."""
+        now = time.monotonic()
+        if now - self._swept.get(inputs_root, -SWEEP_EVERY_S) < SWEEP_EVERY_S:
+            return
+        self._swept[inputs_root] = now
+        task = asyncio.get_running_loop().create_task(self.sweep_inputs(inputs_root))
+        self._sweeps.add(task)
+        task.add_done_callback(self._sweeps.discard)
+
+    async def sweep_inputs(self, inputs_root: str) -> list[str]:
+        """Remove the inputs copies under `inputs_root` that no job needs (see SWEEP_INPUTS); their
+        names. A sweep that fails is logged and tried again an hour later."""
+        script = remote_script(
+            SWEEP_INPUTS, inputs=inputs_root, root=posixpath.dirname(inputs_root),
+            minutes=str(math.ceil(self.host.inputs_keep_s / 60)), stale=str(STALE_UPLOAD_MINUTES),
+        )
+        try:
+            removed = (await self.run(script, grace_s=0)).split()
+        except (JobLost, RuntimeError, asyncio.TimeoutError) as exc:
+            log.warning("inputs sweep failed", host=self.name, inputs=inputs_root, error=str(exc))
+            return []
+        if removed:
+            log.info("inputs swept", host=self.name, inputs=inputs_root, removed=len(removed))
+        return removed
