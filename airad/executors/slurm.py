@@ -2,8 +2,8 @@
 in the handle before it can run.
 
 `prepare` stages the job dir under the backend's `root` (a filesystem the compute nodes share) and
-submits it with `sbatch --hold`; `start` releases the hold; `wait` polls `squeue` until the job is in
-a final state, then reads what the shared wrapper (`job_script`) left in the dir and adds what Slurm
+submits it with `sbatch --hold`; `start` releases the hold; `wait` polls `squeue` (one query a round
+for every job being waited on: `slurm_states`) until the job is in a final state, then reads what the shared wrapper (`job_script`) left in the dir and adds what Slurm
 knows (a time limit, an OOM kill, a node failure, someone's scancel); `cancel` marks the dir cancelled
 and scancels the job. A requeued or preempted-and-requeued job reruns under the same id, so `wait`
 simply goes on waiting. The Slurm commands run on this host or, with `login`, over SSH.
@@ -30,6 +30,7 @@ from airad.executors.local import thread_limits
 from airad.executors.slurm_commands import (
     Commands, Completed, LocalCommands, SshCommands, pack, read_tree, write_tree,
 )
+from airad.executors.slurm_states import UNKNOWN_JOB, SqueueStates
 from airad.executors.ssh import REMOTE_ENV
 
 HANDLE_FIELDS = ("slurm_id", "dir", "timeout_s", "outputs", "memory")
@@ -42,7 +43,6 @@ KILLED = {
     "CANCELLED": "cancelled by Slurm", "NODE_FAIL": "node failure", "BOOT_FAIL": "node failure",
     "PREEMPTED": "preempted", "DEADLINE": "deadline passed",
 }
-UNKNOWN_JOB = b"Invalid job id"
 FINISHED_JOB = b"already finished"
 TRANSIENT = (
     b"Unable to contact slurm controller", b"Socket timed out", b"Zero Bytes were transmitted", b"standby mode",
@@ -85,6 +85,7 @@ class SlurmExecutor:
         if commands is None and backend.login is not None:
             commands = SshCommands(backend.login, backend.root, env)
         self.commands = commands or LocalCommands(env)
+        self.states = SqueueStates(self._ask)
 
     async def prepare(self, spec: JobSpec) -> str:
         """Write the job dir and submit it held; the handle carries the Slurm job id and the dir."""
@@ -182,13 +183,9 @@ class SlurmExecutor:
         accounting (if any) does not know it either."""
         delay, preempted_since = 0.2, None
         while True:
-            done = await self._ask("squeue", "-h", "-t", "all", "-j", slurm_id, "-o", "%T")
-            text = done.stdout.decode().strip()
-            if done.returncode != 0 and UNKNOWN_JOB not in done.stderr:
-                raise RuntimeError(f"squeue failed for Slurm job {slurm_id}: {done.error}")
-            if not text:
+            state = await self.states.state(slurm_id)
+            if state is None:
                 return await self._accounted_state(slurm_id)
-            state = text.split()[0]
             if state in FINAL:
                 return state
             if state == "PREEMPTED":
@@ -228,7 +225,8 @@ class SlurmExecutor:
         await self.commands.run(["scancel", job["slurm_id"]])
 
     async def aclose(self) -> None:
-        """Close the SSH link to the login node, if any (the jobs go on)."""
+        """Stop polling and close the SSH link to the login node, if any (the jobs go on)."""
+        await self.states.aclose()
         await self.commands.close()
 
 

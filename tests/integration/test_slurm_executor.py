@@ -143,6 +143,16 @@ class TestSlurmExecutor(SlurmContract):
         assert result.killed is None
         assert result.outputs == {"submission/submission.csv": b"runs,2\n", "submission/runs.txt": b"run\nrun\n"}
 
+    async def test_jobs_waited_on_together_share_their_squeue_queries(self, executor, inputs_dir):
+        specs = [self.spec(inputs_dir, f"import time; time.sleep(1); print('job {i}')\n") for i in range(5)]
+        handles = [await executor.prepare(spec) for spec in specs]
+        for handle in handles:
+            await executor.start(handle)
+        results = await asyncio.gather(*(self.collect(executor, handle) for handle in handles))
+        assert [r.exit_code for r in results] == [0] * 5
+        assert all(f"job {i}".encode() in r.stdout for i, r in enumerate(results))
+        assert executor.states.queries < executor.states.asks, (executor.states.queries, executor.states.asks)
+
     async def test_a_gpu_job_sees_the_gpu_slurm_gave_it(self, executor, inputs_dir):
         result = await self.run(executor, self.spec(inputs_dir, """
             import os
