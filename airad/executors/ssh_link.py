@@ -34,12 +34,14 @@ TOUCH_EVERY_S = 600.0
 SWEEP_EVERY_S = 3600.0
 STALE_UPLOAD_MINUTES = 1440
 # Removes inputs copies under {inputs} not modified for {minutes} minutes that no job dir under {root}
-# links to (a job's work/input); a copy is moved aside (and touched, so no other sweep takes it for a
-# dead one) before it is deleted, and restored if a job linked to it meanwhile. Uploads and sweeps that died half-way are removed after a day. Prints
-# the names it removed.
+# links to (a job's work/input; nothing else under a work dir is looked at). A copy is moved aside
+# (and touched, so no other sweep takes it for a dead one) before it is deleted, and restored if a
+# job linked to it meanwhile. Uploads and sweeps that died half-way go after a day. Prints the names
+# it removed.
 SWEEP_INPUTS = r"""
 cd {inputs} 2>/dev/null || exit 0
-linked() {{ find {root} -path {inputs} -prune -o -type l -name input -exec readlink {{}} + 2>/dev/null | sed 's|.*/||'; }}
+linked() {{ find {root} -path {inputs} -prune -o -path '*/work/input' -type l -exec readlink {{}} + -o -path '*/work/*' -prune \
+  2>/dev/null | sed 's|.*/||'; }}
 old() {{ [ -n "$(find "$1" -maxdepth 0 -mmin +"$2" 2>/dev/null)" ]; }}
 in_use=$(linked)
 for d in * .sweep-*; do
