@@ -22,6 +22,8 @@ class SshHost(Struct, frozen=True, forbid_unknown_fields=True):
     `link_grace_s` is how long a dropped link is redialled before its running jobs count as lost
     (the jobs themselves go on running on the host). Task inputs are copied to the host once, under
     `<root>/inputs/`; a copy no job links to and none used for `inputs_keep_s` is deleted.
+    `sandbox`: run the ssh executor's jobs in bubblewrap on the host (no network; the host read-only;
+    the job root, the login's home and the `hidden` dirs out of sight); None: when the host has bwrap.
     """
 
     address: str
@@ -36,6 +38,8 @@ class SshHost(Struct, frozen=True, forbid_unknown_fields=True):
     python: str = "python3"
     link_grace_s: Annotated[float, Meta(ge=0)] = 300.0
     inputs_keep_s: Annotated[float, Meta(ge=0)] = 7 * 86400.0
+    sandbox: bool | None = None
+    hidden: tuple[str, ...] = ()
 
 
 class ContainerBackend(Struct, frozen=True, forbid_unknown_fields=True):

@@ -38,6 +38,7 @@ from airad.executors.base import (
 from airad.executors.config import SshHost
 from airad.executors.local import thread_limits
 from airad.executors.ssh_link import HostKeyRejected, SshLink, inputs_digest, remote_script
+from airad.executors.ssh_sandbox import HostSandbox, bwrap_argv, parse_probe, probe_command
 
 REMOTE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
 HANDLE_FIELDS = ("host", "port", "dir", "timeout_s", "outputs", "gpus", "memory")
@@ -136,9 +137,17 @@ async def read_capped_file(sftp: asyncssh.SFTPClient, path: str) -> bytes:
     return first + truncation_marker(size, len(first), len(last)) + last
 
 
+def real_path(sandbox: HostSandbox, root: str, path: str) -> str:
+    """`path` under the configured job `root`, rewritten under the root's real path (bwrap mounts by
+    real paths)."""
+    relative = posixpath.relpath(path, root)
+    return posixpath.join(sandbox.root, relative)
+
+
 class SshExecutor:
     """Executor over a pool of SSH hosts: each job goes to the host with the most free slots that has
-    the GPUs it asks for; its GPU ids reach it as CUDA_VISIBLE_DEVICES and are recorded in the handle."""
+    the GPUs it asks for; its GPU ids reach it as CUDA_VISIBLE_DEVICES and are recorded in the handle.
+    On a host with bubblewrap (or `sandbox = true`) each job runs sandboxed (`ssh_sandbox`)."""
 
     name = "ssh"
 
@@ -148,6 +157,7 @@ class SshExecutor:
         self.output_limit_bytes = output_limit_bytes
         self.links = {(host.address, host.port): SshLink(host) for host in hosts}
         self._freed = asyncio.Condition()
+        self._sandboxes: dict[str, HostSandbox | None] = {}
 
     async def prepare(self, spec: JobSpec) -> str:
         """Reserve a slot (and GPUs) on a host and upload the job there; a host that cannot be
@@ -204,6 +214,12 @@ class SshExecutor:
         command = list(spec.command)
         if command and command[0] == "python":
             command[0] = host.python
+        sandbox = await self._sandbox(link)
+        if sandbox is not None:
+            command = bwrap_argv(
+                sandbox, work=real_path(sandbox, host.root, work), inputs=real_path(sandbox, host.root, remote_inputs),
+                gpus=spec.gpus > 0,
+            ) + command
         env = {
             **REMOTE_ENV, "HOME": work, **thread_limits(spec.cpus), **spec.env,
             "CUDA_VISIBLE_DEVICES": ",".join(link.busy[job_dir]),
@@ -230,6 +246,20 @@ class SshExecutor:
         if not await link.call(upload, grace_s=0):
             await link.upload_inputs(inputs, remote_inputs, grace_s=0)
         link.sweep_inputs_soon(posixpath.dirname(remote_inputs))
+
+    async def _sandbox(self, link: SshLink) -> HostSandbox | None:
+        """The host's sandbox, probed on first use; None when jobs there run unsandboxed."""
+        host = link.host
+        if host.sandbox is False:
+            return None
+        if link.name not in self._sandboxes:
+            found = parse_probe(await link.run(probe_command(host.python, host.root, host.hidden), grace_s=0))
+            if found.bwrap is None and host.sandbox:
+                raise RuntimeError(
+                    f"ssh host {link.name}: sandbox = true but bwrap is not installed there (apt-get install bubblewrap)"
+                )
+            self._sandboxes[link.name] = found if found.bwrap else None
+        return self._sandboxes[link.name]
 
     def _link(self, fields: dict) -> SshLink:
         link = self.links.get((fields["host"], fields["port"]))

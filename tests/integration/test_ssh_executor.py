@@ -16,7 +16,9 @@ import pytest
 
 from airad.executors.base import JobLost, JobSpec
 from airad.executors.ssh import HostKeyRejected, SshExecutor
-from tests.contract.executor_contract import ExecutorContract, script, secret_path  # noqa: F401 (fixture)
+from tests.contract.executor_contract import (  # noqa: F401 (secret_path is a fixture)
+    ExecutorContract, SandboxedExecutorContract, script, secret_path,
+)
 from tests.infra.sshd import Sshd, require_sshd, sshd_server, write_key
 
 pytestmark = pytest.mark.integration
@@ -57,15 +59,28 @@ def kill_leftovers(remote_root: Path):
 
 
 class TestSshContract(ExecutorContract):
-    """The shared executor contract, over SSH."""
+    """The shared executor contract, over SSH, jobs as plain processes."""
 
     @pytest.fixture
     def executor(self, sshd, remote_root, executors):
-        return executors(ssh_host(sshd, remote_root))
+        return executors(ssh_host(sshd, remote_root, sandbox=False))
 
     @pytest.fixture
     def reopen(self, sshd, remote_root, executors):
-        return lambda: executors(ssh_host(sshd, remote_root))
+        return lambda: executors(ssh_host(sshd, remote_root, sandbox=False))
+
+
+class TestSshSandboxedContract(SandboxedExecutorContract):
+    """The sandboxed contract over SSH: every job in bubblewrap on the host, the daemon's state dir
+    among the host's hidden paths."""
+
+    @pytest.fixture
+    def executor(self, sshd, remote_root, executors, secret_path):
+        return executors(ssh_host(sshd, remote_root, sandbox=True, hidden=(str(secret_path.parents[2]),)))
+
+    @pytest.fixture
+    def reopen(self, sshd, remote_root, executors, secret_path):
+        return lambda: executors(ssh_host(sshd, remote_root, sandbox=True, hidden=(str(secret_path.parents[2]),)))
 
 
 def job(inputs: Path, source: str, **overrides) -> JobSpec:
