@@ -23,7 +23,9 @@ all to the end (`--max-nodes` nodes each, greedy, one node in flight per run). P
   the event, waiting for the run's writer, the fenced publish), p50/p99;
 - event-loop lag: how late a 10 ms sleep wakes (p50/p99/max), sampled all through the runs;
 - RSS of this process (daemon + bench client; the nats-server apart) at its peak, and per run;
-- CPU of this process and of the nats-server, in % of one core.
+- CPU of this process, of the nats-server and of the grading workers, in % of one core; and the
+  events appended per CPU-second of all three, as a ratio of the raw pipelined publishes per
+  CPU-second of their publisher and the nats-server (the event rate per core, not per machine).
 """
 
 from __future__ import annotations
@@ -183,18 +185,40 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def raw_publish_rates(url: str, count: int = 50_000, size: int = 300) -> tuple[float, float]:
+def children_cpu_s(but: int) -> float:
+    """CPU seconds used so far by this process's live child processes but `but` (the nats-server):
+    the grading workers."""
+    total = 0.0
+    for children in Path("/proc/self/task").glob("*/children"):
+        for pid in children.read_text().split():
+            if int(pid) == but:
+                continue
+            try:
+                total += cpu_s(int(pid))
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+    return total
+
+
+def self_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def raw_publish_rates(url: str, nats_pid: int, count: int = 50_000, size: int = 300) -> tuple[float, float, float]:
     """(pipelined, one-at-a-time) JetStream publishes per second on a stream of its own, with the
-    daemon's nats-py set-up (its cheaper request tokens: airad/events/request_tokens.py)."""
+    daemon's nats-py set-up (its cheaper request tokens: airad/events/request_tokens.py), and the
+    pipelined publishes per CPU-second of the publisher and the nats-server together."""
     request_tokens.install()
     nc = await nats.connect(url)
     js = nc.jetstream()
     await js.add_stream(StreamConfig(name="BENCH_RAW", subjects=["bench.raw.>"], storage=StorageType.FILE))
     payload = b"x" * size
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), self_cpu_s() + cpu_s(nats_pid)
     futures = [await js.publish_async(f"bench.raw.{i % 1000}", payload, headers={"Nats-Msg-Id": f"p{i}"}) for i in range(count)]
     await asyncio.gather(*futures)
     pipelined = count / (time.perf_counter() - start)
+    per_cpu_s = count / (self_cpu_s() + cpu_s(nats_pid) - cpu0)
     serial_count = count // 10
     start = time.perf_counter()
     for i in range(serial_count):
@@ -202,7 +226,7 @@ async def raw_publish_rates(url: str, count: int = 50_000, size: int = 300) -> t
     serial = serial_count / (time.perf_counter() - start)
     await js.delete_stream("BENCH_RAW")
     await nc.close()
-    return pipelined, serial
+    return pipelined, serial, per_cpu_s
 
 
 async def log_capacity(url: str, runs: int, nodes: int, tmp: Path) -> tuple[float, float]:
@@ -257,19 +281,20 @@ async def main(args) -> None:
         server = EmbeddedNats(Path(tmp) / "nats")
         url = server.start()
         try:
-            pipelined, serial = await raw_publish_rates(url)
-            print(f"raw JetStream publishes: pipelined {pipelined:,.0f} msg/s, one at a time {serial:,.0f} msg/s")
+            pipelined, serial, raw_per_cpu_s = await raw_publish_rates(url, server.process.pid)
+            print(f"raw JetStream publishes: pipelined {pipelined:,.0f} msg/s ({raw_per_cpu_s:,.0f} per CPU-second of "
+                  f"publisher + nats-server), one at a time {serial:,.0f} msg/s")
             if args.log_nodes:
                 log_rate, writer_rate = await log_capacity(url, args.runs, args.log_nodes, Path(tmp))
                 print(f"event-log capacity ({args.runs:,} runs appending at once, {args.log_nodes} nodes each): "
                       f"fenced appends {log_rate:,.0f} events/s ({log_rate / pipelined:.0%} of the raw pipelined rate); "
                       f"through the run writer (+ lock, shield, fold) {writer_rate:,.0f} events/s ({writer_rate / pipelined:.0%})")
-            await run_daemon(args, url, Path(tmp), server.process.pid, pipelined)
+            await run_daemon(args, url, Path(tmp), server.process.pid, pipelined, raw_per_cpu_s)
         finally:
             server.stop()
 
 
-async def run_daemon(args, url: str, tmp: Path, nats_pid: int, raw_rate: float) -> None:
+async def run_daemon(args, url: str, tmp: Path, nats_pid: int, raw_rate: float, raw_per_cpu_s: float) -> None:
     settings = Settings(state_dir=str(tmp / "state"), local_slots=args.runs, lease_ttl_s=args.lease_ttl,
                         grading_processes=args.grading_processes)
     executor = TimedExecutor(args.job_delay)
@@ -287,7 +312,7 @@ async def run_daemon(args, url: str, tmp: Path, nats_pid: int, raw_rate: float) 
         nc = await nats.connect(url)
         js = nc.jetstream()
         await ensure_streams(js)
-        cpu0, nats_cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), cpu_s(nats_pid), time.perf_counter()
+        cpu0, nats_cpu0, workers_cpu0, wall0 = self_cpu_s(), cpu_s(nats_pid), children_cpu_s(nats_pid), time.perf_counter()
         futures = [await js.publish_async(REQUESTS_SUBJECT, request(i, args.max_nodes, args.seeds)) for i in range(args.runs)]
         await asyncio.gather(*futures)
         published = time.perf_counter() - wall0
@@ -305,12 +330,14 @@ async def run_daemon(args, url: str, tmp: Path, nats_pid: int, raw_rate: float) 
                 print(f"  gave up after {args.timeout:.0f} s")
                 break
         wall = time.perf_counter() - wall0
-        cpu1, nats_cpu1 = resource.getrusage(resource.RUSAGE_SELF), cpu_s(nats_pid)
+        cpu1, nats_cpu1, workers_cpu1 = self_cpu_s(), cpu_s(nats_pid), children_cpu_s(nats_pid)
         await nc.close()
         tg.cancel_scope.cancel()
 
-    cpu = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / wall * 100
+    cpu = (cpu1 - cpu0) / wall * 100
     nats_cpu = (nats_cpu1 - nats_cpu0) / wall * 100
+    workers_cpu = (workers_cpu1 - workers_cpu0) / wall * 100
+    per_cpu_s = log.events / ((cpu + nats_cpu + workers_cpu) / 100 * wall)
     event_rate = log.events / wall
     print(f"{args.runs:,} runs x {args.max_nodes} nodes, model {args.model_delay:g} s, job {args.job_delay:g} s: "
           f"{log.finished_runs:,} runs finished in {wall:.1f} s (requests published in {published:.2f} s); "
@@ -323,7 +350,9 @@ async def run_daemon(args, url: str, tmp: Path, nats_pid: int, raw_rate: float) 
     print(f"event-loop lag (10 ms ticker): p50 {pct(lag.samples, 0.5) * 1000:.1f} ms, p99 {pct(lag.samples, 0.99) * 1000:.1f} ms, "
           f"max {max(lag.samples, default=0) * 1000:.0f} ms")
     print(f"RSS: {rss_before:.0f} MiB before, peak {peak_rss:.0f} MiB, {(peak_rss - rss_before) * 1024 / args.runs:.0f} KiB per run")
-    print(f"CPU: this process {cpu:.0f}% of a core, nats-server {nats_cpu:.0f}%")
+    print(f"CPU: this process {cpu:.0f}% of a core, nats-server {nats_cpu:.0f}%, grading workers {workers_cpu:.0f}%")
+    print(f"events per CPU-second (this process + nats-server + grading workers): {per_cpu_s:,.0f} "
+          f"= {per_cpu_s / raw_per_cpu_s:.1%} of the raw pipelined publishes per CPU-second")
     print(f"events by type: {json.dumps(dict(sorted(log.by_type.items())))}")
 
 
