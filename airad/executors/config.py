@@ -61,10 +61,14 @@ class ContainerBackend(Struct, frozen=True, forbid_unknown_fields=True):
 
 class SlurmBackend(Struct, frozen=True, forbid_unknown_fields=True):
     """A Slurm cluster: job dirs under `root` on a filesystem shared with the compute nodes, commands
-    run locally or on `login` over SSH."""
+    run locally or on `login` over SSH. `sandbox`: run each job in bubblewrap on the compute node it
+    lands on (no network; the node read-only; the job root, the home and the `hidden` dirs out of
+    sight); None: where the node has a working bwrap; true: a node without one fails the job."""
 
     root: str
     python: str = "python3"
     partition: str | None = None
     login: SshHost | None = None
     slots: Slots = 64
+    sandbox: bool | None = None
+    hidden: tuple[str, ...] = ()

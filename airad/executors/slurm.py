@@ -3,15 +3,18 @@ in the handle before it can run.
 
 `prepare` stages the job dir under the backend's `root` (a filesystem the compute nodes share) and
 submits it with `sbatch --hold`; `start` releases the hold; `wait` polls `squeue` (one query a round
-for every job being waited on: `slurm_states`) until the job is in a final state, then reads what the shared wrapper (`job_script`) left in the dir and adds what Slurm
-knows (a time limit, an OOM kill, a node failure, someone's scancel); `cancel` marks the dir cancelled
-and scancels the job. A requeued or preempted-and-requeued job reruns under the same id, so `wait`
-simply goes on waiting. The Slurm commands run on this host or, with `login`, over SSH.
+for every job being waited on: `slurm_states`) until the job is in a final state, then reads what
+the shared wrapper (`job_script`) left in the dir and adds what Slurm knows (a time limit, an OOM
+kill, a node failure, someone's scancel); `cancel` marks the dir cancelled and scancels the job.
+Unless `sandbox = false`, a job starts through `sandbox_launch`, which puts it in bubblewrap on the
+compute node. A requeued or preempted-and-requeued job reruns under the same id, so `wait` simply
+goes on waiting. The Slurm commands run on this host or, with `login`, over SSH.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import posixpath
 import re
@@ -32,6 +35,7 @@ from airad.executors.slurm_commands import (
 )
 from airad.executors.slurm_states import UNKNOWN_JOB, SqueueStates
 from airad.executors.ssh import REMOTE_ENV
+from airad.executors.ssh_sandbox import launcher_source
 
 HANDLE_FIELDS = ("slurm_id", "dir", "timeout_s", "outputs", "memory")
 TIME_GRACE_S = 60.0
@@ -48,6 +52,7 @@ TRANSIENT = (
     b"Unable to contact slurm controller", b"Socket timed out", b"Zero Bytes were transmitted", b"standby mode",
 )
 SLURM_ERR = "slurm.err"
+LAUNCHER = "sandbox_launch.py"
 DEVICES = "devices"
 PASS_DEVICES = f'CUDA_VISIBLE_DEVICES=$(cat ../{DEVICES}); export CUDA_VISIBLE_DEVICES; exec "$@"'
 MARK_CANCELLED = f'[ -d "$1" ] && [ ! -f "$1/{job_script.EXIT_CODE}" ] && : > "$1/{job_script.CANCELLED}"; exit 0'
@@ -94,6 +99,8 @@ class SlurmExecutor:
         inputs = await self.commands.inputs_path(Path(spec.inputs_dir))
         files = {f"{job_script.WORK}/{name}": text.encode() for name, text in spec.files.items()}
         files[job_script.SCRIPT] = self._script(spec, job_dir).encode()
+        if self.backend.sandbox is not False:
+            files[LAUNCHER] = launcher_source().encode()
         dirs = sorted({f"{job_script.WORK}/{posixpath.dirname(name)}" for name in outputs} | {job_script.WORK})
         await write_tree(self.commands, job_dir, pack(files, dirs, {f"{job_script.WORK}/input": inputs}))
         done = await self.commands.run(["sbatch", *self._sbatch_options(spec, job_dir)])
@@ -114,9 +121,15 @@ class SlurmExecutor:
         argv = list(spec.command)
         if argv and argv[0] == "python":
             argv[0] = self.backend.python
+        home = posixpath.join(job_dir, job_script.WORK)
+        if self.backend.sandbox is not False:
+            sandbox = {
+                "python": self.backend.python, "root": self.backend.root, "hidden": [*self.backend.hidden, *spec.hidden],
+                "work": home, "gpus": spec.gpus > 0, "required": bool(self.backend.sandbox),
+            }
+            argv = [self.backend.python, posixpath.join(job_dir, LAUNCHER), "run", json.dumps(sandbox), "--", *argv]
         if spec.gpus:
             argv = ["/bin/sh", "-c", PASS_DEVICES, "sh", *argv]
-        home = posixpath.join(job_dir, job_script.WORK)
         env = {**REMOTE_ENV, **thread_limits(spec.cpus), "HOME": home, **spec.env}
         memory = spec.memory_mb if self._ulimit(spec) else None
         return job_script.render(argv, timeout_s=spec.timeout_s, env=env, memory_mb=memory, once=False)

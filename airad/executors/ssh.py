@@ -255,9 +255,7 @@ class SshExecutor:
         if link.name not in self._sandboxes:
             found = parse_probe(await link.run(probe_command(host.python, host.root, host.hidden), grace_s=0))
             if found.bwrap is None and host.sandbox:
-                raise RuntimeError(
-                    f"ssh host {link.name}: sandbox = true but bwrap is not installed there (apt-get install bubblewrap)"
-                )
+                raise RuntimeError(f"ssh host {link.name}: sandbox = true but {found.problem} (apt-get install bubblewrap)")
             self._sandboxes[link.name] = found if found.bwrap else None
         return self._sandboxes[link.name]
 

@@ -13,7 +13,9 @@ from msgspec.structs import replace
 from airad.executors.base import JobResult
 from airad.executors.config import SlurmBackend
 from airad.executors.slurm import SlurmExecutor, with_slurm_state
-from tests.contract.executor_contract import ExecutorContract, secret_path  # noqa: F401 (a contract fixture)
+from tests.contract.executor_contract import (  # noqa: F401 (secret_path is a contract fixture)
+    ExecutorContract, SandboxedExecutorContract, secret_path,
+)
 from tests.infra.slurm import SlurmCluster
 from tests.infra.sshd import Sshd
 
@@ -41,7 +43,8 @@ RUNS_TWICE = """
 
 @pytest.fixture
 def backend(slurm: SlurmCluster, tmp_path: Path) -> SlurmBackend:
-    return slurm.backend(tmp_path / "jobs")
+    """Jobs as plain processes; the sandboxed and over-SSH classes below change that."""
+    return slurm.backend(tmp_path / "jobs", sandbox=False)
 
 
 class Executors:
@@ -163,13 +166,52 @@ class TestSlurmExecutor(SlurmContract):
 
 
 class TestSlurmExecutorOverSsh(SlurmContract):
-    """The same contract with the Slurm commands and job files going through a login node over SSH."""
+    """The same contract with the Slurm commands and job files going through a login node over SSH
+    (sandboxed where the node has bwrap, as by default)."""
 
     @pytest.fixture
     async def reopen(self, backend: SlurmBackend, slurm: SlurmCluster, sshd: Sshd):
-        executors = Executors(replace(backend, login=sshd.host(link_grace_s=30.0)), slurm.env)
+        executors = Executors(replace(backend, login=sshd.host(link_grace_s=30.0), sandbox=None), slurm.env)
         yield executors
         await executors.aclose()
+
+
+class TestSlurmSandboxedExecutor(SlurmContract, SandboxedExecutorContract):
+    """The sandboxed contract on the cluster: every job in bubblewrap on the compute node, the daemon's
+    state dir among the hidden dirs."""
+
+    @pytest.fixture
+    async def reopen(self, backend: SlurmBackend, slurm: SlurmCluster, secret_path: Path):
+        executors = Executors(replace(backend, sandbox=True, hidden=(str(secret_path.parents[2]),)), slurm.env)
+        yield executors
+        await executors.aclose()
+
+    async def test_a_job_cannot_see_other_jobs_or_the_nodes_files(self, executor, inputs_dir, backend):
+        other = Path(backend.root) / "other-job" / "work" / "notes.txt"
+        other.parent.mkdir(parents=True)
+        other.write_text("another job's work")
+        result = await self.run(executor, self.spec(inputs_dir, f"""
+            for name, action in [("other-job", lambda: open({str(other)!r}).read()),
+                                 ("write-usr", lambda: open("/usr/airad-escape", "w").write("x")),
+                                 ("own-input", lambda: sorted(__import__("os").listdir("input")))]:
+                try:
+                    print("OPEN", name, action())
+                except OSError as exc:
+                    print("blocked", name, type(exc).__name__)
+        """))
+        assert result.exit_code == 0, result.stderr
+        assert b"blocked other-job" in result.stdout and b"blocked write-usr" in result.stdout
+        assert b"OPEN own-input" in result.stdout
+
+    async def test_a_node_without_bwrap_fails_the_job_saying_why(self, executor, inputs_dir, monkeypatch):
+        from airad.executors import slurm as slurm_module
+
+        source = slurm_module.launcher_source().replace('shutil.which("bwrap"', 'shutil.which("no-such-bwrap"')
+        monkeypatch.setattr(slurm_module, "launcher_source", lambda: source)
+        result = await self.run(executor, self.spec(inputs_dir, "print('ran unsandboxed')\n"))
+        assert result.exit_code == 126
+        assert b"ran unsandboxed" not in result.stdout
+        assert b"sandbox = true but on" in result.stderr and b"bwrap is not installed" in result.stderr
 
 
 @pytest.mark.parametrize(("state", "field", "value"), [

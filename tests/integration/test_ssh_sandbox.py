@@ -81,7 +81,8 @@ async def test_a_sandboxed_ssh_job_sees_only_its_own_files(sshd, tmp_path, home_
 async def test_sandbox_true_on_a_host_without_bwrap_is_refused_with_a_reason(sshd, tmp_path, monkeypatch):
     from airad.executors import ssh_sandbox
 
-    monkeypatch.setattr(ssh_sandbox, "PROBE", ssh_sandbox.PROBE.replace('shutil.which("bwrap"', 'shutil.which("no-such-bwrap"'))
+    source = ssh_sandbox.launcher_source().replace('shutil.which("bwrap"', 'shutil.which("no-such-bwrap"')
+    monkeypatch.setattr(ssh_sandbox, "launcher_source", lambda: source)
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     executor = SshExecutor([sshd.host(root=str(tmp_path / "remote"), python=sys.executable, sandbox=True)])
