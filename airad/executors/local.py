@@ -6,7 +6,7 @@ outlives a crashed daemon, and a new daemon finds it again from the handle (the 
 
 In the sandbox the script sees a read-only system, its inputs read-only at `input/`, only its work
 dir writable, no network, and none of the hidden paths (the daemon's state: task answers, other
-runs). Without bwrap it runs as a plain process group: isolation is then only by directory.
+runs) nor the daemon user's home (keys and credentials live there; the interpreter stays visible). Without bwrap it runs as a plain process group: isolation is then only by directory.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ class LocalExecutor:
         python: str = sys.executable,
         sandbox: bool | None = None,
         hidden: tuple[Path, ...] = (),
+        home: Path | None = None,
         output_limit_bytes: int = job_script.OUTPUT_FILE_LIMIT_BYTES,
     ):
         self.work_root = Path(work_root)
@@ -67,6 +68,7 @@ class LocalExecutor:
         if sandbox and self.bwrap is None:
             raise RuntimeError("sandbox requested but bwrap is not installed (apt-get install bubblewrap)")
         self.hidden = tuple(Path(p).resolve() for p in hidden)
+        self.home = (home or Path.home()).resolve()
         self.output_limit_bytes = output_limit_bytes
         self._started: dict[str, tuple[float, asyncio.subprocess.Process]] = {}
 
@@ -101,6 +103,8 @@ class LocalExecutor:
 
     def _bwrap_command(self, work: Path, inputs: Path, hidden: tuple[str, ...] = ()) -> list[str]:
         args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        if self.home.is_dir() and self.home != Path("/"):
+            args += ["--tmpfs", str(self.home)]
         for path in self._interpreter_dirs():
             args += ["--ro-bind", str(path), str(path)]
         for path in (*self.hidden, *(Path(p).resolve() for p in hidden if Path(p).is_dir())):
