@@ -6,7 +6,8 @@ outlives a crashed daemon, and a new daemon finds it again from the handle (the 
 
 In the sandbox the script sees a read-only system, its inputs read-only at `input/`, only its work
 dir writable, no network, and none of the hidden paths (the daemon's state: task answers, other
-runs) nor the daemon user's home (keys and credentials live there; the interpreter stays visible). Without bwrap it runs as a plain process group: isolation is then only by directory.
+runs) nor the daemon user's home (keys and credentials live there; the interpreter stays visible):
+`sandbox_launch`'s bubblewrap, as on ssh hosts and Slurm nodes. Without bwrap it runs as a plain process group: isolation is then only by directory.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from airad.executors import job_script
+from airad.executors import job_script, sandbox_launch
 from airad.executors.base import JobLost, JobResult, JobSpec, decode_handle, encode_handle
 
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
@@ -59,7 +60,6 @@ class LocalExecutor:
         python: str = sys.executable,
         sandbox: bool | None = None,
         hidden: tuple[Path, ...] = (),
-        home: Path | None = None,
         output_limit_bytes: int = job_script.OUTPUT_FILE_LIMIT_BYTES,
     ):
         self.work_root = Path(work_root)
@@ -67,8 +67,9 @@ class LocalExecutor:
         self.bwrap = bwrap_path() if sandbox is not False else None
         if sandbox and self.bwrap is None:
             raise RuntimeError("sandbox requested but bwrap is not installed (apt-get install bubblewrap)")
+        self.required = bool(sandbox)
         self.hidden = tuple(Path(p).resolve() for p in hidden)
-        self.home = (home or Path.home()).resolve()
+        self._facts: dict | None = None
         self.output_limit_bytes = output_limit_bytes
         self._started: dict[str, tuple[float, asyncio.subprocess.Process]] = {}
 
@@ -89,11 +90,9 @@ class LocalExecutor:
             target.write_text(text)
         argv = [self.python if part == "python" else part for part in spec.command]
         inputs = Path(spec.inputs_dir).resolve()
-        if self.bwrap:
-            (work / "input").mkdir()
-            argv = self._bwrap_command(work, inputs, spec.hidden) + argv
-        else:
-            (work / "input").symlink_to(inputs, target_is_directory=True)
+        (work / "input").symlink_to(inputs, target_is_directory=True)
+        if self.bwrap and self._sandbox_facts():
+            argv = self._bwrap_command(work.resolve(), inputs, spec.hidden) + argv
         env = {**BASE_ENV, **thread_limits(spec.cpus), "HOME": str(work), **spec.env}
         script = job_script.render(argv, timeout_s=spec.timeout_s, env=env, memory_mb=spec.memory_mb)
         (job_dir / job_script.SCRIPT).write_text(script)
@@ -101,29 +100,24 @@ class LocalExecutor:
             dir=str(job_dir), timeout_s=spec.timeout_s, outputs=list(spec.outputs), memory_limited=bool(spec.memory_mb),
         )
 
-    def _bwrap_command(self, work: Path, inputs: Path, hidden: tuple[str, ...] = ()) -> list[str]:
-        args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-        if self.home.is_dir() and self.home != Path("/"):
-            args += ["--tmpfs", str(self.home)]
-        for path in self._interpreter_dirs():
-            args += ["--ro-bind", str(path), str(path)]
-        for path in (*self.hidden, *(Path(p).resolve() for p in hidden if Path(p).is_dir())):
-            args += ["--tmpfs", str(path)]
-        args += ["--bind", str(work), str(work), "--ro-bind", str(inputs), str(work / "input")]
-        args += ["--unshare-all", "--die-with-parent", "--chdir", str(work), "--"]
-        return args
+    def _sandbox_facts(self) -> dict | None:
+        """This host's sandbox facts (`sandbox_launch.probe`), found once; None when bwrap cannot make
+        a sandbox here and none was required (jobs then run plain), an error when one was."""
+        if self._facts is None:
+            self._facts = sandbox_launch.probe(self.python, str(self.work_root), [])
+        if self._facts["bwrap"] is None:
+            if self.required:
+                raise RuntimeError(f"sandbox = true but {self._facts['problem']}")
+            self.bwrap = None
+            return None
+        return self._facts
 
-    def _interpreter_dirs(self) -> list[Path]:
-        """The Python install (and virtualenv) scripts run with, at every hop of its symlinks, kept
-        visible when /tmp is replaced."""
-        dirs = set()
-        path = Path(self.python).absolute()
-        for _ in range(40):
-            dirs.add(path.parent.parent)
-            if not path.is_symlink():
-                break
-            path = (path.parent / os.readlink(path)).absolute()
-        return sorted(d for d in dirs if d != Path("/"))
+    def _bwrap_command(self, work: Path, inputs: Path, hidden: tuple[str, ...] = ()) -> list[str]:
+        """bwrap's arguments for a job: the host's facts, with the daemon's hidden dirs and the
+        job's own (its task's answers) added to those out of sight."""
+        also = [*self.hidden, *(Path(p).resolve() for p in hidden if Path(p).is_dir())]
+        facts = {**self._facts, "hidden": [*self._facts["hidden"], *map(str, also)]}
+        return sandbox_launch.bwrap_argv(facts, str(work), str(inputs), gpus=False)
 
     async def start(self, handle: str) -> None:
         """Start the wrapper in its own session, unless the job already started (or is gone)."""

@@ -195,3 +195,30 @@ async def test_a_job_claimed_by_a_wrapper_that_died_before_running_it_is_lost_no
     await fresh.start(handle)  # a no-op: the job was claimed already
     with anyio.fail_after(30), pytest.raises(JobLost, match="never ran"):
         await fresh.wait(handle)
+
+
+def _unusable_bwrap(monkeypatch):
+    """Make the host's probe find a bwrap that cannot create namespaces (as under a locked-down kernel)."""
+    from airad.executors import sandbox_launch
+
+    real = sandbox_launch.probe
+
+    def probe(python, root, hidden):
+        return {**real(python, root, hidden), "bwrap": None, "problem": "bwrap cannot make a sandbox here: No permissions"}
+
+    monkeypatch.setattr(sandbox_launch, "probe", probe)
+
+
+async def test_an_unusable_bwrap_means_plain_jobs_unless_the_sandbox_is_required(layout, monkeypatch):
+    require("bwrap")
+    root, inputs, _ = layout
+    _unusable_bwrap(monkeypatch)
+    auto = LocalExecutor(root / "auto")
+    handle = await auto.prepare(_spec(inputs, "print(open('input/train.csv').read())"))
+    assert not auto.sandboxed
+    await auto.start(handle)
+    result = await auto.wait(handle)
+    assert result.exit_code == 0 and b"id,x" in result.stdout
+    required = LocalExecutor(root / "required", sandbox=True)
+    with pytest.raises(RuntimeError, match="sandbox = true but bwrap cannot make a sandbox here: No permissions"):
+        await required.prepare(_spec(inputs, "print('never')"))
