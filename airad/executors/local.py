@@ -91,7 +91,7 @@ class LocalExecutor:
         argv = [self.python if part == "python" else part for part in spec.command]
         inputs = Path(spec.inputs_dir).resolve()
         (work / "input").symlink_to(inputs, target_is_directory=True)
-        if self.bwrap and self._sandbox_facts():
+        if self.bwrap and await self._sandbox_facts():
             argv = self._bwrap_command(work.resolve(), inputs, spec.hidden) + argv
         env = {**BASE_ENV, **thread_limits(spec.cpus), "HOME": str(work), **spec.env}
         script = job_script.render(argv, timeout_s=spec.timeout_s, env=env, memory_mb=spec.memory_mb)
@@ -100,11 +100,11 @@ class LocalExecutor:
             dir=str(job_dir), timeout_s=spec.timeout_s, outputs=list(spec.outputs), memory_limited=bool(spec.memory_mb),
         )
 
-    def _sandbox_facts(self) -> dict | None:
+    async def _sandbox_facts(self) -> dict | None:
         """This host's sandbox facts (`sandbox_launch.probe`), found once; None when bwrap cannot make
         a sandbox here and none was required (jobs then run plain), an error when one was."""
         if self._facts is None:
-            self._facts = sandbox_launch.probe(self.python, str(self.work_root), [])
+            self._facts = await asyncio.to_thread(sandbox_launch.probe, self.python, str(self.work_root), [])
         if self._facts["bwrap"] is None:
             if self.required:
                 raise RuntimeError(f"sandbox = true but {self._facts['problem']}")
