@@ -23,7 +23,10 @@ def build_backends(settings: Settings, env: Mapping[str, str]) -> dict[str, Back
     limit = settings.max_output_file_mb << 20
     backends = {
         "local": Backend(
-            LocalExecutor(state / "work", sandbox=settings.sandbox, hidden=(state.resolve(),), output_limit_bytes=limit),
+            LocalExecutor(
+                state / "work", sandbox=settings.sandbox, hidden=(state.resolve(),), ro_binds=settings.sandbox_ro_binds,
+                output_limit_bytes=limit,
+            ),
             settings.local_slots,
         ),
     }

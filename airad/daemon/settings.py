@@ -14,7 +14,7 @@ from typing import Annotated
 
 from airad.executors.config import ContainerBackend, SlurmBackend, SshHost
 
-STRUCTURED_FIELDS = ("container", "ssh_hosts", "slurm", "nats_auth")
+STRUCTURED_FIELDS = ("container", "ssh_hosts", "slurm", "nats_auth", "sandbox_ro_binds")
 
 
 def default_state_dir(env: Mapping[str, str]) -> str:
@@ -60,6 +60,10 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     the daemon). A daemon with thousands of runs wants 1 or more, so the harness's CPU stays off
     its event loop.
 
+    `sandbox_ro_binds`: host paths the local executor's sandboxed jobs see read-only, each `PATH` or
+    `HOST:SANDBOX` (`~` is the daemon user's home, itself hidden): a model cache, say
+    (`AIRAD_SANDBOX_RO_BINDS` as a JSON list).
+
     `max_output_file_mb`: an output file (a node's submission) bigger than this is not collected
     by any executor; the node's stderr and its score error say so.
     """
@@ -77,6 +81,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     generation_attempts: Annotated[int, Meta(ge=1)] = 2
     experiment_poll_s: Annotated[float, Meta(gt=0)] = 2.0
     sandbox: bool | None = None
+    sandbox_ro_binds: tuple[str, ...] = ()
     log_level: str = "info"
     container: ContainerBackend | None = None
     ssh_hosts: tuple[SshHost, ...] = ()

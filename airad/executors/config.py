@@ -23,7 +23,9 @@ class SshHost(Struct, frozen=True, forbid_unknown_fields=True):
     (the jobs themselves go on running on the host). Task inputs are copied to the host once, under
     `<root>/inputs/`; a copy no job links to and none used for `inputs_keep_s` is deleted.
     `sandbox`: run the ssh executor's jobs in bubblewrap on the host (no network; the host read-only;
-    the job root, the login's home and the `hidden` dirs out of sight); None: when the host has bwrap.
+    the job root, the login's home and the `hidden` dirs out of sight; `ro_binds`, each `PATH` or
+    `HOST:SANDBOX` with `~` the login's home, shown read-only: a model cache); None: when the host
+    has a working bwrap.
     """
 
     address: str
@@ -40,6 +42,7 @@ class SshHost(Struct, frozen=True, forbid_unknown_fields=True):
     inputs_keep_s: Annotated[float, Meta(ge=0)] = 7 * 86400.0
     sandbox: bool | None = None
     hidden: tuple[str, ...] = ()
+    ro_binds: tuple[str, ...] = ()
 
 
 class ContainerBackend(Struct, frozen=True, forbid_unknown_fields=True):
@@ -63,7 +66,8 @@ class SlurmBackend(Struct, frozen=True, forbid_unknown_fields=True):
     """A Slurm cluster: job dirs under `root` on a filesystem shared with the compute nodes, commands
     run locally or on `login` over SSH. `sandbox`: run each job in bubblewrap on the compute node it
     lands on (no network; the node read-only; the job root, the home and the `hidden` dirs out of
-    sight); None: where the node has a working bwrap; true: a node without one fails the job."""
+    sight; `ro_binds` shown read-only, as for ssh hosts); None: where the node has a working bwrap;
+    true: a node without one fails the job."""
 
     root: str
     python: str = "python3"
@@ -72,3 +76,4 @@ class SlurmBackend(Struct, frozen=True, forbid_unknown_fields=True):
     slots: Slots = 64
     sandbox: bool | None = None
     hidden: tuple[str, ...] = ()
+    ro_binds: tuple[str, ...] = ()

@@ -60,6 +60,7 @@ class LocalExecutor:
         python: str = sys.executable,
         sandbox: bool | None = None,
         hidden: tuple[Path, ...] = (),
+        ro_binds: tuple[str, ...] = (),
         output_limit_bytes: int = job_script.OUTPUT_FILE_LIMIT_BYTES,
     ):
         self.work_root = Path(work_root)
@@ -69,6 +70,7 @@ class LocalExecutor:
             raise RuntimeError("sandbox requested but bwrap is not installed (apt-get install bubblewrap)")
         self.required = bool(sandbox)
         self.hidden = tuple(Path(p).resolve() for p in hidden)
+        self.ro_binds = ro_binds
         self._facts: dict | None = None
         self.output_limit_bytes = output_limit_bytes
         self._started: dict[str, tuple[float, asyncio.subprocess.Process]] = {}
@@ -104,7 +106,7 @@ class LocalExecutor:
         """This host's sandbox facts (`sandbox_launch.probe`), found once; None when bwrap cannot make
         a sandbox here and none was required (jobs then run plain), an error when one was."""
         if self._facts is None:
-            self._facts = await asyncio.to_thread(sandbox_launch.probe, self.python, str(self.work_root), [])
+            self._facts = await asyncio.to_thread(sandbox_launch.probe, self.python, str(self.work_root), [], list(self.ro_binds))
         if self._facts["bwrap"] is None:
             if self.required:
                 raise RuntimeError(f"sandbox = true but {self._facts['problem']}")

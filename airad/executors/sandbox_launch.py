@@ -1,13 +1,17 @@
 """Bubblewrap for a job on the host it runs on: no network, the host read-only, a /tmp of its own,
 its work dir writable, its inputs read-only, and the job root (other jobs, other tasks' inputs), the
-login's home and any `hidden` dirs replaced by empty tmpfs. A job with GPUs sees the host's /dev.
+login's home and any `hidden` dirs replaced by empty tmpfs; `ro_binds` (a model cache, say) shown
+read-only on top. A job with GPUs sees the host's /dev.
 
 Standard library only, so it runs on any host with a Python 3: the ssh executor runs its `probe`
 over SSH once per host; a Slurm job runs it as its launcher (`run`), which probes the compute node
 the job landed on and execs bwrap there.
 
-    python sandbox_launch.py probe PYTHON ROOT [HIDDEN...]        -> the host's facts, as JSON
-    python sandbox_launch.py run SPEC_JSON -- COMMAND...           -> COMMAND in bwrap (or exit 126)
+    python sandbox_launch.py probe SPEC_JSON               -> the host's facts, as JSON
+    python sandbox_launch.py run SPEC_JSON -- COMMAND...   -> COMMAND in bwrap (or exit 126)
+
+SPEC_JSON holds `python`, `root`, `hidden` and `ro_binds` (each `PATH` or `HOST:SANDBOX`, `~` meaning
+the login's home), and for `run` also `work`, `gpus` and `required`.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 NO_BWRAP = 126
 
 
-def probe(python: str, root: str, hidden: list[str]) -> dict:
+def probe(python: str, root: str, hidden: list[str], ro_binds: list[str] = ()) -> dict:
     """Where a working bwrap is (None, and the `problem`, when it is missing or cannot create
     namespaces here), the dirs holding `python` (every hop of its symlinks,
-    and this interpreter's prefixes), which of the home and `hidden` dirs exist, and `root`'s real path."""
+    and this interpreter's prefixes), which of the home and `hidden` dirs exist, `root`'s real path,
+    and `ro_binds` as (host path, sandbox path) pairs with `~` expanded."""
     dirs, path = set(), os.path.abspath(shutil.which(python, path=SYSTEM_PATH) or python)
     for _ in range(40):
         dirs.add(os.path.dirname(os.path.dirname(path)))
@@ -45,7 +50,14 @@ def probe(python: str, root: str, hidden: list[str]) -> dict:
         "python_dirs": sorted(d for d in dirs if d != "/"),
         "hidden": sorted({p for p in hide if os.path.isdir(p) and p != "/"}),
         "root": os.path.realpath(root),
+        "ro_binds": [_bind_pair(bind) for bind in ro_binds],
     }
+
+
+def _bind_pair(bind: str) -> list[str]:
+    host, _, inside = bind.partition(":")
+    host = os.path.realpath(os.path.expanduser(host))
+    return [host, os.path.expanduser(inside) if inside else host]
 
 
 def bwrap_argv(found: dict, work: str, inputs: str, gpus: bool) -> list[str]:
@@ -58,15 +70,17 @@ def bwrap_argv(found: dict, work: str, inputs: str, gpus: bool) -> list[str]:
         args += ["--tmpfs", path]
     for path in found["python_dirs"]:
         args += ["--ro-bind", path, path]
+    for host, inside in found.get("ro_binds", []):
+        args += ["--ro-bind-try", host, inside]
     args += ["--bind", work, work, "--ro-bind", inputs, inputs]
     args += ["--unshare-all", "--die-with-parent", "--chdir", work, "--"]
     return args
 
 
 def run(spec: dict, command: list[str]) -> None:
-    """Exec `command` in bwrap per `spec` (python, root, hidden, work, gpus, required); without bwrap,
+    """Exec `command` in bwrap per `spec` (see the module's doc); without a working bwrap,
     exec it as is unless the sandbox is required (then exit 126 saying why)."""
-    found = probe(spec["python"], spec["root"], spec["hidden"])
+    found = probe(spec["python"], spec["root"], spec["hidden"], spec.get("ro_binds", []))
     if found["bwrap"] is None:
         if spec["required"]:
             print(f"airad: sandbox = true but on {os.uname().nodename} {found['problem']}", file=sys.stderr)
@@ -78,12 +92,13 @@ def run(spec: dict, command: list[str]) -> None:
 
 
 def main(argv: list[str]) -> None:
-    if argv[1] == "probe":
-        print(json.dumps(probe(argv[2], argv[3], argv[4:])))
-    elif argv[1] == "run" and argv[3] == "--":
+    if len(argv) == 3 and argv[1] == "probe":
+        spec = json.loads(argv[2])
+        print(json.dumps(probe(spec["python"], spec["root"], spec["hidden"], spec.get("ro_binds", []))))
+    elif len(argv) > 4 and argv[1] == "run" and argv[3] == "--":
         run(json.loads(argv[2]), argv[4:])
     else:
-        sys.exit(f"usage: {argv[0]} probe PYTHON ROOT [HIDDEN...] | run SPEC_JSON -- COMMAND...")
+        sys.exit(f"usage: {argv[0]} probe SPEC_JSON | run SPEC_JSON -- COMMAND...")
 
 
 if __name__ == "__main__":

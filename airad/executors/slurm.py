@@ -125,6 +125,7 @@ class SlurmExecutor:
         if self.backend.sandbox is not False:
             sandbox = {
                 "python": self.backend.python, "root": self.backend.root, "hidden": [*self.backend.hidden, *spec.hidden],
+                "ro_binds": list(self.backend.ro_binds),
                 "work": home, "gpus": spec.gpus > 0, "required": bool(self.backend.sandbox),
             }
             argv = [self.backend.python, posixpath.join(job_dir, LAUNCHER), "run", json.dumps(sandbox), "--", *argv]

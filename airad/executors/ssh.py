@@ -253,7 +253,7 @@ class SshExecutor:
         if host.sandbox is False:
             return None
         if link.name not in self._sandboxes:
-            found = parse_probe(await link.run(probe_command(host.python, host.root, host.hidden), grace_s=0))
+            found = parse_probe(await link.run(probe_command(host.python, host.root, host.hidden, host.ro_binds), grace_s=0))
             if found.bwrap is None and host.sandbox:
                 raise RuntimeError(f"ssh host {link.name}: sandbox = true but {found.problem} (apt-get install bubblewrap)")
             self._sandboxes[link.name] = found if found.bwrap else None

@@ -16,13 +16,15 @@ from airad.executors import sandbox_launch
 
 class HostSandbox(Struct, frozen=True):
     """What a host's probe found: a working bwrap (None: missing or unusable, `problem` says which),
-    the interpreter's dirs, the existing dirs to hide, and the job root's real path."""
+    the interpreter's dirs, the existing dirs to hide, the job root's real path, and the read-only
+    binds as (host path, sandbox path) pairs."""
 
     bwrap: str | None
     problem: str
     python_dirs: list[str]
     hidden: list[str]
     root: str
+    ro_binds: list[list[str]] = []
 
 
 @cache
@@ -31,9 +33,10 @@ def launcher_source() -> str:
     return Path(sandbox_launch.__file__).read_text()
 
 
-def probe_command(python: str, root: str, hidden: Sequence[str]) -> str:
+def probe_command(python: str, root: str, hidden: Sequence[str], ro_binds: Sequence[str] = ()) -> str:
     """The remote command that prints a `HostSandbox` as JSON."""
-    return shlex.join([python, "-c", launcher_source(), "probe", python, root, *hidden])
+    spec = {"python": python, "root": root, "hidden": list(hidden), "ro_binds": list(ro_binds)}
+    return shlex.join([python, "-c", launcher_source(), "probe", json.dumps(spec)])
 
 
 def parse_probe(output: str) -> HostSandbox:

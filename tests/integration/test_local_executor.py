@@ -203,8 +203,8 @@ def _unusable_bwrap(monkeypatch):
 
     real = sandbox_launch.probe
 
-    def probe(python, root, hidden):
-        return {**real(python, root, hidden), "bwrap": None, "problem": "bwrap cannot make a sandbox here: No permissions"}
+    def probe(*args):
+        return {**real(*args), "bwrap": None, "problem": "bwrap cannot make a sandbox here: No permissions"}
 
     monkeypatch.setattr(sandbox_launch, "probe", probe)
 
@@ -222,3 +222,38 @@ async def test_an_unusable_bwrap_means_plain_jobs_unless_the_sandbox_is_required
     required = LocalExecutor(root / "required", sandbox=True)
     with pytest.raises(RuntimeError, match="sandbox = true but bwrap cannot make a sandbox here: No permissions"):
         await required.prepare(_spec(inputs, "print('never')"))
+
+
+async def test_ro_binds_show_a_cache_inside_the_hidden_home_read_only(layout):
+    require("bwrap")
+    import shutil
+    import uuid
+
+    root, inputs, _ = layout
+    cache = Path.home() / f".airad-test-cache-{uuid.uuid4().hex[:8]}"
+    (cache / "weights").mkdir(parents=True)
+    (cache / "weights" / "model.txt").write_text("pretrained")
+    beside = Path.home() / f".airad-test-secret-{uuid.uuid4().hex[:8]}"
+    beside.write_text("credentials")
+    try:
+        executor = LocalExecutor(root / "work", sandbox=True, ro_binds=(f"~/{cache.name}", f"{cache}:/tmp/models", "/no/such/dir"))
+        code = f"""
+import os
+print("cache", open({str(cache / 'weights' / 'model.txt')!r}).read())
+print("mapped", open("/tmp/models/weights/model.txt").read())
+for name, action in [("beside", lambda: open({str(beside)!r}).read()),
+                     ("write-cache", lambda: open({str(cache / 'x')!r}, "w").write("x"))]:
+    try:
+        print("OPEN", name, action())
+    except OSError as exc:
+        print("blocked", name, type(exc).__name__)
+"""
+        handle = await executor.prepare(_spec(inputs, code))
+        await executor.start(handle)
+        result = await executor.wait(handle)
+    finally:
+        shutil.rmtree(cache)
+        beside.unlink()
+    assert result.exit_code == 0, result.stderr
+    assert b"cache pretrained" in result.stdout and b"mapped pretrained" in result.stdout
+    assert b"blocked beside" in result.stdout and b"blocked write-cache" in result.stdout

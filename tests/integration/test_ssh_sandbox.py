@@ -1,6 +1,6 @@
 """A sandboxed job on an SSH host (bubblewrap there, a real sshd on loopback) sees its own work dir
-and inputs, and nothing of other jobs, other tasks' inputs, the login's home or the network; the
-host is read-only to it and its /tmp is its own."""
+and inputs (and the host's read-only binds), and nothing of other jobs, other tasks' inputs, the
+login's home or the network; the host is read-only to it and its /tmp is its own."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def attempt(name, action):
         print("blocked", name, type(exc).__name__)
 
 attempt("own-input", lambda: open("input/train.csv").read())
+attempt("model-cache", lambda: open("/tmp/models/weights.txt").read())
 attempt("other-job", lambda: open({other_job!r}).read())
 attempt("other-inputs", lambda: open({other_inputs!r}).read())
 attempt("home", lambda: open({home_file!r}).read())
@@ -58,7 +59,10 @@ async def test_a_sandboxed_ssh_job_sees_only_its_own_files(sshd, tmp_path, home_
     inputs.mkdir()
     (inputs / "train.csv").write_text("x\n1\n")
     outside = tmp_path / "escaped.txt"
-    executor = SshExecutor([sshd.host(root=str(root), python=sys.executable, sandbox=True)])
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "weights.txt").write_text("pretrained")
+    executor = SshExecutor([sshd.host(root=str(root), python=sys.executable, sandbox=True, ro_binds=(f"{cache}:/tmp/models",))])
     try:
         source = PROBE.format(
             other_job=str(other_job), other_inputs=str(other_inputs), home_file=str(home_file),
@@ -72,6 +76,7 @@ async def test_a_sandboxed_ssh_job_sees_only_its_own_files(sshd, tmp_path, home_
     out = result.stdout.decode()
     assert result.exit_code == 0, result.stderr
     assert "OPEN own-input 'x\\n1\\n'" in out and "OPEN own-tmp 'private'" in out
+    assert "OPEN model-cache 'pretrained'" in out
     for name in ("other-job", "other-inputs", "home", "write-outside", "network"):
         assert f"blocked {name}" in out, out
     assert not outside.exists(), "a write under /tmp must land in the sandbox's own /tmp"
