@@ -27,10 +27,10 @@ NO_BWRAP = 126
 
 
 def probe(python: str, root: str, hidden: list[str], ro_binds: list[str] = ()) -> dict:
-    """Where a working bwrap is (None, and the `problem`, when it is missing or cannot create
-    namespaces here), the dirs holding `python` (every hop of its symlinks,
-    and this interpreter's prefixes), which of the home and `hidden` dirs exist, `root`'s real path,
-    and `ro_binds` as (host path, sandbox path) pairs with `~` expanded."""
+    """This host's facts: where a working bwrap is (None, and the `problem`, when it is missing or
+    cannot create namespaces here), the dirs holding `python` (every hop of its symlinks, and this
+    interpreter's prefixes), which of the home and `hidden` dirs exist, `root`'s real path, and
+    `ro_binds` as (host path, sandbox path) pairs with `~` expanded."""
     dirs, path = set(), os.path.abspath(shutil.which(python, path=SYSTEM_PATH) or python)
     for _ in range(40):
         dirs.add(os.path.dirname(os.path.dirname(path)))
