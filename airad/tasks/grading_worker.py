@@ -24,6 +24,17 @@ def grade_in_worker(spec_json: bytes, seed: int, tasks_root: str, submission: by
     return _opened(spec_json, seed, tasks_root).grade(submission)
 
 
+def grade_batch_in_worker(jobs: list[tuple[bytes, int, str, bytes | None]]) -> list[Grades | Exception]:
+    """`grade_in_worker` for each job; a job that raises gets its exception in its place."""
+    outcomes: list[Grades | Exception] = []
+    for job in jobs:
+        try:
+            outcomes.append(grade_in_worker(*job))
+        except Exception as exc:
+            outcomes.append(exc)
+    return outcomes
+
+
 def prepare_in_worker(spec_json: bytes, seed: int, tasks_root: str) -> None:
     """Prepare the task on disk (and keep it open for grading); any failure is left for the
     daemon's own open to report, with its field and reason."""
