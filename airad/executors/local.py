@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+import structlog
+
 from airad.executors import job_script, sandbox_launch
 from airad.executors.base import JobLost, JobResult, JobSpec, decode_handle, encode_handle
 
@@ -28,6 +30,7 @@ BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUN
 START_GRACE_S = 10.0
 LOST_AFTER_EXIT_S = 5.0
 POLL_MAX_S = 0.5
+log = structlog.get_logger("airad.executors")
 
 
 def thread_limits(cpus: int) -> dict[str, str]:
@@ -68,6 +71,8 @@ class LocalExecutor:
         self.bwrap = bwrap_path() if sandbox is not False else None
         if sandbox and self.bwrap is None:
             raise RuntimeError("sandbox requested but bwrap is not installed (apt-get install bubblewrap)")
+        if sandbox is None and self.bwrap is None:
+            log.warning("sandbox.unavailable", executor="local", reason="bwrap is not installed", jobs="unsandboxed")
         self.required = bool(sandbox)
         self.hidden = tuple(Path(p).resolve() for p in hidden)
         self.ro_binds = ro_binds
@@ -110,6 +115,7 @@ class LocalExecutor:
         if self._facts["bwrap"] is None:
             if self.required:
                 raise RuntimeError(f"sandbox = true but {self._facts['problem']}")
+            log.warning("sandbox.unavailable", executor="local", reason=self._facts["problem"], jobs="unsandboxed")
             self.bwrap = None
             return None
         return self._facts

@@ -78,13 +78,14 @@ def bwrap_argv(found: dict, work: str, inputs: str, gpus: bool) -> list[str]:
 
 
 def run(spec: dict, command: list[str]) -> None:
-    """Exec `command` in bwrap per `spec` (see the module's doc); without a working bwrap,
-    exec it as is unless the sandbox is required (then exit 126 saying why)."""
+    """Exec `command` in bwrap per `spec` (see the module's doc); without a working bwrap, exec it
+    as is, saying so on stderr, unless the sandbox is required (then exit 126 saying why)."""
     found = probe(spec["python"], spec["root"], spec["hidden"], spec.get("ro_binds", []))
     if found["bwrap"] is None:
         if spec["required"]:
             print(f"airad: sandbox = true but on {os.uname().nodename} {found['problem']}", file=sys.stderr)
             sys.exit(NO_BWRAP)
+        print(f"airad: running unsandboxed: on {os.uname().nodename} {found['problem']}", file=sys.stderr, flush=True)
         os.execvp(command[0], command)
     work = os.path.realpath(spec["work"])
     inputs = os.path.realpath(os.path.join(work, "input"))

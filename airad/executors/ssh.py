@@ -37,7 +37,7 @@ from airad.executors.base import (
 )
 from airad.executors.config import SshHost
 from airad.executors.local import thread_limits
-from airad.executors.ssh_link import HostKeyRejected, SshLink, inputs_digest, remote_script
+from airad.executors.ssh_link import HostKeyRejected, SshLink, inputs_digest, log, remote_script
 from airad.executors.ssh_sandbox import HostSandbox, bwrap_argv, parse_probe, probe_command
 
 REMOTE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
@@ -256,6 +256,8 @@ class SshExecutor:
             found = parse_probe(await link.run(probe_command(host.python, host.root, host.hidden, host.ro_binds), grace_s=0))
             if found.bwrap is None and host.sandbox:
                 raise RuntimeError(f"ssh host {link.name}: sandbox = true but {found.problem} (apt-get install bubblewrap)")
+            if found.bwrap is None:
+                log.warning("sandbox.unavailable", executor="ssh", host=link.name, reason=found.problem, jobs="unsandboxed")
             self._sandboxes[link.name] = found if found.bwrap else None
         return self._sandboxes[link.name]
 

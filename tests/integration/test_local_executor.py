@@ -8,6 +8,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+import structlog.testing
 
 from airad.executors import job_script
 from airad.executors.base import JobSpec
@@ -214,8 +215,10 @@ async def test_an_unusable_bwrap_means_plain_jobs_unless_the_sandbox_is_required
     root, inputs, _ = layout
     _unusable_bwrap(monkeypatch)
     auto = LocalExecutor(root / "auto")
-    handle = await auto.prepare(_spec(inputs, "print(open('input/train.csv').read())"))
+    with structlog.testing.capture_logs() as logs:
+        handle = await auto.prepare(_spec(inputs, "print(open('input/train.csv').read())"))
     assert not auto.sandboxed
+    assert [(e["event"], e["jobs"]) for e in logs if e["log_level"] == "warning"] == [("sandbox.unavailable", "unsandboxed")]
     await auto.start(handle)
     result = await auto.wait(handle)
     assert result.exit_code == 0 and b"id,x" in result.stdout

@@ -203,6 +203,19 @@ class TestSlurmSandboxedExecutor(SlurmContract, SandboxedExecutorContract):
         assert b"blocked other-job" in result.stdout and b"blocked write-usr" in result.stdout
         assert b"OPEN own-input" in result.stdout
 
+    async def test_without_bwrap_an_unrequired_sandbox_runs_the_job_and_says_so(self, backend, slurm, inputs_dir, monkeypatch):
+        from airad.executors import slurm as slurm_module
+
+        source = slurm_module.launcher_source().replace('shutil.which("bwrap"', 'shutil.which("no-such-bwrap"')
+        monkeypatch.setattr(slurm_module, "launcher_source", lambda: source)
+        executors = Executors(replace(backend, sandbox=None), slurm.env)
+        try:
+            result = await self.run(executors(), self.spec(inputs_dir, "print('ran plain')\n"))
+        finally:
+            await executors.aclose()
+        assert result.exit_code == 0 and b"ran plain" in result.stdout
+        assert b"airad: running unsandboxed: on" in result.stderr and b"bwrap is not installed" in result.stderr
+
     async def test_a_node_without_bwrap_fails_the_job_saying_why(self, executor, inputs_dir, monkeypatch):
         from airad.executors import slurm as slurm_module
 

@@ -96,3 +96,25 @@ async def test_sandbox_true_on_a_host_without_bwrap_is_refused_with_a_reason(ssh
             await executor.prepare(JobSpec(job_id="no-bwrap", files={"solution.py": script("print(1)")}, inputs_dir=str(inputs)))
     finally:
         await executor.aclose()
+
+
+async def test_an_unset_sandbox_on_a_host_without_bwrap_runs_plain_and_warns(sshd, tmp_path, monkeypatch):
+    import structlog.testing
+
+    from airad.executors import ssh_sandbox
+
+    source = ssh_sandbox.launcher_source().replace('shutil.which("bwrap"', 'shutil.which("no-such-bwrap"')
+    monkeypatch.setattr(ssh_sandbox, "launcher_source", lambda: source)
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    executor = SshExecutor([sshd.host(root=str(tmp_path / "remote"), python=sys.executable)])
+    try:
+        with structlog.testing.capture_logs() as logs:
+            handle = await executor.prepare(JobSpec(job_id="plain", files={"solution.py": script("print('plain')")}, inputs_dir=str(inputs)))
+        await executor.start(handle)
+        result = await executor.wait(handle)
+    finally:
+        await executor.aclose()
+    assert result.exit_code == 0 and b"plain" in result.stdout
+    warnings = [e for e in logs if e["event"] == "sandbox.unavailable"]
+    assert len(warnings) == 1 and warnings[0]["executor"] == "ssh" and "bwrap is not installed" in warnings[0]["reason"]
