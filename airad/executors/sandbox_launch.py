@@ -39,7 +39,7 @@ def probe(python: str, root: str, hidden: list[str], ro_binds: list[str] = ()) -
         path = os.path.abspath(os.path.join(os.path.dirname(path), os.readlink(path)))
     dirs.update({os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)})
     hide = [os.path.realpath(os.path.expanduser(p)) for p in ["~", *hidden]]
-    bwrap, problem = shutil.which("bwrap", path=SYSTEM_PATH), "bwrap is not installed"
+    bwrap, problem = shutil.which("bwrap") or shutil.which("bwrap", path=SYSTEM_PATH), "bwrap is not installed"
     if bwrap is not None:
         trial = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-all", "--", "/bin/true"], capture_output=True, text=True)
         if trial.returncode != 0:
