@@ -18,14 +18,7 @@ import shlex
 from pathlib import Path
 from collections.abc import Mapping, Sequence
 
-from airad.executors.base import (  # noqa: F401 (the output bounds, re-exported for the wrapper's users)
-    OUTPUT_FILE_LIMIT_BYTES,
-    OUTPUT_HEAD_BYTES,
-    OUTPUT_TAIL_BYTES,
-    JobResult,
-    output_too_big_note,
-    truncation_marker,
-)
+from airad.executors.base import OUTPUT_HEAD_BYTES, OUTPUT_TAIL_BYTES, JobResult, truncation_marker
 
 SCRIPT = "job.sh"
 WORK = "work"
@@ -35,6 +28,8 @@ CANCELLED = "cancelled"
 KILL_GRACE_S = 5
 TIMEOUT_EXIT_CODES = (124, 137)
 OOM_MARKERS = (b"MemoryError", b"Cannot allocate memory", b"std::bad_alloc", b"out of memory")
+
+
 def set_aside_too_big_sh(paths: Sequence[str], prefix: str, limit: int) -> str:
     """Shell that renames each of `paths` bigger than `limit` bytes out of the way, noting it at
     the end of ./stderr as `output_too_big_note` does (`prefix` is cut from the name shown)."""

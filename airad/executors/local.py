@@ -24,7 +24,9 @@ from pathlib import Path
 import structlog
 
 from airad.executors import job_script, sandbox_launch
-from airad.executors.base import JobLost, JobResult, JobSpec, decode_handle, encode_handle
+from airad.executors.base import (
+    OUTPUT_FILE_LIMIT_BYTES, JobLost, JobResult, JobSpec, decode_handle, encode_handle, output_too_big_note,
+)
 
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
 START_GRACE_S = 10.0
@@ -64,7 +66,7 @@ class LocalExecutor:
         sandbox: bool | None = None,
         hidden: tuple[Path, ...] = (),
         ro_binds: tuple[str, ...] = (),
-        output_limit_bytes: int = job_script.OUTPUT_FILE_LIMIT_BYTES,
+        output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES,
     ):
         self.work_root = Path(work_root)
         self.python = python
@@ -205,7 +207,7 @@ class LocalExecutor:
             if path.is_file() and not path.is_symlink():
                 size = path.stat().st_size
                 if size > self.output_limit_bytes:
-                    notes += job_script.output_too_big_note(relative, size, self.output_limit_bytes)
+                    notes += output_too_big_note(relative, size, self.output_limit_bytes)
                 else:
                     outputs[relative] = path.read_bytes()
         return job_script.result_from_files(

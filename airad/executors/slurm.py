@@ -27,7 +27,7 @@ from pathlib import Path
 from msgspec.structs import replace
 
 from airad.executors import job_script
-from airad.executors.base import JobLost, JobResult, JobSpec, decode_handle, encode_handle
+from airad.executors.base import OUTPUT_FILE_LIMIT_BYTES, JobLost, JobResult, JobSpec, decode_handle, encode_handle
 from airad.executors.config import SlurmBackend
 from airad.executors.local import thread_limits
 from airad.executors.slurm_commands import (
@@ -83,7 +83,7 @@ class SlurmExecutor:
 
     def __init__(
         self, backend: SlurmBackend, *, env: Mapping[str, str] = {}, commands: Commands | None = None,
-        output_limit_bytes: int = job_script.OUTPUT_FILE_LIMIT_BYTES,
+        output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES,
     ):
         self.backend = backend
         self.output_limit_bytes = output_limit_bytes

@@ -19,6 +19,7 @@ from typing import NamedTuple, Protocol
 import asyncssh
 
 from airad.executors import job_script
+from airad.executors.base import OUTPUT_FILE_LIMIT_BYTES
 from airad.executors.config import SshHost
 from airad.executors.ssh_link import SshLink, inputs_digest
 
@@ -144,7 +145,7 @@ async def write_tree(commands: Commands, directory: str, stream: bytes) -> None:
 
 async def read_tree(
     commands: Commands, directory: str, names: Sequence[str], capped: Sequence[str] = (), limited: Sequence[str] = (),
-    limit: int = job_script.OUTPUT_FILE_LIMIT_BYTES,
+    limit: int = OUTPUT_FILE_LIMIT_BYTES,
 ) -> dict[str, bytes] | None:
     """The regular files among `names` (relative to `directory`) that exist, or None if the dir is gone.
     Files in `limited` (a job's outputs) over `limit` bytes are first set aside with a note in

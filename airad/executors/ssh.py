@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 
 import asyncssh
+import structlog
 
 from airad.executors import job_script
 from airad.executors.base import (
@@ -37,9 +38,10 @@ from airad.executors.base import (
 )
 from airad.executors.config import SshHost
 from airad.executors.local import thread_limits
-from airad.executors.ssh_link import HostKeyRejected, SshLink, inputs_digest, log, remote_script
+from airad.executors.ssh_link import HostKeyRejected, SshLink, inputs_digest, remote_script
 from airad.executors.ssh_sandbox import HostSandbox, bwrap_argv, parse_probe, probe_command
 
+log = structlog.get_logger("airad.executors")
 REMOTE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
 HANDLE_FIELDS = ("host", "port", "dir", "timeout_s", "outputs", "gpus", "memory")
 DOWN_S = 30.0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from airad.executors import job_script
+from airad.executors import base
 from airad.executors.base import JobLost, JobSpec
 
 MIB = 1024 * 1024
@@ -76,7 +76,7 @@ class ExecutorContract:
             sys.stderr.write("e" * (3 << 20))
         """))
         assert result.exit_code == 0, result.stderr[-500:]
-        bound = job_script.OUTPUT_HEAD_BYTES + job_script.OUTPUT_TAIL_BYTES + 200
+        bound = base.OUTPUT_HEAD_BYTES + base.OUTPUT_TAIL_BYTES + 200
         assert len(result.stdout) <= bound and len(result.stderr) <= bound
         written = len("first line\n") + 6 * MIB + len("\nlast line\n")
         assert result.stdout.startswith(b"first line\n0000") and result.stdout.endswith(b"5555\nlast line\n")
@@ -84,7 +84,7 @@ class ExecutorContract:
         assert f"[airad: output truncated: {3 * MIB} bytes written;".encode() in result.stderr
 
     async def test_an_output_file_over_the_limit_is_not_collected_and_says_why(self, executor, inputs_dir):
-        too_big = job_script.OUTPUT_FILE_LIMIT_BYTES + 1
+        too_big = base.OUTPUT_FILE_LIMIT_BYTES + 1
         result = await self.run(executor, self.spec(inputs_dir, f"""
             import os
             os.makedirs("submission", exist_ok=True)
@@ -94,7 +94,7 @@ class ExecutorContract:
         """))
         assert result.exit_code == 0, result.stderr[-500:]
         assert result.outputs == {}
-        assert result.stderr.endswith(job_script.output_too_big_note("submission/submission.csv", too_big, too_big - 1))
+        assert result.stderr.endswith(base.output_too_big_note("submission/submission.csv", too_big, too_big - 1))
 
     async def test_a_failing_script_reports_its_exit_code_and_stderr(self, executor, inputs_dir):
         result = await self.run(executor, self.spec(inputs_dir, """

@@ -12,7 +12,7 @@ import pytest
 from airad.daemon.runner import drive_run
 from airad.daemon.writer import RunServices
 from airad.events.memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
-from airad.executors import job_script
+from airad.executors import base, job_script
 from airad.executors.base import JobSpec
 from airad.executors.local import LocalExecutor
 from airad.schemas.events import RunSubmitted
@@ -43,7 +43,7 @@ async def _run_job(tmp_path, code: str):
 async def test_gigabytes_of_stdout_are_kept_as_head_and_tail(tmp_path):
     result = await _run_job(tmp_path, HUGE)
     assert result.exit_code == 0
-    limit = job_script.OUTPUT_HEAD_BYTES + job_script.OUTPUT_TAIL_BYTES + 200
+    limit = base.OUTPUT_HEAD_BYTES + base.OUTPUT_TAIL_BYTES + 200
     assert len(result.stdout) <= limit and len(result.stderr) <= limit
     assert result.stdout.startswith(b"first line\n") and result.stdout.endswith(b"last line\n")
     assert f"output truncated: {GIGABYTES + len('last line') + 1} bytes written".encode() in result.stdout
@@ -94,7 +94,7 @@ def test_a_stream_read_piece_by_piece_keeps_its_head_and_tail():
         for start in range(0, len(data), 97):
             kept.add(data[start:start + 97])
         expected = data if len(data) <= head + tail else (
-            data[:head] + job_script.truncation_marker(len(data), head, tail) + data[-tail:])
+            data[:head] + base.truncation_marker(len(data), head, tail) + data[-tail:])
         assert kept.value() == expected
 
 
@@ -117,4 +117,4 @@ async def test_the_daemons_output_file_limit_reaches_every_executor_it_builds(tm
     await executor.start(handle)
     result = await executor.wait(handle)
     assert result.outputs == {"out/small.csv": b"ok"}
-    assert result.stderr.endswith(job_script.output_too_big_note("out/big.csv", 2 << 20, 1 << 20))
+    assert result.stderr.endswith(base.output_too_big_note("out/big.csv", 2 << 20, 1 << 20))
