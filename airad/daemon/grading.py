@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
@@ -21,7 +21,7 @@ class _Pending:
     """One submission waiting for its grades (`outcome`: Grades, or the exception grading raised)."""
 
     job: tuple[bytes, int, str, bytes | None]
-    outcome: Grades | Exception | None = field(default=None)
+    outcome: Grades | Exception | None = None
 
 
 class Grader:
