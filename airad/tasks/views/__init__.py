@@ -1,0 +1,37 @@
+"""Harness-owned validation views of MLE-bench competitions, one `Split` per layout of labelled data.
+
+Most competitions keep their labels in a table keyed by id (`tables`); the others have a layout of their
+own, named here by competition id and imported only when used.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Callable
+
+from airad.tasks.competitions.spec import Competition
+from airad.tasks.views.base import Held, Source, Split, ViewError, ViewFacts, find_sample, write_view
+
+__all__ = ["Held", "Source", "Split", "ViewError", "ViewFacts", "find_sample", "plan_view", "write_view"]
+
+SplitFactory = Callable[[Competition, Source], Split]
+
+LAYOUTS: dict[str, tuple[str, str]] = {
+    "denoising-dirty-documents": ("airad.tasks.views.pixels", "denoising_split"),
+    "dogs-vs-cats-redux-kernels-edition": ("airad.tasks.views.file_labels", "dogs_vs_cats_split"),
+    "the-icml-2013-whale-challenge-right-whale-redux": ("airad.tasks.views.file_labels", "whale_split"),
+    "text-normalization-challenge-english-language": ("airad.tasks.views.sentences", "text_normalization_split"),
+    "text-normalization-challenge-russian-language": ("airad.tasks.views.sentences", "text_normalization_split"),
+    "mlsp-2013-birds": ("airad.tasks.views.birds", "birds_split"),
+}
+TABLES = ("airad.tasks.views.tables", "table_split")
+
+
+def plan_view(competition: Competition, source: Source) -> Split:
+    """The split for this competition's layout; `ViewError` saying why its files do not allow one."""
+    module, name = LAYOUTS.get(competition.id, TABLES)
+    try:
+        factory: SplitFactory = getattr(import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ViewError(f"no validation split for this layout yet ({exc})") from None
+    return factory(competition, source)
