@@ -82,7 +82,11 @@ class CompetitionHarness:
             raise SubmissionError(f"submission has {len(frame)} rows, expected {expected} (one per row of sample_submission.csv)")
         ids = frame[key]
         if ids.duplicated().any():
-            raise SubmissionError(f"submission repeats {key} values, e.g. {ids[ids.duplicated()].iloc[0]!r}")
+            counts = ids.value_counts()
+            allowed = self.answers[key].value_counts().reindex(counts.index, fill_value=0)
+            over = counts[(counts > 1) & (counts > allowed)]
+            if len(over):
+                raise SubmissionError(f"submission repeats {key} values, e.g. {over.index[0]!r}")
         unknown = ~ids.isin(self.answers[key])
         if unknown.any():
             raise SubmissionError(

@@ -163,7 +163,7 @@ def insults(root):
     train = pd.DataFrame({"Insult": [i % 2 for i in range(30)], "Date": "20120618192155Z", "Comment": comments})
     train.loc[5, "Insult"] = train.loc[4, "Insult"]
     train.to_csv(public / "train.csv", index=False)
-    test = pd.DataFrame({"Insult": [0, 1, 0, 1], "Date": "", "Comment": [f'"test {i}"' for i in range(4)], "Usage": "PrivateTest"})
+    test = pd.DataFrame({"Insult": [0, 1, 0, 1], "Date": "", "Comment": ['"test 0"', '"test 1"', '"test 1"', '"test 3"'], "Usage": "PrivateTest"})
     test.to_csv(private / "test.csv", index=False)
     test[["Date", "Comment"]].to_csv(public / "test.csv", index=False)
     test[["Insult", "Date", "Comment"]].assign(Insult=0).to_csv(public / "sample_submission_null.csv", index=False)
@@ -180,6 +180,18 @@ def test_a_repeated_text_id_is_held_out_whole(tmp_path):
         assert validation["Comment"].is_unique and len(validation) + train["Comment"].nunique() == 29
         sample = pd.read_csv(task.public_dir / "sample_submission_null.csv")
         assert list(sample.columns) == ["Insult", "Date", "Comment"] and len(sample) == 4 + len(validation)
+
+
+def test_a_text_the_answers_repeat_may_repeat_in_the_submission_and_no_other(tmp_path):
+    task = _prepare(insults(tmp_path / "insults"), "detecting-insults-in-social-commentary", tmp_path)
+    answers = pd.read_csv(task.root / "private" / "answers.csv")
+    perfect = answers[["Insult", "Date", "Comment"]].astype({"Insult": float})
+    grades = task.grade(perfect.to_csv(index=False).encode())
+    assert grades.test.valid and grades.test.score == pytest.approx(1.0) and grades.validation.score == pytest.approx(1.0)
+    twice = perfect.copy()
+    twice.loc[twice["Comment"] != '"test 1"', "Comment"] = perfect["Comment"].iloc[0]
+    rejected = task.grade(twice.to_csv(index=False).encode())
+    assert not rejected.validation.valid and "repeats Comment values" in rejected.validation.error
 
 
 def nomad(root, n=30, m=8):
