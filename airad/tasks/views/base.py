@@ -119,12 +119,12 @@ def write_view(source: Source, split: Split, id_column: str, fraction: float, se
     result = split.write(held, public, rng)
 
     answers = result.answers.astype({id_column: str})
-    sample = pd.read_csv(source.public / source.sample, dtype={id_column: str})
+    sample = pd.read_csv(source.public / source.sample, dtype={id_column: str}, keep_default_na=False)
     extra = result.sample if result.sample is not None else _sample_rows(sample, answers, id_column)
     both = pd.concat([sample, extra[list(sample.columns)]], ignore_index=True)
     both.iloc[rng.permutation(len(both))].to_csv(public / source.sample, index=False)
 
-    test = pd.read_csv(source.answers_file, dtype={id_column: str})
+    test = pd.read_csv(source.answers_file, dtype={id_column: str}, keep_default_na=False)
     pd.concat([test.assign(split="test"), answers.assign(split="validation")], ignore_index=True).to_csv(
         staging / "private" / ANSWERS, index=False
     )
