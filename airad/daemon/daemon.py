@@ -138,6 +138,7 @@ class Daemon:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 await tg.start(self.cancels.run)
+                await tg.start(self.experiments.listen)
                 await self.adopt_orphans()
                 tg.start_soon(self._keep_leases)
                 tg.start_soon(self.experiments.consume, experiment_requests)

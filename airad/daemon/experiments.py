@@ -57,8 +57,15 @@ class ExperimentServices:
     index: RunIndex
     marks: CancelMarks
     publish: Callable[[RunRequest], Awaitable[None]]
-    poll_s: float = 2.0
+    poll_s: float = 30.0
     clock: Callable[[], float] = field(default=time.time)
+    waiting: dict[str, anyio.Event] = field(default_factory=dict)
+
+    def wake(self, run_id: str) -> None:
+        """A run ended: wake the experiment that waits on it (if this daemon drives one)."""
+        event = self.waiting.get(run_id)
+        if event is not None:
+            event.set()
 
 
 class ExperimentWriter:
@@ -146,23 +153,49 @@ async def drive_experiment(services: ExperimentServices, experiment_id: str, can
         if cancel.is_set() and not writer.state.cancelling:
             await writer.append(ExperimentCancelled, reason="cancelled on request")
             bound.info("experiment.cancelling")
+        woken = anyio.Event()
         in_flight = [run for run in writer.state.runs if run.progress == "started"]
-        for run in in_flight:
-            await _follow(services, writer, run.run_id, published)
-            if writer.state.cancelling and run.run_id not in marked:
-                await services.marks.mark(run.run_id, f"experiment {experiment_id} was cancelled")
-                marked.add(run.run_id)
-        if not writer.state.cancelling:
-            await _start_runs(services, writer, published)
-        if writer.state.count("started") == 0 and (writer.state.cancelling or writer.state.count("planned") == 0):
-            complete = sum(1 for run in writer.state.runs if run.result is not None and run.result.complete)
-            await writer.append(ExperimentDone, runs=len(writer.state.runs), complete=complete, cancelled=writer.state.cancelling)
-            bound.info("experiment.done", complete=complete, cancelled=writer.state.cancelling)
-            return writer.state
-        with anyio.move_on_after(services.poll_s):
-            if writer.state.cancelling:
-                await anyio.sleep_forever()
-            await cancel.wait()
+        _wake_on(services, in_flight, woken)
+        try:
+            for run in in_flight:
+                await _follow(services, writer, run.run_id, published)
+                if writer.state.cancelling and run.run_id not in marked:
+                    await services.marks.mark(run.run_id, f"experiment {experiment_id} was cancelled")
+                    marked.add(run.run_id)
+            if not writer.state.cancelling:
+                await _start_runs(services, writer, published)
+                _wake_on(services, [run for run in writer.state.runs if run.progress == "started"], woken)
+            if writer.state.count("started") == 0 and (writer.state.cancelling or writer.state.count("planned") == 0):
+                complete = sum(1 for run in writer.state.runs if run.result is not None and run.result.complete)
+                await writer.append(ExperimentDone, runs=len(writer.state.runs), complete=complete, cancelled=writer.state.cancelling)
+                bound.info("experiment.done", complete=complete, cancelled=writer.state.cancelling)
+                return writer.state
+            await _wait(services.poll_s, woken, None if writer.state.cancelling else cancel)
+        finally:
+            for run_id in [run_id for run_id, event in services.waiting.items() if event is woken]:
+                del services.waiting[run_id]
+
+
+def _wake_on(services: ExperimentServices, runs: list, woken: anyio.Event) -> None:
+    """Have `woken` set when one of these runs is announced as ended (registered before the index is
+    read, so an end between the read and the wait is not missed)."""
+    for run in runs:
+        services.waiting[run.run_id] = woken
+
+
+async def _wait(poll_s: float, woken: anyio.Event, cancel: anyio.Event | None) -> None:
+    """Until a run this experiment waits on ends, `cancel` is set, or `poll_s` passes (the run index is
+    read again then, in case an announcement was missed)."""
+    with anyio.move_on_after(poll_s):
+        async with anyio.create_task_group() as tg:
+            for event in (woken, cancel):
+                if event is not None:
+                    tg.start_soon(_set_then_stop, event, tg.cancel_scope)
+
+
+async def _set_then_stop(event: anyio.Event, scope: anyio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
 
 
 async def _start_runs(services: ExperimentServices, writer: ExperimentWriter, published: set[str]) -> None:
@@ -215,6 +248,21 @@ class Experiments:
         self.own = own
         self.cancels = cancels
         self.executors = executors
+
+    async def listen(self, *, task_status=anyio.TASK_STATUS_IGNORED) -> None:
+        """Wake the experiments this daemon drives when one of their runs is announced as ended,
+        until cancelled. Should listening fail (NATS away), it starts again a second later; the
+        experiments' polls cover the gap."""
+        import nats.errors
+
+        task_status.started()
+        while True:
+            try:
+                async for run_id in await self.services.index.ended():
+                    self.services.wake(run_id)
+            except nats.errors.Error as exc:
+                log.warning("experiments.listen_failed", error=f"{type(exc).__name__}: {exc}")
+            await anyio.sleep(1.0)
 
     async def consume(self, subscription, batch: int = 16) -> None:
         """Handle experiment requests as they arrive, until cancelled."""

@@ -79,7 +79,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     model_requests_per_minute: Annotated[float, Meta(ge=0)] = 0.0
     model_retries: Annotated[int, Meta(ge=0)] = 4
     generation_attempts: Annotated[int, Meta(ge=1)] = 2
-    experiment_poll_s: Annotated[float, Meta(gt=0)] = 2.0
+    experiment_poll_s: Annotated[float, Meta(gt=0)] = 30.0
     sandbox: bool | None = None
     sandbox_ro_binds: tuple[str, ...] = ()
     log_level: str = "info"

@@ -14,11 +14,12 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 
 from airad.events.jetstream_blobs import BLOB_PREFIX, BLOB_STREAM, BLOBS_BUCKET, JetStreamBlobStore  # noqa: F401 (re-exported)
-from airad.events.log import EXPERIMENT_EVENTS, KNOWLEDGE_EVENTS, RUN_EVENTS, AppendConflict, EventFamily, RunSummary
+from airad.events.log import ENDED_STATUSES, EXPERIMENT_EVENTS, KNOWLEDGE_EVENTS, RUN_EVENTS, AppendConflict, EventFamily, RunSummary
 
 REQUESTS_STREAM = "AIRAD_REQUESTS"
 REQUESTS_SUBJECT = "airad.requests"
 EXPERIMENTS_SUBJECT = "airad.experiments"
+RUN_ENDED_PREFIX = "airad.run-ended."
 EVENTS_STREAM = RUN_EVENTS.stream
 EVENTS_PREFIX = RUN_EVENTS.prefix
 KNOWLEDGE_STREAM = KNOWLEDGE_EVENTS.stream
@@ -193,19 +194,44 @@ async def _bucket(js: JetStreamContext, name: str, **config):
 
 
 class JetStreamRunIndex:
-    """RunIndex over a KV bucket, one key per run."""
+    """RunIndex over a KV bucket, one key per run; a run's end is also announced on the core-NATS
+    subject `airad.run-ended.<run id>` (no stream keeps it), so listeners need not poll the bucket."""
 
-    def __init__(self, kv):
+    def __init__(self, kv, nc):
         self.kv = kv
+        self.nc = nc
 
     @classmethod
     async def open(cls, js: JetStreamContext) -> "JetStreamRunIndex":
         """Create or bind the summaries bucket."""
-        return cls(await _bucket(js, RUNS_BUCKET, history=1))
+        return cls(await _bucket(js, RUNS_BUCKET, history=1), js._nc)
 
     async def put(self, summary: RunSummary) -> None:
-        """Replace the run's summary."""
+        """Replace the run's summary; announce it when it says the run ended."""
         await self.kv.put(summary.run_id, msgspec.json.encode(summary))
+        if summary.status in ENDED_STATUSES:
+            await self.nc.publish(RUN_ENDED_PREFIX + summary.run_id)
+
+    async def ended(self) -> AsyncIterator[str]:
+        """Subscribe now; the iterator yields the runs announced as ended from then on (the client
+        subscribes again by itself after a reconnect; what was announced meanwhile is missed)."""
+        sub = await self.nc.subscribe(RUN_ENDED_PREFIX + ">")
+
+        async def run_ids() -> AsyncIterator[str]:
+            try:
+                while True:
+                    try:
+                        message = await sub.next_msg(timeout=3600)
+                    except nats.errors.TimeoutError:
+                        continue
+                    yield message.subject[len(RUN_ENDED_PREFIX):]
+            finally:
+                try:
+                    await sub.unsubscribe()
+                except nats.errors.Error:
+                    pass
+
+        return run_ids()
 
     async def get(self, run_id: str) -> RunSummary | None:
         """The run's summary, if any."""

@@ -77,6 +77,9 @@ class BlobStore(Protocol):
         ...
 
 
+ENDED_STATUSES = ("finished", "rejected")
+
+
 class RunSummary(Struct, frozen=True):
     """One line about a run, kept in a KV bucket for fast listing; the events stay the truth."""
 
@@ -118,6 +121,11 @@ class RunIndex(Protocol):
 
     async def list(self) -> Sequence[RunSummary]:
         """Every run's summary."""
+        ...
+
+    async def ended(self) -> AsyncIterator[str]:
+        """Start listening now; the iterator yields the id of each run whose summary is then written as
+        ended (finished or rejected). A notice, not a record: one missed (a reconnect) is for `get` to find."""
         ...
 
 

@@ -7,7 +7,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
-from airad.events.log import RUN_EVENTS, AppendConflict, EventFamily, RunSummary
+from airad.events.log import ENDED_STATUSES, RUN_EVENTS, AppendConflict, EventFamily, RunSummary
 from airad.schemas.events import Event
 
 
@@ -73,14 +73,29 @@ class InMemoryBlobStore:
 
 
 class InMemoryRunIndex:
-    """A RunIndex in a dict."""
+    """A RunIndex in a dict; `ended` iterators see the runs that end after they started."""
 
     def __init__(self) -> None:
         self.summaries: dict[str, RunSummary] = {}
+        self._queues: list[asyncio.Queue] = []
 
     async def put(self, summary: RunSummary) -> None:
-        """Replace the run's summary."""
+        """Replace the run's summary; tell every listener when it says the run ended."""
         self.summaries[summary.run_id] = summary
+        if summary.status in ENDED_STATUSES:
+            for queue in self._queues:
+                queue.put_nowait(summary.run_id)
+
+    async def ended(self) -> AsyncIterator[str]:
+        """Start listening now; the iterator yields the runs that end from then on."""
+        queue: asyncio.Queue = asyncio.Queue()
+        self._queues.append(queue)
+
+        async def run_ids() -> AsyncIterator[str]:
+            while True:
+                yield await queue.get()
+
+        return run_ids()
 
     async def get(self, run_id: str) -> RunSummary | None:
         """The run's summary."""

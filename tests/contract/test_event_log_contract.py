@@ -126,6 +126,17 @@ async def test_run_index_put_get_list(backend):
     assert sorted(s.run_id for s in await index.list()) == ["a", "b"]
 
 
+async def test_run_index_announces_each_run_that_ends_to_listeners(backend):
+    index = backend["index"]
+    first, second = await index.ended(), await index.ended()
+    await index.put(RunSummary(run_id="going", status="running"))
+    await index.put(RunSummary(run_id="done", status="finished"))
+    await index.put(RunSummary(run_id="refused", status="rejected"))
+    with anyio.fail_after(10):
+        for listener in (first, second):
+            assert [await anext(listener), await anext(listener)] == ["done", "refused"]
+
+
 async def test_leases_exclude_other_owners_until_released(backend):
     a = await _leases(backend, "daemon-a")
     b = await _leases(backend, "daemon-b")

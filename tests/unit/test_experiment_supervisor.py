@@ -162,6 +162,8 @@ async def test_a_cancel_while_runs_are_in_flight_cancels_exactly_those():
             while len(cluster.published) < 3:
                 await anyio.sleep(0.01)
             cancel.set()
+            while len(cluster.marks.marks) < 3:
+                await anyio.sleep(0.01)
             tg.start_soon(cluster.serve)
             while not fold_experiment(await cluster.experiments.read("e")).terminal:
                 await anyio.sleep(0.01)
@@ -192,3 +194,41 @@ async def test_intake_of_experiment_requests():
     assert await accept_experiment(log, unnamed, 9) == ("exp-9", True)
     [accepted] = await log.read("exp-9")
     assert isinstance(accepted, ExperimentAccepted) and accepted.runs == 8 and accepted.request_seq == 9
+
+
+async def test_a_run_announced_as_ended_wakes_its_experiment_without_waiting_for_the_poll():
+    cluster = Cluster()
+    cluster.services.poll_s = 3600.0
+    await _accepted(cluster, max_parallel_runs=2)
+
+    async def listen():
+        async for run_id in await cluster.index.ended():
+            cluster.services.wake(run_id)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(listen)
+        await anyio.sleep(0)
+        tg.start_soon(cluster.serve)
+        with anyio.fail_after(60):
+            state = await drive_experiment(cluster.services, "e")
+        tg.cancel_scope.cancel()
+    assert state.status == "done" and state.count("finished") == 8, "each end woke the supervisor: an hour's poll never ran"
+    assert cluster.services.waiting == {}, "an experiment that is done waits on nothing"
+
+
+async def test_the_run_index_announces_ended_runs_only_to_listeners_that_started_before():
+    index = InMemoryRunIndex()
+    early = await index.ended()
+    await index.put(summarize_status("r1", "running"))
+    await index.put(summarize_status("r2", "finished"))
+    late = await index.ended()
+    await index.put(summarize_status("r3", "rejected"))
+    with anyio.fail_after(5):
+        assert [await anext(early), await anext(early)] == ["r2", "r3"]
+        assert await anext(late) == "r3"
+
+
+def summarize_status(run_id: str, status: str):
+    from airad.events.log import RunSummary
+
+    return RunSummary(run_id=run_id, status=status)
