@@ -61,3 +61,34 @@ def aerial_cactus(root: Path, n_train: int = 40, n_test: int = 10) -> Path:
         private / "test.csv", index=False)
     (public / "description.md").write_text("# Aerial Cactus Identification\n")
     return root
+
+
+def leaf_classification(root: Path, n_train: int = 240, n_test: int = 60, seed: int = 5) -> Path:
+    """leaf-classification in miniature: train.csv (id, species, numeric features), test.csv, every
+    image in one images/ folder, answers one-hot over the species (multi-class log loss), and a
+    60-team leaderboard where lower is better."""
+    rng = np.random.default_rng(seed)
+    species = ["Acer_Opalus", "Quercus_Rubra", "Populus_Nigra", "Ulmus_Bergmanniana"]
+    n = n_train + n_test
+    kind = rng.integers(0, len(species), size=n)
+    centres = rng.normal(scale=2.0, size=(len(species), 6))
+    features = pd.DataFrame(centres[kind] + rng.normal(size=(n, 6)), columns=[f"margin{i}" for i in range(1, 7)])
+    frame = features.assign(species=[species[k] for k in kind])
+    frame.insert(0, "id", rng.permutation(np.arange(1, n + 1)))
+    train, test = frame.iloc[:n_train], frame.iloc[n_train:]
+    public, private = root / "public", root / "private"
+    (public / "images").mkdir(parents=True)
+    private.mkdir()
+    for i in frame["id"]:
+        (public / "images" / f"{i}.jpg").write_bytes(b"\xff\xd8leaf" + int(i).to_bytes(4, "big"))
+    train[["id", "species", *features.columns]].to_csv(public / "train.csv", index=False)
+    test.drop(columns=["species"]).to_csv(public / "test.csv", index=False)
+    one_hot = pd.DataFrame({"id": test["id"], **{s: (test["species"] == s).astype(int) for s in species}})
+    one_hot.to_csv(private / "test.csv", index=False)
+    one_hot.assign(**{s: 1 / len(species) for s in species}).to_csv(public / "sample_submission.csv", index=False)
+    (public / "description.md").write_text(
+        "# Leaf Classification\n\nPredict the probability of each species for every leaf in test.csv.\n\n"
+        "## Evaluation\n\nMulti-class logarithmic loss.\n"
+    )
+    leaderboard(list(np.linspace(0.001, 1.2, 60))).to_csv(root / "leaderboard.csv", index=False)
+    return root

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import require
 from tests.integration.test_cli import airad
-from tests.synthetic_competitions import tabular_playground
+from tests.synthetic_competitions import leaf_classification, tabular_playground
 
 pytestmark = pytest.mark.integration
 
@@ -49,3 +49,27 @@ def test_a_prepared_competition_is_searched_graded_and_medalled(tmp_path):
     assert row["chosen"]["test"] is not None
     [group] = report["groups"]
     assert set(group["any_medal_pct"]) == {"validation", "oracle"}
+
+
+def test_a_competition_with_one_hot_answers_is_searched_and_graded_on_held_out_training_rows(tmp_path):
+    require("bwrap")
+    data = leaf_classification(tmp_path / "mle-bench" / "leaf-classification" / "prepared")
+    request = tmp_path / "leaf.toml"
+    request.write_text(
+        'run_id = "leaf"\nseed = 2\n'
+        f'[task]\nkind = "mlebench"\ncompetition = "leaf-classification"\ndata_dir = "{data}"\nvalidation_fraction = 0.25\n'
+        '[policy]\nkind = "greedy"\nnum_drafts = 2\n[budget]\nmax_nodes = 2\n'
+    )
+    state = tmp_path / "state"
+    run = airad("run", str(request), "--json", state_dir=state, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "finished" and summary["metric"] == "multiclass_log_loss"
+
+    events = [json.loads(line) for line in airad("events", "leaf", "--json", state_dir=state).stdout.splitlines()]
+    scored = [e for e in events if e["type"] == "node.scored"]
+    tested = [e for e in events if e["type"] == "node.tested"]
+    assert scored and all(e["valid"] and e["lower_is_better"] for e in scored), [e.get("error") for e in scored]
+    assert all(0.0 <= e["score"] < 1.0 for e in scored), "60 held-out training leaves, scored by log loss"
+    assert len(tested) == 2 and all(0.0 <= e["score"] < 1.0 for e in tested)
+    assert all(e["medal"] in (None, "gold", "silver", "bronze") for e in tested)
