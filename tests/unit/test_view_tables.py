@@ -295,3 +295,14 @@ def test_a_table_without_the_labels_is_named_in_the_reason(tmp_path):
     assert field == "$.task.competition" and "'author'" in reason and "another format" in reason
     with pytest.raises(ViewError):
         _prepare(root, "spooky-author-identification", tmp_path)
+
+
+def test_at_most_max_validation_examples_are_held_out(tmp_path):
+    root = spooky(tmp_path / "spooky", n=200)
+    capped = MleBenchTask(competition="spooky-author-identification", data_dir=str(root), validation_fraction=0.5,
+                          max_validation_examples=7)
+    task = prepare_mlebench(capped, seed=0, tasks_root=tmp_path / "tasks")
+    assert len(_answers(task, "validation")) == 7 and len(pd.read_csv(task.public_dir / "train.csv")) == 193
+    uncapped = MleBenchTask(competition="spooky-author-identification", data_dir=str(root), validation_fraction=0.5,
+                            max_validation_examples=None)
+    assert len(_answers(prepare_mlebench(uncapped, seed=0, tasks_root=tmp_path / "tasks"), "validation")) == 100

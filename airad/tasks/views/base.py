@@ -100,13 +100,17 @@ def find_sample(public: Path) -> str | None:
     return names[0] if len(names) == 1 else None
 
 
-def write_view(source: Source, split: Split, id_column: str, fraction: float, seed: int, root: Path) -> None:
-    """Build the view at `root` (atomically: a staging dir renamed into place; a racing builder's copy wins)."""
+def write_view(
+    source: Source, split: Split, id_column: str, fraction: float, seed: int, root: Path, most: int | None = None
+) -> None:
+    """Build the view at `root` (atomically: a staging dir renamed into place; a racing builder's copy
+    wins), holding out `fraction` of the labelled units, and at most `most` of them."""
     rng = np.random.default_rng(seed)
     units = split.units()
     if not units:
         raise ViewError("the public files hold no labelled examples to hold out")
     count = max(1, int(round(len(units) * fraction)))
+    count = min(count, most) if most else count
     held = [units[i] for i in np.sort(rng.permutation(len(units))[:count])]
 
     staging = root.with_name(f"{root.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
