@@ -11,6 +11,9 @@ and each split is graded by the competition's own grader.
 from __future__ import annotations
 
 import hashlib
+import os
+from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 
 import pandas as pd
@@ -55,10 +58,39 @@ def mlebench_task_problem(spec: MleBenchTask) -> tuple[str, str] | None:
         source = find_source(spec)
     except ValueError as exc:
         return "$.task.data_dir", str(exc)
+    return _split_problem(spec.competition, source, _fingerprint(source))
+
+
+def _fingerprint(source: Source) -> tuple:
+    """Changes when the answers file, an entry of `public/`, or a file in one of its small folders
+    (metadata such as mlsp's `essential_data/`, not image folders) is added, removed or rewritten."""
+    stamps = [_stamp(source.answers_file)]
+    for entry in sorted(source.public.iterdir()):
+        stamps.append(_stamp(entry))
+        if entry.is_dir():
+            stamps += _small_folder(entry)
+    return tuple(stamps)
+
+
+def _stamp(path: Path | os.DirEntry) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
+def _small_folder(folder: Path, most: int = 100) -> list[tuple[str, int, int]]:
+    with os.scandir(folder) as entries:
+        children = list(islice(entries, most + 1))
+    return [] if len(children) > most else sorted(_stamp(child) for child in children)
+
+
+@lru_cache(maxsize=256)
+def _split_problem(competition_id: str, source: Source, fingerprint: tuple) -> tuple[str, str] | None:
+    """Whether the files allow a view, remembered: every request naming the competition asks again,
+    and planning reads the answers and lists the image folders."""
     try:
-        plan_view(competition(spec.competition), source)
+        plan_view(competition(competition_id), source)
     except ViewError as exc:
-        return "$.task.competition", f"harness-owned validation is not available for {spec.competition}: {exc}"
+        return "$.task.competition", f"harness-owned validation is not available for {competition_id}: {exc}"
     return None
 
 

@@ -102,3 +102,17 @@ def test_the_leaderboard_gives_the_medal_thresholds(playground, tmp_path):
     assert thresholds.gold > thresholds.silver > thresholds.bronze > thresholds.median
     assert grading_report(0.999, True, thresholds).medal == "gold"
     assert grading_report(0.5, True, thresholds).medal is None
+
+
+def test_a_competitions_files_are_checked_once_until_they_change(playground, monkeypatch):
+    import airad.tasks.mlebench as mlebench
+
+    plans = []
+    real = mlebench.plan_view
+    monkeypatch.setattr(mlebench, "plan_view", lambda *args: plans.append(args) or real(*args))
+    for _ in range(3):
+        assert mlebench_task_problem(spec(playground)) is None
+    assert len(plans) == 1, "every request naming the competition asked again"
+    (playground / "public" / "train.csv").unlink()
+    field, reason = mlebench_task_problem(spec(playground))
+    assert len(plans) == 2 and "another format" in reason
