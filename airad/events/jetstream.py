@@ -172,18 +172,23 @@ class JetStreamEventLog:
             self._subject(run_id), ordered_consumer=True, deliver_policy=DeliverPolicy.ALL,
             idle_heartbeat=5.0, inactive_threshold=60.0,
         )
-        try:
-            while True:
-                try:
-                    message = await sub.next_msg(timeout=3600)
-                except nats.errors.TimeoutError:
-                    continue
-                yield self.family.decode(message.data), message.metadata.sequence.stream
-        finally:
+        async for message in messages(sub):
+            yield self.family.decode(message.data), message.metadata.sequence.stream
+
+
+async def messages(sub) -> AsyncIterator:
+    """A subscription's messages as they come, for as long as the caller iterates; then it unsubscribes."""
+    try:
+        while True:
             try:
-                await sub.unsubscribe()
-            except nats.errors.Error:
-                pass
+                yield await sub.next_msg(timeout=3600)
+            except nats.errors.TimeoutError:
+                continue
+    finally:
+        try:
+            await sub.unsubscribe()
+        except nats.errors.Error:
+            pass
 
 
 async def _bucket(js: JetStreamContext, name: str, **config):
@@ -218,18 +223,8 @@ class JetStreamRunIndex:
         sub = await self.nc.subscribe(RUN_ENDED_PREFIX + ">")
 
         async def run_ids() -> AsyncIterator[str]:
-            try:
-                while True:
-                    try:
-                        message = await sub.next_msg(timeout=3600)
-                    except nats.errors.TimeoutError:
-                        continue
-                    yield message.subject[len(RUN_ENDED_PREFIX):]
-            finally:
-                try:
-                    await sub.unsubscribe()
-                except nats.errors.Error:
-                    pass
+            async for message in messages(sub):
+                yield message.subject[len(RUN_ENDED_PREFIX):]
 
         return run_ids()
 
@@ -371,16 +366,6 @@ class JetStreamCancelMarks:
         return self._keys(sub)
 
     async def _keys(self, sub) -> AsyncIterator[str]:
-        try:
-            while True:
-                try:
-                    message = await sub.next_msg(timeout=3600)
-                except nats.errors.TimeoutError:
-                    continue
-                if message.data:
-                    yield message.subject[len(_CANCELS_PREFIX):]
-        finally:
-            try:
-                await sub.unsubscribe()
-            except nats.errors.Error:
-                pass
+        async for message in messages(sub):
+            if message.data:
+                yield message.subject[len(_CANCELS_PREFIX):]
