@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -68,14 +69,25 @@ class JetStreamEventLog:
     `Nats-Expected-Last-Subject-Sequence` (a second writer of the same run fails instead of forking it).
     """
 
-    def __init__(self, js: JetStreamContext, family: EventFamily = RUN_EVENTS, readers_at_once: int = 64):
+    def __init__(
+        self, js: JetStreamContext, family: EventFamily = RUN_EVENTS, readers_at_once: int = 64, tails_kept: int = 20_000
+    ):
         self.js = js
         self.family = family
-        self._tail: dict[str, tuple[int, int]] = {}
+        self._tail: OrderedDict[str, tuple[int, int]] = OrderedDict()  # (run seq, stream seq) last seen; a miss asks the server
+        self._tails_kept = tails_kept
         self._readers = asyncio.Semaphore(readers_at_once)  # a resumed daemon reads many logs at once: bound the consumers
 
     def _subject(self, run_id: str) -> str:
         return self.family.prefix + run_id
+
+    def _remember(self, run_id: str, tail: tuple[int, int]) -> None:
+        """Keep the stream's tail for its next append; only the `tails_kept` most recent (a daemon that
+        lives for millions of runs must not keep one per run)."""
+        self._tail[run_id] = tail
+        self._tail.move_to_end(run_id)
+        if len(self._tail) > self._tails_kept:
+            self._tail.popitem(last=False)
 
     async def _last_message(self, run_id: str):
         """The run's last message, None for an empty run."""
@@ -120,14 +132,14 @@ class JetStreamEventLog:
             if not await self._already_appended(event):
                 raise AppendConflict(f"run {run_id}: another writer appended before seq {event.seq}") from exc
             return
-        self._tail[run_id] = (event.seq, ack.seq)
+        self._remember(run_id, (event.seq, ack.seq))
 
     async def _already_appended(self, event) -> bool:
         """True when the run's last event is exactly `event`: an earlier try landed but its ack was lost."""
         message = await self._last_message(self.family.key(event))
         if message is None or self.family.decode(message.data) != event:
             return False
-        self._tail[self.family.key(event)] = (event.seq, message.seq)
+        self._remember(self.family.key(event), (event.seq, message.seq))
         return True
 
     async def _publish(self, subject: str, payload: bytes, headers: dict[str, str], attempts: int = 3):
@@ -146,12 +158,12 @@ class JetStreamEventLog:
         last message alone: no consumer to create, and the next append knows its fence already."""
         message = await self._last_message(run_id)
         if message is None:
-            self._tail[run_id] = (0, 0)
+            self._remember(run_id, (0, 0))
             return []
         last = self.family.decode(message.data)
         last_stream_seq = message.seq
         if last.seq == 1:
-            self._tail[run_id] = (1, last_stream_seq)
+            self._remember(run_id, (1, last_stream_seq))
             return [last]
         events: list = []
         async with self._readers:

@@ -1,6 +1,7 @@
 """One suite, every EventLog / BlobStore / RunIndex / Leases: in-memory and JetStream."""
 
 import anyio
+import msgspec
 import pytest
 
 from airad.events.jetstream import (
@@ -186,3 +187,31 @@ async def test_cancel_marks_are_durable_and_watched(backend):
         assert await keys.__anext__() == "after"
     assert await marks.marked("after")
     await keys.aclose()
+
+
+async def test_jetstream_log_keeps_a_bounded_number_of_tails_and_still_fences(nats_url):
+    import nats
+
+    from airad.events.jetstream import ensure_streams
+
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js)
+        log = JetStreamEventLog(js, tails_kept=2)
+        histories = [History(f"tails-{i}").node(0, "draft") for i in range(5)]
+        for history in histories:
+            for event in history.events[:3]:
+                await log.append(event)
+        assert len(log._tail) == 2, "a daemon that lives for millions of runs keeps a tail for the recent ones only"
+        first = histories[0]
+        await log.append(first.events[3])
+        with pytest.raises(AppendConflict):
+            await log.append(histories[1].events[2])
+        stale = JetStreamEventLog(js)
+        await stale.append(histories[2].events[3])
+        with pytest.raises(AppendConflict):
+            await log.append(msgspec.structs.replace(histories[2].events[3], exit_code=9))
+        assert [e.seq for e in await log.read("tails-0")] == [1, 2, 3, 4]
+    finally:
+        await nc.close()
