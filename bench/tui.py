@@ -192,7 +192,7 @@ async def runs_list(count: int) -> None:
     for summary in summaries(count):
         await index.put(summary)
     started = time.perf_counter()
-    app = AiradApp(index=index, poll_s=0.05)
+    app = AiradApp(index=index, refresh_s=0.05)
     async with app.run_test(size=(160, 50)) as pilot:
         with LagProbe() as lag:
             screen = app.screen
@@ -222,7 +222,7 @@ async def runs_list(count: int) -> None:
     print(f"runs screen with {count} runs: shown after {shown:.2f} s (event loop busy at most {1000 * lag.worst:.0f} ms "
           f"at a time); re-sort {1000 * max(sorts):.0f} ms at most over every column; a filter keystroke "
           f"{1000 * max(keystrokes):.0f} ms at most (typing and deleting 'running'); 100 runs changed in the index "
-          f"shown after {1000 * update:.0f} ms (polling every 50 ms)")
+          f"shown after {1000 * update:.0f} ms (the screen refreshed every 50 ms)")
 
 
 async def main(args) -> None:

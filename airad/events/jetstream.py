@@ -229,6 +229,21 @@ class JetStreamRunIndex:
         if summary.status in ENDED_STATUSES:
             await self.nc.publish(RUN_ENDED_PREFIX + summary.run_id)
 
+    async def watch(self) -> AsyncIterator[RunSummary]:
+        """Subscribe now; the iterator yields each summary written from then on (an ordered consumer of
+        the bucket's subjects, which recovers from a NATS restart by itself)."""
+        sub = await self.nc.jetstream().subscribe(
+            f"$KV.{RUNS_BUCKET}.>", ordered_consumer=True, deliver_policy=DeliverPolicy.NEW, idle_heartbeat=5.0,
+            inactive_threshold=60.0,
+        )
+
+        async def summaries() -> AsyncIterator[RunSummary]:
+            async for message in messages(sub):
+                if message.data:
+                    yield msgspec.json.decode(message.data, type=RunSummary)
+
+        return summaries()
+
     async def ended(self) -> AsyncIterator[str]:
         """Subscribe now; the iterator yields the runs announced as ended from then on (the client
         subscribes again by itself after a reconnect; what was announced meanwhile is missed)."""

@@ -123,6 +123,11 @@ class RunIndex(Protocol):
         """Every run's summary."""
         ...
 
+    async def watch(self) -> AsyncIterator[RunSummary]:
+        """Start listening now; the iterator yields each summary written from then on (what was written
+        before is for `list`)."""
+        ...
+
     async def ended(self) -> AsyncIterator[str]:
         """Start listening now; the iterator yields the id of each run whose summary is then written as
         ended (finished or rejected). A notice, not a record: one missed (a reconnect) is for `get` to find."""

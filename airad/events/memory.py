@@ -78,13 +78,27 @@ class InMemoryRunIndex:
     def __init__(self) -> None:
         self.summaries: dict[str, RunSummary] = {}
         self._queues: list[asyncio.Queue] = []
+        self._watchers: list[asyncio.Queue] = []
 
     async def put(self, summary: RunSummary) -> None:
-        """Replace the run's summary; tell every listener when it says the run ended."""
+        """Replace the run's summary; tell every watcher, and every listener when it says the run ended."""
         self.summaries[summary.run_id] = summary
+        for queue in self._watchers:
+            queue.put_nowait(summary)
         if summary.status in ENDED_STATUSES:
             for queue in self._queues:
                 queue.put_nowait(summary.run_id)
+
+    async def watch(self) -> AsyncIterator[RunSummary]:
+        """Start watching now; the iterator yields the summaries written from then on."""
+        queue: asyncio.Queue = asyncio.Queue()
+        self._watchers.append(queue)
+
+        async def summaries() -> AsyncIterator[RunSummary]:
+            while True:
+                yield await queue.get()
+
+        return summaries()
 
     async def ended(self) -> AsyncIterator[str]:
         """Start listening now; the iterator yields the runs that end from then on."""

@@ -31,7 +31,7 @@ class AiradApp(App[None]):
 
     def __init__(
         self, *, log: EventLog | None = None, index: RunIndex | None = None, run_id: str | None = None,
-        events: list[Event] | None = None, replay: bool = False, poll_s: float = 2.0,
+        events: list[Event] | None = None, replay: bool = False, refresh_s: float = 0.5,
     ) -> None:
         super().__init__()
         self.event_log = log
@@ -39,7 +39,7 @@ class AiradApp(App[None]):
         self.run_id = run_id
         self.events = events
         self.replay = replay
-        self.poll_s = poll_s
+        self.refresh_s = refresh_s
 
     def on_mount(self) -> None:
         """Open the first screen."""
@@ -48,7 +48,7 @@ class AiradApp(App[None]):
         elif self.run_id is not None:
             self.push_screen(self.run_screen(self.run_id, self.replay))
         elif self.index is not None:
-            self.push_screen(RunsScreen(self.index, poll_s=self.poll_s))
+            self.push_screen(RunsScreen(self.index, refresh_s=self.refresh_s))
         else:
             raise ValueError("AiradApp needs events, a run id with a log, or a run index")
 

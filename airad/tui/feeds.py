@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from textual.dom import DOMNode
 from textual.message import Message
@@ -38,15 +38,28 @@ async def tail_events(log: EventLog, run_id: str, post: Callable[[Message], obje
             await asyncio.sleep(BATCH_PAUSE_S)
 
 
-async def poll_runs(index: RunIndex, post: Callable[[Message], object], interval_s: float) -> None:
-    """Post every run's summary now and then each time the index changed, checking every `interval_s`."""
-    last: Sequence[RunSummary] | None = None
-    while True:
-        summaries = list(await index.list())
-        if summaries != last:
-            post(RunsArrived(summaries))
-            last = summaries
-        await asyncio.sleep(interval_s)
+async def follow_runs(index: RunIndex, post: Callable[[Message], object], interval_s: float) -> None:
+    """Post every run's summary, then again whenever summaries changed, at most every `interval_s`:
+    the index is listed once and then watched (a summary older than the one shown is ignored, since
+    the watch starts before the listing), never polled."""
+    changes = await index.watch()
+    runs = {summary.run_id: summary for summary in await index.list()}
+    post(RunsArrived(list(runs.values())))
+    pending: dict[str, RunSummary] = {}
+
+    async def read() -> None:
+        async for summary in changes:
+            pending[summary.run_id] = summary
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(read())
+        while True:
+            await asyncio.sleep(interval_s)
+            fresh = [s for s in pending.values() if s.run_id not in runs or s.updated_at >= runs[s.run_id].updated_at]
+            pending.clear()
+            if fresh:
+                runs.update((summary.run_id, summary) for summary in fresh)
+                post(RunsArrived(list(runs.values())))
 
 
 def report_failure(node: DOMNode, event: Worker.StateChanged) -> None:

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker
 
 from airad.events.log import RunIndex, RunSummary
-from airad.tui.feeds import poll_runs, report_failure
+from airad.tui.feeds import follow_runs, report_failure
 from airad.tui.messages import OpenRun, RunsArrived
 from airad.tui.run_rows import COLUMNS, HEADERS, cells, visible
 
@@ -20,8 +20,9 @@ REFILL_OVER = 50
 
 
 class RunsScreen(Screen):
-    """The runs table. A worker polls the index and posts the summaries when they change; rows are
-    updated cell by cell in place and reordered with one sort."""
+    """The runs table. A worker lists the index once, then watches it and posts the summaries when
+    they change (at most every `refresh_s`); rows are updated cell by cell in place and reordered with
+    one sort."""
 
     HELP = ("Every run in the index, updated live. NODES/BUG/RUN: nodes, buggy ones, ones in flight. "
             "Up/down choose a run, enter opens it. Filter with words (any field) or field:value "
@@ -39,10 +40,10 @@ class RunsScreen(Screen):
         Binding("escape", "leave_filter", "Table", show=False),
     ]
 
-    def __init__(self, index: RunIndex, *, poll_s: float = 2.0) -> None:
+    def __init__(self, index: RunIndex, *, refresh_s: float = 0.5) -> None:
         super().__init__()
         self.index = index
-        self.poll_s = poll_s
+        self.refresh_s = refresh_s
         self.summaries: dict[str, RunSummary] = {}
         self.column = "age"
         self.descending = True
@@ -58,9 +59,9 @@ class RunsScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        """Start polling the index."""
+        """Start following the index."""
         self.query_one(DataTable).focus()
-        self.run_worker(poll_runs(self.index, self.post_message, self.poll_s), name="the runs list", exclusive=True,
+        self.run_worker(follow_runs(self.index, self.post_message, self.refresh_s), name="the runs list", exclusive=True,
                         exit_on_error=False)
         self.refresh_rows()
 

@@ -138,6 +138,17 @@ async def test_run_index_announces_each_run_that_ends_to_listeners(backend):
             assert [await anext(listener), await anext(listener)] == ["done", "refused"]
 
 
+async def test_run_index_watchers_see_every_summary_written_after_they_started(backend):
+    index = backend["index"]
+    await index.put(RunSummary(run_id="before", status="running"))
+    watcher = await index.watch()
+    await index.put(RunSummary(run_id="w", status="running", nodes=1))
+    await index.put(RunSummary(run_id="w", status="finished", nodes=2))
+    with anyio.fail_after(10):
+        seen = [await anext(watcher), await anext(watcher)]
+    assert [(s.run_id, s.status, s.nodes) for s in seen] == [("w", "running", 1), ("w", "finished", 2)]
+
+
 async def test_leases_exclude_other_owners_until_released(backend):
     a = await _leases(backend, "daemon-a")
     b = await _leases(backend, "daemon-b")

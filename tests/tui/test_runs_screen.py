@@ -37,7 +37,7 @@ def row_ids(screen: RunsScreen) -> list[str]:
 
 async def test_runs_are_listed_sorted_filtered_and_updated_live():
     log, index = await golden_sources()
-    app = AiradApp(log=log, index=index, poll_s=0.05)
+    app = AiradApp(log=log, index=index, refresh_s=0.05)
     async with app.run_test(size=(120, 30)) as pilot:
         screen = app.screen
         assert isinstance(screen, RunsScreen)
@@ -73,7 +73,7 @@ async def test_runs_are_listed_sorted_filtered_and_updated_live():
 @pytest.mark.parametrize("size", [(80, 24), (200, 60)])
 async def test_open_a_run_go_back_replay_it_and_read_the_help(size):
     log, index = await golden_sources()
-    app = AiradApp(log=log, index=index, poll_s=0.05)
+    app = AiradApp(log=log, index=index, refresh_s=0.05)
     async with app.run_test(size=size) as pilot:
         screen = app.screen
         await until(pilot, lambda: len(row_ids(screen)) == 4, what="four runs")
@@ -99,12 +99,15 @@ async def test_open_a_run_go_back_replay_it_and_read_the_help(size):
 class BrokenIndex:
     """A run index whose connection is gone."""
 
+    async def watch(self):
+        raise ConnectionError("nats: connection closed")
+
     async def list(self):
         raise ConnectionError("nats: connection closed")
 
 
 async def test_a_failing_feed_is_reported_and_the_app_stays():
-    app = AiradApp(index=BrokenIndex(), poll_s=0.05)
+    app = AiradApp(index=BrokenIndex(), refresh_s=0.05)
     async with app.run_test(size=(100, 24), notifications=True) as pilot:
         await until(pilot, lambda: "connection closed" in screen_text(app), what="the notification")
         assert "the runs list stopped" in screen_text(app) and isinstance(app.screen, RunsScreen)
