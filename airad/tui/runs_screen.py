@@ -40,7 +40,7 @@ class RunsScreen(Screen):
         Binding("escape", "leave_filter", "Table", show=False),
     ]
 
-    def __init__(self, index: RunIndex, *, refresh_s: float = 0.5) -> None:
+    def __init__(self, index: RunIndex, *, refresh_s: float = 1.0) -> None:
         super().__init__()
         self.index = index
         self.refresh_s = refresh_s
