@@ -237,6 +237,14 @@ def tasks_table(rows: list[dict], *, metrics: bool) -> str:
     return _table([tuple(c.upper() for c in columns), *(tuple(_cell(row, c) for c in columns) for row in rows)])
 
 
+def mlebench_table(rows: list[dict]) -> str:
+    """MLE-bench competitions: metric, ready or why not, medals; then how many are ready."""
+    lines = [("COMPETITION", "METRIC", "MEDALS", "STATUS")]
+    lines += [(r["competition"], r["metric"], "yes" if r["medals"] else "no", r["status"]) for r in rows]
+    ready = sum(r["status"] == "ready" for r in rows)
+    return _table(lines) + f"\n{ready} of {len(rows)} ready (--toml prints them as [[tasks]] for an experiment file)"
+
+
 def _cell(row: dict, column: str) -> str:
     if column == "direction":
         return "lower is better" if row["lower_is_better"] else "higher is better"

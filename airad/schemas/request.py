@@ -50,6 +50,10 @@ class MleBenchTask(Struct, frozen=True, forbid_unknown_fields=True, tag="mlebenc
     competition: Annotated[str, Meta(min_length=1, description="MLE-bench competition id, e.g. 'spooky-author-identification'.")]
     data_dir: Annotated[str, Meta(min_length=1, description="Directory of the prepared competition, on the daemon's host.")]
     validation_fraction: ValidationFraction = 0.2
+    leaderboard: Annotated[str, Meta(min_length=1, description=(
+        "The competition's leaderboard.csv, for medals (MLE-bench keeps it in its repository, at "
+        "mlebench/competitions/<competition>/leaderboard.csv). Default: data_dir/leaderboard.csv, else the one beside data_dir."
+    ))] | None = None
     max_validation_examples: Annotated[int, Meta(ge=1, description=(
         "At most this many labelled examples (rows, images, sentences...) are held out, whatever the fraction: "
         "a fifth of new-york-city-taxi's 55 million rows would make every submission hundreds of megabytes."

@@ -46,8 +46,22 @@ def find_source(spec: MleBenchTask) -> Source:
     sample = find_sample(data_dir / "public")
     if sample is None:
         raise ValueError(f"{data_dir / 'public'} has no sample submission (sample_submission.csv or one *sample*submission*.csv)")
-    leaderboard = data_dir / "leaderboard.csv"
-    return Source(data_dir, answers, sample, leaderboard if leaderboard.is_file() else None)
+    return Source(data_dir, answers, sample, find_leaderboard(spec, data_dir))
+
+
+def find_leaderboard(spec: MleBenchTask, data_dir: Path) -> Path | None:
+    """The leaderboard named by the task (ValueError if it is not there), else `leaderboard.csv` in
+    `data_dir` or beside it (MLE-bench's `<competition>/prepared/` has none); None: no medals."""
+    if spec.leaderboard is not None:
+        named = Path(spec.leaderboard).expanduser()
+        if not named.is_file():
+            raise LeaderboardMissing(f"{named} is not a file")
+        return named
+    return next((p for p in (data_dir / "leaderboard.csv", data_dir.parent / "leaderboard.csv") if p.is_file()), None)
+
+
+class LeaderboardMissing(ValueError):
+    """The leaderboard the task names is not there."""
 
 
 def mlebench_task_problem(spec: MleBenchTask) -> tuple[str, str] | None:
@@ -56,6 +70,8 @@ def mlebench_task_problem(spec: MleBenchTask) -> tuple[str, str] | None:
         return "$.task.competition", f"unknown competition {spec.competition!r}; known: {', '.join(sorted(COMPETITIONS))}"
     try:
         source = find_source(spec)
+    except LeaderboardMissing as exc:
+        return "$.task.leaderboard", str(exc)
     except ValueError as exc:
         return "$.task.data_dir", str(exc)
     return _split_problem(spec.competition, source, _fingerprint(source))

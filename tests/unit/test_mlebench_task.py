@@ -116,3 +116,18 @@ def test_a_competitions_files_are_checked_once_until_they_change(playground, mon
     (playground / "public" / "train.csv").unlink()
     field, reason = mlebench_task_problem(spec(playground))
     assert len(plans) == 2 and "another format" in reason
+
+
+def test_the_leaderboard_is_named_or_found_beside_the_prepared_data(playground, tmp_path):
+    board = playground / "leaderboard.csv"
+    elsewhere = tmp_path / "mle-bench" / "competitions" / "leaderboard.csv"
+    elsewhere.parent.mkdir(parents=True)
+    board.rename(elsewhere)
+    assert prepare_mlebench(spec(playground), seed=0, tasks_root=tmp_path / "a").medal_thresholds is None
+    named = prepare_mlebench(spec(playground, leaderboard=str(elsewhere)), seed=0, tasks_root=tmp_path / "b")
+    assert named.medal_thresholds.num_teams == 60
+    field, reason = mlebench_task_problem(spec(playground, leaderboard=str(tmp_path / "nope.csv")))
+    assert field == "$.task.leaderboard" and "nope.csv is not a file" in reason
+    elsewhere.rename(playground.parent / "leaderboard.csv")
+    beside = prepare_mlebench(spec(playground), seed=0, tasks_root=tmp_path / "c")
+    assert beside.medal_thresholds.num_teams == 60, "MLE-bench's <competition>/prepared/ with the board one level up"
