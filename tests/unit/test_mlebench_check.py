@@ -4,12 +4,14 @@ can be validated (and why not), which get medals; the ready ones as [[tasks]] fo
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tomllib
 
 import pytest
 
-from airad.cli import main
 from airad.tasks.competitions import COMPETITIONS
 from airad.tasks.mlebench_check import check_competitions, tasks_toml
 from tests.synthetic_competitions import aerial_cactus, tabular_playground
@@ -44,15 +46,21 @@ def test_every_competition_gets_a_row_saying_ready_or_why_not(data_root, tmp_pat
     assert all(t["kind"] == "mlebench" for t in tasks) and "leaderboard" in tasks[1] and "leaderboard" not in tasks[0]
 
 
-def test_the_cli_prints_a_table_json_and_toml(data_root, tmp_path, capsys):
+def airad(*args: str) -> subprocess.CompletedProcess:
+    """The real command, in its own process (in-process, its logging setup would outlive the test)."""
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    return subprocess.run([sys.executable, "-m", "airad.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+
+
+def test_the_cli_prints_a_table_json_and_toml(data_root, tmp_path):
     boards = str(tmp_path / "mlebench" / "competitions")
-    assert main(["tasks", "--mlebench", str(data_root), "--leaderboards", boards]) == 0
-    table = capsys.readouterr().out
-    assert table.splitlines()[0].split() == ["COMPETITION", "METRIC", "MEDALS", "STATUS"]
-    assert "2 of 22 ready" in table
-    assert main(["tasks", "--mlebench", str(data_root), "--json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)) == 22
-    assert main(["tasks", "--mlebench", str(data_root), "--leaderboards", boards, "--toml"]) == 0
-    assert len(tomllib.loads(capsys.readouterr().out)["tasks"]) == 2
-    assert main(["tasks", "--mlebench", str(tmp_path / "nowhere")]) == 2
-    assert "no such folder" in capsys.readouterr().err
+    table = airad("tasks", "--mlebench", str(data_root), "--leaderboards", boards)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].split() == ["COMPETITION", "METRIC", "MEDALS", "STATUS"]
+    assert "2 of 22 ready" in table.stdout
+    assert len(json.loads(airad("tasks", "--mlebench", str(data_root), "--json").stdout)) == 22
+    toml = airad("tasks", "--mlebench", str(data_root), "--leaderboards", boards, "--toml").stdout
+    assert len(tomllib.loads(toml)["tasks"]) == 2
+    missing = airad("tasks", "--mlebench", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "no such folder" in missing.stderr
