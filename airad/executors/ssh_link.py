@@ -1,6 +1,6 @@
 """One SSH link per host: an asyncssh connection shared by every job on the host, redialled with
 backoff, host keys checked against known_hosts, a bounded number of sessions, SFTP, and inputs
-uploaded once per host by content digest and swept once no job has used them for the host's
+uploaded once per host by content digest (each file sent once: `ssh_inputs`) and swept once no job has used them for the host's
 `inputs_keep_s`. Used by the ssh executor and by Slurm's login node."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import structlog
 
 from airad.executors.base import JobLost
 from airad.executors.config import SshHost
+from airad.executors.ssh_inputs import FILES, link_command, manifest, manifest_text, send_files
 
 T = TypeVar("T")
 LINK_ERRORS = (OSError, asyncssh.DisconnectError, asyncssh.ChannelOpenError, asyncssh.SFTPConnectionLost)
@@ -36,8 +37,8 @@ STALE_UPLOAD_MINUTES = 1440
 # Removes inputs copies under {inputs} not modified for {minutes} minutes that no job dir under {root}
 # links to (a job's work/input; nothing else under a work dir is looked at). A copy is moved aside
 # (and touched, so no other sweep takes it for a dead one) before it is deleted, and restored if a
-# job linked to it meanwhile. Uploads and sweeps that died half-way go after a day. Prints the names
-# it removed.
+# job linked to it meanwhile. Uploads and sweeps that died half-way go after a day, and so do the
+# files under .files/ that no copy links to any more (see ssh_inputs). Prints the names it removed.
 SWEEP_INPUTS = r"""
 cd {inputs} 2>/dev/null || exit 0
 linked() {{ find {root} -path {inputs} -prune -o -path '*/work/input' -type l -exec readlink {{}} + -o -path '*/work/*' -prune \
@@ -55,6 +56,7 @@ for d in * .sweep-*; do
   if linked | grep -qxF "$d"; then mv -T ".sweep-$d" "$d" 2>/dev/null || rm -rf ".sweep-$d"; continue; fi
   rm -rf ".sweep-$d" && echo "$d"
 done
+find .files -type f -links 1 -mmin +{stale} -delete 2>/dev/null || true
 """
 log = structlog.get_logger("airad.executors")
 
@@ -97,6 +99,7 @@ class SshLink:
         self._touched: dict[str, float] = {}
         self._swept: dict[str, float] = {}
         self._sweeps: set[asyncio.Task] = set()
+        self.files_sent = 0
 
     def free_gpus(self) -> list[str]:
         """GPU ids no job holds."""
@@ -182,11 +185,11 @@ class SshLink:
                 await asyncio.sleep(min(delay, left))
                 delay = min(delay * 2, 5.0)
 
-    async def run(self, script: str, grace_s: float) -> str:
+    async def run(self, script: str, grace_s: float, stdin: str | None = None) -> str:
         """A remote command's stripped stdout; a failing command raises `RuntimeError`."""
 
         async def operation(conn: asyncssh.SSHClientConnection) -> str:
-            result = await conn.run(script, check=False)
+            result = await conn.run(script, input=stdin, check=False)
             if result.exit_status is None and result.exit_signal is None:
                 raise asyncssh.ConnectionLost("the command ended without a status")
             if result.exit_status != 0:
@@ -196,23 +199,33 @@ class SshLink:
         return await self.call(operation, grace_s)
 
     async def upload_inputs(self, local: Path, remote: str, grace_s: float) -> None:
-        """Copy `local` to `remote` unless it is there already: into a partial dir, then renamed."""
+        """Make `remote` a copy of `local` unless it is there already: the files the host lacks are
+        sent once into the inputs root's `.files/`, the copy is built of hard links to them in a
+        partial dir, then renamed (see `ssh_inputs`)."""
         lock = self._uploads.setdefault(remote, asyncio.Lock())
         async with lock:
-            staging = f"{remote}.partial-{uuid.uuid4().hex[:8]}"
 
-            async def copy(conn: asyncssh.SSHClientConnection) -> bool:
+            async def present(conn: asyncssh.SSHClientConnection) -> bool:
                 sftp = await self.sftp(conn)
                 if await sftp.isdir(remote):
                     await self.touch_inputs(sftp, remote)
-                    return False
-                await sftp.makedirs(staging)
-                entries = sorted(str(p) for p in local.iterdir()) if local.is_dir() else []
-                if entries:
-                    await sftp.put(entries, staging, recurse=True, follow_symlinks=True)
-                return True
+                    return True
+                return False
 
-            if await self.call(copy, grace_s, timeout_s=None):
+            if not await self.call(present, grace_s):
+                entries, local_files = await asyncio.to_thread(manifest, local)
+                staging = f"{remote}.partial-{uuid.uuid4().hex[:8]}"
+                files = posixpath.join(posixpath.dirname(remote), FILES)
+                build = link_command(self.host.python, staging, files)
+                missing = (await self.run(build, grace_s, stdin=manifest_text(entries))).split()
+                if missing:
+                    async def send(conn: asyncssh.SSHClientConnection) -> int:
+                        return await send_files(await self.sftp(conn), local_files, missing, files)
+
+                    self.files_sent += await self.call(send, grace_s, timeout_s=None)
+                    still = (await self.run(build, grace_s, stdin=manifest_text(entries))).split()
+                    if still:
+                        raise RuntimeError(f"on {self.name}: {len(still)} input files vanished while {remote} was built")
                 await self.run(remote_script(PUBLISH_INPUTS, staging=staging, inputs=remote), grace_s)
         self.sweep_inputs_soon(posixpath.dirname(remote))
 

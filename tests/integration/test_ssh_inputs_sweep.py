@@ -83,7 +83,7 @@ async def test_staging_a_job_sweeps_the_host_and_keeps_what_jobs_use(sshd, tmp_p
         await executor.start(handle)
         result = await executor.wait(handle)
         assert result.exit_code == 0 and b"x\n2" in result.stdout
-        kept = [p for p in (root / "inputs").iterdir()]
+        kept = [p for p in (root / "inputs").iterdir() if p.name != ".files"]
         assert len(kept) == 1 and (kept[0] / "train.csv").read_text() == "x\n2\n"
     finally:
         await executor.aclose()
@@ -97,7 +97,7 @@ async def test_a_copy_in_use_is_marked_used_each_time_a_job_is_staged(sshd, tmp_
     executor = SshExecutor([sshd.host(root=str(root), python=sys.executable, inputs_keep_s=0)])
     try:
         first = await executor.prepare(JobSpec(job_id="touch-1", files={"solution.py": script("print(1)")}, inputs_dir=str(inputs)))
-        (copy,) = (root / "inputs").iterdir()
+        (copy,) = [p for p in (root / "inputs").iterdir() if p.name != ".files"]
         age(copy, 5 * DAY_S)
         await executor.prepare(JobSpec(job_id="touch-2", files={"solution.py": script("print(2)")}, inputs_dir=str(inputs)))
         assert time.time() - copy.stat().st_mtime < DAY_S
@@ -105,3 +105,53 @@ async def test_a_copy_in_use_is_marked_used_each_time_a_job_is_staged(sshd, tmp_
         assert (await executor.wait(first)).exit_code == 0
     finally:
         await executor.aclose()
+
+
+async def test_inputs_sharing_files_send_each_file_once_and_the_host_links_them(sshd, tmp_path):
+    """Two views of a task (two seeds): hard links of the same images, one rewritten table each."""
+    root = tmp_path / "remote"
+    first, second = tmp_path / "seed-0", tmp_path / "seed-1"
+    (first / "train").mkdir(parents=True)
+    for i in range(20):
+        (first / "train" / f"{i}.png").write_bytes(bytes([i]) * 100)
+    (first / "train.csv").write_text("id,label\n0,1\n")
+    (second / "train").mkdir(parents=True)
+    for image in (first / "train").iterdir():
+        os.link(image, second / "train" / image.name)
+    (second / "train.csv").write_text("id,label\n1,0\n")
+    (second / "empty").mkdir()
+    link = SshLink(sshd.host(root=str(root), python=sys.executable))
+    try:
+        await link.upload_inputs(first, str(root / "inputs" / "first"), grace_s=0)
+        assert link.files_sent == 21
+        await link.upload_inputs(second, str(root / "inputs" / "second"), grace_s=0)
+        assert link.files_sent == 22, "only the rewritten table was sent again"
+        await link.upload_inputs(second, str(root / "inputs" / "second"), grace_s=0)
+        assert link.files_sent == 22
+    finally:
+        await link.close()
+    remote_first, remote_second = root / "inputs" / "first", root / "inputs" / "second"
+    assert (remote_second / "train.csv").read_text() == "id,label\n1,0\n" and (remote_second / "empty").is_dir()
+    assert (remote_first / "train.csv").read_text() == "id,label\n0,1\n"
+    for i in range(20):
+        a, b = remote_first / "train" / f"{i}.png", remote_second / "train" / f"{i}.png"
+        assert a.read_bytes() == b.read_bytes() == bytes([i]) * 100
+        assert a.stat().st_ino == b.stat().st_ino, "one copy on the host, linked into both"
+
+
+async def test_a_sweep_deletes_the_files_no_inputs_copy_links_to(sshd, tmp_path):
+    root = tmp_path / "remote"
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "train.csv").write_text("x\n4\n")
+    link = SshLink(sshd.host(root=str(root), python=sys.executable, inputs_keep_s=DAY_S))
+    try:
+        await link.upload_inputs(inputs, str(root / "inputs" / "g"), grace_s=0)
+        (stored,) = (root / "inputs" / ".files").iterdir()
+        age(stored, 3 * DAY_S)
+        assert await link.sweep_inputs(str(root / "inputs")) == [] and stored.exists(), "a copy still links to it"
+        age(root / "inputs" / "g", 3 * DAY_S)
+        assert await link.sweep_inputs(str(root / "inputs")) == ["g"]
+        assert not stored.exists(), "its last copy went, and it had not been touched for days"
+    finally:
+        await link.close()
