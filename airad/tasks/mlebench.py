@@ -151,9 +151,10 @@ def prepare_mlebench(spec: MleBenchTask, seed: int, tasks_root: Path) -> Prepare
     source = find_source(spec)
     grader = competition(spec.competition)
     digest = hashlib.sha256(str(source.data_dir.resolve()).encode()).hexdigest()[:12]
-    held = f"val-{spec.validation_fraction:g}-max-{spec.max_validation_examples or 'all'}"
+    most = min((m for m in (spec.max_validation_examples, grader.most_held_out) if m), default=None)
+    held = f"val-{spec.validation_fraction:g}-max-{most or 'all'}"
     root = tasks_root / "mlebench" / spec.competition / f"{digest}-seed-{seed}-{held}-{VIEW_VERSION}"
     if not (root / "private" / "answers.csv").exists():
         split = plan_view(grader, source)
-        write_view(source, split, grader.id_column, spec.validation_fraction, seed, root, spec.max_validation_examples)
+        write_view(source, split, grader.id_column, spec.validation_fraction, seed, root, most)
     return PreparedCompetition(spec, source, root)

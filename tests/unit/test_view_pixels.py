@@ -176,3 +176,8 @@ def test_files_that_do_not_fit_the_layout_are_refused(data_dir, mangle, message)
     mangle(data_dir / "public")
     with pytest.raises(ViewError, match=re.escape(message)):
         plan_view(competition(COMPETITION), source_of(data_dir))
+
+
+def test_at_most_six_pages_are_held_out_whatever_the_fraction(data_dir, tmp_path):
+    task = build(data_dir, seed=0, tasks_root=tmp_path / "tasks", fraction=0.8)
+    assert len(held_names(task)) == 6, "a page is ~200,000 answer rows: the submission must stay under the output limit"

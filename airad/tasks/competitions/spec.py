@@ -21,7 +21,8 @@ class Competition(Struct, frozen=True):
     The answers must hold `id_column` and the target columns (or `label_column`); other answers
     columns are ignored. `labels` are the only values a prediction may take (empty: any number);
     `text` targets are strings compared exactly; `optional_columns` may appear in a submission
-    and are ignored.
+    and are ignored. `most_held_out` bounds the examples a validation view holds out where each one
+    is big (a page of pixels), whatever the request asks.
     """
 
     id: str
@@ -35,6 +36,7 @@ class Competition(Struct, frozen=True):
     labels: tuple[int, ...] = ()
     optional_columns: tuple[str, ...] = ()
     text: bool = False
+    most_held_out: int | None = None
 
     @property
     def scorer(self) -> Scorer:
