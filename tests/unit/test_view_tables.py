@@ -306,3 +306,40 @@ def test_at_most_max_validation_examples_are_held_out(tmp_path):
     uncapped = MleBenchTask(competition="spooky-author-identification", data_dir=str(root), validation_fraction=0.5,
                             max_validation_examples=None)
     assert len(_answers(prepare_mlebench(uncapped, seed=0, tasks_root=tmp_path / "tasks"), "validation")) == 100
+
+
+def test_a_big_labelled_table_is_streamed_in_chunks_and_held_out_by_row(tmp_path, monkeypatch):
+    from airad.tasks.views import tables
+
+    monkeypatch.setattr(tables, "STREAM_OVER_BYTES", 0)
+    monkeypatch.setattr(tables, "CHUNK_ROWS", 7)
+    from tests.synthetic_competitions import tabular_playground
+
+    root = tabular_playground(tmp_path / "playground", n_train=300, n_test=100)
+    original = pd.read_csv(root / "public" / "train.csv")
+    pd.concat([original, original], ignore_index=True).to_csv(root / "public" / "train.csv", index=False)
+    split = tables.table_split(competition_of("tabular-playground-series-may-2022"), source_of(root))
+    assert split.streamed and len(split.units()) == 600 and split.units()[599] == "599"
+
+    task = _prepare(root, "tabular-playground-series-may-2022", tmp_path, seed=4, fraction=0.1)
+    validation = _answers(task, "validation")
+    train = pd.read_csv(task.public_dir / "train.csv")
+    test = pd.read_csv(task.public_dir / "test.csv")
+    held = set(validation["id"].astype(int))
+    assert 30 <= len(held) <= 60 and held <= set(test["id"])
+    assert not held & set(train["id"]), "every id of the table is there twice: a held row's twin leaves too"
+    assert set(train["id"]) | held == set(original["id"]), "every labelled row is on one side"
+    truth = original.set_index("id")["target"]
+    assert all(int(t) == truth[int(i)] for i, t in validation[["id", "target"]].values)
+
+
+def competition_of(name):
+    from airad.tasks.competitions import competition
+
+    return competition(name)
+
+
+def source_of(root):
+    from airad.tasks.mlebench import find_source
+
+    return find_source(MleBenchTask(competition="tabular-playground-series-may-2022", data_dir=str(root)))

@@ -15,7 +15,7 @@ import secrets
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -64,7 +64,7 @@ class Split(Protocol):
     rewrites: tuple[str, ...]
     left_out: tuple[str, ...]
 
-    def units(self) -> list[str]:
+    def units(self) -> Sequence[str]:
         """The labelled examples that may be held out, in a fixed order (ids, file names, sentences...)."""
         ...
 
@@ -111,7 +111,7 @@ def write_view(
         raise ViewError("the public files hold no labelled examples to hold out")
     count = max(1, int(round(len(units) * fraction)))
     count = min(count, most) if most else count
-    held = [units[i] for i in np.sort(rng.permutation(len(units))[:count])]
+    held = [units[i] for i in np.sort(rng.choice(len(units), size=count, replace=False))]
 
     staging = root.with_name(f"{root.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     shutil.rmtree(staging, ignore_errors=True)

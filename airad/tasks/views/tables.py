@@ -12,6 +12,7 @@ Answers in a one-hot layout (dog-breed, leaf, spooky) are built from the labelle
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from airad.tasks.views.base import Held, Source, ViewError, link_file, link_tree
 
 PROBE_ROWS = 50
 MAX_DEPTH = 3
+STREAM_OVER_BYTES = 512 * 1024**2  # a labelled CSV this big is read in chunks, its rows held out by position
+CHUNK_ROWS = 1_000_000
 
 # Public entries that hold the labels of training examples in a form the view cannot rewrite.
 LEFT_OUT: dict[str, tuple[str, ...]] = {
@@ -63,6 +66,7 @@ class TableSplit:
     source: Path
     renumber_after: int | None
     left_out: tuple[str, ...]
+    streamed: bool = False
 
     @property
     def rewrites(self) -> tuple[str, ...]:
@@ -70,18 +74,25 @@ class TableSplit:
         paths = [self.labels_file, *self.side_files, *(d for pair in self.file_dirs for d in pair)]
         return tuple(paths + ([self.test_file] if self.test_file else []))
 
-    def units(self) -> list[str]:
-        """Every labelled id, once (repeated ids are held out together)."""
+    def units(self) -> Sequence[str]:
+        """Every labelled id, once (repeated ids are held out together); for a streamed table, its row
+        positions."""
+        if self.streamed:
+            return RowPositions(sum(len(chunk) for chunk in self._chunks(usecols=[self.id_column])))
         ids = read_table(self.source / self.labels_file, self.id_column)[self.id_column]
         return list(dict.fromkeys(ids))
 
     def write(self, held: list[str], public: Path, rng: np.random.Generator) -> Held:
         """Move the held rows, their files and their side rows; answer them in the answers' layout."""
         key = self.id_column
-        labels = read_table(self.source / self.labels_file, key)
-        is_held = labels[key].isin(set(held))
-        validation = labels[is_held]
-        write_table(labels[~is_held], public / self.labels_file)
+        if self.streamed:
+            validation = self._stream_labels({int(position) for position in held}, public / self.labels_file)
+        else:
+            labels = read_table(self.source / self.labels_file, key)
+            is_held = labels[key].isin(set(held))
+            validation = labels[is_held]
+            write_table(labels[~is_held], public / self.labels_file)
+        held = list(dict.fromkeys(validation[key]))
         renamed = self._new_ids(validation[key])
         if self.test_file:
             test = read_table(self.source / self.test_file, key)
@@ -94,6 +105,26 @@ class TableSplit:
         for train_dir, test_dir in self.file_dirs:
             self._split_files(public, train_dir, test_dir, renamed)
         return Held(answers=self._answers(validation.drop_duplicates(key), renamed))
+
+    def _chunks(self, **options):
+        return pd.read_csv(
+            self.source / self.labels_file, chunksize=CHUNK_ROWS, dtype={self.id_column: str}, keep_default_na=False,
+            na_values=[""], **options,
+        )
+
+    def _stream_labels(self, positions: set[int], target: Path) -> pd.DataFrame:
+        """Two passes over a big labelled CSV: take the rows at `positions`, then write every other row
+        whose id is not one of theirs; the rows taken."""
+        taken, start = [], 0
+        for chunk in self._chunks():
+            rows = np.arange(start, start + len(chunk))
+            taken.append(chunk[np.isin(rows, list(positions))])
+            start += len(chunk)
+        validation = pd.concat(taken, ignore_index=True)
+        held_ids = set(validation[self.id_column])
+        for number, chunk in enumerate(self._chunks()):
+            chunk[~chunk[self.id_column].isin(held_ids)].to_csv(target, mode="a", header=number == 0, index=False)
+        return validation
 
     def _new_ids(self, ids: pd.Series) -> dict[str, str]:
         unique = list(dict.fromkeys(ids))
@@ -125,6 +156,23 @@ class TableSplit:
             else:
                 new_name = renamed[old] + path.name[len(old):] if path.name.startswith(old) else path.name
                 link_tree(path, public / test_dir / new_name)
+
+
+class RowPositions(Sequence[str]):
+    """The positions 0 .. n-1 of a table's rows as unit names, without making n strings."""
+
+    def __init__(self, count: int):
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [str(i) for i in range(self.count)[index]]
+        if not -self.count <= index < self.count:
+            raise IndexError(index)
+        return str(index % self.count)
 
 
 def file_keys(name: str) -> tuple[str, str]:
@@ -159,10 +207,12 @@ def table_split(competition: Competition, source: Source) -> TableSplit:
     file_dirs = _file_dirs(source.public, label_ids, answer_ids, by_name=renumber_after is not None)
     if test_file is None and not file_dirs:
         raise ViewError("the test inputs are neither a table keyed by id nor files named by id")
+    labels_path = source.public / labels_file
+    streamed = labels_path.suffix == ".csv" and labels_path.stat().st_size > STREAM_OVER_BYTES
     return TableSplit(
         id_column=key, answer_columns=answer_columns, label_column=label_column, labels_file=labels_file,
         test_file=test_file, side_files=side_files, file_dirs=file_dirs, source=source.public,
-        renumber_after=renumber_after, left_out=LEFT_OUT.get(competition.id, ()),
+        renumber_after=renumber_after, left_out=LEFT_OUT.get(competition.id, ()), streamed=streamed,
     )
 
 
