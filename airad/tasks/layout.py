@@ -9,9 +9,12 @@ A test row whose target is empty has no label: it is predicted but not scored.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import secrets
 import shutil
+import zipfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +24,9 @@ from airad.agents.operators import TaskBrief
 from airad.tasks.base import Grades
 from airad.tasks.harness import CsvHarness
 from airad.tasks.metrics import Metric
+
+BIG_CSV_BYTES = 64 * 1024**2  # a CSV over this is not read whole for the overview
+BIG_JSON_BYTES = 256 * 1024**2  # nor is a JSON file over this
 
 TEST_SPLIT_SEED = 20240101
 
@@ -112,14 +118,78 @@ def _overview(public_dir: Path, files: tuple, max_columns: int) -> str:
     lines = []
     for file_name, _size, _mtime in files:
         path = public_dir / file_name
-        if path.suffix != ".csv":
+        if path.is_dir():
+            lines += _folder_lines(path, file_name)
+        elif path.suffix == ".csv":
+            lines.append(_csv_line(path, max_columns))
+        elif path.suffix == ".json":
+            lines.append(_json_line(path))
+        elif path.suffix == ".zip":
+            lines.append(_zip_line(path))
+        else:
             lines.append(f"- {path.name}")
-            continue
-        frame = pd.read_csv(path)
-        columns = [f"{name} ({dtype})" for name, dtype in frame.dtypes.items()]
-        more = f", ... and {len(columns) - max_columns} more" if len(columns) > max_columns else ""
-        lines.append(f"- {path.name}: {len(frame)} rows; columns: {', '.join(columns[:max_columns])}{more}")
     return "\n".join(lines)
+
+
+def _csv_line(path: Path, max_columns: int) -> str:
+    """Rows and columns with dtypes; a big file's dtypes from its first rows and its rows counted as lines."""
+    if path.stat().st_size > BIG_CSV_BYTES:
+        frame, rows = pd.read_csv(path, nrows=10_000), _data_lines(path)
+    else:
+        frame = pd.read_csv(path)
+        rows = len(frame)
+    columns = [f"{name} ({dtype})" for name, dtype in frame.dtypes.items()]
+    more = f", ... and {len(columns) - max_columns} more" if len(columns) > max_columns else ""
+    return f"- {path.name}: {rows} rows; columns: {', '.join(columns[:max_columns])}{more}"
+
+
+def _data_lines(path: Path) -> int:
+    with path.open("rb") as stream:
+        lines = sum(block.count(b"\n") for block in iter(lambda: stream.read(1 << 24), b""))
+    return max(lines - 1, 0)
+
+
+def _folder_lines(path: Path, shown: str, depth: int = 0) -> list[str]:
+    """A folder: how many files of which kinds, two example names, and its folders one level down."""
+    entries = sorted(os.scandir(path), key=lambda e: e.name)
+    files = [e.name for e in entries if e.is_file()]
+    folders = [e for e in entries if e.is_dir()]
+    kinds = Counter(os.path.splitext(name)[1] or "no extension" for name in files)
+    parts = []
+    if files:
+        kinds_text = ", ".join(f"{count} {kind}" for kind, count in kinds.most_common(3))
+        parts.append(f"{len(files)} files ({kinds_text}), e.g. {', '.join(files[:2])}")
+    if folders:
+        parts.append(f"{len(folders)} folders" + (f", e.g. {', '.join(f.name for f in folders[:2])}" if len(folders) > 2 else ""))
+    lines = [f"{'  ' * depth}- {shown}/: {'; '.join(parts) or 'empty'}"]
+    if depth < 1 and len(folders) <= 4:
+        for folder in folders:
+            lines += _folder_lines(Path(folder.path), f"{shown}/{folder.name}", depth + 1)
+    return lines
+
+
+def _json_line(path: Path) -> str:
+    """A JSON file: a list of records and their fields, else just its size."""
+    if path.stat().st_size <= BIG_JSON_BYTES:
+        try:
+            data = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if isinstance(data, list) and data and isinstance(data[0], dict):
+            fields = list(data[0])
+            more = f", ... and {len(fields) - 40} more" if len(fields) > 40 else ""
+            return f"- {path.name}: a list of {len(data)} records; fields: {', '.join(fields[:40])}{more}"
+    return f"- {path.name}: {path.stat().st_size} bytes of JSON"
+
+
+def _zip_line(path: Path) -> str:
+    """A zip archive: how many members, and the first two."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+    except (zipfile.BadZipFile, OSError):
+        return f"- {path.name}"
+    return f"- {path.name}: zip archive of {len(names)} files, e.g. {', '.join(names[:2])}"
 
 
 class TableTask:

@@ -67,9 +67,9 @@ def test_a_competition_with_one_hot_answers_is_searched_and_graded_on_held_out_t
     assert summary["status"] == "finished" and summary["metric"] == "multiclass_log_loss"
 
     events = [json.loads(line) for line in airad("events", "leaf", "--json", state_dir=state).stdout.splitlines()]
-    scored = [e for e in events if e["type"] == "node.scored"]
-    tested = [e for e in events if e["type"] == "node.tested"]
-    assert scored and all(e["valid"] and e["lower_is_better"] for e in scored), [e.get("error") for e in scored]
-    assert all(0.0 <= e["score"] < 1.0 for e in scored), "60 held-out training leaves, scored by log loss"
-    assert len(tested) == 2 and all(0.0 <= e["score"] < 1.0 for e in tested)
+    valid = [e for e in events if e["type"] == "node.scored" and e["valid"]]
+    tested = [e for e in events if e["type"] == "node.tested" and e["score"] is not None]
+    assert valid, "the offline coder plants bugs in some drafts, not in all"
+    assert all(e["lower_is_better"] and 0.0 <= e["score"] < 1.0 for e in valid), "60 held-out leaves, by log loss"
+    assert len(tested) == len(valid) and all(0.0 <= e["score"] < 1.0 for e in tested)
     assert all(e["medal"] in (None, "gold", "silver", "bronze") for e in tested)

@@ -91,3 +91,28 @@ def test_the_data_overview_follows_the_files_content(tmp_path):
     assert "train.csv: 1 rows; columns: id (int64), a (int64), target (int64)" in first and "- notes.txt" in first
     (tmp_path / "train.csv").write_text("id,a,b,target\n1,2,x,3\n2,2,y,3\n")
     assert "train.csv: 2 rows; columns: id (int64), a (int64), b (object), target (int64)" in data_overview(tmp_path)
+
+
+def test_the_overview_describes_folders_archives_records_and_big_tables(tmp_path, monkeypatch):
+    import json
+    import zipfile
+
+    from airad.tasks import layout
+
+    (tmp_path / "train").mkdir()
+    for i in range(5):
+        (tmp_path / "train" / f"{i}.png").write_bytes(b"png")
+    (tmp_path / "train" / "notes.txt").write_text("x")
+    (tmp_path / "jpeg" / "test").mkdir(parents=True)
+    (tmp_path / "jpeg" / "test" / "a.jpg").write_bytes(b"jpg")
+    (tmp_path / "train.json").write_text(json.dumps([{"request_id": "t3_1", "text": "hi"}] * 3))
+    with zipfile.ZipFile(tmp_path / "train2.zip", "w") as archive:
+        archive.writestr("train2/a_1.aif", b"aif")
+    (tmp_path / "big.csv").write_text("id,x\n" + "".join(f"{i},{i / 2}\n" for i in range(100)))
+    monkeypatch.setattr(layout, "BIG_CSV_BYTES", 10)
+    lines = data_overview(tmp_path).splitlines()
+    assert "- train/: 6 files (5 .png, 1 .txt), e.g. 0.png, 1.png" in lines
+    assert "- jpeg/: 1 folders" in lines and "  - jpeg/test/: 1 files (1 .jpg), e.g. a.jpg" in lines
+    assert "- train.json: a list of 3 records; fields: request_id, text" in lines
+    assert "- train2.zip: zip archive of 1 files, e.g. train2/a_1.aif" in lines
+    assert "- big.csv: 100 rows; columns: id (int64), x (float64)" in lines, "counted as lines, typed from its head"
