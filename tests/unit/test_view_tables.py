@@ -178,6 +178,10 @@ def test_a_repeated_text_id_is_held_out_whole(tmp_path):
         train = pd.read_csv(task.public_dir / "train.csv")
         assert not set(train["Comment"]) & set(validation["Comment"])
         assert validation["Comment"].is_unique and len(validation) + train["Comment"].nunique() == 29
+        test = pd.read_csv(task.public_dir / "test.csv")
+        assert test["Comment"].value_counts().max() == 2 and len(test) == 4 + len(validation), (
+            "a held text joins test.csv once, as it joins the sample once; only the test set's own repeat stays"
+        )
         sample = pd.read_csv(task.public_dir / "sample_submission_null.csv")
         assert list(sample.columns) == ["Insult", "Date", "Comment"] and len(sample) == 4 + len(validation)
 

@@ -94,6 +94,7 @@ class TableSplit:
             write_table(labels[~is_held], public / self.labels_file)
         held = list(dict.fromkeys(validation[key]))
         renamed = self._new_ids(validation[key])
+        validation = validation.drop_duplicates(key)
         if self.test_file:
             test = read_table(self.source / self.test_file, key)
             moved = validation[[c for c in test.columns if c in validation.columns]].assign(**{key: validation[key].map(renamed)})
@@ -104,7 +105,7 @@ class TableSplit:
             write_table(side[~side[key].isin(set(held))], public / name)
         for train_dir, test_dir in self.file_dirs:
             self._split_files(public, train_dir, test_dir, renamed)
-        return Held(answers=self._answers(validation.drop_duplicates(key), renamed))
+        return Held(answers=self._answers(validation, renamed))
 
     def _chunks(self, **options):
         return pd.read_csv(
@@ -115,10 +116,10 @@ class TableSplit:
     def _stream_labels(self, positions: set[int], target: Path) -> pd.DataFrame:
         """Two passes over a big labelled CSV: take the rows at `positions`, then write every other row
         whose id is not one of theirs; the rows taken."""
+        wanted = np.fromiter(positions, dtype=np.int64)
         taken, start = [], 0
         for chunk in self._chunks():
-            rows = np.arange(start, start + len(chunk))
-            taken.append(chunk[np.isin(rows, list(positions))])
+            taken.append(chunk[np.isin(np.arange(start, start + len(chunk)), wanted)])
             start += len(chunk)
         validation = pd.concat(taken, ignore_index=True)
         held_ids = set(validation[self.id_column])
