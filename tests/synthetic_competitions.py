@@ -45,8 +45,9 @@ def tabular_playground(root: Path, n_train: int = 300, n_test: int = 100, seed: 
 
 
 def aerial_cactus(root: Path, n_train: int = 40, n_test: int = 10) -> Path:
-    """aerial-cactus-identification in miniature: image files named by their id (`<hex>.jpg`), labels
-    in train.csv, answers keyed by the same file names."""
+    """aerial-cactus-identification in miniature, its archives unpacked into train/ and test/ (MLE-bench
+    itself leaves only train.zip and test.zip: see test_view_tables.zipped_cactus): image files named
+    by their id (`<hex>.jpg`), labels in train.csv, answers keyed by the same file names."""
     public, private = root / "public", root / "private"
     for folder in (public / "train", public / "test", private):
         folder.mkdir(parents=True)

@@ -347,3 +347,36 @@ def source_of(root):
     from airad.tasks.mlebench import find_source
 
     return find_source(MleBenchTask(competition="tabular-playground-series-may-2022", data_dir=str(root)))
+
+
+def zipped_cactus(root, n_train=40, n_test=10):
+    """aerial-cactus-identification as MLE-bench leaves it: its images only in train.zip and test.zip
+    (members named by id at the archive's root), labels in train.csv."""
+    public, private = _dirs(root)
+    ids = [f"{i:032x}.jpg" for i in range(n_train + n_test)]
+    labels = [int(i % 3 != 0) for i in range(n_train + n_test)]
+    for name, part in (("train.zip", ids[:n_train]), ("test.zip", ids[n_train:])):
+        with zipfile.ZipFile(public / name, "w", zipfile.ZIP_DEFLATED) as archive:
+            for image in part:
+                archive.writestr(image, b"\xff\xd8cactus" + image.encode())
+    pd.DataFrame({"id": ids[:n_train], "has_cactus": labels[:n_train]}).to_csv(public / "train.csv", index=False)
+    pd.DataFrame({"id": ids[n_train:], "has_cactus": 0.5}).to_csv(public / "sample_submission.csv", index=False)
+    pd.DataFrame({"id": ids[n_train:], "has_cactus": labels[n_train:]}).to_csv(private / "test.csv", index=False)
+    return root
+
+
+def test_images_kept_only_in_zips_move_between_the_archives(tmp_path):
+    root = zipped_cactus(tmp_path / "cactus")
+    task = _prepare(root, "aerial-cactus-identification", tmp_path)
+    held = set(_answers(task, "validation")["id"])
+    with zipfile.ZipFile(task.public_dir / "train.zip") as train, zipfile.ZipFile(task.public_dir / "test.zip") as test:
+        train_names, test_names = set(train.namelist()), set(test.namelist())
+        moved = next(iter(held))
+        assert test.read(moved) == b"\xff\xd8cactus" + moved.encode()
+    assert len(held) == 10 and held <= test_names and not held & train_names
+    assert len(train_names) == 30 and len(test_names) == 20
+    assert set(pd.read_csv(task.public_dir / "train.csv")["id"]) == train_names
+    assert not task.facts.left_out, "the archives are rewritten, not left out"
+    answers = pd.read_csv(task.root / "private" / "answers.csv")
+    grades = task.grade(answers[["id", "has_cactus"]].to_csv(index=False).encode())
+    assert grades.validation.score == pytest.approx(1.0) and grades.test.score == pytest.approx(1.0)

@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import shutil
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -192,3 +193,16 @@ def link_file(source: str | Path, target: str | Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
+
+
+def copy_member(source: zipfile.ZipFile, info: zipfile.ZipInfo, target: zipfile.ZipFile, name: str) -> None:
+    """Stream one member of `source` into `target` as `name`, stored uncompressed."""
+    out = zipfile.ZipInfo(name, date_time=info.date_time)
+    out.external_attr = info.external_attr
+    out.compress_type = zipfile.ZIP_STORED
+    if info.is_dir():
+        target.writestr(out, b"")
+        return
+    out.file_size = info.file_size
+    with source.open(info) as reader, target.open(out, "w") as writer:
+        shutil.copyfileobj(reader, writer, 1 << 20)

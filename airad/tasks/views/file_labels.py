@@ -7,7 +7,6 @@ held files numbered in a seed-drawn order, so that neither a new name nor the nu
 from __future__ import annotations
 
 import re
-import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +16,12 @@ import numpy as np
 import pandas as pd
 
 from airad.tasks.competitions.spec import Competition
-from airad.tasks.views.base import Held, Source, ViewError, link_file, link_tree
+from airad.tasks.views.base import Held, Source, ViewError, copy_member, link_file, link_tree
 
 CAT_OR_DOG = re.compile(r"(cat|dog)\.\d+\.jpg")
 NUMBERED_JPG = re.compile(r"(\d+)\.jpg")
 WHALE_TRAIN = re.compile(r"(.+_)TRAIN\d+_([01])\.aif")
 WHALE_TEST = re.compile(r".+_Test(\d+)\.aif")
-COPY_CHUNK = 1 << 20
 
 
 def to_test_names(held: list[str], rng: np.random.Generator, first: int,
@@ -146,19 +144,6 @@ class WhaleSplit:
             self.id_column: [new for _, new in moved],
             self.label_column: [int(WHALE_TRAIN.fullmatch(old).group(2)) for old, _ in moved],
         }))
-
-
-def copy_member(source: zipfile.ZipFile, info: zipfile.ZipInfo, target: zipfile.ZipFile, name: str) -> None:
-    """Stream one member of `source` into `target` as `name`, stored uncompressed."""
-    out = zipfile.ZipInfo(name, date_time=info.date_time)
-    out.external_attr = info.external_attr
-    out.compress_type = zipfile.ZIP_STORED
-    if info.is_dir():
-        target.writestr(out, b"")
-        return
-    out.file_size = info.file_size
-    with source.open(info) as reader, target.open(out, "w") as writer:
-        shutil.copyfileobj(reader, writer, COPY_CHUNK)
 
 
 def _base(member: str) -> str:

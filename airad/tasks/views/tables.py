@@ -12,6 +12,7 @@ Answers in a one-hot layout (dog-breed, leaf, spooky) are built from the labelle
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from airad.tasks.competitions.spec import Competition
-from airad.tasks.views.base import Held, Source, ViewError, link_file, link_tree
+from airad.tasks.views.base import Held, Source, ViewError, copy_member, link_file, link_tree
 
 PROBE_ROWS = 50
 MAX_DEPTH = 3
@@ -67,11 +68,13 @@ class TableSplit:
     renumber_after: int | None
     left_out: tuple[str, ...]
     streamed: bool = False
+    zip_pairs: tuple[tuple[str, str], ...] = ()
 
     @property
     def rewrites(self) -> tuple[str, ...]:
-        """The tables and folders this split writes."""
-        paths = [self.labels_file, *self.side_files, *(d for pair in self.file_dirs for d in pair)]
+        """The tables, folders and archives this split writes."""
+        pairs = [*self.file_dirs, *self.zip_pairs]
+        paths = [self.labels_file, *self.side_files, *(d for pair in pairs for d in pair)]
         return tuple(paths + ([self.test_file] if self.test_file else []))
 
     def units(self) -> Sequence[str]:
@@ -105,6 +108,8 @@ class TableSplit:
             write_table(side[~side[key].isin(set(held))], public / name)
         for train_dir, test_dir in self.file_dirs:
             self._split_files(public, train_dir, test_dir, renamed)
+        for train_zip, test_zip in self.zip_pairs:
+            self._split_zips(public, train_zip, test_zip, renamed)
         return Held(answers=self._answers(validation, renamed))
 
     def _chunks(self, **options):
@@ -159,6 +164,45 @@ class TableSplit:
                 link_tree(path, public / test_dir / new_name)
 
 
+    def _split_zips(self, public: Path, train_zip: str, test_zip: str, renamed: dict[str, str]) -> None:
+        """Rewrite a pair of archives of files named by id: the held files leave the training archive
+        and join the test one (in its folder, renamed where ids were renumbered)."""
+        with zipfile.ZipFile(self.source / train_zip) as train, zipfile.ZipFile(self.source / test_zip) as test, \
+                zipfile.ZipFile(public / train_zip, "w") as new_train, zipfile.ZipFile(public / test_zip, "w") as new_test:
+            folder = next((_folder(i.filename) for i in test.infolist() if not i.is_dir()), "")
+            for info in test.infolist():
+                copy_member(test, info, new_test, info.filename)
+            for info in train.infolist():
+                base = info.filename[len(_folder(info.filename)):]
+                old = None if info.is_dir() else next((k for k in file_keys(base) if k in renamed), None)
+                if old is None:
+                    copy_member(train, info, new_train, info.filename)
+                else:
+                    copy_member(train, info, new_test, folder + renamed[old] + base[len(old):])
+
+
+def _folder(member: str) -> str:
+    return member[: member.rfind("/") + 1]
+
+
+def _zip_pairs(public: Path, label_ids: set[str], answer_ids: set[str]) -> tuple[tuple[str, str], ...]:
+    """(training archive, test archive) pairs among the top-level zips, whose files are named by
+    training ids and by test ids (aerial-cactus leaves its images only as train.zip and test.zip)."""
+    train, test = [], []
+    for path in sorted(public.glob("*.zip")):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = [n[len(_folder(n)):] for n in archive.namelist() if not n.endswith("/")]
+        except zipfile.BadZipFile:
+            continue
+        stems = {k for name in names for k in file_keys(name)}
+        if label_ids and label_ids <= stems and not answer_ids & stems:
+            train.append(path.name)
+        elif answer_ids & stems and not label_ids & stems:
+            test.append(path.name)
+    return tuple(zip(train, test))
+
+
 class RowPositions(Sequence[str]):
     """The positions 0 .. n-1 of a table's rows as unit names, without making n strings."""
 
@@ -206,14 +250,15 @@ def table_split(competition: Competition, source: Source) -> TableSplit:
     label_ids = set(labels_head[key])
     renumber_after = _renumber_after(label_ids, answer_ids)
     file_dirs = _file_dirs(source.public, label_ids, answer_ids, by_name=renumber_after is not None)
-    if test_file is None and not file_dirs:
-        raise ViewError("the test inputs are neither a table keyed by id nor files named by id")
+    zip_pairs = () if renumber_after is not None else _zip_pairs(source.public, label_ids, answer_ids)
+    if test_file is None and not file_dirs and not zip_pairs:
+        raise ViewError("the test inputs are neither a table keyed by id nor files named by id (in folders or zips)")
     labels_path = source.public / labels_file
     streamed = labels_path.suffix == ".csv" and labels_path.stat().st_size > STREAM_OVER_BYTES
     return TableSplit(
         id_column=key, answer_columns=answer_columns, label_column=label_column, labels_file=labels_file,
         test_file=test_file, side_files=side_files, file_dirs=file_dirs, source=source.public,
-        renumber_after=renumber_after, left_out=LEFT_OUT.get(competition.id, ()), streamed=streamed,
+        renumber_after=renumber_after, left_out=LEFT_OUT.get(competition.id, ()), streamed=streamed, zip_pairs=zip_pairs,
     )
 
 
