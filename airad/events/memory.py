@@ -72,44 +72,51 @@ class InMemoryBlobStore:
         return self.blobs[ref]
 
 
+class Listeners:
+    """Whoever started listening, each told every item from then on (a queue apiece)."""
+
+    def __init__(self) -> None:
+        self._queues: list[asyncio.Queue] = []
+
+    def tell(self, item) -> None:
+        """Hand `item` to every listener."""
+        for queue in self._queues:
+            queue.put_nowait(item)
+
+    def listen(self) -> AsyncIterator:
+        """Start listening now; the iterator yields what is told from then on."""
+        queue: asyncio.Queue = asyncio.Queue()
+        self._queues.append(queue)
+
+        async def items() -> AsyncIterator:
+            while True:
+                yield await queue.get()
+
+        return items()
+
+
 class InMemoryRunIndex:
-    """A RunIndex in a dict; `ended` iterators see the runs that end after they started."""
+    """A RunIndex in a dict; `watch` and `ended` iterators see what is written after they started."""
 
     def __init__(self) -> None:
         self.summaries: dict[str, RunSummary] = {}
-        self._queues: list[asyncio.Queue] = []
-        self._watchers: list[asyncio.Queue] = []
+        self._watchers = Listeners()
+        self._ended = Listeners()
 
     async def put(self, summary: RunSummary) -> None:
         """Replace the run's summary; tell every watcher, and every listener when it says the run ended."""
         self.summaries[summary.run_id] = summary
-        for queue in self._watchers:
-            queue.put_nowait(summary)
+        self._watchers.tell(summary)
         if summary.status in ENDED_STATUSES:
-            for queue in self._queues:
-                queue.put_nowait(summary.run_id)
+            self._ended.tell(summary.run_id)
 
     async def watch(self) -> AsyncIterator[RunSummary]:
         """Start watching now; the iterator yields the summaries written from then on."""
-        queue: asyncio.Queue = asyncio.Queue()
-        self._watchers.append(queue)
-
-        async def summaries() -> AsyncIterator[RunSummary]:
-            while True:
-                yield await queue.get()
-
-        return summaries()
+        return self._watchers.listen()
 
     async def ended(self) -> AsyncIterator[str]:
         """Start listening now; the iterator yields the runs that end from then on."""
-        queue: asyncio.Queue = asyncio.Queue()
-        self._queues.append(queue)
-
-        async def run_ids() -> AsyncIterator[str]:
-            while True:
-                yield await queue.get()
-
-        return run_ids()
+        return self._ended.listen()
 
     async def get(self, run_id: str) -> RunSummary | None:
         """The run's summary."""
@@ -151,13 +158,12 @@ class InMemoryCancelMarks:
 
     def __init__(self) -> None:
         self.marks: dict[str, str] = {}
-        self._queues: list[asyncio.Queue] = []
+        self._watchers = Listeners()
 
     async def mark(self, key: str, reason: str = "") -> None:
         """Record the mark and tell every watcher."""
         self.marks[key] = reason
-        for queue in self._queues:
-            queue.put_nowait(key)
+        self._watchers.tell(key)
 
     async def marked(self, key: str) -> bool:
         """Whether the key was marked."""
@@ -165,11 +171,4 @@ class InMemoryCancelMarks:
 
     async def watch(self) -> AsyncIterator[str]:
         """Start watching now; the iterator yields keys marked from then on."""
-        queue: asyncio.Queue = asyncio.Queue()
-        self._queues.append(queue)
-
-        async def keys() -> AsyncIterator[str]:
-            while True:
-                yield await queue.get()
-
-        return keys()
+        return self._watchers.listen()

@@ -99,6 +99,7 @@ _ENTRIES = (
     ),
     _entry(
         "siim-isic-melanoma-classification", "roc_auc", "image_name", ("target",), "test.csv", "image_name, target (0/1)",
+        left_out=("tfrecords",),  # the training images' TFRecords carry `target`
     ),
     _entry(
         "spooky-author-identification", "multiclass_log_loss", "id", SPOOKY_AUTHORS, "test.csv",

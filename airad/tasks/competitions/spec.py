@@ -22,7 +22,8 @@ class Competition(Struct, frozen=True):
     columns are ignored. `labels` are the only values a prediction may take (empty: any number);
     `text` targets are strings compared exactly; `optional_columns` may appear in a submission
     and are ignored. `most_held_out` bounds the examples a validation view holds out where each one
-    is big (a page of pixels), whatever the request asks.
+    is big (a page of pixels), whatever the request asks; `left_out` are public files that carry
+    training labels in a form a view cannot rewrite, so views leave them out.
     """
 
     id: str
@@ -37,6 +38,7 @@ class Competition(Struct, frozen=True):
     optional_columns: tuple[str, ...] = ()
     text: bool = False
     most_held_out: int | None = None
+    left_out: tuple[str, ...] = ()
 
     @property
     def scorer(self) -> Scorer:

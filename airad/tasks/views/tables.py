@@ -28,11 +28,6 @@ MAX_DEPTH = 3
 STREAM_OVER_BYTES = 512 * 1024**2  # a labelled CSV this big is read in chunks, its rows held out by position
 CHUNK_ROWS = 1_000_000
 
-# Public entries that hold the labels of training examples in a form the view cannot rewrite.
-LEFT_OUT: dict[str, tuple[str, ...]] = {
-    "siim-isic-melanoma-classification": ("tfrecords",),  # TFRecords of the training images carry `target`
-}
-
 
 def read_table(path: Path, id_column: str, nrows: int | None = None) -> pd.DataFrame:
     """A CSV table, or a JSON list of records, with the id column as text."""
@@ -258,7 +253,7 @@ def table_split(competition: Competition, source: Source) -> TableSplit:
     return TableSplit(
         id_column=key, answer_columns=answer_columns, label_column=label_column, labels_file=labels_file,
         test_file=test_file, side_files=side_files, file_dirs=file_dirs, source=source.public,
-        renumber_after=renumber_after, left_out=LEFT_OUT.get(competition.id, ()), streamed=streamed, zip_pairs=zip_pairs,
+        renumber_after=renumber_after, left_out=competition.left_out, streamed=streamed, zip_pairs=zip_pairs,
     )
 
 
