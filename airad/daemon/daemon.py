@@ -253,15 +253,21 @@ class Daemon:
         return taken + await self.experiments.adopt()
 
     async def _keep_leases(self) -> None:
+        """Every third of the lease TTL: renew every lease held, then adopt orphans. A round that NATS
+        fails (the server away for a moment) is logged and the next one tries again; a lease that
+        expired meanwhile is found lost there, and its run adopted again."""
         interval = self.settings.lease_ttl_s / 3
         limiter = anyio.CapacityLimiter(LEASE_RENEWALS_AT_ONCE)
         while True:
             await anyio.sleep(interval)
-            # Concurrently: one at a time, 10,000 renewals outlast the lease TTL under load.
-            async with anyio.create_task_group() as renewals:
-                for run_id, scope in list(self._owned.items()):
-                    renewals.start_soon(self._renew, run_id, scope, limiter)
-            await self.adopt_orphans()
+            try:
+                # Concurrently: one at a time, 10,000 renewals outlast the lease TTL under load.
+                async with anyio.create_task_group() as renewals:
+                    for run_id, scope in list(self._owned.items()):
+                        renewals.start_soon(self._renew, run_id, scope, limiter)
+                await self.adopt_orphans()
+            except* (nats.errors.Error, TimeoutError, OSError) as failed:
+                log.warning("leases.round_failed", error="; ".join(f"{type(e).__name__}: {e}" for e in failed.exceptions))
 
     async def _renew(self, run_id: str, scope: anyio.CancelScope, limiter: anyio.CapacityLimiter) -> None:
         async with limiter:

@@ -147,6 +147,7 @@ async def test_a_sweep_deletes_the_files_no_inputs_copy_links_to(sshd, tmp_path)
     link = SshLink(sshd.host(root=str(root), python=sys.executable, inputs_keep_s=DAY_S))
     try:
         await link.upload_inputs(inputs, str(root / "inputs" / "g"), grace_s=0)
+        await asyncio.gather(*link._sweeps)  # the sweep an upload starts in the background, done first
         (stored,) = (root / "inputs" / ".files").iterdir()
         age(stored, 3 * DAY_S)
         assert await link.sweep_inputs(str(root / "inputs")) == [] and stored.exists(), "a copy still links to it"
