@@ -15,19 +15,25 @@ from tests.synthetic_competitions import leaf_classification, tabular_playground
 pytestmark = pytest.mark.integration
 
 
-def test_a_prepared_competition_is_searched_graded_and_medalled(tmp_path):
+def run_competition(tmp_path, make, competition: str, run_id: str, *, seed: int, nodes: int, task_extra: str = "") -> tuple[dict, object]:
+    """Prepare a synthetic competition with `make`, search it with `airad run` (offline coder, greedy,
+    `nodes` nodes); the run's summary and its state dir."""
     require("bwrap")
-    data = tabular_playground(tmp_path / "mle-bench" / "tabular-playground-series-may-2022" / "prepared")
-    request = tmp_path / "competition.toml"
+    data = make(tmp_path / "mle-bench" / competition / "prepared")
+    request = tmp_path / f"{run_id}.toml"
     request.write_text(
-        'run_id = "playground"\nseed = 1\n'
-        f'[task]\nkind = "mlebench"\ncompetition = "tabular-playground-series-may-2022"\ndata_dir = "{data}"\n'
-        '[policy]\nkind = "greedy"\nnum_drafts = 2\n[budget]\nmax_nodes = 3\n'
+        f'run_id = "{run_id}"\nseed = {seed}\n'
+        f'[task]\nkind = "mlebench"\ncompetition = "{competition}"\ndata_dir = "{data}"\n{task_extra}'
+        f'[policy]\nkind = "greedy"\nnum_drafts = 2\n[budget]\nmax_nodes = {nodes}\n'
     )
     state = tmp_path / "state"
     run = airad("run", str(request), "--json", state_dir=state, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    return json.loads(run.stdout.strip().splitlines()[-1]), state
+
+
+def test_a_prepared_competition_is_searched_graded_and_medalled(tmp_path):
+    summary, state = run_competition(tmp_path, tabular_playground, "tabular-playground-series-may-2022", "playground", seed=1, nodes=3)
     assert summary["status"] == "finished" and summary["nodes"] == 3 and summary["metric"] == "roc_auc"
     assert 0.6 < summary["best_score"] <= 1.0
 
@@ -52,18 +58,9 @@ def test_a_prepared_competition_is_searched_graded_and_medalled(tmp_path):
 
 
 def test_a_competition_with_one_hot_answers_is_searched_and_graded_on_held_out_training_rows(tmp_path):
-    require("bwrap")
-    data = leaf_classification(tmp_path / "mle-bench" / "leaf-classification" / "prepared")
-    request = tmp_path / "leaf.toml"
-    request.write_text(
-        'run_id = "leaf"\nseed = 2\n'
-        f'[task]\nkind = "mlebench"\ncompetition = "leaf-classification"\ndata_dir = "{data}"\nvalidation_fraction = 0.25\n'
-        '[policy]\nkind = "greedy"\nnum_drafts = 2\n[budget]\nmax_nodes = 2\n'
+    summary, state = run_competition(
+        tmp_path, leaf_classification, "leaf-classification", "leaf", seed=2, nodes=2, task_extra="validation_fraction = 0.25\n",
     )
-    state = tmp_path / "state"
-    run = airad("run", str(request), "--json", state_dir=state, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["status"] == "finished" and summary["metric"] == "multiclass_log_loss"
 
     events = [json.loads(line) for line in airad("events", "leaf", "--json", state_dir=state).stdout.splitlines()]

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from airad.tasks.competitions.spec import Competition
-from airad.tasks.views.base import Held, Source, ViewError, copy_member, link_file, link_tree
+from airad.tasks.views.base import Held, Source, ViewError, copy_member, link_tree
 
 PROBE_ROWS = 50
 MAX_DEPTH = 3
@@ -322,4 +322,4 @@ def _file_dirs(public: Path, label_ids: set[str], answer_ids: set[str], by_name:
     return tuple(pairs)
 
 
-__all__ = ["TableSplit", "file_keys", "link_file", "read_table", "table_split", "write_table"]
+__all__ = ["TableSplit", "file_keys", "read_table", "table_split", "write_table"]
