@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 import socket
+from pathlib import Path
 
 import anyio
 import nats
@@ -39,11 +40,13 @@ from airad.events.jetstream import (
     JetStreamLeases,
     JetStreamRunIndex,
     ensure_streams,
+    first_value,
 )
 from airad.events.knowledge_log import JetStreamKnowledgeLog
 from airad.events.log import EXPERIMENT_EVENTS, AppendConflict, Leases
 from airad.executors.base import Executor
 from airad.schemas.request import RunRequest
+from airad.tasks import split_secret
 
 INTAKE_CONSUMER = "airad-intake"
 EXPERIMENTS_CONSUMER = "airad-experiments"
@@ -96,6 +99,7 @@ class Daemon:
         try:
             js = nc.jetstream()
             await ensure_streams(js)
+            await _share_split_secret(js, self.settings.state_path / "tasks", self.settings.split_secret_file)
             event_log = JetStreamEventLog(js)
             index = await JetStreamRunIndex.open(js)
             self.leases = await JetStreamLeases.open(js, self.owner, self.settings.lease_ttl_s)
@@ -142,6 +146,7 @@ class Daemon:
                 await self.adopt_orphans()
                 tg.start_soon(self._keep_leases)
                 tg.start_soon(self.experiments.consume, experiment_requests)
+                await _log_enforced_limits(self.services.executors.get("local"))
                 log.info("daemon.ready", owner=self.owner, nats=safe_url(nats_url))
                 task_status.started()
                 await self._consume(subscription)
@@ -280,3 +285,33 @@ class Daemon:
 async def _publish_run(js, request: RunRequest) -> None:
     """Publish a run request of an experiment; its Nats-Msg-Id lets the server drop a repeat at once."""
     await js.publish(REQUESTS_SUBJECT, msgspec.json.encode(request), headers={"Nats-Msg-Id": f"run:{request.run_id}"})
+
+
+async def _log_enforced_limits(executor) -> None:
+    """Say at start-up what the local executor can enforce on this host (sandbox, memory, processes,
+    CPU, disk), so an operator sees a weak set-up before any job runs."""
+    describe = getattr(executor, "enforced_limits", None)
+    if describe is None:
+        return
+    try:
+        limits = await describe()
+    except Exception as exc:  # a required sandbox that cannot be made: the first job fails loudly too
+        log.error("sandbox.limits", problem=f"{type(exc).__name__}: {exc}")
+        return
+    log.info("sandbox.limits", executor="local", **limits)
+
+
+async def _share_split_secret(js, tasks_root: Path, configured: str | None = None) -> None:
+    """Make this daemon's split secret (`tasks.split_secret`: the `configured` file's, else its
+    own) the one all daemons on this NATS use, so a run another daemon resumes keeps its validation
+    and test rows. A configured secret that differs from the one the NATS shares is an error."""
+    if configured:
+        local = await anyio.to_thread.run_sync(split_secret.read_file, Path(configured))
+    else:
+        local = await anyio.to_thread.run_sync(split_secret.load_or_create, tasks_root)
+    shared = await first_value(js, split_secret.SECRET_FILE, local)
+    if configured and shared != local:
+        raise split_secret.SplitSecretError(
+            f"split_secret_file {configured} differs from the split secret the daemons on this NATS already share"
+        )
+    await anyio.to_thread.run_sync(split_secret.adopt, tasks_root, shared)

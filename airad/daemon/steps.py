@@ -195,9 +195,12 @@ def job_spec(services: RunServices, writer: RunWriter, task: Task, node: Node) -
         outputs=(task.submission_path,),
         cpus=resources.cpus,
         memory_mb=resources.memory_mb,
+        processes=resources.processes,
+        disk_mb=resources.disk_mb,
         gpus=getattr(resources, "gpus", 0),
         image=getattr(resources, "image", None),
         hidden=tuple(str(path) for path in getattr(task, "private_dirs", ())),
+        hide_dataset_packages=getattr(task, "from_packages", False),
     )
 
 
@@ -232,9 +235,9 @@ async def score(services: RunServices, writer: RunWriter, task: Task, node: Node
     grades = await services.grader.grade(task, writer.state.request, services.tasks_root, submission)
     validation = grades.validation
     error = validation.error
-    too_big = None if ref else uncollected_reason(node.stderr_tail, task.submission_path)
-    if too_big:
-        error = too_big
+    uncollected = None if ref else uncollected_reason(node.stderr_tail, task.submission_path)
+    if uncollected:
+        error = uncollected
     elif node.killed:
         error = f"the job was stopped ({node.killed}); {error}"
     elif node.oom:

@@ -15,13 +15,19 @@ from typing import Protocol
 
 from msgspec import Struct
 
+from airad.executors.output_files import too_big_reason
+
 
 class JobSpec(Struct, frozen=True):
     """What to run: `files` written into a fresh work dir, the read-only `inputs_dir` visible at
     `input/`, and `command` run there (a leading "python" means the executor's own interpreter).
     `image` picks the container image of a container job (None: the backend's default).
     `hidden` names host dirs a sandboxed job must not see (a task's answers kept outside the daemon's
-    state); executors that only mount the inputs hide them by construction."""
+    state); executors that only mount the inputs hide them by construction. `memory_mb` bounds all
+    of the job's processes together, `processes` how many it may have at once, `disk_mb` what it
+    may write (its work dir, its tmp, its stdout and stderr); None: no such bound.
+    `hide_dataset_packages`: the task was drawn from a package's bundled dataset, so the job must
+    not see those packages' data files (the executor's `hidden_packages`)."""
 
     job_id: str
     files: dict[str, str]
@@ -33,6 +39,9 @@ class JobSpec(Struct, frozen=True):
     cpus: int = 1
     memory_mb: int | None = None
     gpus: int = 0
+    processes: int | None = None
+    disk_mb: int | None = None
+    hide_dataset_packages: bool = False
     image: str | None = None
     hidden: tuple[str, ...] = ()
 
@@ -44,7 +53,8 @@ class JobResult(Struct, frozen=True):
     something other than the script ended it ("cancelled", "preempted", "node failure", ...).
     Every executor bounds what it hands back the same way: stdout and stderr past
     `OUTPUT_HEAD_BYTES + OUTPUT_TAIL_BYTES` keep their ends around a `truncation_marker`; an output
-    file over the executor's limit is left out, with an `output_too_big_note` ending stderr.
+    file over the executor's limit, or one that is not a regular file reached without following a
+    link (`output_files`), is left out, with a `refused_output_note` ending stderr.
     """
 
     exit_code: int | None
@@ -67,16 +77,22 @@ def truncation_marker(size: int, head: int, tail: int) -> bytes:
     return f"\n[airad: output truncated: {size} bytes written; the first {head} and the last {tail} kept]\n".encode()
 
 
+def refused_output_note(name: str, reason: str) -> bytes:
+    """The line that ends a job's stderr for an output file that was not collected, and why."""
+    return f"\n[airad: {name} not collected: {reason}]\n".encode()
+
+
 def output_too_big_note(name: str, size: int, limit: int) -> bytes:
     """The line that ends a job's stderr for an output file too big to collect."""
-    return f"\n[airad: {name} not collected: {size} bytes, over the {limit} byte limit on an output file]\n".encode()
+    return refused_output_note(name, too_big_reason(size, limit))
 
 
 def uncollected_reason(stderr: str, name: str) -> str | None:
-    """Why the output `name` was not collected, when the job's stderr carries the
-    `output_too_big_note` for it; None otherwise."""
-    found = re.search(rf"\[airad: {re.escape(name)} not collected: (\d+) bytes, over the (\d+) byte limit on an output file\]", stderr)
-    return f"{name} was not collected: {found[1]} bytes, over the {found[2]} byte limit on an output file" if found else None
+    """Why the output `name` was not collected, when the job's stderr carries a
+    `refused_output_note` for it (the last one, as notes are added after the job's own output);
+    None otherwise."""
+    found = re.findall(rf"\[airad: {re.escape(name)} not collected: ([^\n]*)\](?:\n|$)", stderr)
+    return f"{name} was not collected: {found[-1]}" if found else None
 
 
 class JobLost(RuntimeError):

@@ -50,8 +50,10 @@ class ContainerBackend(Struct, frozen=True, forbid_unknown_fields=True):
     jobs run in by default (built from the project's Containerfile by scripts/build-image.sh).
 
     `ro_binds` are host paths mounted read-only into every job, each `PATH` or `HOST:CONTAINER`
-    (a shared model cache, or the host's /usr for a bare test image); `pids_limit` caps the
-    processes and threads of one job.
+    (a shared model cache, or the host's /usr for a bare test image); none may be or hold an engine
+    socket, /run or /var/run (the executor refuses such a backend). `pids_limit` caps the processes
+    and threads of a job that names no limit of its own; `disk_mb` is the disk quota (MiB written in
+    its work dir, /tmp and the rest of its container) of a job that names none.
     """
 
     url: str
@@ -60,6 +62,7 @@ class ContainerBackend(Struct, frozen=True, forbid_unknown_fields=True):
     slots: Slots = 2
     ro_binds: tuple[str, ...] = ()
     pids_limit: Annotated[int, Meta(ge=16)] = 1024
+    disk_mb: Annotated[int, Meta(ge=16)] = 10240
 
 
 class SlurmBackend(Struct, frozen=True, forbid_unknown_fields=True):

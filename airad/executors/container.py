@@ -1,22 +1,38 @@
 """Run jobs in containers on a Docker or Podman engine, through its Docker API (aiodocker).
 
 A job is one container, named after its job id, created by `prepare` and removed once `wait` has
-collected its result. The container has no network, capped memory (no swap), CPUs and pids, its
-inputs read-only at /work/input, its files copied into /work, and an environment made only of the
-job's own variables. Everything a restarted daemon needs lives with the container: its labels hold
-the timeout and the outputs to collect, the engine keeps its state and start time, and `cancel`
-leaves a marker file in it before killing it. So a handle only names the container.
+collected its result. The container runs as an unprivileged uid (`JOB_USER`) with every capability
+dropped and `no-new-privileges`, no network, capped memory (no swap), CPUs and pids, its inputs
+read-only at /work/input, its files copied into /work (owned by the job's uid), and an environment
+made only of the job's own variables. The only host paths mounted are its inputs and the backend's
+`ro_binds`, and those may not reach an engine socket (`check_ro_binds`). As the job's uid owns
+nothing in the image, all it can write is /work, /tmp and /var/tmp: all in its container's own
+writable layer, thrown away with the container.
+
+Its disk quota covers that whole layer (work dir and /tmp together) and is watched by `wait`: the
+engine's size of the layer, every `WATCH_INTERVAL_S` (`LimitWatch`); a job past it is killed and
+ends `killed="disk quota"`; one whose processes sit at its pids limit round after round (a fork
+bomb) is killed as `killed="too many processes"`. The reason is left in the container before the
+kill, as `cancel` leaves its marker, so whichever daemon collects the job reports it. Not enforced
+here: a quota between two rounds (a job may write about a second's worth past it before it is
+killed; the engine's own `StorageOpt` size needs overlay on xfs with pquota), a job's stdout and
+stderr (the engine's log files), and podman's default seccomp profile lets a job make a user
+namespace (docker's does not); the root filesystem is not read-only, as Docker refuses to copy the
+job's files into a container that has one (the job's uid cannot write the image's files anyway).
+
+Everything a restarted daemon needs lives with the container: its labels hold the timeout, the disk
+quota and the outputs to collect, the engine keeps its state and start time, and `cancel` leaves a
+marker file in it before killing it. So a handle only names the container.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
-import io
 import json
+import os
 import re
-import tarfile
+import stat
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,13 +50,15 @@ from airad.executors.base import (
     JobSpec,
     decode_handle,
     encode_handle,
-    output_too_big_note,
+    refused_output_note,
     truncation_marker,
 )
 from airad.executors.config import ContainerBackend
 from airad.executors.local import thread_limits
-
-WORK = "/work"
+from airad.executors.container_files import WORK, archive, read_file, read_output
+from airad.executors.container_limits import DISK_LABEL, WATCH_INTERVAL_S, LimitWatch, limit_hit, mark_limit, with_limit
+from airad.executors.output_files import OutputRefused
+from airad.executors.sandbox_launch import PACKAGE_FINDER
 CANCEL_MARKER = ".airad-cancelled"
 JOB_LABEL = "airad.job_id"
 TIMEOUT_LABEL = "airad.timeout_s"
@@ -49,6 +67,11 @@ OUTPUTS_LABEL = "airad.outputs"
 BASE_ENV = {"HOME": WORK, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
 ENDED = ("exited", "dead", "stopped")
 MIB = 1024 * 1024
+JOB_UID = JOB_GID = 65534  # nobody:nogroup; numeric, so any image runs it, with or without that user
+JOB_USER = f"{JOB_UID}:{JOB_GID}"
+# Host paths a read-only bind may neither be, lie below, nor contain: where engine sockets live
+# (a read-only mount still lets a process connect to a socket in it), the kernel's views of the host.
+FORBIDDEN_BIND_ROOTS = ("/run", "/var/run", "/proc", "/sys", "/dev")
 
 
 class ContainerExecutor:
@@ -56,9 +79,15 @@ class ContainerExecutor:
 
     name = "container"
 
-    def __init__(self, backend: ContainerBackend, *, output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES):
+    def __init__(
+        self, backend: ContainerBackend, *, output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES,
+        hidden_packages: dict[str, tuple[str, ...]] | None = None,
+    ):
+        check_ro_binds(backend)
         self.backend = backend
         self.output_limit_bytes = output_limit_bytes
+        self.hidden_packages = {name: list(dirs) for name, dirs in (hidden_packages or {}).items()}
+        self._hidden: dict[str, list[str]] = {}
 
     async def prepare(self, spec: JobSpec) -> str:
         """Create the job's container (not started) with its files in /work; a container left by an
@@ -70,7 +99,8 @@ class ContainerExecutor:
             except aiodocker.DockerError as error:
                 if error.status != 404:
                     raise
-            container = await docker.containers.create(create_config(spec, self.backend), name=name)
+            hidden = await self._hidden_dirs(docker, spec.image or self.backend.image) if spec.hide_dataset_packages else []
+            container = await docker.containers.create(create_config(spec, self.backend, hidden), name=name)
             await put_files(container, work_archive(spec.files))
         return encode_handle(container=name, job_id=spec.job_id)
 
@@ -86,10 +116,12 @@ class ContainerExecutor:
 
     async def wait(self, handle: str) -> JobResult:
         """Wait for the container to end, killing it at its deadline (its start time plus the job's
-        timeout, whichever daemon started it); collect its result and remove it."""
+        timeout, whichever daemon started it) or past a limit the engine does not stop by itself
+        (`LimitWatch`, checked every `WATCH_INTERVAL_S`); collect its result and remove it."""
         async with self._container(handle) as container:
-            info = await container.show()
+            info = await container.show(size=True)
             timeout_s = float(info["Config"]["Labels"][TIMEOUT_LABEL])
+            watch = LimitWatch(info)
             killed_at_deadline = False
             while info["State"]["Status"] not in ENDED:
                 if info["State"]["Status"] == "created":
@@ -98,17 +130,21 @@ class ContainerExecutor:
                     await asyncio.sleep(1.0)
                 else:
                     remaining = engine_time(info["State"]["StartedAt"]) + timeout_s - time.time()
-                    if remaining <= 0:
+                    if watch.reason is None and await watch.check(container, info) is not None:
+                        await mark_limit(container, watch.reason)
+                        await kill(container)
+                    elif remaining <= 0:
                         killed_at_deadline = True
                         await kill(container)
                     try:
-                        await asyncio.wait_for(container.wait(), timeout=max(remaining, 0.0) + 0.1)
+                        await asyncio.wait_for(container.wait(), timeout=min(max(remaining, 0.0) + 0.1, WATCH_INTERVAL_S))
                     except asyncio.TimeoutError:
                         pass
-                info = await container.show()
+                info = await container.show(size=True)
             result = await collect(container, info, timeout_s, killed_at_deadline, self.output_limit_bytes)
+            reason = await limit_hit(container, info, watch, result)
             await container.delete(force=True, v=True)
-            return result
+            return with_limit(result, reason)
 
     async def cancel(self, handle: str) -> None:
         """Mark the job cancelled inside its container, then kill it; a no-op for an unknown or
@@ -123,6 +159,33 @@ class ContainerExecutor:
                     await kill(container)
         except JobLost:
             return
+
+    async def _hidden_dirs(self, docker: aiodocker.Docker, image: str) -> list[str]:
+        """The bundled datasets' dirs inside `image` (with the `ro_binds`), found once per image by a
+        short container run with no network; every job gets an empty tmpfs over each."""
+        if not self.hidden_packages:
+            return []
+        if image not in self._hidden:
+            command = [self.backend.python, "-I", "-c", PACKAGE_FINDER, json.dumps(self.hidden_packages)]
+            config = {
+                "Image": image, "Entrypoint": command[:1], "Cmd": command[1:], "User": JOB_USER, "NetworkDisabled": True,
+                "HostConfig": {
+                    "NetworkMode": "none", "CapDrop": ["ALL"], "SecurityOpt": ["no-new-privileges"],
+                    "Binds": [read_only_bind(bind) for bind in self.backend.ro_binds],
+                },
+            }
+            probe = await docker.containers.create(config)
+            try:
+                await probe.start()
+                await asyncio.wait_for(probe.wait(), 120)
+                lines = "".join(await probe.log(stdout=True, stderr=False)).strip().splitlines()
+                found = json.loads(lines[-1]) if lines else []
+            except (aiodocker.DockerError, asyncio.TimeoutError, ValueError) as error:
+                raise RuntimeError(f"cannot find the bundled datasets' files in image {image}: {error}") from error
+            finally:
+                await probe.delete(force=True, v=True)
+            self._hidden[image] = sorted(found)
+        return self._hidden[image]
 
     @asynccontextmanager
     async def _engine(self) -> AsyncIterator[aiodocker.Docker]:
@@ -161,24 +224,28 @@ def container_name(job_id: str) -> str:
     return f"airad-{safe}-{hashlib.sha256(job_id.encode()).hexdigest()[:10]}"
 
 
-def create_config(spec: JobSpec, backend: ContainerBackend) -> dict:
-    """The engine's create request for a job: its command in /work, limits, mounts and labels. The
-    command runs under coreutils `timeout` a little past the deadline, so a job whose daemon never
-    comes back still ends."""
+def create_config(spec: JobSpec, backend: ContainerBackend, hidden: list[str] = ()) -> dict:
+    """The engine's create request for a job: its command in /work, limits, mounts (an empty
+    read-only tmpfs over each `hidden` dir) and labels. The command runs under coreutils `timeout`
+    a little past the deadline, so a job whose daemon never comes back still ends."""
     command = [backend.python if part == "python" else part for part in spec.command]
     command = ["timeout", "--kill-after=5", f"{spec.timeout_s + BACKSTOP_GRACE_S:.0f}", *command]
     env = {**BASE_ENV, **thread_limits(spec.cpus), **spec.env}
     memory = spec.memory_mb * MIB if spec.memory_mb else 0
+    disk_mb = job_disk_mb(spec, backend)
     host_config = {
         "NetworkMode": "none",
         "Binds": [f"{spec.inputs_dir}:{WORK}/input:ro", *(read_only_bind(bind) for bind in backend.ro_binds)],
         "Memory": memory,
         "MemorySwap": memory,
         "NanoCpus": int(spec.cpus * 1e9),
-        "PidsLimit": backend.pids_limit,
+        "PidsLimit": spec.processes or backend.pids_limit,
         "CapDrop": ["ALL"],
         "SecurityOpt": ["no-new-privileges"],
+        "Privileged": False,
     }
+    if hidden:
+        host_config["Tmpfs"] = {path: "ro,size=64k" for path in hidden}
     if spec.gpus > 0:
         host_config["DeviceRequests"] = [{"Driver": "", "Count": spec.gpus, "Capabilities": [["gpu"]]}]
     return {
@@ -186,12 +253,14 @@ def create_config(spec: JobSpec, backend: ContainerBackend) -> dict:
         "Entrypoint": command[:1],
         "Cmd": command[1:],
         "WorkingDir": WORK,
+        "User": JOB_USER,
         "Env": [f"{key}={value}" for key, value in env.items()],
         "NetworkDisabled": True,
         "Labels": {
             JOB_LABEL: spec.job_id,
             TIMEOUT_LABEL: repr(float(spec.timeout_s)),
             OUTPUTS_LABEL: json.dumps(list(spec.outputs)),
+            DISK_LABEL: str(disk_mb * MIB),
         },
         "HostConfig": host_config,
     }
@@ -203,30 +272,46 @@ def read_only_bind(bind: str) -> str:
     return f"{host}:{target or host}:ro"
 
 
-def archive(files: dict[str, bytes], dirs: tuple[str, ...] = ()) -> bytes:
-    """A tar of `dirs` (mode 755) and `files` (mode 644), owned by root."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path in dirs:
-            entry = tarfile.TarInfo(path)
-            entry.type, entry.mode, entry.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
-            tar.addfile(entry)
-        for path, data in files.items():
-            entry = tarfile.TarInfo(path)
-            entry.size, entry.mode, entry.mtime = len(data), 0o644, int(time.time())
-            tar.addfile(entry, io.BytesIO(data))
-    return buffer.getvalue()
+def job_disk_mb(spec: JobSpec, backend: ContainerBackend) -> int:
+    """The job's disk quota in MiB: its own, else the backend's."""
+    return spec.disk_mb or backend.disk_mb
+
+
+def check_ro_binds(backend: ContainerBackend) -> None:
+    """Refuse `ro_binds` that could hand a job an engine: a socket, a path ending in `.sock`, the
+    engine's own socket or the dir holding it, anything at or below (or above) /run, /var/run, /proc,
+    /sys or /dev, and "/" itself; a relative path is refused too. `ValueError` names the bad entry."""
+    engine_socket = backend.url.removeprefix("unix://") if backend.url.startswith("unix://") else None
+    guarded = [*FORBIDDEN_BIND_ROOTS, *([engine_socket, os.path.realpath(engine_socket)] if engine_socket else [])]
+    for bind in backend.ro_binds:
+        host = bind.partition(":")[0]
+        if not os.path.isabs(host):
+            raise ValueError(f"container ro_binds entry {bind!r}: the host path must be absolute")
+        for path in {os.path.normpath(host), os.path.realpath(host)}:
+            for root in guarded:
+                if path == root or path.startswith(root.rstrip("/") + "/") or root.startswith(path.rstrip("/") + "/"):
+                    raise ValueError(
+                        f"container ro_binds entry {bind!r} would mount {root} (or a dir holding it) into every job: "
+                        "an engine socket or the host's kernel views must never be mounted"
+                    )
+            try:
+                is_socket = stat.S_ISSOCK(os.stat(path).st_mode)
+            except OSError:
+                is_socket = False
+            if is_socket or path.endswith(".sock"):
+                raise ValueError(f"container ro_binds entry {bind!r} names a socket: it must never be mounted into a job")
 
 
 def work_archive(files: dict[str, str]) -> bytes:
-    """The job's /work: its files, an empty submission/ dir, and every parent dir they need."""
+    """The job's /work: its files, an empty submission/ dir, and every parent dir they need, all
+    owned by the job's uid (the engine applies the tar's owner to /work itself too)."""
     work = WORK.strip("/")
     paths = {f"{work}/{name}": text.encode() for name, text in files.items()}
     dirs = {work, f"{work}/submission"}
     for path in paths:
         parts = path.split("/")[:-1]
         dirs.update("/".join(parts[: i + 1]) for i in range(len(parts)))
-    return archive(paths, tuple(sorted(dirs)))
+    return archive(paths, tuple(sorted(dirs)), owner=JOB_UID)
 
 
 async def kill(container: DockerContainer) -> None:
@@ -236,36 +321,6 @@ async def kill(container: DockerContainer) -> None:
     except aiodocker.DockerError as error:
         if error.status not in (404, 409, 500):
             raise
-
-
-class FileTooBig(Exception):
-    """A file over the size asked for; `size` is its size in bytes."""
-
-    def __init__(self, size: int):
-        super().__init__(f"{size} bytes")
-        self.size = size
-
-
-async def read_file(container: DockerContainer, path: str, limit: int | None = None) -> bytes | None:
-    """A regular file's bytes from the container (running or not), or None if it is not there.
-    Over `limit` bytes (the engine states the size before sending it) it raises `FileTooBig`
-    without reading the file."""
-    try:
-        async with container.docker._query(f"containers/{container.id}/archive", params={"path": path}) as response:
-            stat = response.headers.get("X-Docker-Container-Path-Stat")
-            size = int(json.loads(base64.b64decode(stat)).get("size", 0)) if stat else None
-            if limit is not None and size is not None and size > limit:
-                response.close()  # drop the connection: releasing it would drain the whole file first
-                raise FileTooBig(size)
-            body = await response.read()
-    except aiodocker.DockerError as error:
-        if error.status == 404:
-            return None
-        raise
-    with tarfile.open(fileobj=io.BytesIO(body), mode="r") as tar:
-        member = next((m for m in tar.getmembers() if m.isfile()), None)
-        extracted = tar.extractfile(member) if member is not None else None
-        return extracted.read() if extracted is not None else None
 
 
 async def was_cancelled(container: DockerContainer) -> bool:
@@ -292,9 +347,9 @@ async def collect(
     outputs, notes = {}, b""
     for relative in json.loads(info["Config"]["Labels"][OUTPUTS_LABEL]):
         try:
-            data = await read_file(container, f"{WORK}/{relative}", limit=output_limit)
-        except FileTooBig as too_big:
-            notes += output_too_big_note(relative, too_big.size, output_limit)
+            data = await read_output(container, relative, output_limit)
+        except OutputRefused as refused:
+            notes += refused_output_note(relative, refused.reason)
             continue
         if data is not None:
             outputs[relative] = data

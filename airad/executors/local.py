@@ -1,18 +1,21 @@
 """Run jobs on this host: a fresh job dir each, detached, inside bubblewrap when it is installed.
 
 A job runs under the shared wrapper (`job_script`): detached in its own session, under coreutils
-`timeout`, with `ulimit -v` as its memory limit, recording its exit status in its job dir. So it
-outlives a crashed daemon, and a new daemon finds it again from the handle (the job dir).
+`timeout`, in a cgroup of its own where the host lets the daemon make one (memory of all its
+processes, process count, CPU; killed as a unit when it ends), with its disk use watched, recording
+its exit status in its job dir. So it outlives a crashed daemon, and a new daemon finds it again
+from the handle (the job dir).
 
-In the sandbox the script sees a read-only system, its inputs read-only at `input/`, only its work
-dir writable, no network, and none of the hidden paths (the daemon's state: task answers, other
-runs) nor the daemon user's home (keys and credentials live there; the interpreter stays visible):
-`sandbox_launch`'s bubblewrap, as on ssh hosts and Slurm nodes. Without bwrap it runs as a plain process group: isolation is then only by directory.
+In the sandbox (`sandbox_launch`'s bubblewrap, as on ssh hosts and Slurm nodes) the script sees
+only an allow-list: the system's program and library trees, the interpreter, its inputs read-only
+at `input/`, its own work dir; no network, no capabilities, an unprivileged uid even when the daemon
+is root. Without bwrap it runs as a plain process group: isolation is then only by directory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import re
 import shutil
@@ -25,8 +28,9 @@ import structlog
 
 from airad.executors import job_script, sandbox_launch
 from airad.executors.base import (
-    OUTPUT_FILE_LIMIT_BYTES, JobLost, JobResult, JobSpec, decode_handle, encode_handle, output_too_big_note,
+    OUTPUT_FILE_LIMIT_BYTES, JobLost, JobResult, JobSpec, decode_handle, encode_handle, refused_output_note,
 )
+from airad.executors.output_files import OutputRefused, read_beneath
 
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
 START_GRACE_S = 10.0
@@ -67,6 +71,7 @@ class LocalExecutor:
         hidden: tuple[Path, ...] = (),
         ro_binds: tuple[str, ...] = (),
         output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES,
+        hidden_packages: dict[str, tuple[str, ...]] | None = None,
     ):
         self.work_root = Path(work_root)
         self.python = python
@@ -78,6 +83,7 @@ class LocalExecutor:
         self.required = bool(sandbox)
         self.hidden = tuple(Path(p).resolve() for p in hidden)
         self.ro_binds = ro_binds
+        self.hidden_packages = dict(hidden_packages or {})
         self._facts: dict | None = None
         self.output_limit_bytes = output_limit_bytes
         self._started: dict[str, tuple[float, asyncio.subprocess.Process]] = {}
@@ -100,34 +106,64 @@ class LocalExecutor:
         argv = [self.python if part == "python" else part for part in spec.command]
         inputs = Path(spec.inputs_dir).resolve()
         (work / "input").symlink_to(inputs, target_is_directory=True)
-        if self.bwrap and await self._sandbox_facts():
-            argv = self._bwrap_command(work.resolve(), inputs, spec.hidden) + argv
+        facts = await self.host_facts()
+        sandboxed = self.bwrap is not None and facts["bwrap"] is not None
+        if sandboxed:
+            argv = self._bwrap_command(work.resolve(), inputs, spec) + argv
         env = {**BASE_ENV, **thread_limits(spec.cpus), "HOME": str(work), **spec.env}
-        script = job_script.render(argv, timeout_s=spec.timeout_s, env=env, memory_mb=spec.memory_mb)
+        limits = job_script.Limits(
+            memory_mb=spec.memory_mb, processes=spec.processes, cpus=spec.cpus, disk_mb=spec.disk_mb,
+            cgroups=facts["cgroups"], cgroup_name=f"{job_dir.name}-{hashlib.sha1(str(job_dir).encode()).hexdigest()[:8]}",
+            owner=sandbox_launch.SANDBOX_UID if sandboxed and facts["as_root"] else None,
+        )
+        script = job_script.render(argv, timeout_s=spec.timeout_s, env=env, limits=limits)
         (job_dir / job_script.SCRIPT).write_text(script)
         return encode_handle(
             dir=str(job_dir), timeout_s=spec.timeout_s, outputs=list(spec.outputs), memory_limited=bool(spec.memory_mb),
         )
 
-    async def _sandbox_facts(self) -> dict | None:
-        """This host's sandbox facts (`sandbox_launch.probe`), found once; None when bwrap cannot make
-        a sandbox here and none was required (jobs then run plain), an error when one was."""
+    async def host_facts(self) -> dict:
+        """This host's sandbox and cgroup facts (`sandbox_launch.probe`), found once. When bwrap
+        cannot make a sandbox here: an error if one was required, else a warning (jobs run plain)."""
         if self._facts is None:
-            self._facts = await asyncio.to_thread(sandbox_launch.probe, self.python, str(self.work_root), [], list(self.ro_binds))
-        if self._facts["bwrap"] is None:
-            if self.required:
-                raise RuntimeError(f"sandbox = true but {self._facts['problem']}")
-            log.warning("sandbox.unavailable", executor="local", reason=self._facts["problem"], jobs="unsandboxed")
-            self.bwrap = None
-            return None
+            self._facts = await asyncio.to_thread(
+                sandbox_launch.probe, self.python, str(self.work_root), [], list(self.ro_binds), self.hidden_packages,
+            )
+            if self._facts["bwrap"] is None and self.bwrap is not None:
+                if self.required:
+                    raise RuntimeError(f"sandbox = true but {self._facts['problem']}")
+                log.warning("sandbox.unavailable", executor="local", reason=self._facts["problem"], jobs="unsandboxed")
+                self.bwrap = None
         return self._facts
 
-    def _bwrap_command(self, work: Path, inputs: Path, hidden: tuple[str, ...] = ()) -> list[str]:
+    async def enforced_limits(self) -> dict[str, str]:
+        """What this host lets the executor enforce on each job, limit by limit, in words (for the
+        daemon's start-up log and `airad doctor`-style checks)."""
+        facts = await self.host_facts()
+        cgroups = facts["cgroups"]
+        version = cgroups.get("version", 0)
+        by_cgroup = f"cgroup v{version}, killed as a unit" if version else None
+        sandbox = "bubblewrap" if self.bwrap is not None else f"none: {facts['problem'] or 'sandbox = false'}"
+        if self.bwrap is not None:
+            inside = f"uid {sandbox_launch.INNER_UID} in its own user namespace"
+            sandbox += f", as uid {sandbox_launch.SANDBOX_UID} on the host ({inside})" if facts["as_root"] else f", as the daemon's uid on the host ({inside})"
+        return {
+            "sandbox": sandbox,
+            "memory": f"all processes and /tmp ({by_cgroup})" if by_cgroup else "per process only (ulimit -v): " + cgroups.get("problem", ""),
+            "processes": f"pids ({by_cgroup})" if by_cgroup else "per user (ulimit -p over the sandbox user's processes): " + cgroups.get("problem", ""),
+            "cpu": f"quota ({by_cgroup})" if version == 2 or "cpu" in cgroups.get("base", {}) else "thread pools only (OMP_NUM_THREADS and friends)",
+            "disk": "work dir, stdout and stderr checked every 2 s, each file capped (ulimit -f), /tmp a sized tmpfs",
+        }
+
+    def _bwrap_command(self, work: Path, inputs: Path, spec: JobSpec) -> list[str]:
         """bwrap's arguments for a job: the host's facts, with the daemon's hidden dirs and the
         job's own (its task's answers) added to those out of sight."""
-        also = [*self.hidden, *(Path(p).resolve() for p in hidden if Path(p).is_dir())]
+        also = [*self.hidden, *(Path(p).resolve() for p in spec.hidden if Path(p).is_dir())]
+        if spec.hide_dataset_packages:
+            also += map(Path, self._facts["package_dirs"])
         facts = {**self._facts, "hidden": [*self._facts["hidden"], *map(str, also)]}
-        return sandbox_launch.bwrap_argv(facts, str(work), str(inputs), gpus=False)
+        tmp_mb = min([size for size in (spec.disk_mb, spec.memory_mb) if size] or [sandbox_launch.TMP_MB])
+        return sandbox_launch.bwrap_argv(facts, str(work), str(inputs), gpus=False, tmp_mb=tmp_mb)
 
     async def start(self, handle: str) -> None:
         """Start the wrapper in its own session, unless the job already started (or is gone)."""
@@ -203,14 +239,14 @@ class LocalExecutor:
         work = job_dir / job_script.WORK
         outputs, notes = {}, b""
         for relative in info["outputs"]:
-            path = work / relative
-            if path.is_file() and not path.is_symlink():
-                size = path.stat().st_size
-                if size > self.output_limit_bytes:
-                    notes += output_too_big_note(relative, size, self.output_limit_bytes)
-                else:
-                    outputs[relative] = path.read_bytes()
+            try:
+                outputs[relative] = read_beneath(str(work), relative, self.output_limit_bytes)
+            except FileNotFoundError:
+                pass
+            except OutputRefused as refused:
+                notes += refused_output_note(relative, refused.reason)
         return job_script.result_from_files(
+            limit_hit=_read(job_dir / job_script.LIMIT_HIT),
             exit_text=_read(job_dir / job_script.EXIT_CODE) or "",
             started_at=job_script.parse_number(_read(job_dir / job_script.STARTED / "at")),
             ended_at=job_script.parse_number(_read(job_dir / "ended_at")),

@@ -31,7 +31,7 @@ from airad.executors.base import OUTPUT_FILE_LIMIT_BYTES, JobLost, JobResult, Jo
 from airad.executors.config import SlurmBackend
 from airad.executors.local import thread_limits
 from airad.executors.slurm_commands import (
-    Commands, Completed, LocalCommands, SshCommands, pack, read_tree, write_tree,
+    Commands, Completed, LocalCommands, SshCommands, pack, read_outputs, read_tree, write_tree,
 )
 from airad.executors.slurm_states import UNKNOWN_JOB, SqueueStates
 from airad.executors.ssh import REMOTE_ENV
@@ -58,6 +58,7 @@ PASS_DEVICES = f'CUDA_VISIBLE_DEVICES=$(cat ../{DEVICES}); export CUDA_VISIBLE_D
 MARK_CANCELLED = f'[ -d "$1" ] && [ ! -f "$1/{job_script.EXIT_CODE}" ] && : > "$1/{job_script.CANCELLED}"; exit 0'
 RESULT_FILES = (
     job_script.EXIT_CODE, f"{job_script.STARTED}/at", "ended_at", "stdout", "stderr", job_script.CANCELLED, SLURM_ERR,
+    job_script.LIMIT_HIT,
 )
 
 
@@ -83,9 +84,10 @@ class SlurmExecutor:
 
     def __init__(
         self, backend: SlurmBackend, *, env: Mapping[str, str] = {}, commands: Commands | None = None,
-        output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES,
+        output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES, hidden_packages: dict[str, tuple[str, ...]] | None = None,
     ):
         self.backend = backend
+        self.hidden_packages = {name: list(dirs) for name, dirs in (hidden_packages or {}).items()}
         self.output_limit_bytes = output_limit_bytes
         if commands is None and backend.login is not None:
             commands = SshCommands(backend.login, backend.root, env)
@@ -125,7 +127,8 @@ class SlurmExecutor:
         if self.backend.sandbox is not False:
             sandbox = {
                 "python": self.backend.python, "root": self.backend.root, "hidden": [*self.backend.hidden, *spec.hidden],
-                "ro_binds": list(self.backend.ro_binds),
+                "ro_binds": list(self.backend.ro_binds), "hidden_packages": self.hidden_packages if spec.hide_dataset_packages else {},
+                "tmp_mb": min([size for size in (spec.disk_mb, spec.memory_mb) if size] or [1024]),
                 "work": home, "gpus": spec.gpus > 0, "required": bool(self.backend.sandbox),
             }
             argv = [self.backend.python, posixpath.join(job_dir, LAUNCHER), "run", json.dumps(sandbox), "--", *argv]
@@ -133,7 +136,8 @@ class SlurmExecutor:
             argv = ["/bin/sh", "-c", PASS_DEVICES, "sh", *argv]
         env = {**REMOTE_ENV, **thread_limits(spec.cpus), "HOME": home, **spec.env}
         memory = spec.memory_mb if self._ulimit(spec) else None
-        return job_script.render(argv, timeout_s=spec.timeout_s, env=env, memory_mb=memory, once=False)
+        limits = job_script.Limits(memory_mb=memory, processes=spec.processes, disk_mb=spec.disk_mb)
+        return job_script.render(argv, timeout_s=spec.timeout_s, env=env, limits=limits, once=False)
 
     def _sbatch_options(self, spec: JobSpec, job_dir: str) -> list[str]:
         script = shlex.quote(posixpath.join(job_dir, job_script.SCRIPT))
@@ -169,16 +173,16 @@ class SlurmExecutor:
         job = decode_handle(handle, *HANDLE_FIELDS)
         slurm_id, job_dir = job["slurm_id"], job["dir"]
         state = await self._final_state(slurm_id)
-        outputs = [f"{job_script.WORK}/{name}" for name in job["outputs"]]
-        files = await read_tree(
-            self.commands, job_dir, [*RESULT_FILES, *outputs], capped=("stdout", "stderr"), limited=outputs,
-            limit=self.output_limit_bytes,
-        )
+        files = await read_tree(self.commands, job_dir, RESULT_FILES, capped=("stdout", "stderr"))
         if files is None:
             raise JobLost(f"Slurm job {slurm_id}: its dir {job_dir} is gone")
         if state is None and job_script.EXIT_CODE not in files:
             raise JobLost(f"Slurm job {slurm_id} is unknown to the cluster and left no exit status")
+        outputs, notes = await read_outputs(
+            self.commands, posixpath.join(job_dir, job_script.WORK), job["outputs"], self.output_limit_bytes,
+        )
         result = job_script.result_from_files(
+            limit_hit=files.get(job_script.LIMIT_HIT),
             exit_text=files.get(job_script.EXIT_CODE, b""),
             started_at=job_script.parse_number(files.get(f"{job_script.STARTED}/at")),
             ended_at=job_script.parse_number(files.get("ended_at")),
@@ -186,8 +190,8 @@ class SlurmExecutor:
             memory_limited=job["memory"],
             cancelled=job_script.CANCELLED in files,
             stdout=files.get("stdout", b""),
-            stderr=files.get("stderr", b"") + files.get(SLURM_ERR, b""),
-            outputs={name: files[path] for name, path in zip(job["outputs"], outputs) if path in files},
+            stderr=files.get("stderr", b"") + files.get(SLURM_ERR, b"") + notes,
+            outputs=outputs,
         )
         await self.commands.run(["rm", "-rf", "--", job_dir])
         return with_slurm_state(result, state)

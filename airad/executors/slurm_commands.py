@@ -2,7 +2,8 @@
 
 Both places offer the same small interface: run an argv (with bytes on stdin, getting bytes back) and
 make a local inputs dir visible to the cluster. Job dirs are written and read as tar streams through
-`run`, so one code path stages and collects jobs wherever the commands run.
+`run`, so one code path stages and collects jobs wherever the commands run; a job's output files,
+which a tar would read through a linked dir, are read by `output_files` run with `python`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import io
 import posixpath
 import shlex
+import sys
 import tarfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,8 +20,8 @@ from typing import NamedTuple, Protocol
 
 import asyncssh
 
-from airad.executors import job_script
-from airad.executors.base import OUTPUT_FILE_LIMIT_BYTES
+from airad.executors import job_script, output_files
+from airad.executors.base import refused_output_note
 from airad.executors.config import SshHost
 from airad.executors.ssh_link import SshLink, inputs_digest
 
@@ -43,7 +45,9 @@ class Completed(NamedTuple):
 
 
 class Commands(Protocol):
-    """Runs commands where the Slurm client tools and the job dirs are."""
+    """Runs commands where the Slurm client tools and the job dirs are, where `python` is a Python 3."""
+
+    python: str
 
     async def run(self, argv: Sequence[str], stdin: bytes = b"") -> Completed:
         """Run `argv` to its end."""
@@ -64,6 +68,7 @@ class LocalCommands:
 
     def __init__(self, env: Mapping[str, str]):
         self.env = {"PATH": DEFAULT_PATH, **env}
+        self.python = sys.executable
 
     async def run(self, argv: Sequence[str], stdin: bytes = b"") -> Completed:
         """Run `argv` as a subprocess."""
@@ -89,6 +94,7 @@ class SshCommands:
     def __init__(self, host: SshHost, root: str, env: Mapping[str, str]):
         self.link = SshLink(host)
         self.root = root
+        self.python = host.python
         self.prefix = ["env", *(f"{key}={value}" for key, value in sorted(env.items()))] if env else []
 
     async def run(self, argv: Sequence[str], stdin: bytes = b"") -> Completed:
@@ -144,16 +150,13 @@ async def write_tree(commands: Commands, directory: str, stream: bytes) -> None:
 
 
 async def read_tree(
-    commands: Commands, directory: str, names: Sequence[str], capped: Sequence[str] = (), limited: Sequence[str] = (),
-    limit: int = OUTPUT_FILE_LIMIT_BYTES,
+    commands: Commands, directory: str, names: Sequence[str], capped: Sequence[str] = (),
 ) -> dict[str, bytes] | None:
     """The regular files among `names` (relative to `directory`) that exist, or None if the dir is gone.
-    Files in `limited` (a job's outputs) over `limit` bytes are first set aside with a note in
-    ./stderr, and files in `capped` (its stdout and stderr) are cut to their head and tail where they
-    are (`job_script.read_capped`), so gigabytes never cross over."""
-    prelude = (job_script.set_aside_too_big_sh(limited, f"{job_script.WORK}/", limit) if limited else "") + (
-        job_script.cap_in_place_sh(capped) if capped else ""
-    )
+    Files in `capped` (a job's stdout and stderr) are first cut to their head and tail where they are
+    (`job_script.read_capped`), so gigabytes never cross over. Not for a job's outputs: tar follows
+    a link in the middle of a path (`read_outputs`)."""
+    prelude = job_script.cap_in_place_sh(capped) if capped else ""
     script = READ_TREE.replace("shift; ", "shift; " + prelude, 1)
     done = await commands.run(["sh", "-c", script, "sh", directory, *names])
     if done.returncode == MISSING_DIR_STATUS:
@@ -166,3 +169,22 @@ async def read_tree(
             if member.isfile():
                 found[member.name] = tar.extractfile(member).read()
     return found
+
+
+async def read_outputs(
+    commands: Commands, work: str, names: Sequence[str], limit: int,
+) -> tuple[dict[str, bytes], bytes]:
+    """A job's output files `names` under its `work` dir, read where the commands run by
+    `output_files` (no link followed, nothing over `limit` bytes), and the notes for those refused."""
+    if not names:
+        return {}, b""
+    done = await commands.run(output_files.read_command(commands.python, work, limit, list(names)))
+    if done.returncode != 0:
+        raise RuntimeError(f"cannot read the outputs in {work}: {done.error}")
+    try:
+        found = output_files.parse_read_output(done.stdout)
+    except ValueError as exc:
+        raise RuntimeError(f"cannot read the outputs in {work}: {exc}; {done.error}") from None
+    outputs = {name: data for name, data in found.items() if isinstance(data, bytes)}
+    notes = b"".join(refused_output_note(name, reason) for name, reason in found.items() if isinstance(reason, str))
+    return outputs, notes

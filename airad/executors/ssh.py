@@ -5,13 +5,15 @@ started with `setsid` so it outlives the SSH link; the inputs are uploaded once 
 `<root>/inputs/<digest>/` and linked as `work/input`. Everything `wait` needs is in the handle and
 the job dir, so a restarted daemon follows a job a previous one started. A dropped link is
 redialled with backoff for the host's `link_grace_s` before the job counts as lost. Staging,
-polling and collecting go over SFTP; only start, cancel and a rare liveness check run a shell.
+polling and collecting go over SFTP, but for the output files, which SFTP would read through
+links: the host's Python reads them (`output_files`). Start, cancel and a rare liveness check run a shell.
 A collected job dir is renamed to `<root>/.trash-*`, which the next start on the host deletes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import posixpath
 import shlex
 import time
@@ -21,9 +23,10 @@ from functools import partial
 from pathlib import Path
 
 import asyncssh
+from msgspec import structs
 import structlog
 
-from airad.executors import job_script
+from airad.executors import job_script, output_files
 from airad.executors.base import (
     OUTPUT_FILE_LIMIT_BYTES,
     OUTPUT_HEAD_BYTES,
@@ -33,11 +36,12 @@ from airad.executors.base import (
     JobSpec,
     decode_handle,
     encode_handle,
-    output_too_big_note,
+    refused_output_note,
     truncation_marker,
 )
 from airad.executors.config import SshHost
 from airad.executors.local import thread_limits
+from airad.executors.sandbox_launch import SANDBOX_UID, TMP_MB
 from airad.executors.ssh_link import HostKeyRejected, SshLink, inputs_digest, remote_script
 from airad.executors.ssh_sandbox import HostSandbox, bwrap_argv, parse_probe, probe_command
 
@@ -106,18 +110,28 @@ async def read_file(sftp: asyncssh.SFTPClient, path: str) -> bytes | None:
         return None
 
 
-async def read_output_file(sftp: asyncssh.SFTPClient, path: str, name: str, limit: int) -> tuple[bytes | None, bytes]:
-    """An output file's bytes (None if missing), or None and the note saying it is over `limit` bytes."""
+async def read_output_files(
+    conn: asyncssh.SSHClientConnection, python: str, work: str, names: Sequence[str], limit: int,
+) -> tuple[dict[str, bytes], bytes]:
+    """The output files `names` under the job's `work` dir, read on the host by `output_files` (one
+    `python -c` run: no link followed, nothing over `limit` bytes), and the notes for those refused.
+    SFTP is not used for them: it follows links."""
+    if not names:
+        return {}, b""
+    command = shlex.join(output_files.read_command(python, work, limit, list(names)))
+    result = await conn.run(command, encoding=None, check=False)
+    if result.exit_status is None and result.exit_signal is None:
+        raise asyncssh.ConnectionLost("the command ended without a status")
+    stderr = (result.stderr or b"").decode(errors="replace").strip()[-500:]
+    if result.exit_status != 0:
+        raise RuntimeError(f"reading the outputs in {work} failed (exit {result.exit_status}): {stderr}")
     try:
-        async with sftp.open(path, "rb") as handle:
-            size = (await handle.stat()).size or 0
-            if size > limit:
-                return None, output_too_big_note(name, size, limit)
-            return await handle.read(), b""
-    except asyncssh.SFTPConnectionLost:
-        raise
-    except asyncssh.SFTPError:
-        return None, b""
+        found = output_files.parse_read_output(result.stdout or b"")
+    except ValueError as exc:
+        raise RuntimeError(f"reading the outputs in {work}: {exc}; {stderr}") from None
+    outputs = {name: data for name, data in found.items() if isinstance(data, bytes)}
+    notes = b"".join(refused_output_note(name, reason) for name, reason in found.items() if isinstance(reason, str))
+    return outputs, notes
 
 
 async def read_capped_file(sftp: asyncssh.SFTPClient, path: str) -> bytes:
@@ -153,10 +167,14 @@ class SshExecutor:
 
     name = "ssh"
 
-    def __init__(self, hosts: Sequence[SshHost], *, output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES):
+    def __init__(
+        self, hosts: Sequence[SshHost], *, output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES,
+        hidden_packages: dict[str, tuple[str, ...]] | None = None,
+    ):
         if not hosts:
             raise ValueError("the ssh executor needs at least one host")
         self.output_limit_bytes = output_limit_bytes
+        self.hidden_packages = {name: list(dirs) for name, dirs in (hidden_packages or {}).items()}
         self.links = {(host.address, host.port): SshLink(host) for host in hosts}
         self._freed = asyncio.Condition()
         self._sandboxes: dict[str, HostSandbox | None] = {}
@@ -218,18 +236,24 @@ class SshExecutor:
             command[0] = host.python
         sandbox = await self._sandbox(link)
         if sandbox is not None:
+            if spec.hide_dataset_packages:
+                sandbox = structs.replace(sandbox, hidden=[*sandbox.hidden, *sandbox.package_dirs])
             command = bwrap_argv(
                 sandbox, work=real_path(sandbox, host.root, work), inputs=real_path(sandbox, host.root, remote_inputs),
-                gpus=spec.gpus > 0,
+                gpus=spec.gpus > 0, tmp_mb=min([size for size in (spec.disk_mb, spec.memory_mb) if size] or [TMP_MB]),
             ) + command
         env = {
             **REMOTE_ENV, "HOME": work, **thread_limits(spec.cpus), **spec.env,
             "CUDA_VISIBLE_DEVICES": ",".join(link.busy[job_dir]),
         }
         files = {posixpath.join(work, name): text for name, text in spec.files.items()}
-        files[posixpath.join(job_dir, job_script.SCRIPT)] = job_script.render(
-            command, timeout_s=spec.timeout_s, env=env, memory_mb=spec.memory_mb,
+        limits = job_script.Limits(
+            memory_mb=spec.memory_mb, processes=spec.processes, cpus=spec.cpus, disk_mb=spec.disk_mb,
+            cgroups=sandbox.cgroups if sandbox is not None else None,
+            cgroup_name=f"{posixpath.basename(job_dir)}-{hashlib.sha1(job_dir.encode()).hexdigest()[:8]}",
+            owner=SANDBOX_UID if sandbox is not None and sandbox.as_root else None,
         )
+        files[posixpath.join(job_dir, job_script.SCRIPT)] = job_script.render(command, timeout_s=spec.timeout_s, env=env, limits=limits)
 
         async def upload(conn: asyncssh.SSHClientConnection) -> bool:
             sftp = await link.sftp(conn)
@@ -255,7 +279,7 @@ class SshExecutor:
         if host.sandbox is False:
             return None
         if link.name not in self._sandboxes:
-            found = parse_probe(await link.run(probe_command(host.python, host.root, host.hidden, host.ro_binds), grace_s=0))
+            found = parse_probe(await link.run(probe_command(host.python, host.root, host.hidden, host.ro_binds, self.hidden_packages), grace_s=0))
             if found.bwrap is None and host.sandbox:
                 raise RuntimeError(f"ssh host {link.name}: sandbox = true but {found.problem} (apt-get install bubblewrap)")
             if found.bwrap is None:
@@ -317,18 +341,18 @@ class SshExecutor:
     async def _collect(self, link: SshLink, fields: dict, conn: asyncssh.SSHClientConnection) -> JobResult:
         sftp = await link.sftp(conn)
         job_dir = fields["dir"]
-        names = [job_script.EXIT_CODE, f"{job_script.STARTED}/at", "ended_at", job_script.CANCELLED]
-        found, collected, stdout, stderr = await asyncio.gather(
+        names = [job_script.EXIT_CODE, f"{job_script.STARTED}/at", "ended_at", job_script.CANCELLED, job_script.LIMIT_HIT]
+        found, (outputs, notes), stdout, stderr = await asyncio.gather(
             asyncio.gather(*(read_file(sftp, posixpath.join(job_dir, name)) for name in names)),
-            asyncio.gather(*(
-                read_output_file(sftp, posixpath.join(job_dir, job_script.WORK, name), name, self.output_limit_bytes)
-                for name in fields["outputs"]
-            )),
+            read_output_files(
+                conn, link.host.python, posixpath.join(job_dir, job_script.WORK), fields["outputs"], self.output_limit_bytes,
+            ),
             read_capped_file(sftp, posixpath.join(job_dir, "stdout")),
             read_capped_file(sftp, posixpath.join(job_dir, "stderr")),
         )
-        exit_text, started_at, ended_at, cancelled = found
+        exit_text, started_at, ended_at, cancelled, limit_hit = found
         return job_script.result_from_files(
+            limit_hit=limit_hit,
             exit_text=exit_text or b"",
             started_at=job_script.parse_number(started_at),
             ended_at=job_script.parse_number(ended_at),
@@ -336,8 +360,8 @@ class SshExecutor:
             memory_limited=fields["memory"],
             cancelled=cancelled is not None,
             stdout=stdout,
-            stderr=stderr + b"".join(note for _, note in collected),
-            outputs={name: data for name, (data, _) in zip(fields["outputs"], collected) if data is not None},
+            stderr=stderr + notes,
+            outputs=outputs,
         )
 
     async def cancel(self, handle: str) -> None:

@@ -25,6 +25,10 @@ class HostSandbox(Struct, frozen=True):
     hidden: list[str]
     root: str
     ro_binds: list[list[str]] = []
+    setpriv: str | None = None
+    as_root: bool = False
+    cgroups: dict = {}
+    package_dirs: list[str] = []
 
 
 @cache
@@ -33,9 +37,11 @@ def launcher_source() -> str:
     return Path(sandbox_launch.__file__).read_text()
 
 
-def probe_command(python: str, root: str, hidden: Sequence[str], ro_binds: Sequence[str] = ()) -> str:
+def probe_command(
+    python: str, root: str, hidden: Sequence[str], ro_binds: Sequence[str] = (), hidden_packages: dict | None = None,
+) -> str:
     """The remote command that prints a `HostSandbox` as JSON."""
-    spec = {"python": python, "root": root, "hidden": list(hidden), "ro_binds": list(ro_binds)}
+    spec = {"python": python, "root": root, "hidden": list(hidden), "ro_binds": list(ro_binds), "hidden_packages": hidden_packages or {}}
     return shlex.join([python, "-c", launcher_source(), "probe", json.dumps(spec)])
 
 
@@ -44,7 +50,7 @@ def parse_probe(output: str) -> HostSandbox:
     return HostSandbox(**json.loads(output.strip().splitlines()[-1]))
 
 
-def bwrap_argv(sandbox: HostSandbox, *, work: str, inputs: str, gpus: bool) -> list[str]:
-    """bwrap's arguments (up to and including `--`) for a job with these real paths on the host."""
+def bwrap_argv(sandbox: HostSandbox, *, work: str, inputs: str, gpus: bool, tmp_mb: int = sandbox_launch.TMP_MB) -> list[str]:
+    """The command line (up to the job's own command) that runs a job with these real paths on the host."""
     assert sandbox.bwrap is not None
-    return sandbox_launch.bwrap_argv(structs.asdict(sandbox), work, inputs, gpus)
+    return sandbox_launch.bwrap_argv(structs.asdict(sandbox), work, inputs, gpus, tmp_mb)

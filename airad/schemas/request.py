@@ -144,7 +144,9 @@ class JobResources(Struct, frozen=True, forbid_unknown_fields=True):
 
     node_timeout_s: PositiveFloat = 600.0
     cpus: PositiveInt = 1
-    memory_mb: Annotated[int, Meta(ge=64, description="Memory limit per script in MiB; null for none.")] | None = 8192
+    memory_mb: Annotated[int, Meta(ge=64, description="Memory limit per script in MiB, all its processes and its /tmp together; null for none.")] | None = 8192
+    processes: Annotated[int, Meta(ge=8, le=1_000_000, description="How many processes and threads a script may have at once.")] = 1024
+    disk_mb: Annotated[int, Meta(ge=16, description="What a script may write in MiB: its work dir, its /tmp, its stdout and stderr; null for no limit.")] | None = 20480
 
 
 class LocalExecutor(JobResources, frozen=True, forbid_unknown_fields=True, tag="local", tag_field="kind"):

@@ -1,15 +1,23 @@
 """Tasks built from datasets that ship inside installed packages, laid out like MLE-bench competitions.
 
-Prepared layout under `<tasks_root>/<name>/seed-<seed>-val-<fraction>/` (see `airad.tasks.layout`):
+Prepared layout under `<tasks_root>/<name>/seed-<seed>-val-<fraction>-split-<tag>/` (see
+`airad.tasks.layout`; `<tag>` names the installation's split secret, `airad.tasks.split_secret`):
 `public/` (description.md, train.csv, test.csv, sample_submission.csv: what a node reads) and
 `private/answers.csv` (the harness's own: id, target, split). The hidden test rows are fixed
-per task; the validation rows are drawn from the labelled data by the run's seed. test.csv
-holds both, shuffled under fresh ids, so a script cannot tell which rows score which split.
+per task and installation; the validation rows are drawn from the labelled data by the run's seed
+under the installation's secret. test.csv holds both, shuffled under fresh ids, so a script cannot
+tell which rows score which split, nor rebuild the split from the seed and a public copy of the data.
 Categorical strings and missing values stay in the CSVs as the package ships them.
+
+The datasets' own files ship in installed packages, where a script could read the answers:
+`DATASET_PACKAGE_DATA` names those dirs, and `dataset_data_dirs()` finds them for the sandbox to hide.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,15 +25,27 @@ import pandas as pd
 from msgspec import Struct
 
 from airad.schemas.request import BundledTask
-from airad.tasks.layout import TableTask, data_overview, held_out_rows, is_prepared, write_layout
+from airad.tasks import split_secret
+from airad.tasks.layout import TableTask, data_overview, is_prepared, write_layout
 from airad.tasks.metrics import METRICS
 
 __all__ = [
-    "DATASETS", "BundledDataset", "PreparedTask", "bundled_task_names", "data_overview", "dataset_facts",
-    "prepare_bundled",
+    "DATASETS", "DATASET_PACKAGE_DATA", "BundledDataset", "PreparedTask", "bundled_task_names", "data_overview",
+    "dataset_data_dirs", "dataset_facts", "prepare_bundled",
 ]
 
 TEST_FRACTION = 0.2
+
+# Importable package -> its dirs (relative to the package's dir) holding a copy of a bundled dataset
+# that a job's interpreter could load: hide them (an empty tmpfs over each) or a script can look the
+# answers up. The last entries are full copies found among other packages' test data.
+DATASET_PACKAGE_DATA: dict[str, tuple[str, ...]] = {
+    # breast_cancer.csv, wine_data.csv, iris.csv, digits.csv.gz, diabetes_*.csv.gz; descriptions; images
+    "sklearn.datasets": ("data", "descr", "images", "tests/data"),  # tests/data/openml: iris (id_61), penguins (id_42585)
+    "palmerpenguins": ("data",),  # penguins.csv, penguins-raw.csv
+    "scipy.io.arff": ("tests/data",),  # iris.arff, with the species
+    "scipy.spatial": ("tests/data",),  # iris.txt: the features in class order, so the labels too
+}
 
 
 class BundledDataset(Struct, frozen=True):
@@ -151,25 +171,35 @@ DATASETS: dict[str, BundledDataset] = {
 
 
 class PreparedTask(TableTask):
-    """A bundled task prepared on disk for one (seed, validation fraction): implements `Task`."""
+    """A bundled task prepared on disk for one (seed, validation fraction): implements `Task`.
+    `from_packages`: its data ships in installed packages, whose copies jobs must not see."""
+
+    from_packages = True
 
     def __init__(self, dataset: BundledDataset, root: Path):
         super().__init__(dataset.name, root, METRICS[dataset.metric])
         self.dataset = dataset
 
 
-def prepare_bundled(spec: BundledTask, seed: int, tasks_root: Path) -> PreparedTask:
-    """Prepare (once) and open a bundled task for a run's seed."""
+def prepare_bundled(spec: BundledTask, seed: int, tasks_root: Path, *, secret: bytes | None = None) -> PreparedTask:
+    """Prepare (once) and open a bundled task for a run's seed.
+
+    The split is drawn under `secret`, by default the installation's (`split_secret.load_or_create`
+    on `tasks_root`: every process opening tasks under one root gets the same one)."""
     dataset = DATASETS.get(spec.name)
     if dataset is None:
         raise KeyError(f"unknown bundled task {spec.name!r}; known: {', '.join(sorted(DATASETS))}")
-    root = tasks_root / dataset.name / f"seed-{seed}-val-{spec.validation_fraction:g}"
+    if secret is None:
+        secret = split_secret.load_or_create(tasks_root)
+    fraction = f"{spec.validation_fraction:g}"
+    root = tasks_root / dataset.name / f"seed-{seed}-val-{fraction}-split-{split_secret.layout_tag(secret)}"
     if not is_prepared(root):
         frame = dataset.load().reset_index(drop=True)
-        test_rows, labelled_rows = held_out_rows(len(frame), TEST_FRACTION)
+        test_rows, labelled_rows = split_secret.held_out_rows(secret, dataset.name, len(frame), TEST_FRACTION)
         write_layout(
             root, frame, test_rows, labelled_rows,
-            target="target", id_column="id", validation_fraction=spec.validation_fraction, seed=seed,
+            target="target", id_column="id", validation_fraction=spec.validation_fraction,
+            seed=split_secret.derive_seed(secret, f"{dataset.name}|{seed}|{fraction}"),
             sample_value=0.5 if METRICS[dataset.metric].probabilities else None,
             description=_description(dataset),
         )
@@ -218,3 +248,36 @@ def dataset_facts(dataset: BundledDataset) -> DatasetFacts:
 def bundled_task_names() -> list[str]:
     """Names accepted by `task = {kind = "bundled", name = ...}`."""
     return sorted(DATASETS)
+
+
+def dataset_data_dirs() -> list[str]:
+    """The existing dirs of `DATASET_PACKAGE_DATA` in this interpreter, as sorted real paths.
+
+    Found by import specs alone: no package is imported (importing sklearn takes a second)."""
+    found = set()
+    for package, subdirs in DATASET_PACKAGE_DATA.items():
+        for location in _package_dirs(package):
+            for subdir in subdirs:
+                path = os.path.realpath(os.path.join(location, subdir))
+                if os.path.isdir(path):
+                    found.add(path)
+    return sorted(found)
+
+
+def _package_dirs(package: str) -> list[str]:
+    """The dirs of a (dotted) package, resolving each part with the path finder so that no parent
+    package is imported; [] when it is not installed."""
+    top, *rest = package.split(".")
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return []
+    for part in rest:
+        if spec is None or not spec.submodule_search_locations:
+            return []
+        spec = importlib.machinery.PathFinder.find_spec(part, list(spec.submodule_search_locations))
+    if spec is None:
+        return []
+    if spec.submodule_search_locations:
+        return list(spec.submodule_search_locations)
+    return [os.path.dirname(spec.origin)] if spec.origin else []

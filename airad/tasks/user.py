@@ -3,15 +3,16 @@
 `task = {kind = "csv", train = "data.csv", target = "y", metric = "rmse"}` (paths on the daemon's host,
 relative ones to the daemon's working directory). Rows whose target is empty are dropped. Without
 `test`, the harness holds back `test_fraction` of the labelled rows as hidden test rows, fixed for
-every run; with `test`, that file's rows are the test rows: labelled in every row, they are scored
-for reports; without the target column (or with it empty throughout) they are still predicted, but
-the test score is absent ("no labels for the test rows"). Either way the run's seed draws the
-validation rows from the labelled ones, and `test.csv` mixes validation and test rows under fresh
-ids. `id_column` names the file's own id column, replaced by fresh ids in every public file; without
-it the layout's id column is `id`.
+every run of this installation; with `test`, that file's rows are the test rows: labelled in every
+row, they are scored for reports; without the target column (or with it empty throughout) they are
+still predicted, but the test score is absent ("no labels for the test rows"). Either way the run's
+seed draws the validation rows from the labelled ones, under the installation's split secret
+(`split_secret`), and `test.csv` mixes validation and test rows under fresh ids. `id_column` names
+the file's own id column, replaced by fresh ids in every public file; without it the layout's id
+column is `id`.
 
 A layout is prepared once per (content of the files, target, id column, metric, title, description)
-and (seed, fractions), so a changed CSV gives a new layout.
+and (seed, fractions, split secret), so a changed CSV gives a new layout.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from airad.schemas.request import CsvTask
+from airad.tasks import split_secret
 from airad.tasks.layout import TableTask, held_out_rows, is_prepared, split_sizes, write_layout
 from airad.tasks.metrics import METRICS, Metric
 from airad.tasks.registry import TaskError
@@ -160,15 +162,25 @@ def table_layout(
     seed: int,
     sample_value: object | None,
     description: str,
+    secret: bytes | None = None,
+    label: str = "",
 ) -> None:
     """Write the layout of checked tables (see `check_table`): unlabelled rows dropped from `train`, the
-    file's id column replaced by fresh ids, the test rows held out of `train` or taken from `test`."""
+    file's id column replaced by fresh ids, the test rows held out of `train` or taken from `test`.
+
+    With `secret`, the held-out rows and the run's draw come from it and `label` (which names the
+    data), not from fixed seeds and the bare `seed` (see `split_secret`)."""
+    if secret is not None:
+        seed = split_secret.derive_seed(secret, f"{label}|{seed}|{validation_fraction:g}|{test_fraction:g}")
     train = train.dropna(subset=[target]).reset_index(drop=True)
     if id_column is not None:
         train = train.drop(columns=[id_column])
     if test is None:
         frame = train
-        test_rows, labelled_rows = held_out_rows(len(frame), test_fraction)
+        if secret is None:
+            test_rows, labelled_rows = held_out_rows(len(frame), test_fraction)
+        else:
+            test_rows, labelled_rows = split_secret.held_out_rows(secret, label, len(frame), test_fraction)
     else:
         test = test.reindex(columns=train.columns)
         frame = pd.concat([train, test], ignore_index=True)
@@ -219,8 +231,9 @@ def csv_task_problem(spec: CsvTask) -> tuple[str, str] | None:
     return None
 
 
-def prepare_csv(spec: CsvTask, seed: int, tasks_root: Path) -> TableTask:
-    """Prepare (once per content and seed) and open a user's CSV task; `TaskError` if it cannot be."""
+def prepare_csv(spec: CsvTask, seed: int, tasks_root: Path, *, secret: bytes | None = None) -> TableTask:
+    """Prepare (once per content and seed) and open a user's CSV task; `TaskError` if it cannot be.
+    The split is drawn under `secret`, by default the installation's (as `prepare_bundled`)."""
     try:
         train_bytes, test_bytes, train, test = _checked_tables(spec)
     except TableProblem as exc:
@@ -228,15 +241,18 @@ def prepare_csv(spec: CsvTask, seed: int, tasks_root: Path) -> TableTask:
     metric = METRICS[spec.metric]
     name = Path(spec.train).stem
     fingerprint = _fingerprint(spec, train_bytes, test_bytes)
-    root = tasks_root / "csv" / f"{name}-{fingerprint[:16]}" / (
-        f"seed-{seed}-val-{spec.validation_fraction:g}-test-{spec.test_fraction:g}"
+    if secret is None:
+        secret = split_secret.load_or_create(tasks_root)
+    data = f"{name}-{fingerprint[:16]}"
+    root = tasks_root / "csv" / data / (
+        f"seed-{seed}-val-{spec.validation_fraction:g}-test-{spec.test_fraction:g}-split-{split_secret.layout_tag(secret)}"
     )
     if not is_prepared(root):
         table_layout(
             root, train, test,
             target=spec.target, id_column=spec.id_column, validation_fraction=spec.validation_fraction,
             test_fraction=spec.test_fraction, seed=seed, sample_value=0.5 if metric.probabilities else None,
-            description=_description(spec, metric),
+            description=_description(spec, metric), secret=secret, label=f"csv|{data}",
         )
     files = [Path(spec.train)] + ([Path(spec.test)] if spec.test else [])
     return TableTask(

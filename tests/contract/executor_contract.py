@@ -96,6 +96,38 @@ class ExecutorContract:
         assert result.outputs == {}
         assert result.stderr.endswith(base.output_too_big_note("submission/submission.csv", too_big, too_big - 1))
 
+    @pytest.mark.parametrize("plant, reason", [
+        ("linked dir", "submission is a symbolic link"),
+        ("linked file", "submission/submission.csv is a symbolic link"),
+        ("fifo", "submission/submission.csv is not a regular file (fifo)"),
+    ])
+    async def test_an_output_behind_a_link_or_not_a_file_is_not_collected_and_says_why(
+        self, executor, inputs_dir, plant, reason,
+    ):
+        """A script that swaps its submission for a link to a file outside its work dir (say, one
+        hidden from it that the daemon could read) gets nothing collected, and the reason in stderr."""
+        result = await self.run(executor, self.spec(inputs_dir, f"""
+            import os, shutil, tempfile
+            outside = tempfile.mkdtemp()
+            with open(os.path.join(outside, "submission.csv"), "w") as f:
+                f.write("id,target\\n1,hidden\\n")
+            shutil.rmtree("submission", ignore_errors=True)
+            plant = {plant!r}
+            if plant == "linked dir":
+                os.symlink(outside, "submission")
+            else:
+                os.makedirs("submission")
+                if plant == "linked file":
+                    os.symlink(os.path.join(outside, "submission.csv"), "submission/submission.csv")
+                else:
+                    os.mkfifo("submission/submission.csv")
+            print("planted", plant)
+        """))
+        assert result.exit_code == 0, result.stderr[-500:]
+        assert b"planted" in result.stdout
+        assert result.outputs == {}
+        assert result.stderr.endswith(base.refused_output_note("submission/submission.csv", reason)), result.stderr[-500:]
+
     async def test_a_failing_script_reports_its_exit_code_and_stderr(self, executor, inputs_dir):
         result = await self.run(executor, self.spec(inputs_dir, """
             import sys

@@ -179,10 +179,11 @@ def running(engine: Engine) -> Iterator[Engine]:
 
 def host_image_tar() -> bytes:
     """A root filesystem of empty mount points and merged-/usr links: with the host's /usr bound
-    read-only it runs the host's python3."""
+    read-only it runs the host's python3. /root is enterable: jobs run as an unprivileged uid, and
+    an interpreter bound in may live below it (pyenv's)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, mode in (("usr", 0o755), ("work", 0o755), ("etc", 0o755), ("root", 0o700), ("tmp", 0o1777),
+        for name, mode in (("usr", 0o755), ("work", 0o755), ("etc", 0o755), ("root", 0o755), ("tmp", 0o1777),
                            ("proc", 0o555), ("sys", 0o555), ("dev", 0o755)):
             entry = tarfile.TarInfo(name)
             entry.type, entry.mode = tarfile.DIRTYPE, mode

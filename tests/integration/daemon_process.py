@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import shlex
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nats
@@ -18,8 +22,15 @@ TERMINAL = {"run.finished", "run.rejected"}
 class DaemonProcess:
     """`airad daemon --nats URL` in its own process group, with its log in the state dir."""
 
-    def __init__(self, nats_url: str, state_dir: Path, lease_ttl_s: float = 2.0, env: dict[str, str] | None = None):
+    def __init__(
+        self, nats_url: str, state_dir: Path, lease_ttl_s: float = 2.0, env: dict[str, str] | None = None,
+        user: str | None = None, cgroups: list[str] = (),
+    ):
+        """`user`: run the daemon as that user (this process must be root; see `as_user`);
+        `cgroups`: start it in these cgroups (`delegated_cgroups`)."""
         self.nats_url = nats_url
+        self.user = user
+        self.cgroups = list(cgroups)
         self.extra_env = env or {}
         self.state_dir = state_dir
         self.lease_ttl_s = lease_ttl_s
@@ -38,8 +49,13 @@ class DaemonProcess:
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.state_dir / f"daemon-{os.getpid()}-{id(self)}-{self.starts}.log", "wb")
+        command = [sys.executable, "-m", "airad.cli", "--nats", self.nats_url, "daemon"]
+        command = as_user(self.user) + command if self.user else command
+        if self.cgroups:
+            join = "".join(f"echo $$ > {shlex.quote(path)}/cgroup.procs && " for path in self.cgroups)
+            command = ["sh", "-c", join + 'exec "$@"', "sh", *command]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "airad.cli", "--nats", self.nats_url, "daemon"],
+            command,
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         log.close()
@@ -66,6 +82,59 @@ class DaemonProcess:
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+
+def as_user(user: str) -> list[str]:
+    """The argv prefix that runs a command as `user` (its uid, gid and groups; no capabilities), from
+    root. Where this interpreter lives below a dir the user may not enter (pyenv's under /root), the
+    command runs in a private mount namespace with an open tmpfs over that dir and the interpreter's
+    prefix bound back in: the host's own mounts and modes are left as they are."""
+    entry = pwd.getpwnam(user)
+    drop = ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--init-groups", "--inh-caps=-all", "--"]
+    prefix = Path(sys.base_prefix).resolve()
+    closed = next((d for d in reversed(prefix.parents) if d != Path("/") and not d.stat().st_mode & 0o001), None)
+    if closed is None:
+        return drop
+    script = (
+        'set -e; hold=$(mktemp -d); mount --rbind "$1" "$hold"; mount -t tmpfs -o mode=0755 airad-test "$2"; '
+        'mkdir -p "$1"; mount --move "$hold" "$1"; rmdir "$hold"; shift 2; exec "$@"'
+    )
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", str(prefix), str(closed), *drop]
+
+
+@contextmanager
+def delegated_cgroups(user: str, name: str) -> Iterator[list[str]]:
+    """Cgroups handed over to `user` as systemd's `Delegate=yes` hands a service its subtree: made
+    below this process's own, owned by the user, so a daemon started in them (`DaemonProcess(cgroups=
+    ...)`) may make a cgroup per job. Yields the dirs to start it in: one per controller on cgroup v1,
+    a leaf of the subtree on v2; none where this host has no cgroup to hand out."""
+    from airad.executors.sandbox_launch import cgroup_facts
+
+    entry = pwd.getpwnam(user)
+    facts = cgroup_facts(name)
+    if facts["version"] == 1:
+        tops, join = list(facts["base"].values()), list(facts["base"].values())
+    elif facts["version"] == 2:
+        tops, join = [facts["base"]], [os.path.join(facts["base"], "daemon")]
+        os.makedirs(join[0], exist_ok=True)
+    else:
+        tops, join = [], []
+    for top in tops:
+        for parent, dirs, files in os.walk(top):
+            for path in [parent, *(os.path.join(parent, f) for f in files if f.startswith(("cgroup.", "memory.", "pids.", "cpu.")))]:
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+    try:
+        yield join
+    finally:
+        for top in tops:
+            for parent, dirs, _ in sorted(os.walk(top), key=lambda item: -item[0].count("/")):
+                try:
+                    for pid in Path(parent, "cgroup.procs").read_text().split():
+                        os.kill(int(pid), signal.SIGKILL)
+                    time.sleep(0.2)
+                    os.rmdir(parent)
+                except OSError:
+                    pass
 
 
 async def publish_raw(nats_url: str, payload: bytes, subject: str = "airad.requests") -> int:

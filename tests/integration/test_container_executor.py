@@ -119,3 +119,172 @@ async def test_jobs_prepared_at_once_all_run(backend, tmp_path):
 
     results = await asyncio.gather(*(one(n) for n in range(6)))
     assert [r.stdout for r in results] == [f"job {n}\n".encode() for n in range(6)]
+
+
+# Generated code is hostile: what a job may do to its host, and the limits that end it.
+
+PROBE = r'''
+import json, os, subprocess
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+mountinfo = open("/proc/self/mountinfo").read().splitlines()
+
+def fails(argv):
+    try:
+        return subprocess.run(argv, capture_output=True).returncode != 0
+    except OSError:
+        return True
+
+def writable(path):
+    try:
+        with open(os.path.join(path, ".probe"), "w") as f:
+            f.write("x")
+        return True
+    except OSError:
+        return False
+
+print(json.dumps({
+    "uid": os.getuid(), "gid": os.getgid(), "euid": os.geteuid(),
+    "cap_eff": status["CapEff"].strip(), "cap_bnd": status["CapBnd"].strip(), "no_new_privs": status["NoNewPrivs"].strip(),
+    "mount_tmpfs_fails": fails(["mount", "-t", "tmpfs", "none", "/tmp"]),
+    "userns_mount_fails": fails(["unshare", "-Urm", "mount", "-t", "tmpfs", "none", "/tmp"]),
+    "work": writable("/work"), "submission": writable("/work/submission"), "tmp": writable("/tmp"),
+    "root": writable("/"), "usr": writable("/usr"), "input": writable("/work/input"),
+    "mount_points": [line.split()[4] for line in mountinfo],
+    "sockets": [line for line in mountinfo if ".sock" in line or " /run/docker" in line or "podman" in line.split()[3]],
+}))
+'''
+
+
+ENGINE_FILES = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv"}  # each engine's own, per container
+
+
+async def test_a_job_runs_unprivileged_with_no_capabilities_and_no_engine_socket(backend, tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    executor = ContainerExecutor(backend)
+    spec = job(inputs, PROBE, memory_mb=256)
+    handle = await executor.prepare(spec)
+    host = (await inspect(backend, handle))["HostConfig"]
+    await executor.start(handle)
+    result = await executor.wait(handle)
+    assert result.exit_code == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout)
+    assert seen["uid"] == seen["euid"] == 65534 and seen["gid"] == 65534
+    assert seen["cap_eff"] == seen["cap_bnd"] == "0000000000000000"
+    assert seen["no_new_privs"] == "1"
+    assert seen["mount_tmpfs_fails"]
+    # Docker's default seccomp profile refuses an unprivileged user namespace; podman 4.3's allows one
+    # (a mount inside it reaches only the job's own namespace): a known gap on podman.
+    assert seen["userns_mount_fails"] or "podman" in backend.url
+    assert seen["work"] and seen["submission"] and seen["tmp"]
+    assert not seen["root"] and not seen["usr"] and not seen["input"]
+    assert seen["sockets"] == [], seen["sockets"]
+    assert host["NetworkMode"] == "none" and not host["Privileged"]  # CapDrop: podman lists each cap; CapBnd 0 above
+    assert any("no-new-privileges" in option for option in host["SecurityOpt"])
+    assert [bind.split(":")[:2] for bind in host["Binds"]] == [[str(inputs), "/work/input"], ["/usr", "/usr"]]
+    assert all(bind.split(":")[2].split(",")[0] == "ro" for bind in host["Binds"])
+    kernel = ("/proc", "/sys", "/dev")
+    others = {m for m in seen["mount_points"] if not m.startswith(kernel)} - {"/", "/work/input", "/usr"}
+    assert others <= ENGINE_FILES, others
+    assert host["Memory"] == host["MemorySwap"] == 256 * 1024 * 1024
+    assert host["PidsLimit"] == backend.pids_limit
+
+
+def small(backend, **fields):
+    import msgspec
+
+    return msgspec.structs.replace(backend, **fields)
+
+
+WRITE_MIB = r'''
+import os, sys, time
+target, total = sys.argv[1], int(sys.argv[2])
+chunk = b"x" * (1 << 20)
+try:
+    for n in range(total):
+        with open(os.path.join(target, f"fill-{n // 8}"), "ab") as f:
+            f.write(chunk)
+except OSError as error:
+    print("write failed", error.errno, error.strerror, flush=True)
+    sys.exit(1)
+print("wrote", total, "MiB", flush=True)
+time.sleep(60)
+'''
+
+
+async def test_writing_past_the_disk_quota_ends_the_job_and_the_next_one_runs(backend, tmp_path):
+    executor = ContainerExecutor(small(backend, disk_mb=64))
+    spec = job(tmp_path, WRITE_MIB, command=("python", "solution.py", "/work", "1024"))
+    handle = await executor.prepare(spec)
+    await executor.start(handle)
+    result = await executor.wait(handle)
+    assert result.killed == "disk quota", (result.exit_code, result.stdout, result.stderr[-1000:])
+    assert not result.oom and not result.timed_out and result.duration_s < 30
+    after = await executor.prepare(job(tmp_path, "print('next')\n"))
+    await executor.start(after)
+    assert (await executor.wait(after)).stdout == b"next\n"
+
+
+async def test_tmp_counts_in_the_disk_quota(backend, tmp_path):
+    executor = ContainerExecutor(small(backend, disk_mb=32))
+    spec = job(tmp_path, WRITE_MIB, command=("python", "solution.py", "/tmp", "1024"))
+    handle = await executor.prepare(spec)
+    await executor.start(handle)
+    result = await executor.wait(handle)
+    assert result.killed == "disk quota", (result.exit_code, result.stdout, result.stderr[-1000:])
+    assert result.exit_code != 0 and result.duration_s < 30
+
+
+async def test_a_disk_quota_named_by_the_job_wins_over_the_backends(backend, tmp_path):
+    if "disk_mb" not in JobSpec.__struct_fields__:
+        pytest.skip("JobSpec has no disk_mb yet")
+    executor = ContainerExecutor(backend)
+    spec = job(tmp_path, WRITE_MIB, command=("python", "solution.py", "/work", "1024"), disk_mb=48)
+    handle = await executor.prepare(spec)
+    await executor.start(handle)
+    result = await executor.wait(handle)
+    assert result.killed == "disk quota", (result.exit_code, result.stdout, result.stderr[-1000:])
+
+
+FORK_BOMB = r'''
+import os, time
+print("forking", flush=True)
+while True:
+    try:
+        os.fork()
+    except OSError:
+        time.sleep(0.01)
+'''
+
+
+async def test_a_fork_bomb_is_held_at_the_pids_limit_then_ended_and_the_next_job_runs(backend, tmp_path):
+    executor = ContainerExecutor(small(backend, pids_limit=32))
+    handle = await executor.prepare(job(tmp_path, FORK_BOMB, memory_mb=1024))
+    await executor.start(handle)
+    result = await executor.wait(handle)
+    assert result.killed == "too many processes", (result.exit_code, result.stdout[:200], result.stderr[-1000:])
+    assert not result.oom and not result.timed_out and result.duration_s < 30
+    after = await executor.prepare(job(tmp_path, "print('next')\n"))
+    await executor.start(after)
+    assert (await executor.wait(after)).stdout == b"next\n"
+
+
+@pytest.mark.parametrize("bind", [
+    "/var/run", "/run", "/run/docker.sock", "/var/run/docker.sock:/docker.sock", "/run/podman/podman.sock",
+    "/", "/var", "/var/run/", "/proc", "/sys/fs/cgroup", "/dev", "/srv/engine.sock", "relative/path",
+])
+def test_a_backend_binding_an_engine_socket_or_run_is_refused(bind):
+    from airad.executors.config import ContainerBackend
+
+    with pytest.raises(ValueError, match="ro_binds entry"):
+        ContainerExecutor(ContainerBackend(url="unix:///tmp/engine/docker.sock", ro_binds=(bind,)))
+
+
+def test_a_backend_binding_its_own_engines_socket_dir_is_refused(tmp_path):
+    from airad.executors.config import ContainerBackend
+
+    url = f"unix://{tmp_path}/engine/docker.sock"
+    for bind in (str(tmp_path), f"{tmp_path}/engine", f"{tmp_path}/engine/docker.sock:/x"):
+        with pytest.raises(ValueError, match="ro_binds entry"):
+            ContainerExecutor(ContainerBackend(url=url, ro_binds=(bind,)))
+    ContainerExecutor(ContainerBackend(url=url, ro_binds=("/usr", "/opt/models:/models", f"{tmp_path}/models")))

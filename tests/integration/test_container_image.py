@@ -80,3 +80,39 @@ def test_the_quickstart_runs_with_executor_container(runtime_backend, tmp_path):
     events = subprocess.run([*airad, "events", "quickstart-in-containers", "--json"], capture_output=True, text=True, env=env, timeout=120)
     dispatched = [json.loads(line) for line in events.stdout.splitlines() if '"node.dispatched"' in line]
     assert len(dispatched) == 4 and all(e["executor"] == "container" and "container" in json.loads(e["handle"]) for e in dispatched)
+
+
+AUDIT = r"""
+import json, os, subprocess
+def found(*args):
+    return subprocess.run(["find", "/", "-xdev", *args, "-print"], capture_output=True, text=True).stdout.split()
+print(json.dumps({
+    "uid": os.getuid(),
+    "owned": found("-user", str(os.getuid())),
+    "writable_dirs": found("-type", "d", "-writable"),
+}))
+"""
+
+
+async def test_the_built_image_runs_jobs_as_nobody_and_keeps_no_build_secrets(runtime_backend, tmp_path):
+    import json
+
+    import aiodocker
+
+    async with aiodocker.Docker(url=runtime_backend.url) as docker:
+        image = await docker.images.inspect(runtime_backend.image)
+        async with docker._query(f"images/{runtime_backend.image}/history") as response:
+            history = json.dumps(await response.json())
+    assert image["Config"]["User"] == "65534:65534"
+    assert "PIP_INDEX_URL" not in history and "host-ca" not in history and "airad-build" not in history, history
+    executor = ContainerExecutor(runtime_backend)
+    spec = JobSpec(job_id="image/audit", files={"solution.py": AUDIT}, inputs_dir=str(tmp_path), timeout_s=120.0)
+    handle = await executor.prepare(spec)
+    await executor.start(handle)
+    result = await executor.wait(handle)
+    assert result.exit_code == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout)
+    assert seen["uid"] == 65534
+    assert all(path == "/work" or path.startswith("/work/") for path in seen["owned"]), seen["owned"]
+    sticky_tmp = {"/tmp", "/var/tmp", "/run/lock", "/var/lock"}  # world-writable, sticky: in the job's own layer, in its quota
+    assert set(seen["writable_dirs"]) - sticky_tmp <= {"/work", "/work/submission"} | {p for p in seen["writable_dirs"] if p.startswith("/work/")}, seen

@@ -175,11 +175,21 @@ async def test_sandbox_hides_the_dirs_a_job_names_as_hidden(layout, tmp_path):
     answers = tmp_path / "competition" / "private"
     answers.mkdir(parents=True)
     (answers / "test.csv").write_text("id,label\n1,secret\n")
-    executor = LocalExecutor(root / "state" / "work", sandbox=True, hidden=((root / "state").resolve(),))
-    code = f"import os\nprint(os.listdir({str(answers)!r}))\n"
+    (answers.parent / "public.csv").write_text("id\n1\n")
+    executor = LocalExecutor(
+        root / "state" / "work", sandbox=True, hidden=((root / "state").resolve(),), ro_binds=(str(answers.parent),),
+    )
+    code = (
+        f"import os\nprint(sorted(os.listdir({str(answers.parent)!r})), os.listdir({str(answers)!r}))\n"
+        f"print(os.listdir({str(root / 'state')!r}), os.path.exists({str(tmp_path / 'elsewhere')!r}))\n"
+    )
+    (tmp_path / "elsewhere").mkdir()
     result = await run(executor, _spec(inputs, code, hidden=(str(answers),)))
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == b"[]\n"
+    assert result.stdout == b"['private', 'public.csv'] []\n['work'] False\n", (
+        "a hidden dir inside a visible tree is empty; of the state dir only the way to the job's own work dir shows; "
+        "what is not allowed is absent"
+    )
 
 
 async def test_a_job_claimed_by_a_wrapper_that_died_before_running_it_is_lost_not_waited_on(executor, layout):

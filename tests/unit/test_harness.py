@@ -81,4 +81,5 @@ def test_concurrent_preparations_of_one_task_agree(tmp_path):
         tasks = list(pool.map(lambda _: prepare_bundled(BundledTask(name="wine"), seed=4, tasks_root=tmp_path), range(8)))
     answers = {(t.root / "private" / "answers.csv").read_text() for t in tasks}
     assert len(answers) == 1
-    assert [p.name for p in (tmp_path / "wine").iterdir()] == ["seed-4-val-0.2"]
+    assert [p.name for p in (tmp_path / "wine").iterdir()] == [tasks[0].root.name]
+    assert tasks[0].root.name.startswith("seed-4-val-0.2-split-")
