@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # One split secret for every daemon the tests start, so the offline coder (whose answers follow the
 # data it is shown) behaves the same on every run; tests of the secret itself pass their own.
-os.environ.setdefault("AIRAD_SPLIT_SECRET_FILE", str(Path(__file__).parent / "fixtures" / "split-secret"))
+os.environ.setdefault("AIRAD_SPLIT_KEY_FILE", str(Path(__file__).parent / "fixtures" / "split-secret"))
 
 from airad.daemon.nats_server import EmbeddedNats  # noqa: E402
 

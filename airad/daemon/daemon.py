@@ -99,7 +99,7 @@ class Daemon:
         try:
             js = nc.jetstream()
             await ensure_streams(js)
-            await _share_split_secret(js, self.settings.state_path / "tasks", self.settings.split_secret_file)
+            await _share_split_secret(js, self.settings.state_path / "tasks", self.settings.split_key_file)
             event_log = JetStreamEventLog(js)
             index = await JetStreamRunIndex.open(js)
             self.leases = await JetStreamLeases.open(js, self.owner, self.settings.lease_ttl_s)
@@ -312,6 +312,6 @@ async def _share_split_secret(js, tasks_root: Path, configured: str | None = Non
     shared = await first_value(js, split_secret.SECRET_FILE, local)
     if configured and shared != local:
         raise split_secret.SplitSecretError(
-            f"split_secret_file {configured} differs from the split secret the daemons on this NATS already share"
+            f"split_key_file {configured} differs from the split secret the daemons on this NATS already share"
         )
     await anyio.to_thread.run_sync(split_secret.adopt, tasks_root, shared)

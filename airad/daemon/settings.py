@@ -67,7 +67,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     `max_output_file_mb`: an output file (a node's submission) bigger than this is not collected
     by any executor; the node's stderr and its score error say so.
 
-    `split_secret_file`: a file holding the installation's split secret (32 bytes: which rows of a
+    `split_key_file`: a file holding the installation's split secret (32 bytes: which rows of a
     bundled or CSV task are validation and which held-out test; `tasks.split_secret`), to share it
     across installations or pin it in tests; unset, the first daemon on a NATS draws one and every
     other daemon there adopts it.
@@ -93,7 +93,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     slurm: SlurmBackend | None = None
     mlflow_tracking_uri: str | None = None
     nats_auth: NatsAuth = NatsAuth()
-    split_secret_file: str | None = None
+    split_key_file: str | None = None
 
     @property
     def state_path(self) -> Path:

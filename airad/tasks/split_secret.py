@@ -50,7 +50,7 @@ def load_or_create(directory: Path) -> bytes:
 
 
 def read_file(path: Path) -> bytes:
-    """A secret kept in a file of the operator's choosing (`split_secret_file`)."""
+    """A secret kept in a file of the operator's choosing (`split_key_file`)."""
     try:
         return _read(Path(path), keep_private=False)
     except OSError as exc:
