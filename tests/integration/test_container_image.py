@@ -30,8 +30,10 @@ open("submission/submission.csv", "w").write(f"accuracy\\n{model.score(X, y):.2f
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def runtime_backend(dockerd_engine):  # noqa: F811
+    """The runtime image, built once per session: the shared-infra worker may interleave this
+    module's tests with others', and a module-scoped build then ran once per test (~100 s each)."""
     require("debootstrap")
     require("docker")
     build = subprocess.run(
