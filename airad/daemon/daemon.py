@@ -40,8 +40,8 @@ from airad.events.jetstream import (
     JetStreamLeases,
     JetStreamRunIndex,
     ensure_streams,
-    first_value,
 )
+from airad.events.installation import first_value
 from airad.events.knowledge_log import JetStreamKnowledgeLog
 from airad.events.log import EXPERIMENT_EVENTS, AppendConflict, Leases
 from airad.executors.base import Executor

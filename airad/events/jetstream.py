@@ -210,20 +210,6 @@ async def _bucket(js: JetStreamContext, name: str, **config):
         return await js.create_key_value(bucket=name, **config)
 
 
-INSTALLATION_BUCKET = "airad_installation"
-
-
-async def first_value(js: JetStreamContext, key: str, candidate: bytes) -> bytes:
-    """The value every daemon on this NATS agrees on for `key` of the installation bucket: the
-    first candidate ever put there (later candidates lose the atomic create and read it)."""
-    bucket = await _bucket(js, INSTALLATION_BUCKET, history=1)
-    try:
-        await bucket.create(key, candidate)
-    except nats.js.errors.KeyWrongLastSequenceError:
-        pass
-    return (await bucket.get(key)).value
-
-
 class JetStreamRunIndex:
     """RunIndex over a KV bucket, one key per run; a run's end is also announced on the core-NATS
     subject `airad.run-ended.<run id>` (no stream keeps it), so listeners need not poll the bucket."""

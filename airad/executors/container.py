@@ -30,9 +30,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import re
-import stat
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -56,6 +54,7 @@ from airad.executors.base import (
 from airad.executors.config import ContainerBackend
 from airad.executors.local import thread_limits
 from airad.executors.container_files import WORK, archive, read_file, read_output
+from airad.executors.container_mounts import check_ro_binds, read_only_bind
 from airad.executors.container_limits import DISK_LABEL, WATCH_INTERVAL_S, LimitWatch, limit_hit, mark_limit, with_limit
 from airad.executors.output_files import OutputRefused
 from airad.executors.sandbox_launch import PACKAGE_FINDER
@@ -69,9 +68,6 @@ ENDED = ("exited", "dead", "stopped")
 MIB = 1024 * 1024
 JOB_UID = JOB_GID = 65534  # nobody:nogroup; numeric, so any image runs it, with or without that user
 JOB_USER = f"{JOB_UID}:{JOB_GID}"
-# Host paths a read-only bind may neither be, lie below, nor contain: where engine sockets live
-# (a read-only mount still lets a process connect to a socket in it), the kernel's views of the host.
-FORBIDDEN_BIND_ROOTS = ("/run", "/var/run", "/proc", "/sys", "/dev")
 
 
 class ContainerExecutor:
@@ -266,40 +262,9 @@ def create_config(spec: JobSpec, backend: ContainerBackend, hidden: list[str] = 
     }
 
 
-def read_only_bind(bind: str) -> str:
-    """`PATH` or `HOST:CONTAINER` as an engine bind spec, read-only."""
-    host, _, target = bind.partition(":")
-    return f"{host}:{target or host}:ro"
-
-
 def job_disk_mb(spec: JobSpec, backend: ContainerBackend) -> int:
     """The job's disk quota in MiB: its own, else the backend's."""
     return spec.disk_mb or backend.disk_mb
-
-
-def check_ro_binds(backend: ContainerBackend) -> None:
-    """Refuse `ro_binds` that could hand a job an engine: a socket, a path ending in `.sock`, the
-    engine's own socket or the dir holding it, anything at or below (or above) /run, /var/run, /proc,
-    /sys or /dev, and "/" itself; a relative path is refused too. `ValueError` names the bad entry."""
-    engine_socket = backend.url.removeprefix("unix://") if backend.url.startswith("unix://") else None
-    guarded = [*FORBIDDEN_BIND_ROOTS, *([engine_socket, os.path.realpath(engine_socket)] if engine_socket else [])]
-    for bind in backend.ro_binds:
-        host = bind.partition(":")[0]
-        if not os.path.isabs(host):
-            raise ValueError(f"container ro_binds entry {bind!r}: the host path must be absolute")
-        for path in {os.path.normpath(host), os.path.realpath(host)}:
-            for root in guarded:
-                if path == root or path.startswith(root.rstrip("/") + "/") or root.startswith(path.rstrip("/") + "/"):
-                    raise ValueError(
-                        f"container ro_binds entry {bind!r} would mount {root} (or a dir holding it) into every job: "
-                        "an engine socket or the host's kernel views must never be mounted"
-                    )
-            try:
-                is_socket = stat.S_ISSOCK(os.stat(path).st_mode)
-            except OSError:
-                is_socket = False
-            if is_socket or path.endswith(".sock"):
-                raise ValueError(f"container ro_binds entry {bind!r} names a socket: it must never be mounted into a job")
 
 
 def work_archive(files: dict[str, str]) -> bytes:

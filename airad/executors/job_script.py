@@ -15,6 +15,7 @@ its cgroup is killed, and the limit it hit, if any, is written to `limit_hit`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 from pathlib import Path
@@ -79,6 +80,12 @@ class Limits(NamedTuple):
     cgroups: Mapping | None = None
     cgroup_name: str = "job"
     owner: int | None = None
+
+
+def cgroup_name(job_dir: str) -> str:
+    """The name of a job's cgroup: its dir's name and a digest of its whole path, so two daemons
+    (or hosts' roots) with the same job ids never share one."""
+    return f"{os.path.basename(job_dir.rstrip('/'))}-{hashlib.sha1(job_dir.encode()).hexdigest()[:8]}"
 
 
 def _cgroup_dirs(limits: Limits) -> list[tuple[str, str]]:

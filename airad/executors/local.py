@@ -15,7 +15,6 @@ is root. Without bwrap it runs as a plain process group: isolation is then only 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import re
 import shutil
@@ -113,7 +112,7 @@ class LocalExecutor:
         env = {**BASE_ENV, **thread_limits(spec.cpus), "HOME": str(work), **spec.env}
         limits = job_script.Limits(
             memory_mb=spec.memory_mb, processes=spec.processes, cpus=spec.cpus, disk_mb=spec.disk_mb,
-            cgroups=facts["cgroups"], cgroup_name=f"{job_dir.name}-{hashlib.sha1(str(job_dir).encode()).hexdigest()[:8]}",
+            cgroups=facts["cgroups"], cgroup_name=job_script.cgroup_name(str(job_dir)),
             owner=sandbox_launch.SANDBOX_UID if sandboxed and facts["as_root"] else None,
         )
         script = job_script.render(argv, timeout_s=spec.timeout_s, env=env, limits=limits)
@@ -162,7 +161,7 @@ class LocalExecutor:
         if spec.hide_dataset_packages:
             also += map(Path, self._facts["package_dirs"])
         facts = {**self._facts, "hidden": [*self._facts["hidden"], *map(str, also)]}
-        tmp_mb = min([size for size in (spec.disk_mb, spec.memory_mb) if size] or [sandbox_launch.TMP_MB])
+        tmp_mb = sandbox_launch.tmp_size_mb(spec.disk_mb, spec.memory_mb)
         return sandbox_launch.bwrap_argv(facts, str(work), str(inputs), gpus=False, tmp_mb=tmp_mb)
 
     async def start(self, handle: str) -> None:

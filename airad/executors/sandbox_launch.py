@@ -195,6 +195,12 @@ def bwrap_argv(found: dict, work: str, inputs: str, gpus: bool, tmp_mb: int = TM
     return _launch_argv(found, allowed_mounts(found, work, inputs, gpus, tmp_mb), [], chdir=work)
 
 
+def tmp_size_mb(disk_mb: int | None, memory_mb: int | None) -> int:
+    """The size of a job's `/tmp` (and `/dev/shm`): within both its disk quota and its memory, as
+    what it holds counts as both."""
+    return min([size for size in (disk_mb, memory_mb) if size] or [TMP_MB])
+
+
 def cgroup_facts(name: str = "airad-jobs") -> dict:
     """Where this host lets the launcher make one cgroup per job: `{"version": 2, "base": DIR}`
     (a delegated cgroup v2 subtree with memory, pids and cpu), `{"version": 1, "base": {controller:

@@ -30,6 +30,7 @@ from airad.executors import job_script
 from airad.executors.base import OUTPUT_FILE_LIMIT_BYTES, JobLost, JobResult, JobSpec, decode_handle, encode_handle
 from airad.executors.config import SlurmBackend
 from airad.executors.local import thread_limits
+from airad.executors.sandbox_launch import tmp_size_mb
 from airad.executors.slurm_commands import (
     Commands, Completed, LocalCommands, SshCommands, pack, read_outputs, read_tree, write_tree,
 )
@@ -128,7 +129,7 @@ class SlurmExecutor:
             sandbox = {
                 "python": self.backend.python, "root": self.backend.root, "hidden": [*self.backend.hidden, *spec.hidden],
                 "ro_binds": list(self.backend.ro_binds), "hidden_packages": self.hidden_packages if spec.hide_dataset_packages else {},
-                "tmp_mb": min([size for size in (spec.disk_mb, spec.memory_mb) if size] or [1024]),
+                "tmp_mb": tmp_size_mb(spec.disk_mb, spec.memory_mb),
                 "work": home, "gpus": spec.gpus > 0, "required": bool(self.backend.sandbox),
             }
             argv = [self.backend.python, posixpath.join(job_dir, LAUNCHER), "run", json.dumps(sandbox), "--", *argv]

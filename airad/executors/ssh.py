@@ -13,7 +13,6 @@ A collected job dir is renamed to `<root>/.trash-*`, which the next start on the
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import posixpath
 import shlex
 import time
@@ -41,7 +40,7 @@ from airad.executors.base import (
 )
 from airad.executors.config import SshHost
 from airad.executors.local import thread_limits
-from airad.executors.sandbox_launch import SANDBOX_UID, TMP_MB
+from airad.executors.sandbox_launch import SANDBOX_UID, tmp_size_mb
 from airad.executors.ssh_link import HostKeyRejected, SshLink, inputs_digest, remote_script
 from airad.executors.ssh_sandbox import HostSandbox, bwrap_argv, parse_probe, probe_command
 
@@ -240,7 +239,7 @@ class SshExecutor:
                 sandbox = structs.replace(sandbox, hidden=[*sandbox.hidden, *sandbox.package_dirs])
             command = bwrap_argv(
                 sandbox, work=real_path(sandbox, host.root, work), inputs=real_path(sandbox, host.root, remote_inputs),
-                gpus=spec.gpus > 0, tmp_mb=min([size for size in (spec.disk_mb, spec.memory_mb) if size] or [TMP_MB]),
+                gpus=spec.gpus > 0, tmp_mb=tmp_size_mb(spec.disk_mb, spec.memory_mb),
             ) + command
         env = {
             **REMOTE_ENV, "HOME": work, **thread_limits(spec.cpus), **spec.env,
@@ -250,7 +249,7 @@ class SshExecutor:
         limits = job_script.Limits(
             memory_mb=spec.memory_mb, processes=spec.processes, cpus=spec.cpus, disk_mb=spec.disk_mb,
             cgroups=sandbox.cgroups if sandbox is not None else None,
-            cgroup_name=f"{posixpath.basename(job_dir)}-{hashlib.sha1(job_dir.encode()).hexdigest()[:8]}",
+            cgroup_name=job_script.cgroup_name(job_dir),
             owner=SANDBOX_UID if sandbox is not None and sandbox.as_root else None,
         )
         files[posixpath.join(job_dir, job_script.SCRIPT)] = job_script.render(command, timeout_s=spec.timeout_s, env=env, limits=limits)
