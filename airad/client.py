@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from airad.request_files import RequestFileError, inline_files
+from airad.schemas.request_files import RequestFileError, inline_files
 from airad.events.experiment import ExperimentState, evolve_experiment, fold_experiment
-from airad.events.experiment_report import ExperimentReport, experiment_report
+from airad.reports.experiment_report import ExperimentReport, experiment_report
 from airad.events.fold import RunState, evolve, fold
 from airad.events.jetstream import (
     EXPERIMENTS_SUBJECT,

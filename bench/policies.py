@@ -22,9 +22,9 @@ import structlog
 
 from airad.daemon.llm import LiteLLMClient
 from airad.daemon.runner import drive_run
-from airad.daemon.writer import RunServices
-from airad.events.diversity import draft_diversity
-from airad.events.memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
+from airad.daemon.run_services import RunServices
+from airad.reports.diversity import draft_diversity
+from airad.events.in_memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
 from airad.executors.local import LocalExecutor
 from airad.schemas.events import RunSubmitted
 from airad.schemas.policies import AiraGreedyPolicy, EvolutionaryPolicy, GreedyPolicy, MctsPolicy

@@ -53,7 +53,7 @@ from airad.daemon.daemon import Daemon  # noqa: E402
 from airad.daemon.llm import Completion  # noqa: E402
 from airad.daemon.nats_server import EmbeddedNats  # noqa: E402
 from airad.daemon.settings import Settings  # noqa: E402
-from airad.daemon.writer import RunServices, RunWriter  # noqa: E402
+from airad.daemon.run_services import RunServices, RunWriter  # noqa: E402
 from airad.events.fold import RunState  # noqa: E402
 from airad.events.jetstream import JetStreamEventLog  # noqa: E402
 from airad.events import request_tokens  # noqa: E402

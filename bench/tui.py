@@ -19,7 +19,7 @@ import time
 import msgspec
 
 from airad.events.log import RunSummary
-from airad.events.memory import InMemoryEventLog, InMemoryRunIndex
+from airad.events.in_memory import InMemoryEventLog, InMemoryRunIndex
 from airad.schemas.events import (
     NodeDispatched,
     NodeExecuted,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airad.events.memory import InMemoryBlobStore, InMemoryEventLog
+from airad.events.in_memory import InMemoryBlobStore, InMemoryEventLog
 from airad.schemas.events import (
     NodeAnalyzed,
     NodeExecuted,

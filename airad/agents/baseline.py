@@ -7,7 +7,7 @@ with node 0 alone; wherever a policy would still fall back to a draft, `instead_
 
 from __future__ import annotations
 
-from airad.agents.view import PolicyView
+from airad.agents.policy_view import PolicyView
 from airad.schemas.events import Operator
 
 

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 import msgspec
 
 from airad.agents.findings import Finding, gain
-from airad.agents.knowledge import atom_line
+from airad.agents.knowledge_prompt import atom_line
 from airad.agents.operators import Message
-from airad.schemas.knowledge import ATOM_KINDS, Atom, Evidence
+from airad.schemas.knowledge_events import ATOM_KINDS, Atom, Evidence
 
 JOB = "distill"
 CLAIM_CHARS = 500

@@ -15,7 +15,7 @@ import math
 import random
 
 from airad.agents.greedy import debuggable_leaves
-from airad.agents.view import PolicyView
+from airad.agents.policy_view import PolicyView
 from airad.schemas.events import Operator
 from airad.schemas.policies import EvolutionaryPolicy
 

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from msgspec import Struct
 
 from airad.agents.families import family_name, family_of
-from airad.agents.view import NodeView, policy_view
+from airad.agents.policy_view import NodeView, policy_view
 from airad.events.fold import RunState
-from airad.schemas.knowledge import AtomKind, Effect
+from airad.schemas.knowledge_events import AtomKind, Effect
 
 CHANGE_CHARS = 160
 KEY_CHARS = 72

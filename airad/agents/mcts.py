@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import random
 
-from airad.agents.view import NodeView, PolicyView
+from airad.agents.policy_view import NodeView, PolicyView
 from airad.schemas.events import Operator
 from airad.schemas.policies import MctsPolicy
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airad.agents.view import NodeView, PolicyView
+from airad.agents.policy_view import NodeView, PolicyView
 from airad.schemas.events import Operator
 from airad.schemas.policies import OperatorSpec
 

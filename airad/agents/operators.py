@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 from msgspec import Struct
 
-from airad.agents.knowledge import knowledge_section
+from airad.agents.knowledge_prompt import knowledge_section
 from airad.agents.memory import memory_lines
-from airad.agents.view import NodeView, PolicyView
+from airad.agents.policy_view import NodeView, PolicyView
 from airad.schemas.events import Operator
-from airad.schemas.knowledge import Atom
+from airad.schemas.knowledge_events import Atom
 from airad.schemas.policies import OperatorSpec
 
 SYSTEM_PROMPT = (

@@ -10,7 +10,7 @@ from airad.agents.baseline import instead_of_draft
 from airad.agents.evolution import decide_evolution
 from airad.agents.greedy import decide_greedy
 from airad.agents.mcts import decide_mcts
-from airad.agents.view import PolicyView
+from airad.agents.policy_view import PolicyView
 from airad.schemas.events import Operator
 from airad.schemas.policies import AiraGreedyPolicy, EvolutionaryPolicy, GreedyPolicy, MctsPolicy, PolicySpec
 

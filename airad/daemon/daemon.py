@@ -28,7 +28,7 @@ from airad.daemon.intake import accept
 from airad.daemon.llm import LLM, LiteLLMClient
 from airad.daemon.runner import drive_run
 from airad.daemon.settle import settle
-from airad.daemon.writer import RunServices
+from airad.daemon.run_services import RunServices
 from airad.daemon.settings import Settings
 from airad.events.jetstream import (
     EXPERIMENTS_SUBJECT,

@@ -24,7 +24,7 @@ from airad.daemon.intake import EXCERPT_CHARS, MAX_REQUEST_BYTES
 from airad.daemon.settle import settle
 from airad.daemon.validation import RequestError, parse_experiment
 from airad.events.experiment import ExperimentState, evolve_experiment, fold_experiment
-from airad.events.experiment_report import run_result
+from airad.reports.experiment_report import run_result
 from airad.events.fold import fold
 from airad.events.log import CancelMarks, EventLog, RunIndex, experiment_key
 from airad.schemas.experiment import PlannedRun, run_request

@@ -10,7 +10,7 @@ import msgspec
 from airad.daemon.validation import RequestError, parse_request
 from airad.events.fold import fold
 from airad.events.log import EventLog, RunIndex
-from airad.events.summary import summarize
+from airad.reports.summary import summarize
 from airad.schemas.events import RunRejected, RunSubmitted
 from airad.schemas.request import RunId
 

@@ -17,10 +17,10 @@ import structlog
 
 from airad.agents.baseline import awaiting_baseline
 from airad.agents.policy import decide
-from airad.agents.view import policy_view
-from airad.daemon.knowledge import distil, run_knowledge
+from airad.agents.policy_view import policy_view
+from airad.daemon.run_knowledge import distil, run_knowledge
 from airad.daemon.steps import abandon, carry_out
-from airad.daemon.writer import RunServices, RunWriter
+from airad.daemon.run_services import RunServices, RunWriter
 from airad.events.fold import RunState, fold
 from airad.events.log import AppendConflict
 from airad.schemas.events import NodeSelected, RunFinished, RunStarted

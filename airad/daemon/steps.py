@@ -14,9 +14,9 @@ import anyio
 from airad.agents.analysis import REVIEW_TOOL, build_analyze_prompt, parse_review
 from airad.agents.answers import AnswerError, parse_answer
 from airad.agents.operators import build_prompt
-from airad.agents.view import policy_view
+from airad.agents.policy_view import policy_view
 from airad.daemon.llm import LLMError
-from airad.daemon.writer import RunServices, RunWriter
+from airad.daemon.run_services import RunServices, RunWriter
 from airad.events.fold import Node
 from airad.events.log import AppendConflict
 from airad.executors.base import JobLost, JobSpec, uncollected_reason
@@ -30,7 +30,7 @@ from airad.schemas.events import (
     NodeScored,
     NodeTested,
 )
-from airad.schemas.knowledge import Atom
+from airad.schemas.knowledge_events import Atom
 from airad.schemas.request import operators_of
 from airad.tasks.base import Score, Task
 from airad.tasks.medals import grading_report

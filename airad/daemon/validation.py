@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 
-from airad.request_files import RequestFileError, inline_files
+from airad.schemas.request_files import RequestFileError, inline_files
 from airad.schemas.experiment import ExperimentRequest, experiment_problem
 from airad.schemas.request import RunRequest
 from airad.tasks.registry import task_problem
@@ -60,7 +60,7 @@ def parse_request(
     """Decode and check a request from JSON (or TOML) text; raise RequestError on any problem.
     With `executors`, the request must name one of those executor kinds (the ones configured).
     With `base_dir` (the folder of a request file), the files it names are inlined first (see
-    `airad.request_files`)."""
+    `airad.schemas.request_files`)."""
     if base_dir is not None:
         raw = _inlined(raw, toml, base_dir)
         toml = False

@@ -26,7 +26,7 @@ from airad.schemas.events import (
     RunStarted,
     RunSubmitted,
 )
-from airad.schemas.knowledge import AtomRef
+from airad.schemas.knowledge_events import AtomRef
 from airad.schemas.request import RunRequest
 
 NodeStatus = Literal["selected", "generated", "dispatched", "executed", "scored", "failed"]

@@ -11,8 +11,8 @@ import nats.js.errors
 
 from airad.events.jetstream import KNOWLEDGE_PREFIX, JetStreamEventLog
 from airad.events.log import KNOWLEDGE_EVENTS
-from airad.events.memory import InMemoryEventLog
-from airad.schemas.knowledge import KnowledgeEvent
+from airad.events.in_memory import InMemoryEventLog
+from airad.schemas.knowledge_events import KnowledgeEvent
 
 
 class KnowledgeLog(Protocol):

@@ -11,7 +11,7 @@ from msgspec import Struct
 
 from airad.schemas.events import Event, decode_event, encode_event
 from airad.schemas.experiment_events import decode_experiment_event, encode_experiment_event
-from airad.schemas.knowledge import decode_knowledge_event, encode_knowledge_event
+from airad.schemas.knowledge_events import decode_knowledge_event, encode_knowledge_event
 
 
 @dataclass(frozen=True)

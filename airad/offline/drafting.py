@@ -6,7 +6,7 @@ import random
 import re
 
 from airad.offline.catalog import BUGS, FAMILY_ALIASES, FAMILY_NAMES, param_grid
-from airad.offline.knowledge import apply_to_draft, choose_family
+from airad.offline.knowledge_use import apply_to_draft, choose_family
 from airad.offline.plans import closing_sentence, features_sentence, task_sentence
 from airad.offline.program import NO_HINTS, ProgramHints
 from airad.offline.prompt import Attempt, KnownAtom, TaskFacts

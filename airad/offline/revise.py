@@ -14,7 +14,7 @@ import re
 from airad.offline.catalog import FAMILY_NAMES, TREE_CAP, TREE_COUNT, default_params
 from airad.offline.drafting import SCALED_FAMILIES, draft
 from airad.offline.ensemble import MAX_MEMBERS, as_member, as_single, family_label, is_ensemble, map_members
-from airad.offline.knowledge import choose_change
+from airad.offline.knowledge_use import choose_change
 from airad.offline.plans import closing_sentence, headline
 from airad.offline.program import NO_HINTS, ProgramHints, program_hints
 from airad.offline.prompt import METRIC_NAMES, Prompt, TaskFacts

@@ -12,7 +12,7 @@ from typing import Literal, Union
 import msgspec
 from msgspec import Struct
 
-from airad.schemas.knowledge import AtomRef
+from airad.schemas.knowledge_events import AtomRef
 from airad.schemas.request import RunRequest
 
 Operator = Literal["draft", "improve", "debug", "crossover", "baseline"]  # baseline: the user's own script, node 0

@@ -1,7 +1,7 @@
 """Tasks built from datasets that ship inside installed packages, laid out like MLE-bench competitions.
 
 Prepared layout under `<tasks_root>/<name>/seed-<seed>-val-<fraction>-split-<tag>/` (see
-`airad.tasks.layout`; `<tag>` names the installation's split secret, `airad.tasks.split_secret`):
+`airad.tasks.table`; `<tag>` names the installation's split secret, `airad.tasks.split_secret`):
 `public/` (description.md, train.csv, test.csv, sample_submission.csv: what a node reads) and
 `private/answers.csv` (the harness's own: id, target, split). The hidden test rows are fixed
 per task and installation; the validation rows are drawn from the labelled data by the run's seed
@@ -26,7 +26,7 @@ from msgspec import Struct
 
 from airad.schemas.request import BundledTask
 from airad.tasks import split_secret
-from airad.tasks.layout import TableTask, data_overview, is_prepared, write_layout
+from airad.tasks.table import TableTask, data_overview, is_prepared, write_layout
 from airad.tasks.metrics import METRICS
 
 __all__ = [

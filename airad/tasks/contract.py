@@ -39,10 +39,10 @@ import pandas as pd
 
 from airad.schemas.request import ContractTask
 from airad.tasks.bundled import TEST_FRACTION
-from airad.tasks.layout import TableTask, is_prepared
+from airad.tasks.table import TableTask, is_prepared
 from airad.tasks.metrics import Metric
 from airad.tasks.registry import TaskError
-from airad.tasks.user import TableProblem, check_table, private_dirs, table_layout, task_description
+from airad.tasks.csv_task import TableProblem, check_table, private_dirs, table_layout, task_description
 
 REQUIRED_FUNCTIONS = ("load_data", "evaluate")
 REQUIRED_CONSTANTS = {"TARGET": str, "LOWER_IS_BETTER": bool}

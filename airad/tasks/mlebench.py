@@ -4,7 +4,7 @@ A competition prepared by MLE-bench (`data_dir/public/`, `data_dir/private/<answ
 `data_dir/leaderboard.csv` for medals) is turned, per (seed, validation fraction), into a view under
 the daemon's tasks dir: the same public files, except that a seed-drawn share of the labelled
 training examples moves to the test side, unlabelled, and their answers join the harness's own
-(`airad.tasks.views`, one split per layout of labelled data). One submission then predicts both,
+(`airad.tasks.competition_views`, one split per layout of labelled data). One submission then predicts both,
 and each split is graded by the competition's own grader.
 """
 
@@ -25,7 +25,7 @@ from airad.tasks.bundled import data_overview
 from airad.tasks.competition_harness import CompetitionHarness
 from airad.tasks.competitions import COMPETITIONS, competition
 from airad.tasks.medals import read_leaderboard
-from airad.tasks.views import Source, ViewError, ViewFacts, find_sample, plan_view, write_view
+from airad.tasks.competition_views import Source, ViewError, ViewFacts, find_sample, plan_view, write_view
 
 ANSWER_FILES = ("answers.csv", "test.csv")
 VIEW_VERSION = "v2"  # bumped when views are built differently: older ones are then rebuilt

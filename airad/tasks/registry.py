@@ -25,7 +25,7 @@ def task_problem(spec: TaskSpec) -> tuple[str, str] | None:
             return "$.task.name", f"unknown bundled task {spec.name!r}; known: {', '.join(bundled_task_names())}"
         return None
     if isinstance(spec, CsvTask):
-        from airad.tasks.user import csv_task_problem
+        from airad.tasks.csv_task import csv_task_problem
 
         return csv_task_problem(spec)
     if isinstance(spec, ContractTask):
@@ -51,7 +51,7 @@ def open_task(spec: TaskSpec, seed: int, tasks_root: Path) -> Task:
     if isinstance(spec, BundledTask):
         return prepare_bundled(spec, seed, tasks_root)
     if isinstance(spec, CsvTask):
-        from airad.tasks.user import prepare_csv
+        from airad.tasks.csv_task import prepare_csv
 
         return prepare_csv(spec, seed, tasks_root)
     if isinstance(spec, ContractTask):

@@ -12,7 +12,7 @@ from airad.events.jetstream import (
     JetStreamRunIndex,
 )
 from airad.events.log import EXPERIMENT_EVENTS, AppendConflict, RunSummary
-from airad.events.memory import InMemoryBlobStore, InMemoryCancelMarks, InMemoryEventLog, InMemoryLeases, InMemoryRunIndex
+from airad.events.in_memory import InMemoryBlobStore, InMemoryCancelMarks, InMemoryEventLog, InMemoryLeases, InMemoryRunIndex
 from tests.factories import History
 
 

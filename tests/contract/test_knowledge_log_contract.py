@@ -5,7 +5,7 @@ import pytest
 from airad.events.jetstream import JetStreamEventLog
 from airad.events.knowledge_log import InMemoryKnowledgeLog, JetStreamKnowledgeLog
 from airad.events.log import AppendConflict
-from airad.schemas.knowledge import Atom, KnowledgeDistilled
+from airad.schemas.knowledge_events import Atom, KnowledgeDistilled
 
 
 @pytest.fixture(params=["memory", "jetstream"])

@@ -49,7 +49,7 @@ class DaemonProcess:
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.state_dir / f"daemon-{os.getpid()}-{id(self)}-{self.starts}.log", "wb")
-        command = [sys.executable, "-m", "airad.cli", "--nats", self.nats_url, "daemon"]
+        command = [sys.executable, "-m", "airad.cli.main", "--nats", self.nats_url, "daemon"]
         command = as_user(self.user) + command if self.user else command
         if self.cgroups:
             join = "".join(f"echo $$ > {shlex.quote(path)}/cgroup.procs && " for path in self.cgroups)

@@ -73,7 +73,7 @@ def test_the_quickstart_runs_with_executor_container(runtime_backend, tmp_path):
     (tmp_path / "request.toml").write_text("\n".join(lines) + "\n")
     (tmp_path / "settings.toml").write_text(f'[container]\nurl = "{runtime_backend.url}"\nimage = "{runtime_backend.image}"\n')
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    airad = [sys.executable, "-m", "airad.cli", "--config", str(tmp_path / "settings.toml"), "--state-dir", str(tmp_path / "state")]
+    airad = [sys.executable, "-m", "airad.cli.main", "--config", str(tmp_path / "settings.toml"), "--state-dir", str(tmp_path / "state")]
     run = subprocess.run([*airad, "run", str(tmp_path / "request.toml"), "--json"], capture_output=True, text=True, env=env, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads(run.stdout.strip().splitlines()[-1])

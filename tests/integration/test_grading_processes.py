@@ -13,7 +13,7 @@ import pytest
 from airad.daemon.grading import Grader
 from airad.daemon.opened_tasks import OpenedTasks
 from airad.schemas.request import BundledTask, RunRequest
-from airad.tasks.layout import is_prepared
+from airad.tasks.table import is_prepared
 from airad.tasks.registry import TaskError, open_task
 from tests.conftest import require
 from tests.integration.test_cli import SMALL_RUN
@@ -39,7 +39,7 @@ def test_a_run_graded_in_worker_processes(tmp_path):
     require("bwrap")
     (tmp_path / "small.toml").write_text(SMALL_RUN)
     env = {**os.environ, "AIRAD_STATE_DIR": str(tmp_path / "state"), "AIRAD_GRADING_PROCESSES": "2"}
-    done = subprocess.run([sys.executable, "-m", "airad.cli", "run", str(tmp_path / "small.toml"), "--json"],
+    done = subprocess.run([sys.executable, "-m", "airad.cli.main", "run", str(tmp_path / "small.toml"), "--json"],
                           env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)

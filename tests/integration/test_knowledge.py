@@ -9,16 +9,16 @@ import msgspec
 import nats
 import pytest
 
-from airad.agents.knowledge import select_atoms
+from airad.agents.knowledge_prompt import select_atoms
 from airad.agents.operators import build_prompt
-from airad.agents.view import policy_view
+from airad.agents.policy_view import policy_view
 from airad.events.fold import fold
 from airad.events.jetstream import JetStreamBlobStore, JetStreamEventLog, JetStreamRunIndex
-from airad.events.knowledge import fold_knowledge
+from airad.events.knowledge_fold import fold_knowledge
 from airad.events.knowledge_log import JetStreamKnowledgeLog
-from airad.events.summary import summarize
+from airad.reports.summary import summarize
 from airad.schemas.events import NodeGenerated, NodeSelected, RunFinished, decode_event
-from airad.schemas.knowledge import decode_atoms
+from airad.schemas.knowledge_events import decode_atoms
 from airad.schemas.request import operators_of
 from airad.tasks.registry import open_task
 from tests.conftest import require

@@ -11,8 +11,8 @@ import pytest
 
 from airad.daemon.llm import LiteLLMClient
 from airad.daemon.runner import drive_run
-from airad.daemon.writer import RunServices
-from airad.events.memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
+from airad.daemon.run_services import RunServices
+from airad.events.in_memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
 from airad.schemas.events import NodeAnalyzed, RunSubmitted, encode_event
 from airad.schemas.policies import GreedyPolicy
 from airad.schemas.request import Budget, BundledTask, ModelSpec, RunRequest

@@ -2,7 +2,7 @@
 
 import pytest
 
-from airad.events.aide_export import export_aide
+from airad.reports.aide_export import export_aide
 from tests.export_fixtures import HOSTILE_CODE, stored_run
 from tests.infra.chromium import dump_dom, read_dom
 

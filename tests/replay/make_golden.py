@@ -17,9 +17,9 @@ import msgspec
 
 from airad.daemon.llm import LiteLLMClient
 from airad.daemon.runner import drive_run
-from airad.daemon.writer import RunServices
+from airad.daemon.run_services import RunServices
 from airad.events.fold import fold
-from airad.events.memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
+from airad.events.in_memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
 from airad.executors.local import LocalExecutor
 from airad.schemas.events import RunSubmitted, decode_event, encode_event
 from airad.schemas.policies import AiraGreedyPolicy, EvolutionaryPolicy, GreedyPolicy, MctsPolicy

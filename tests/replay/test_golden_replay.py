@@ -7,7 +7,7 @@ import msgspec
 import pytest
 
 from airad.agents.policy import decide
-from airad.agents.view import policy_view
+from airad.agents.policy_view import policy_view
 from airad.events.fold import RunState, evolve, fold
 from airad.schemas.events import NodeSelected, NodeTested
 from tests.replay.make_golden import POLICIES, load, log_path, state_path

@@ -14,7 +14,7 @@ import nats
 from airad.events.fold import fold
 from airad.events.jetstream import RUNS_BUCKET, JetStreamEventLog, ensure_streams
 from airad.events.log import RunSummary
-from airad.events.summary import summarize
+from airad.reports.summary import summarize
 from airad.schemas.events import Event
 
 ENDINGS = ("node.tested", "node.failed")

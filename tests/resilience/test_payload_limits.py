@@ -10,8 +10,8 @@ import anyio
 import pytest
 
 from airad.daemon.runner import drive_run
-from airad.daemon.writer import RunServices
-from airad.events.memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
+from airad.daemon.run_services import RunServices
+from airad.events.in_memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
 from airad.executors import base, job_script
 from airad.executors.base import JobSpec
 from airad.executors.local import LocalExecutor

@@ -7,10 +7,10 @@ import msgspec
 import pytest
 
 from airad.agents.evolution import islands_of
-from airad.agents.view import policy_view
+from airad.agents.policy_view import policy_view
 from airad.events.fold import fold
 from airad.events.log import RunSummary
-from airad.events.summary import summarize
+from airad.reports.summary import summarize
 from airad.schemas.events import encode_event
 from airad.tui import timeline as timeline_module
 from airad.tui.digest import digest

@@ -2,7 +2,7 @@
 fold of the events up to the position shown."""
 
 from airad.events.fold import fold
-from airad.events.memory import InMemoryEventLog
+from airad.events.in_memory import InMemoryEventLog
 from airad.tui.app import AiradApp
 from airad.tui.prompt import Prompt
 from airad.tui.replay_screen import ReplayScreen

@@ -1,7 +1,7 @@
 """The live run screen: a worker tails the log, the tree grows in place (lazily for big runs),
 the detail tabs follow the cursor."""
 
-from airad.events.memory import InMemoryEventLog
+from airad.events.in_memory import InMemoryEventLog
 from airad.schemas.events import RunFinished
 from airad.tui.app import AiradApp
 from airad.tui.node_detail import NodeDetail

@@ -8,8 +8,8 @@ from textual.widgets import DataTable
 
 from airad.events.fold import fold
 from airad.events.log import RunSummary
-from airad.events.memory import InMemoryEventLog, InMemoryRunIndex
-from airad.events.summary import summarize
+from airad.events.in_memory import InMemoryEventLog, InMemoryRunIndex
+from airad.reports.summary import summarize
 from airad.tui.app import AiradApp
 from airad.tui.help import HelpScreen
 from airad.tui.replay_screen import ReplayScreen

@@ -3,10 +3,10 @@
 import json
 import re
 
-from airad.events.aide_export import aide_journal, exc_type, exception_name, export_aide
+from airad.reports.aide_export import aide_journal, exc_type, exception_name, export_aide
 from airad.events.fold import fold
-from airad.events.html_tree import render_tree
-from airad.events.memory import InMemoryBlobStore, InMemoryEventLog
+from airad.reports.html_tree import render_tree
+from airad.events.in_memory import InMemoryBlobStore, InMemoryEventLog
 from tests.export_fixtures import HOSTILE_CODE, TRACEBACK, stored_run
 
 AIDE_NODE_FIELDS = {

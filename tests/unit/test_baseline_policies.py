@@ -7,7 +7,7 @@ import pytest
 
 from airad.agents.baseline import awaiting_baseline, instead_of_draft
 from airad.agents.policy import Action, decide
-from airad.agents.view import policy_view
+from airad.agents.policy_view import policy_view
 from airad.events.fold import fold
 from airad.schemas.events import NodeSelected
 from airad.schemas.policies import AiraGreedyPolicy, EvolutionaryPolicy, GreedyPolicy, MctsPolicy

@@ -7,8 +7,8 @@ import time
 import anyio
 
 from airad.daemon.runner import drive_run
-from airad.daemon.writer import RunServices
-from airad.events.memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
+from airad.daemon.run_services import RunServices
+from airad.events.in_memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
 from airad.schemas.events import NodeAnalyzed, NodeGenerated, NodeScored, NodeSelected, NodeTested, RunSubmitted
 from airad.schemas.policies import GreedyPolicy
 from airad.schemas.request import Budget, RunRequest, ScriptTask

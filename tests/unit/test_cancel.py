@@ -5,7 +5,7 @@ import anyio
 
 from airad.daemon.cancels import CancelWatch
 from airad.daemon.runner import drive_run
-from airad.events.memory import InMemoryCancelMarks
+from airad.events.in_memory import InMemoryCancelMarks
 from airad.schemas.events import NodeDispatched, NodeFailed, RunFinished
 from airad.schemas.policies import GreedyPolicy
 from airad.schemas.request import Budget

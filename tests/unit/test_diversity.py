@@ -1,4 +1,4 @@
-from airad.events.diversity import draft_diversity, model_families
+from airad.reports.diversity import draft_diversity, model_families
 
 
 def test_model_families_from_library_class_names():

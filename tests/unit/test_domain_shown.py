@@ -3,10 +3,10 @@ its MLflow params."""
 
 import msgspec
 
-from airad.cli_output import runs_table
+from airad.cli.output import runs_table
 from airad.events.fold import fold
 from airad.events.log import RunSummary
-from airad.events.summary import summarize
+from airad.reports.summary import summarize
 from airad.schemas.request import BundledTask, RunRequest
 from airad.tracking.mlflow_mapping import run_params
 from tests.factories import History

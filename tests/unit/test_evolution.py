@@ -1,6 +1,6 @@
 from airad.agents.evolution import decide_evolution, islands_of, populations
 from airad.agents.policy import decision_rng
-from airad.agents.view import policy_view
+from airad.agents.policy_view import policy_view
 from airad.events.fold import fold
 from airad.schemas.policies import EvolutionaryPolicy
 from tests.factories import History

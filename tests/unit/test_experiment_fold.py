@@ -3,7 +3,7 @@
 import pytest
 
 from airad.events.experiment import ExperimentState, evolve_experiment, fold_experiment
-from airad.events.experiment_report import experiment_report, run_result
+from airad.reports.experiment_report import experiment_report, run_result
 from airad.events.fold import fold
 from airad.schemas.events import RunFinished
 from airad.schemas.experiment import ExperimentRequest, Solver, plan_runs
@@ -127,7 +127,7 @@ def test_a_run_without_a_scored_node_loses_to_one_with_a_score():
 
 
 def test_the_experiments_table_lists_progress_and_a_rejected_experiment_without_a_request():
-    from airad.cli_experiment_output import experiments_table
+    from airad.cli.experiment_output import experiments_table
 
     accepted = fold_experiment(Log().events)
     rejected = ExperimentState("bad", status="rejected", rejection="$.seeds: empty")

@@ -12,8 +12,8 @@ from airad.daemon.intake import accept
 from airad.events.experiment import fold_experiment
 from airad.events.fold import fold
 from airad.events.log import EXPERIMENT_EVENTS
-from airad.events.memory import InMemoryCancelMarks, InMemoryEventLog, InMemoryRunIndex
-from airad.events.summary import summarize
+from airad.events.in_memory import InMemoryCancelMarks, InMemoryEventLog, InMemoryRunIndex
+from airad.reports.summary import summarize
 from airad.schemas.events import NodeExecuted, NodeGenerated, NodeScored, NodeSelected, NodeTested, RunFinished, RunSubmitted
 from airad.schemas.experiment_events import ExperimentAccepted, ExperimentRejected
 

@@ -1,5 +1,5 @@
 from airad.agents.policy import Action, decide
-from airad.agents.view import NodeView, policy_view
+from airad.agents.policy_view import NodeView, policy_view
 from airad.events.fold import fold
 from airad.schemas.request import GreedyPolicy
 from tests.factories import History, greedy_request

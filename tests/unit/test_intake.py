@@ -3,7 +3,7 @@
 import json
 
 from airad.daemon.intake import accept
-from airad.events.memory import InMemoryEventLog, InMemoryRunIndex
+from airad.events.in_memory import InMemoryEventLog, InMemoryRunIndex
 from airad.schemas.events import RunRejected, RunSubmitted
 
 GOOD = json.dumps({"task": {"kind": "bundled", "name": "wine"}}).encode()

@@ -2,12 +2,12 @@
 
 import pytest
 
-from airad.agents.knowledge import atom_line, knowledge_section, select_atoms
+from airad.agents.knowledge_prompt import atom_line, knowledge_section, select_atoms
 from airad.agents.operators import TaskBrief, build_prompt
-from airad.agents.view import policy_view
+from airad.agents.policy_view import policy_view
 from airad.events.fold import fold
-from airad.events.knowledge import MAX_EVIDENCE, KnowledgeState, evolve_knowledge, fold_knowledge, supersede
-from airad.schemas.knowledge import Atom, Evidence, KnowledgeDistilled
+from airad.events.knowledge_fold import MAX_EVIDENCE, KnowledgeState, evolve_knowledge, fold_knowledge, supersede
+from airad.schemas.knowledge_events import Atom, Evidence, KnowledgeDistilled
 from tests.factories import History
 
 

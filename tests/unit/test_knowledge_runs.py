@@ -5,17 +5,17 @@ answers nonsense, or a knowledge log that fails, never fails the run."""
 import anyio
 import pytest
 
-from airad.agents.knowledge import TOP_K, select_atoms
-from airad.daemon.knowledge import distil, run_knowledge
+from airad.agents.knowledge_prompt import TOP_K, select_atoms
+from airad.daemon.run_knowledge import distil, run_knowledge
 from airad.daemon.runner import drive_run
-from airad.daemon.writer import RunServices, RunWriter
+from airad.daemon.run_services import RunServices, RunWriter
 from airad.events.fold import fold
-from airad.events.knowledge import fold_knowledge
+from airad.events.knowledge_fold import fold_knowledge
 from airad.events.knowledge_log import InMemoryKnowledgeLog
-from airad.events.memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
+from airad.events.in_memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
 from airad.offline.coder import answer
 from airad.schemas.events import RunFinished, RunKnowledge, RunSubmitted
-from airad.schemas.knowledge import Atom, Evidence, KnowledgeDistilled, atom_ref, decode_atoms
+from airad.schemas.knowledge_events import Atom, Evidence, KnowledgeDistilled, atom_ref, decode_atoms
 from airad.schemas.request import Budget, BundledTask, RunRequest
 from tests.fakes import InlineExecutor, ScriptedLLM
 from tests.unit.test_distill import _run

@@ -1,6 +1,6 @@
 from airad.agents.mcts import decide_mcts
 from airad.agents.policy import decision_rng
-from airad.agents.view import policy_view
+from airad.agents.policy_view import policy_view
 from airad.events.fold import fold
 from airad.schemas.events import NodeSelected
 from airad.schemas.policies import MctsPolicy

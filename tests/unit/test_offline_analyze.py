@@ -150,7 +150,7 @@ async def test_litellm_solution_prompts_ignore_the_tools():
     import litellm
 
     from airad.agents.operators import build_prompt
-    from airad.agents.view import PolicyView
+    from airad.agents.policy_view import PolicyView
     from airad.offline.provider import MODEL, register
 
     register()

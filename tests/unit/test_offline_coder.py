@@ -11,7 +11,7 @@ import pytest
 
 from airad.agents.answers import AnswerError, parse_answer
 from airad.agents.operators import TaskBrief, build_prompt
-from airad.agents.view import NodeView, PolicyView
+from airad.agents.policy_view import NodeView, PolicyView
 from airad.offline.coder import FAMILIES, NOT_A_JOB, answer, new_config, tried_families
 from airad.offline.ensemble import as_member, make_ensemble
 from airad.offline.prompt import Attempt, detect_metric, parse_overview, parse_prompt, task_facts

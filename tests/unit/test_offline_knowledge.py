@@ -7,13 +7,13 @@ from airad.agents.answers import parse_answer
 from airad.agents.distill import build_distill_prompt, parse_distilled
 from airad.agents.findings import change_key, run_findings
 from airad.agents.operators import TaskBrief, build_prompt
-from airad.agents.view import NodeView, PolicyView
+from airad.agents.policy_view import NodeView, PolicyView
 from airad.events.fold import fold
 from airad.offline.catalog import FAMILY_NAMES, default_params
 from airad.offline.coder import answer
 from airad.offline.prompt import parse_prompt
 from airad.offline.scripts import read_config, render
-from airad.schemas.knowledge import Atom, Evidence
+from airad.schemas.knowledge_events import Atom, Evidence
 from tests.unit.test_distill import _run
 from tests.unit.test_offline_coder import DESCRIPTION, OVERVIEW
 

@@ -9,7 +9,7 @@ import pytest
 
 from airad.agents.answers import parse_answer
 from airad.agents.operators import TaskBrief, build_prompt
-from airad.agents.view import NodeView, PolicyView
+from airad.agents.policy_view import NodeView, PolicyView
 from airad.offline.coder import FAMILIES, answer, tried_families
 from airad.offline.drafting import new_config
 from airad.offline.edits import find_estimator, swap_estimator

@@ -7,7 +7,7 @@ import pytest
 import airad.daemon.opened_tasks as opened_tasks
 from airad.daemon.opened_tasks import OpenedTasks
 from airad.schemas.request import BundledTask, CsvTask
-from airad.tasks.layout import data_overview
+from airad.tasks.table import data_overview
 from airad.tasks.registry import TaskError
 
 
@@ -97,7 +97,7 @@ def test_the_overview_describes_folders_archives_records_and_big_tables(tmp_path
     import json
     import zipfile
 
-    from airad.tasks import layout
+    from airad.tasks import table as layout
 
     (tmp_path / "train").mkdir()
     for i in range(5):

@@ -7,7 +7,7 @@ import pytest
 
 from airad.agents.analysis import build_analyze_prompt
 from airad.agents.operators import TaskBrief, build_prompt
-from airad.agents.view import NodeView, PolicyView
+from airad.agents.policy_view import NodeView, PolicyView
 from airad.daemon.validation import RequestError, parse_request
 from airad.schemas.request import MAX_PROGRAM_CHARS
 

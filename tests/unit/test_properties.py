@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airad.agents.policy import decide
-from airad.agents.view import policy_view
+from airad.agents.policy_view import policy_view
 from airad.events.fold import RunState, evolve
 from airad.schemas.events import (
     NodeExecuted,

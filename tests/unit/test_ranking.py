@@ -2,7 +2,7 @@
 
 import pytest
 
-from airad.events.ranking import METHOD, bradley_terry, pairwise_wins, rank_solvers
+from airad.reports.ranking import METHOD, bradley_terry, pairwise_wins, rank_solvers
 
 
 def test_two_solvers_strength_ratio_is_wins_with_the_virtual_tie():

@@ -6,7 +6,7 @@ import msgspec
 import pytest
 
 from airad.events.fold import fold
-from airad.events.report import Report, Stat, build_report, mean_sem, run_report, select_runs
+from airad.reports.report import Report, Stat, build_report, mean_sem, run_report, select_runs
 from airad.schemas.events import NodeExecuted, NodeGenerated, NodeScored, NodeSelected, NodeTested, RunFinished
 from airad.schemas.policies import GreedyPolicy, MctsPolicy
 from airad.schemas.request import BundledTask, MleBenchTask, RunRequest

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from airad.events.export import RunExistsError, RunFileError, blob_refs, export_run, import_run, read_export
+from airad.reports.export import RunExistsError, RunFileError, blob_refs, export_run, import_run, read_export
 from airad.events.fold import fold
-from airad.events.memory import InMemoryBlobStore, InMemoryEventLog
+from airad.events.in_memory import InMemoryBlobStore, InMemoryEventLog
 from airad.schemas.events import encode_event
 from tests.export_fixtures import stored_run
 

@@ -7,9 +7,9 @@ import anyio
 import pytest
 
 from airad.daemon.runner import budget_exhausted, drive_run
-from airad.daemon.writer import RunServices
+from airad.daemon.run_services import RunServices
 from airad.events.fold import fold
-from airad.events.memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
+from airad.events.in_memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
 from airad.schemas.events import NodeDispatched, NodeGenerated, NodeSelected, RunStarted, RunSubmitted
 from airad.schemas.request import Budget, BundledTask, GreedyPolicy, RunRequest
 from airad.executors.base import JobResult
@@ -145,7 +145,7 @@ async def test_finished_run_is_left_alone(tmp_path):
 
 async def test_parallel_runs_keep_k_nodes_in_flight_and_replay_the_same_decisions(tmp_path):
     from airad.agents.policy import decide
-    from airad.agents.view import policy_view
+    from airad.agents.policy_view import policy_view
     from airad.events.fold import RunState, evolve
     from airad.schemas.policies import MctsPolicy
     from tests.fakes import SleepingExecutor

@@ -17,7 +17,7 @@ import pytest
 from airad.schemas.request import BundledTask, CsvTask
 from airad.tasks import split_secret
 from airad.tasks.bundled import DATASET_PACKAGE_DATA, dataset_data_dirs, prepare_bundled
-from airad.tasks.user import prepare_csv
+from airad.tasks.csv_task import prepare_csv
 
 
 def _files(root: Path) -> dict[str, bytes]:

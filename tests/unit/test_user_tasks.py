@@ -12,9 +12,9 @@ from airad.daemon.validation import RequestError, parse_request
 from airad.schemas.request import ContractTask, CsvTask
 from airad.tasks import split_secret
 from airad.tasks.contract import contract_task_problem, freeze
-from airad.tasks.layout import split_sizes
+from airad.tasks.table import split_sizes
 from airad.tasks.registry import TaskError, open_task, task_problem
-from airad.tasks.user import csv_task_problem
+from airad.tasks.csv_task import csv_task_problem
 
 
 def shop_table(n: int = 120, seed: int = 0) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import pytest
 from airad.schemas.request import MleBenchTask
 from airad.tasks.competitions import competition
 from airad.tasks.mlebench import PreparedCompetition, mlebench_task_problem, prepare_mlebench
-from airad.tasks.views import Source, ViewError, plan_view
+from airad.tasks.competition_views import Source, ViewError, plan_view
 
 COMPETITION = "mlsp-2013-birds"
 RECORDINGS = 40

@@ -13,7 +13,7 @@ import pytest
 from airad.schemas.request import MleBenchTask
 from airad.tasks.competitions import competition
 from airad.tasks.mlebench import mlebench_task_problem, prepare_mlebench
-from airad.tasks.views import Source, ViewError, plan_view
+from airad.tasks.competition_views import Source, ViewError, plan_view
 
 ENGLISH = "text-normalization-challenge-english-language"
 RUSSIAN = "text-normalization-challenge-russian-language"

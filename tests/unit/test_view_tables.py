@@ -13,7 +13,7 @@ import pytest
 
 from airad.schemas.request import MleBenchTask
 from airad.tasks.mlebench import mlebench_task_problem, prepare_mlebench
-from airad.tasks.views import ViewError
+from airad.tasks.competition_views import ViewError
 
 SPOOKY = ("EAP", "HPL", "MWS")
 
@@ -313,7 +313,7 @@ def test_at_most_max_validation_examples_are_held_out(tmp_path):
 
 
 def test_a_big_labelled_table_is_streamed_in_chunks_and_held_out_by_row(tmp_path, monkeypatch):
-    from airad.tasks.views import tables
+    from airad.tasks.competition_views import tables
 
     monkeypatch.setattr(tables, "STREAM_OVER_BYTES", 0)
     monkeypatch.setattr(tables, "CHUNK_ROWS", 7)

@@ -13,8 +13,8 @@ import anyio
 import msgspec
 import structlog
 
-from airad import cli_analysis, cli_experiments, cli_knowledge, cli_output as out
-from airad.cli_errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, read_request_file, stop_on_signal
+from airad.cli import analysis as cli_analysis, experiments as cli_experiments, knowledge as cli_knowledge, output as out
+from airad.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, read_request_file, stop_on_signal
 from airad.daemon.settings import Settings, SettingsError, load_settings
 from airad.daemon.validation import parse_request
 from airad.events.fold import RunState, evolve, fold
@@ -85,7 +85,7 @@ async def cmd_run(args, settings: Settings) -> int:
 
 def _report(state: RunState, as_json: bool) -> int:
     if as_json:
-        from airad.events.summary import summarize
+        from airad.reports.summary import summarize
 
         print(out.to_json(summarize(state, time.time())))
     else:

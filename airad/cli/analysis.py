@@ -9,16 +9,16 @@ from pathlib import Path
 
 import anyio
 
-from airad import cli_output as out
-from airad.cli_errors import EXIT_FAILED, EXIT_OK, CliError, stop_on_signal
+from airad.cli import output as out
+from airad.cli.errors import EXIT_FAILED, EXIT_OK, CliError, stop_on_signal
 from airad.daemon.settings import Settings
 from airad.events.fold import RunState, fold
 
 
 async def cmd_export(args, settings: Settings) -> int:
     from airad.daemon.connection import nats_connection
-    from airad.events.aide_export import export_aide
-    from airad.events.export import export_run, header_of
+    from airad.reports.aide_export import export_aide
+    from airad.reports.export import export_run, header_of
     from airad.events.jetstream import JetStreamBlobStore, JetStreamEventLog
 
     async with nats_connection(settings, args.environ) as (nc, _):
@@ -49,9 +49,9 @@ async def cmd_export(args, settings: Settings) -> int:
 
 async def cmd_import(args, settings: Settings) -> int:
     from airad.daemon.connection import nats_connection
-    from airad.events.export import RunExistsError, RunFileError, import_run
+    from airad.reports.export import RunExistsError, RunFileError, import_run
     from airad.events.jetstream import JetStreamBlobStore, JetStreamEventLog, JetStreamRunIndex
-    from airad.events.summary import summarize
+    from airad.reports.summary import summarize
 
     path = Path(args.file)
     try:
@@ -81,7 +81,7 @@ async def cmd_import(args, settings: Settings) -> int:
 
 
 async def cmd_report(args, settings: Settings) -> int:
-    from airad.events.report import build_report, select_runs
+    from airad.reports.report import build_report, select_runs
 
     labels = _label_filter(args.label)
     states = select_runs(await _run_states(settings, args.run_ids, args.environ), task=args.task, labels=labels)

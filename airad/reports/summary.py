@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airad.events.diversity import draft_diversity
+from airad.reports.diversity import draft_diversity
 from airad.events.fold import RunState
 from airad.events.log import RunSummary
 from airad.schemas.policies import policy_kind

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from airad.schemas.knowledge import Atom
+from airad.schemas.knowledge_events import Atom
 
 TOP_K = 8
 MAX_CHARS = 2000

@@ -12,8 +12,8 @@ from msgspec import Struct
 
 from airad.events.experiment import ExperimentRun, ExperimentState
 from airad.events.fold import RunState
-from airad.events.ranking import Contest, Ranking, rank_solvers
-from airad.events.report import Stat, mean_sem, run_report
+from airad.reports.ranking import Contest, Ranking, rank_solvers
+from airad.reports.report import Stat, mean_sem, run_report
 from airad.schemas.experiment_events import RunResult
 
 

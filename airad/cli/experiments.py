@@ -6,8 +6,8 @@ from pathlib import Path
 
 import msgspec
 
-from airad import cli_experiment_output as xout, cli_output as out
-from airad.cli_errors import EXIT_FAILED, EXIT_OK, CliError, read_request_file
+from airad.cli import experiment_output as xout, output as out
+from airad.cli.errors import EXIT_FAILED, EXIT_OK, CliError, read_request_file
 from airad.daemon.settings import Settings
 from airad.daemon.validation import parse_experiment
 from airad.events.experiment import ExperimentState, evolve_experiment, fold_experiment
@@ -69,7 +69,7 @@ def _progress(state: ExperimentState) -> dict:
 
 
 def _print_report(state: ExperimentState, as_json: bool) -> int:
-    from airad.events.experiment_report import experiment_report
+    from airad.reports.experiment_report import experiment_report
 
     if state.status == "rejected":
         print(out.to_json(_progress(state)) if as_json else xout.status_line(state))
@@ -143,7 +143,7 @@ async def cmd_ls(args, settings: Settings) -> int:
 async def cmd_report(args, settings: Settings) -> int:
     """`airad experiment report EXP [--json|--csv]`."""
     from airad.daemon.connection import nats_connection
-    from airad.events.experiment_report import experiment_report
+    from airad.reports.experiment_report import experiment_report
 
     async with nats_connection(settings, args.environ) as (nc, _):
         state = await _read_state(nc.jetstream(), args.experiment_id)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from airad.tasks.competitions.spec import Competition
-from airad.tasks.views.base import Held, Source, ViewError, copy_member, link_file, link_tree
+from airad.tasks.competition_views.base import Held, Source, ViewError, copy_member, link_file, link_tree
 
 CAT_OR_DOG = re.compile(r"(cat|dog)\.\d+\.jpg")
 NUMBERED_JPG = re.compile(r"(\d+)\.jpg")

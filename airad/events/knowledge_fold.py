@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from msgspec import Struct, structs
 
-from airad.schemas.knowledge import Atom, KnowledgeDistilled, KnowledgeEvent
+from airad.schemas.knowledge_events import Atom, KnowledgeDistilled, KnowledgeEvent
 
 MAX_EVIDENCE = 8  # evidence entries an atom keeps: the newest first
 

@@ -30,7 +30,7 @@ import re
 from collections.abc import Sequence
 
 from airad.events.fold import Node, RunState, fold
-from airad.events.html_tree import node_status, render_tree
+from airad.reports.html_tree import node_status, render_tree
 from airad.events.log import BlobStore, EventLog
 from airad.schemas.events import Event, NodeExecuted
 

@@ -15,7 +15,7 @@ from airad.daemon.opened_tasks import OpenedTasks
 from airad.events.fold import RunState, evolve
 from airad.events.knowledge_log import KnowledgeLog
 from airad.events.log import BlobStore, EventLog, RunIndex
-from airad.events.summary import summarize
+from airad.reports.summary import summarize
 from airad.executors.base import Executor
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from airad import cli_output as out
-from airad.cli_errors import EXIT_FAILED, EXIT_OK, CliError
+from airad.cli import output as out
+from airad.cli.errors import EXIT_FAILED, EXIT_OK, CliError
 from airad.daemon.settings import Settings
-from airad.events.knowledge import KnowledgeState, fold_knowledge
-from airad.schemas.knowledge import Atom
+from airad.events.knowledge_fold import KnowledgeState, fold_knowledge
+from airad.schemas.knowledge_events import Atom
 
 CLAIM_CHARS = 80
 

@@ -11,7 +11,7 @@ import msgspec
 
 from airad.events.fold import Node, RunState
 from airad.events.log import RunSummary
-from airad.events.report import Pick, Report, Stat
+from airad.reports.report import Pick, Report, Stat
 from airad.schemas.events import Event, event_tag
 from airad.schemas.policies import policy_kind
 from airad.schemas.request import task_label

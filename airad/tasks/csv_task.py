@@ -28,7 +28,7 @@ import pandas as pd
 
 from airad.schemas.request import CsvTask
 from airad.tasks import split_secret
-from airad.tasks.layout import TableTask, held_out_rows, is_prepared, split_sizes, write_layout
+from airad.tasks.table import TableTask, held_out_rows, is_prepared, split_sizes, write_layout
 from airad.tasks.metrics import METRICS, Metric
 from airad.tasks.registry import TaskError
 

@@ -10,21 +10,21 @@ from importlib import import_module
 from typing import Callable
 
 from airad.tasks.competitions.spec import Competition
-from airad.tasks.views.base import Held, Source, Split, ViewError, ViewFacts, find_sample, write_view
+from airad.tasks.competition_views.base import Held, Source, Split, ViewError, ViewFacts, find_sample, write_view
 
 __all__ = ["Held", "Source", "Split", "ViewError", "ViewFacts", "find_sample", "plan_view", "write_view"]
 
 SplitFactory = Callable[[Competition, Source], Split]
 
 LAYOUTS: dict[str, tuple[str, str]] = {
-    "denoising-dirty-documents": ("airad.tasks.views.pixels", "denoising_split"),
-    "dogs-vs-cats-redux-kernels-edition": ("airad.tasks.views.file_labels", "dogs_vs_cats_split"),
-    "the-icml-2013-whale-challenge-right-whale-redux": ("airad.tasks.views.file_labels", "whale_split"),
-    "text-normalization-challenge-english-language": ("airad.tasks.views.sentences", "text_normalization_split"),
-    "text-normalization-challenge-russian-language": ("airad.tasks.views.sentences", "text_normalization_split"),
-    "mlsp-2013-birds": ("airad.tasks.views.birds", "birds_split"),
+    "denoising-dirty-documents": ("airad.tasks.competition_views.pixels", "denoising_split"),
+    "dogs-vs-cats-redux-kernels-edition": ("airad.tasks.competition_views.file_labels", "dogs_vs_cats_split"),
+    "the-icml-2013-whale-challenge-right-whale-redux": ("airad.tasks.competition_views.file_labels", "whale_split"),
+    "text-normalization-challenge-english-language": ("airad.tasks.competition_views.sentences", "text_normalization_split"),
+    "text-normalization-challenge-russian-language": ("airad.tasks.competition_views.sentences", "text_normalization_split"),
+    "mlsp-2013-birds": ("airad.tasks.competition_views.birds", "birds_split"),
 }
-TABLES = ("airad.tasks.views.tables", "table_split")
+TABLES = ("airad.tasks.competition_views.tables", "table_split")
 
 
 def plan_view(competition: Competition, source: Source) -> Split:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from airad.tasks.competitions.spec import Competition
-from airad.tasks.views.base import Held, Source, ViewError, copy_member, link_tree
+from airad.tasks.competition_views.base import Held, Source, ViewError, copy_member, link_tree
 
 PROBE_ROWS = 50
 MAX_DEPTH = 3

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from airad.tasks.competitions.spec import Competition
-from airad.tasks.views.base import Held, Source, ViewError, link_file, link_tree
+from airad.tasks.competition_views.base import Held, Source, ViewError, link_file, link_tree
 
 TRAIN = "train"
 CLEANED = "train_cleaned"

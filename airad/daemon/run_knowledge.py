@@ -16,14 +16,14 @@ import structlog
 
 from airad.agents.distill import DistillError, build_distill_prompt, evidence_atoms, parse_distilled
 from airad.agents.findings import Finding, run_findings
-from airad.agents.knowledge import select_atoms
+from airad.agents.knowledge_prompt import select_atoms
 from airad.daemon.llm import LLMError
-from airad.daemon.writer import RunServices, RunWriter
+from airad.daemon.run_services import RunServices, RunWriter
 from airad.events.fold import RunState
-from airad.events.knowledge import KnowledgeState, fold_knowledge, supersede
+from airad.events.knowledge_fold import KnowledgeState, fold_knowledge, supersede
 from airad.events.log import AppendConflict
 from airad.schemas.events import RunKnowledge
-from airad.schemas.knowledge import Atom, KnowledgeDistilled, atom_ref, decode_atoms, encode_atoms
+from airad.schemas.knowledge_events import Atom, KnowledgeDistilled, atom_ref, decode_atoms, encode_atoms
 from airad.schemas.request import task_label
 
 APPEND_ATTEMPTS = 5

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from airad.tasks.competitions.spec import Competition
-from airad.tasks.views.base import Held, Source, ViewError
+from airad.tasks.competition_views.base import Held, Source, ViewError
 
 LANGUAGES = {
     "text-normalization-challenge-english-language": "en",

@@ -6,9 +6,9 @@ import csv
 import io
 import time
 
-from airad.cli_output import age, fmt_score, fmt_stat, table
+from airad.cli.output import age, fmt_score, fmt_stat, table
 from airad.events.experiment import ExperimentState
-from airad.events.experiment_report import ExperimentReport
+from airad.reports.experiment_report import ExperimentReport
 from airad.schemas.experiment_events import ExperimentRunFinished
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from airad.tasks.competitions.spec import Competition
-from airad.tasks.views.base import Held, Source, ViewError
+from airad.tasks.competition_views.base import Held, Source, ViewError
 
 FOLDS = "essential_data/CVfolds_2.txt"
 LABELS = "essential_data/rec_labels_test_hidden.txt"
