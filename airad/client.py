@@ -3,38 +3,62 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast, overload
 
+import anyio
 import msgspec
 
-from airad.schemas.request_files import RequestFileError, inline_files
 from airad.events.experiment import ExperimentState, evolve_experiment, fold_experiment
-from airad.reports.experiment_report import ExperimentReport, experiment_report
 from airad.events.fold import RunState, evolve, fold
 from airad.events.jetstream import (
     EXPERIMENTS_SUBJECT,
     REQUESTS_SUBJECT,
     JetStreamBlobStore,
+    JetStreamCancelMarks,
     JetStreamEventLog,
     JetStreamRunIndex,
     ensure_streams,
 )
-from airad.events.log import EXPERIMENT_EVENTS, RunSummary
+from airad.events.log import EXPERIMENT_EVENTS, RunSummary, experiment_key
+from airad.reports.experiment_report import ExperimentReport, experiment_report
+from airad.schemas.errors import FieldError
 from airad.schemas.events import TERMINAL_EVENTS, Event
 from airad.schemas.experiment import ExperimentRequest
-from airad.schemas.experiment_events import TERMINAL_EXPERIMENT_EVENTS
-from airad.schemas.request import RunRequest
+from airad.schemas.experiment_events import TERMINAL_EXPERIMENT_EVENTS, ExperimentEvent
+from airad.schemas.request import RunRequest, derived_experiment_id, derived_run_id
+from airad.schemas.request_files import inline_files
 
 if TYPE_CHECKING:
     import pandas
+    from nats.aio.client import Client as NATS
+    from nats.js import JetStreamContext
 
 NODE_COLUMNS = (
-    "id", "operator", "parent_ids", "status", "buggy", "valid", "score", "test_score", "exit_code", "timed_out",
-    "oom", "killed", "duration_s", "tokens", "cost_usd", "model", "medal", "above_median", "reported_metric",
-    "failure", "score_error", "plan",
+    "id",
+    "operator",
+    "parent_ids",
+    "status",
+    "buggy",
+    "valid",
+    "score",
+    "test_score",
+    "exit_code",
+    "timed_out",
+    "oom",
+    "killed",
+    "duration_s",
+    "tokens",
+    "cost_usd",
+    "model",
+    "medal",
+    "above_median",
+    "reported_metric",
+    "failure",
+    "score_error",
+    "plan",
 )
 
 
@@ -46,7 +70,19 @@ class RunNotFound(LookupError):
     """The log holds no event of this run."""
 
 
-def to_request(request: RunRequest | dict | str | os.PathLike, kind: type = RunRequest):
+RequestSource = RunRequest | ExperimentRequest | dict | str | os.PathLike
+"""What `to_request` accepts: a request struct, its dict, or the path of its TOML / JSON file."""
+
+
+@overload
+def to_request(request: RequestSource) -> RunRequest: ...
+
+
+@overload
+def to_request(request: RequestSource, kind: type[ExperimentRequest]) -> ExperimentRequest: ...
+
+
+def to_request(request: RequestSource, kind: type = RunRequest) -> Any:
     """A validated RunRequest (or `kind`: ExperimentRequest) from a struct, a dict, or a TOML / JSON
     file path (by its suffix).
 
@@ -55,20 +91,16 @@ def to_request(request: RunRequest | dict | str | os.PathLike, kind: type = RunR
     `program_file` / `baseline_file` (and a script task's `dir`) are resolved relative to it and
     inlined, as `airad submit` does."""
     try:
+        data: object = request
         if isinstance(request, (str, os.PathLike)):
             path = Path(request)
             raw = path.read_bytes()
-            data = msgspec.toml.decode(raw) if path.suffix.lower() == ".toml" else msgspec.json.decode(raw)
-            request = inline_files(data, path.resolve().parent)
-        return msgspec.json.decode(msgspec.json.encode(request), type=kind)
-    except (msgspec.ValidationError, msgspec.DecodeError, TypeError, RequestFileError) as exc:
+            decoded = msgspec.toml.decode(raw) if path.suffix.lower() == ".toml" else msgspec.json.decode(raw)
+            data = inline_files(decoded, path.resolve().parent)
+        return msgspec.json.decode(msgspec.json.encode(data), type=kind)
+    except (msgspec.ValidationError, msgspec.DecodeError, TypeError, FieldError) as exc:
         noun = "experiment request" if kind is ExperimentRequest else "run request"
         raise InvalidRequest(f"invalid {noun}: {exc}") from None
-
-
-def derived_run_id(request_seq: int) -> str:
-    """The run id the daemon gives a request that names none (`req-<stream sequence>`)."""
-    return f"req-{request_seq}"
 
 
 def node_rows(state: RunState) -> list[dict]:
@@ -102,13 +134,26 @@ class Client:
         self.nats_url = nats_url
         self.connect_timeout_s = connect_timeout_s
         self._auth = dict(
-            user=user, password=password, token=token, nkey_seed_file=nkey_seed_file,
-            tls_ca_file=tls_ca_file, tls_cert_file=tls_cert_file, tls_key_file=tls_key_file,
+            user=user,
+            password=password,
+            token=token,
+            nkey_seed_file=nkey_seed_file,
+            tls_ca_file=tls_ca_file,
+            tls_cert_file=tls_cert_file,
+            tls_key_file=tls_key_file,
         )
-        self._nc = None
-        self._js = None
+        self._nc: NATS | None = None
+        self._js: JetStreamContext | None = None
 
-    async def __aenter__(self) -> "Client":
+    @classmethod
+    def from_connection(cls, nc: NATS) -> Client:
+        """A client over a NATS connection opened elsewhere whose streams exist (the `airad` command's);
+        `close` leaves that connection open."""
+        client = cls()
+        client._js = nc.jetstream()
+        return client
+
+    async def __aenter__(self) -> Client:
         await self.connect()
         return self
 
@@ -119,17 +164,19 @@ class Client:
         """Connect and make sure airad's streams exist (`async with` does this for you)."""
         from airad.events.connect import connect_nats, connect_options
 
-        self._nc = await connect_nats(
-            self.nats_url, connect_options(self.nats_url, **self._auth), name="airad-client",
-            connect_timeout_s=self.connect_timeout_s, max_reconnect_attempts=3,
+        nc = await connect_nats(
+            self.nats_url,
+            connect_options(self.nats_url, **self._auth),
+            name="airad-client",
+            connect_timeout_s=self.connect_timeout_s,
+            max_reconnect_attempts=3,
         )
         try:
-            await ensure_streams(self._nc.jetstream())
+            await ensure_streams(nc.jetstream())
         except BaseException:
-            await self._nc.close()
-            self._nc = None
+            await nc.close()
             raise
-        self._js = self._nc.jetstream()
+        self._nc, self._js = nc, nc.jetstream()
 
     async def close(self) -> None:
         """Close the connection."""
@@ -138,7 +185,7 @@ class Client:
             self._nc = self._js = None
 
     @property
-    def js(self):
+    def js(self) -> JetStreamContext:
         """The JetStream context; raises when the client is not connected."""
         if self._js is None:
             raise RuntimeError("the client is not connected: use `async with airad.Client(url) as client`")
@@ -151,22 +198,25 @@ class Client:
         ack = await self.js.publish(REQUESTS_SUBJECT, msgspec.json.encode(request))
         return request.run_id or derived_run_id(ack.seq)
 
-    async def watch(self, run_id: str, after_seq: int = 0, *, follow: bool = False) -> AsyncIterator[Event]:
+    async def watch(self, run_id: str, after_seq: int = 0, *, follow: bool = False) -> AsyncGenerator[Event, None]:
         """The run's events with seq > after_seq, live; ends after the run's terminal event
         (`run.finished` / `run.rejected`) unless `follow`. A run not yet started is waited for."""
-        async with aclosing(JetStreamEventLog(self.js).watch(run_id)) as events:
+        async with aclosing(cast(AsyncGenerator, JetStreamEventLog(self.js).watch(run_id))) as events:
             async for event in events:
                 if event.seq > after_seq:
                     yield event
                 if not follow and isinstance(event, TERMINAL_EVENTS):
                     return
 
-    async def wait(self, run_id: str) -> RunState:
-        """The run's state once it has finished or was rejected."""
+    async def wait(self, run_id: str, on_event: Callable[[RunState, Event], object] | None = None) -> RunState:
+        """The run's state once it has finished or was rejected. `on_event(state, event)`, when given,
+        is called as each event arrives, with the state that includes it (to show progress)."""
         state = RunState(run_id)
         async with aclosing(self.watch(run_id)) as events:
             async for event in events:
                 state = evolve(state, event)
+                if on_event is not None:
+                    on_event(state, event)
         return state
 
     async def events(self, run_id: str) -> list[Event]:
@@ -184,7 +234,7 @@ class Client:
         """One summary per run, by submission time."""
         return await (await JetStreamRunIndex.open(self.js)).list()
 
-    async def nodes(self, run_id: str) -> "pandas.DataFrame":
+    async def nodes(self, run_id: str) -> pandas.DataFrame:
         """The run's nodes as a pandas DataFrame, one row per node in id order, columns
         `NODE_COLUMNS`; `buggy` marks a failed node or one whose output the harness could not score."""
         import pandas
@@ -200,7 +250,7 @@ class Client:
         Raises InvalidRequest before publishing anything when it does not match the schema."""
         request = to_request(request, ExperimentRequest)
         ack = await self.js.publish(EXPERIMENTS_SUBJECT, msgspec.json.encode(request))
-        return request.experiment_id or f"exp-{ack.seq}"
+        return request.experiment_id or derived_experiment_id(ack.seq)
 
     async def experiment(self, experiment_id: str) -> ExperimentState:
         """The experiment's state now: the fold of its events. Raises RunNotFound for an unknown one."""
@@ -209,12 +259,33 @@ class Client:
             raise RunNotFound(experiment_id)
         return fold_experiment(events)
 
-    async def wait_experiment(self, experiment_id: str) -> ExperimentState:
-        """The experiment's state once it is done (every run ended, or cancelled) or was rejected."""
+    async def experiments(self) -> list[ExperimentState]:
+        """Every experiment's state now, oldest submission first."""
+        log = JetStreamEventLog(self.js, EXPERIMENT_EVENTS)
+        states: list[ExperimentState] = []
+
+        async def read(experiment_id: str) -> None:
+            states.append(fold_experiment(await log.read(experiment_id)))
+
+        async with anyio.create_task_group() as tg:
+            for experiment_id in await log.ids():
+                tg.start_soon(read, experiment_id)
+        return sorted(states, key=lambda state: (state.submitted_at or 0.0, state.experiment_id))
+
+    async def wait_experiment(
+        self,
+        experiment_id: str,
+        on_event: Callable[[ExperimentState, ExperimentEvent], object] | None = None,
+    ) -> ExperimentState:
+        """The experiment's state once it is done (every run ended, or cancelled) or was rejected.
+        `on_event(state, event)`, when given, is called as each event arrives, with the state that includes it."""
         state = ExperimentState(experiment_id)
-        async with aclosing(JetStreamEventLog(self.js, EXPERIMENT_EVENTS).watch(experiment_id)) as events:
+        log = JetStreamEventLog(self.js, EXPERIMENT_EVENTS)
+        async with aclosing(cast(AsyncGenerator, log.watch(experiment_id))) as events:
             async for event in events:
                 state = evolve_experiment(state, event)
+                if on_event is not None:
+                    on_event(state, event)
                 if isinstance(event, TERMINAL_EXPERIMENT_EVENTS):
                     break
         return state
@@ -223,3 +294,13 @@ class Client:
         """Per task and solver: held-out score and any-medal % (mean ± SEM), nodes, cost, wall time;
         and the solvers' ranking across tasks (Bradley–Terry)."""
         return experiment_report(await self.experiment(experiment_id))
+
+    async def cancel(self, run_id: str, reason: str = "") -> None:
+        """Ask for the run to be cancelled: the daemon that drives it ends it ('cancelled') at its next
+        step. The mark is kept; a run that has already ended is left as it was."""
+        await (await JetStreamCancelMarks.open(self.js)).mark(run_id, reason)
+
+    async def cancel_experiment(self, experiment_id: str, reason: str = "") -> None:
+        """Ask for the experiment to be cancelled: no more of its runs start, the running ones are
+        cancelled. An experiment that is done is left as it was."""
+        await (await JetStreamCancelMarks.open(self.js)).mark(experiment_key(experiment_id), reason)

@@ -21,7 +21,7 @@ def rss_mib(pid: int) -> float:
 def main(settle_s: float = 10.0) -> None:
     with tempfile.TemporaryDirectory() as state:
         env = {**os.environ, "AIRAD_STATE_DIR": state, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-        daemon = subprocess.Popen([sys.executable, "-m", "airad.cli.main", "daemon"], env=env,
+        daemon = subprocess.Popen([sys.executable, "-m", "airad.cli", "daemon"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             for line in daemon.stderr:

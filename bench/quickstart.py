@@ -18,7 +18,7 @@ def main(request: str = "examples/quickstart.toml", repeats: int = 1) -> None:
         with tempfile.TemporaryDirectory() as state:
             env = {**os.environ, "AIRAD_STATE_DIR": state, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
             started = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "airad.cli.main", "run", request], cwd=ROOT, env=env,
+            done = subprocess.run([sys.executable, "-m", "airad.cli", "run", request], cwd=ROOT, env=env,
                                   capture_output=True, text=True)
             walls.append(time.perf_counter() - started)
             if done.returncode != 0:

@@ -15,18 +15,36 @@ os.environ.setdefault("AIRAD_SPLIT_KEY_FILE", str(Path(__file__).parent / "fixtu
 
 from airad.daemon.nats_server import EmbeddedNats  # noqa: E402
 
-SHARED_INFRA = {"dockerd_engine", "podman_engine", "slurm"}
+# The xdist group of the tests that use each session-scoped engine or cluster.
+SHARED_INFRA = {"dockerd_engine": "shared-infra", "podman_engine": "shared-infra", "slurm": "slurm"}
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def pytest_configure(config) -> None:
+    """Declare xdist's group mark also when xdist is not loaded (`-p no:xdist`), where it means nothing."""
+    config.addinivalue_line("markers", "xdist_group(name): run every test of the group in one xdist worker")
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items) -> None:
-    """Under pytest-xdist (`--dist loadgroup`), every test of a shared engine or cluster runs in one
-    worker, so each is started once, not once per worker. (A test that asks for one by name, with
-    `request.getfixturevalue`, must carry `pytest.mark.xdist_group("shared-infra")` itself.)"""
+    """Under pytest-xdist (`--dist loadgroup`), every test of a shared engine runs in one worker (the
+    "shared-infra" group), and every test of the Slurm cluster in one worker ("slurm"), so each is
+    started once, not once per worker; the two groups may run side by side. A test that already
+    names its group keeps it: one that asks for an engine by name, with `request.getfixturevalue`,
+    must carry `pytest.mark.xdist_group("shared-infra")` itself.
+
+    tryfirst: xdist's own hook of this name, on each worker, reads the groups to make the node ids
+    it schedules by (`...::test@group`); run after it, as a plain hook of a conftest is, the marks
+    added here came too late and only the tests that name their group in their module were grouped:
+    each worker started its own engines and cluster, and the session-scoped runtime image was built
+    once per worker that drew one of its tests."""
     for item in items:
-        if SHARED_INFRA & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("shared-infra"))
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        groups = sorted({SHARED_INFRA[name] for name in SHARED_INFRA if name in getattr(item, "fixturenames", ())})
+        if groups:
+            item.add_marker(pytest.mark.xdist_group(groups[0]))
 
 
 def require(tool: str) -> str:

@@ -11,9 +11,15 @@ from typing import Literal
 
 from msgspec import Struct
 
+from airad.agents import prompt_headings as headings
 from airad.agents.operators import Message, TaskBrief, program_section
+from airad.agents.prompt_headings import section
 
 OUTPUT_CHARS = 4000
+REVIEW_JOB = (
+    "Review the execution of the solution below. Call the function `submit_review`; if you cannot call "
+    "functions, answer with one JSON object with the keys is_bug, summary, metric and lower_is_better."
+)
 
 REVIEW_TOOL = {
     "type": "function",
@@ -25,7 +31,10 @@ REVIEW_TOOL = {
             "properties": {
                 "is_bug": {"type": "boolean", "description": "True if the script failed or its output shows a bug."},
                 "summary": {"type": "string", "description": "Two or three sentences on what happened."},
-                "metric": {"type": ["number", "null"], "description": "The validation metric the script printed, or null."},
+                "metric": {
+                    "type": ["number", "null"],
+                    "description": "The validation metric the script printed, or null.",
+                },
                 "lower_is_better": {"type": "boolean", "description": "True if a lower metric is better."},
             },
             "required": ["is_bug", "summary", "metric", "lower_is_better"],
@@ -47,15 +56,15 @@ class Review(Struct, frozen=True):
 def build_analyze_prompt(brief: TaskBrief, plan: str, code: str, output: str, program: str = "") -> tuple[Message, ...]:
     """Messages asking the model to review one execution by calling `submit_review`; a research
     `program` gets its own section after the task."""
-    text = (
-        f"# Task\n\n{brief.description.strip()}\n\n"
-        + (f"{program_section(program)}\n\n" if program.strip() else "")
-        + f"# Your job: analyze\n\nReview the execution of the solution below. Call the function "
-        f"`submit_review`; if you cannot call functions, answer with one JSON object with the keys "
-        f"is_bug, summary, metric and lower_is_better.\n\n"
-        f"# Solution\n\n{plan.strip()}\n\n```python\n{code.rstrip()}\n```\n\n"
-        f"# Execution output\n\n```\n{output[-OUTPUT_CHARS:].strip() or '(no output)'}\n```\n"
-    )
+    sections = [section(headings.TASK, brief.description.strip())]
+    if program.strip():
+        sections.append(program_section(program))
+    sections += [
+        section(f"{headings.JOB}: analyze", REVIEW_JOB),
+        section(headings.SOLUTION, f"{plan.strip()}\n\n```python\n{code.rstrip()}\n```"),
+        section(headings.EXECUTION_OUTPUT, f"```\n{output[-OUTPUT_CHARS:].strip() or '(no output)'}\n```"),
+    ]
+    text = "\n\n".join(sections) + "\n"
     return (Message("system", "You review machine-learning experiments precisely."), Message("user", text))
 
 
@@ -65,7 +74,9 @@ def parse_review(tool_arguments: str | None, text: str) -> Review:
         review = _from_json(tool_arguments, "tool")
         if review is not None:
             return review
-    for candidate in re.findall(r"```(?:json)?\s*(\{.*?\})\s*```", text or "", re.DOTALL) + re.findall(r"\{.*\}", text or "", re.DOTALL):
+    for candidate in re.findall(r"```(?:json)?\s*(\{.*?\})\s*```", text or "", re.DOTALL) + re.findall(
+        r"\{.*\}", text or "", re.DOTALL
+    ):
         review = _from_json(candidate, "json")
         if review is not None:
             return review

@@ -14,10 +14,12 @@ from collections.abc import Sequence
 
 import msgspec
 
+from airad.agents import prompt_headings as headings
 from airad.agents.findings import Finding, gain
 from airad.agents.knowledge_prompt import atom_line
 from airad.agents.operators import Message
-from airad.schemas.knowledge_events import ATOM_KINDS, Atom, Evidence
+from airad.agents.prompt_headings import section
+from airad.schemas.knowledge_events import ATOM_KINDS, Atom, AtomKind, Evidence
 
 JOB = "distill"
 CLAIM_CHARS = 500
@@ -26,7 +28,8 @@ MAX_CONFIDENCE = 0.95
 SYSTEM = "You distil the results of machine-learning experiments into short claims a later experiment can act on."
 RESPONSE_FORMAT = """\
 Answer with one JSON object and nothing else, for example:
-{"atoms": [{"key": "family.lightgbm", "kind": "model_family", "effect": "helped", "claim": "LightGBM beat the other model families.", "confidence": 0.7, "node_ids": [1, 4]}]}
+{"atoms": [{"key": "family.lightgbm", "kind": "model_family", "effect": "helped", \
+"claim": "LightGBM beat the other model families.", "confidence": 0.7, "node_ids": [1, 4]}]}
 `kind` is one of model_family, features, hyper_parameters, preprocessing, other; `effect` is helped or hurt;
 `confidence` is between 0 and 1; `node_ids` are the findings' nodes the claim rests on."""
 
@@ -44,25 +47,37 @@ def findings_json(findings: Sequence[Finding]) -> str:
 
 
 def build_distill_prompt(
-    task: str, run_id: str, metric: str, lower_is_better: bool, findings: Sequence[Finding], current: Sequence[Atom] = ()
+    task: str,
+    run_id: str,
+    metric: str,
+    lower_is_better: bool,
+    findings: Sequence[Finding],
+    current: Sequence[Atom] = (),
 ) -> tuple[Message, ...]:
     """The messages asking a model to turn a run's findings into atoms, given the domain's current atoms."""
     direction = "lower" if lower_is_better else "higher"
+    scored = f"{task}: scored by {metric} on a validation split ({direction} is better). Run {run_id}."
     sections = [
-        f"# Task\n\n{task}: scored by {metric} on a validation split ({direction} is better). Run {run_id}.",
-        "# Findings\n\nEach finding is an effect the harness measured in this run: the nodes it rests on, their "
-        "validation scores, and their score deltas against a reference (an improve step's parent, or the mean "
-        f"of the run's drafts).\n\n```json\n{findings_json(findings)}\n```",
+        section(headings.TASK, scored),
+        section(
+            headings.FINDINGS,
+            "Each finding is an effect the harness measured in this run: the nodes it rests on, their validation "
+            "scores, and their score deltas against a reference (an improve step's parent, or the mean of the run's "
+            f"drafts).\n\n```json\n{findings_json(findings)}\n```",
+        ),
     ]
     if current:
-        sections.append("# Current knowledge\n\n" + "\n".join(atom_line(a) for a in current))
+        sections.append(section(headings.CURRENT_KNOWLEDGE, "\n".join(atom_line(a) for a in current)))
     sections.append(
-        f"# Your job: {JOB}\n\nTurn the findings into knowledge atoms: claims about what helped or hurt on this "
-        "problem (model family, features, hyper-parameters, preprocessing) that a later run can act on. Base every "
-        "atom on findings and cite their node ids. Use a finding's key for a claim about it; to update an atom of "
-        "the current knowledge, use its id as the key."
+        section(
+            f"{headings.JOB}: {JOB}",
+            "Turn the findings into knowledge atoms: claims about what helped or hurt on this problem (model family, "
+            "features, hyper-parameters, preprocessing) that a later run can act on. Base every atom on findings and "
+            "cite their node ids. Use a finding's key for a claim about it; to update an atom of the current "
+            "knowledge, use its id as the key.",
+        )
     )
-    sections.append(f"# Response format\n\n{RESPONSE_FORMAT}")
+    sections.append(section(headings.RESPONSE_FORMAT, RESPONSE_FORMAT))
     return (Message("system", SYSTEM), Message("user", "\n\n".join(sections) + "\n"))
 
 
@@ -74,11 +89,17 @@ def evidence_atoms(findings: Sequence[Finding], run_id: str, metric: str, lower_
         gains = [gain(d, lower_is_better) for d in finding.score_deltas]
         agree = sum(1 for g in gains if (g > 0) == (finding.effect == "helped") and g != 0) / len(gains)
         confidence = round(min(0.9, 0.3 + 0.15 * len(gains)) * agree, 2)
-        atoms.append(Atom(
-            atom_id=finding.key, version=1, kind=finding.kind, effect=finding.effect,
-            claim=_evidence_claim(finding, metric, lower_is_better), confidence=confidence,
-            evidence=(_evidence(finding.node_ids, finding.score_deltas, run_id, metric, lower_is_better),),
-        ))
+        atoms.append(
+            Atom(
+                atom_id=finding.key,
+                version=1,
+                kind=finding.kind,
+                effect=finding.effect,
+                claim=_evidence_claim(finding, metric, lower_is_better),
+                confidence=confidence,
+                evidence=(_evidence(finding.node_ids, finding.score_deltas, run_id, metric, lower_is_better),),
+            )
+        )
     return tuple(atoms)
 
 
@@ -98,7 +119,13 @@ def _evidence_claim(finding: Finding, metric: str, lower_is_better: bool) -> str
 
 
 def _evidence(node_ids, deltas, run_id: str, metric: str, lower_is_better: bool) -> Evidence:
-    return Evidence(run_id=run_id, node_ids=tuple(node_ids), score_deltas=tuple(deltas), metric=metric, lower_is_better=lower_is_better)
+    return Evidence(
+        run_id=run_id,
+        node_ids=tuple(node_ids),
+        score_deltas=tuple(deltas),
+        metric=metric,
+        lower_is_better=lower_is_better,
+    )
 
 
 def parse_distilled(
@@ -113,9 +140,9 @@ def parse_distilled(
     items = data.get("atoms")
     if not isinstance(items, list):
         raise DistillError("the answer's JSON has no list `atoms`")
-    deltas = {}
+    deltas: dict[int, float] = {}
     for finding in findings:
-        for node_id, delta in zip(finding.node_ids, finding.score_deltas):
+        for node_id, delta in zip(finding.node_ids, finding.score_deltas, strict=False):
             deltas.setdefault(node_id, delta)
     atoms: dict[str, Atom] = {}
     for item in items:
@@ -123,7 +150,10 @@ def parse_distilled(
         if atom is not None and atom.atom_id not in atoms and len(atoms) < MAX_ATOMS:
             atoms[atom.atom_id] = atom
     if not atoms and findings:
-        raise DistillError(f"none of the answer's {len(items)} atoms is usable (each needs a key, an effect its nodes bear out, a claim, a confidence and node ids of the findings)")
+        raise DistillError(
+            f"none of the answer's {len(items)} atoms is usable (each needs a key, an effect its nodes bear out, "
+            "a claim, a confidence and node ids of the findings)"
+        )
     return tuple(atoms.values())
 
 
@@ -147,11 +177,16 @@ def _atom(item: object, deltas: dict[int, float], run_id: str, metric: str, lowe
     measured = sum(gain(deltas[n], lower_is_better) for n in cited)
     if (measured > 0) != (effect == "helped") or measured == 0:
         return None
-    kind = item.get("kind") if item.get("kind") in ATOM_KINDS else "other"
+    kind: AtomKind = item["kind"] if item.get("kind") in ATOM_KINDS else "other"
     return Atom(
-        atom_id=key, version=1, kind=kind, effect=effect, claim=claim,
+        atom_id=key,
+        version=1,
+        kind=kind,
+        effect=effect,
+        claim=claim,
         confidence=round(min(MAX_CONFIDENCE, max(0.0, float(confidence))), 3),
-        evidence=(_evidence(cited, [deltas[n] for n in cited], run_id, metric, lower_is_better),), source="model",
+        evidence=(_evidence(cited, [deltas[n] for n in cited], run_id, metric, lower_is_better),),
+        source="model",
     )
 
 

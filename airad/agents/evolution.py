@@ -81,7 +81,9 @@ def softmax_pick(ids: list[int], fitness: dict[int, float], temperature: float, 
     return rng.choices(ids, weights=weights, k=1)[0]
 
 
-def decide_evolution(params: EvolutionaryPolicy, view: PolicyView, rng: random.Random) -> tuple[Operator, tuple[int, ...]]:
+def decide_evolution(
+    params: EvolutionaryPolicy, view: PolicyView, rng: random.Random
+) -> tuple[Operator, tuple[int, ...]]:
     """One evolutionary decision as (operator, parent ids)."""
     island = islands_of(params, view)
     drafts = [n for n in view.nodes if not n.parent_ids]

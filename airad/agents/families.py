@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 
 FAMILIES: dict[str, tuple[str, str]] = {  # id: (display name, pattern)
-    "linear": ("linear model", r"\blinear model|\blogistic regression|\bridge\b|\blinear regression|\blasso\b|\belastic ?net"),
+    "linear": (
+        "linear model",
+        r"\blinear model|\blogistic regression|\bridge\b|\blinear regression|\blasso\b|\belastic ?net",
+    ),
     "random_forest": ("random forest", r"random[- ]forest"),
     "extra_trees": ("extra trees", r"extra[- ]?trees|extremely randomi[sz]ed"),
     "hist_gb": ("histogram gradient boosting", r"hist(ogram)?[- ]?(based )?gradient[- ]?boosting|histgradientboosting"),

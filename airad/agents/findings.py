@@ -22,10 +22,17 @@ MAX_FINDINGS = 24
 _CHANGE = re.compile(r"\bchange:\s*(.+?)\.(?:\s|$)", re.IGNORECASE | re.DOTALL)
 _SENTENCE = re.compile(r"(.+?)\.(?:\s|$)", re.DOTALL)
 _KINDS: tuple[tuple[AtomKind, str], ...] = (  # the first kind whose pattern matches a change names it
-    ("model_family", r"model family|switched .* to .*(lightgbm|xgboost|catboost|forest|trees|boosting|linear|logistic|neighbou?r|svm|network)"),
+    (
+        "model_family",
+        r"model family|switched .* to .*(lightgbm|xgboost|catboost|forest|trees|boosting|"
+        r"linear|logistic|neighbou?r|svm|network)",
+    ),
     ("preprocessing", r"imput|scal(e|ing)|encod|normali[sz]|standardi[sz]|missing|outlier|clip"),
     ("features", r"feature|log1p|interaction|product|polynomial|aggregat|\bratio"),
-    ("hyper_parameters", r"n_estimators|learning.rate|depth|\bc\b|alpha|lambda|regulari[sz]|leaves|neighbors|min_samples|rounds|trees|iterations|epochs|\bl2\b"),
+    (
+        "hyper_parameters",
+        r"n_estimators|learning.rate|depth|\bc\b|alpha|lambda|regulari[sz]|leaves|neighbors|min_samples|rounds|trees|iterations|epochs|\bl2\b",
+    ),
 )
 
 
@@ -90,52 +97,74 @@ def run_findings(state: RunState) -> tuple[Finding, ...]:
     return tuple(found[:MAX_FINDINGS])
 
 
-def _scored(node: NodeView) -> bool:
-    return node.done and not node.buggy and node.score is not None
+def _score(node: NodeView) -> float | None:
+    """The node's validation score if it is done and not buggy, else None."""
+    return node.score if node.done and not node.buggy else None
 
 
 def _family_findings(nodes: Iterable[NodeView], lower: bool) -> list[Finding]:
     """Per model family, its drafts' scores against the mean of every scored draft (needs two families)."""
-    drafts = [(family_of(n.plan), n) for n in nodes if n.operator == "draft" and _scored(n)]
-    drafts = [(family, n) for family, n in drafts if family is not None]
-    if len({family for family, _ in drafts}) < 2:
+    drafts: list[tuple[str, int, float]] = []  # (family, node id, score)
+    for node in nodes:
+        score = _score(node)
+        family = family_of(node.plan) if node.operator == "draft" and score is not None else None
+        if family is not None and score is not None:
+            drafts.append((family, node.id, score))
+    if len({family for family, _, _ in drafts}) < 2:
         return []
-    mean = sum(n.score for _, n in drafts) / len(drafts)
+    mean = sum(score for _, _, score in drafts) / len(drafts)
     found = []
-    for family in sorted({family for family, _ in drafts}):
-        members = [n for f, n in drafts if f == family]
-        deltas = tuple(n.score - mean for n in members)
+    for family in sorted({family for family, _, _ in drafts}):
+        members = [(node_id, score) for f, node_id, score in drafts if f == family]
+        deltas = tuple(score - mean for _, score in members)
         effect = _effect(deltas, lower)
         if effect is not None:
-            found.append(Finding(
-                family_key(family), "model_family", family_name(family), effect, tuple(n.id for n in members),
-                tuple(n.score for n in members), deltas, "the mean of the run's drafts",
-            ))
+            found.append(
+                Finding(
+                    family_key(family),
+                    "model_family",
+                    family_name(family),
+                    effect,
+                    tuple(i for i, _ in members),
+                    tuple(score for _, score in members),
+                    deltas,
+                    "the mean of the run's drafts",
+                )
+            )
     return found
 
 
 def _change_findings(nodes: tuple[NodeView, ...], lower: bool) -> list[Finding]:
     """Per change (by claim key), the improve steps' deltas against their parents."""
-    steps: dict[str, list[tuple[str, NodeView, float]]] = {}
+    steps: dict[str, list[tuple[str, int, float, float]]] = {}  # key: (change, node id, score, delta)
     for node in nodes:
-        if node.operator != "improve" or not _scored(node) or not node.parent_ids:
+        score = _score(node)
+        if node.operator != "improve" or score is None or not node.parent_ids:
             continue
-        parent = nodes[node.parent_ids[0]]
-        if not _scored(parent):
+        parent_score = _score(nodes[node.parent_ids[0]])
+        if parent_score is None:
             continue
         change = plan_change(node.plan)
-        steps.setdefault(change_key(change), []).append((change, node, node.score - parent.score))
+        steps.setdefault(change_key(change), []).append((change, node.id, score, score - parent_score))
     found = []
     for key in sorted(steps):
         group = steps[key]
-        deltas = tuple(delta for _, _, delta in group)
+        deltas = tuple(delta for _, _, _, delta in group)
         effect = _effect(deltas, lower)
         if effect is not None:
             change = group[0][0]
-            found.append(Finding(
-                key, change_kind(change), change, effect, tuple(n.id for _, n, _ in group),
-                tuple(n.score for _, n, _ in group), deltas, "the parent",
-            ))
+            found.append(
+                Finding(
+                    key,
+                    change_kind(change),
+                    change,
+                    effect,
+                    tuple(i for _, i, _, _ in group),
+                    tuple(score for _, _, score, _ in group),
+                    deltas,
+                    "the parent",
+                )
+            )
     return found
 
 

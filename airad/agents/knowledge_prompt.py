@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from airad.agents.prompt_headings import KNOWLEDGE, section
 from airad.schemas.knowledge_events import Atom
 
 TOP_K = 8
 MAX_CHARS = 2000
 CLAIM_CHARS = 300
-HEADING = "Knowledge from earlier runs"
 INTRO = (
     "Earlier runs on this problem found the following (measured by the harness on their validation "
     "split). Prefer what helped and avoid what hurt, unless you have a good reason."
@@ -24,7 +24,9 @@ INTRO = (
 def atom_line(atom: Atom) -> str:
     """One atom as a prompt line: effect, kind, claim, then `(atom ID vN, confidence C)`."""
     claim = " ".join(atom.claim.split())[:CLAIM_CHARS]
-    return f"- {atom.effect} [{atom.kind}] {claim} (atom {atom.atom_id} v{atom.version}, confidence {atom.confidence:.2f})"
+    return (
+        f"- {atom.effect} [{atom.kind}] {claim} (atom {atom.atom_id} v{atom.version}, confidence {atom.confidence:.2f})"
+    )
 
 
 def select_atoms(atoms: Sequence[Atom], top_k: int = TOP_K, max_chars: int = MAX_CHARS) -> tuple[Atom, ...]:
@@ -47,4 +49,4 @@ def knowledge_section(atoms: Sequence[Atom]) -> str:
     """The prompt section for atoms already selected; empty when there are none."""
     if not atoms:
         return ""
-    return f"# {HEADING}\n\n{INTRO}\n\n" + "\n".join(atom_line(a) for a in atoms)
+    return section(KNOWLEDGE, f"{INTRO}\n\n" + "\n".join(atom_line(a) for a in atoms))

@@ -105,4 +105,4 @@ def decide_mcts(params: MctsPolicy, view: PolicyView, rng: random.Random) -> tup
             return "draft", ()
         scores = [tree.uct(current, c) for c in candidates]
         top = max(scores)
-        current = rng.choice([c for c, s in zip(candidates, scores) if s == top])
+        current = rng.choice([c for c, s in zip(candidates, scores, strict=False) if s == top])

@@ -40,7 +40,7 @@ def recalled(view: PolicyView, operator: Operator, parent_ids: tuple[int, ...], 
         chosen = _ancestors(view, parent_ids[0]) if parent_ids else []
     else:
         chosen = finished
-    return chosen[-spec.memory_size:]
+    return chosen[-spec.memory_size :]
 
 
 def memory_lines(view: PolicyView, operator: Operator, parent_ids: tuple[int, ...], spec: OperatorSpec) -> list[str]:

@@ -1,8 +1,8 @@
 """Operators shared by every policy: build a prompt from (task, parents, memory), parse the answer.
 
-The prompt is Markdown with fixed headings. `# Your job: <operator>` names the operator so a
-reader (a model, or the offline coder) knows what is asked. A run's research program, when it has
-one, is the `# Research program` section after `# Data`.
+The prompt is Markdown with fixed headings (`prompt_headings`). `# Your job: <operator>` names the
+operator so a reader (a model, or the offline coder) knows what is asked. A run's research program,
+when it has one, is the `# Research program` section after `# Data`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from collections.abc import Sequence
 
 from msgspec import Struct
 
+from airad.agents import prompt_headings as headings
 from airad.agents.knowledge_prompt import knowledge_section
 from airad.agents.memory import memory_lines
 from airad.agents.policy_view import NodeView, PolicyView
+from airad.agents.prompt_headings import section
 from airad.schemas.events import Operator
 from airad.schemas.knowledge_events import Atom
 from airad.schemas.policies import OperatorSpec
@@ -74,20 +76,23 @@ class Message(Struct, frozen=True):
     content: str
 
 
+DEFAULT_SPEC = OperatorSpec()
+
+
 def build_prompt(
     operator: Operator,
     brief: TaskBrief,
     view: PolicyView,
     parent_ids: tuple[int, ...],
-    spec: OperatorSpec = OperatorSpec(),
+    spec: OperatorSpec = DEFAULT_SPEC,
     program: str = "",
     knowledge: Sequence[Atom] = (),
 ) -> tuple[Message, ...]:
     """The chat messages for one operator application; a research `program` gets its own section,
     and so does `knowledge`, the run's selected atoms from earlier runs of its domain."""
     sections = [
-        f"# Task\n\n{brief.description.strip()}",
-        f"# Data\n\n{brief.data_overview.strip()}",
+        section(headings.TASK, brief.description.strip()),
+        section(headings.DATA, brief.data_overview.strip()),
     ]
     if program.strip():
         sections.append(program_section(program))
@@ -95,12 +100,12 @@ def build_prompt(
         sections.append(knowledge_section(knowledge))
     memory = memory_lines(view, operator, parent_ids, spec)
     if memory:
-        sections.append("# Previous attempts\n\n" + "\n".join(memory))
+        sections.append(section(headings.PREVIOUS_ATTEMPTS, "\n".join(memory)))
     job = DRAFT_TEXT[spec.diverse_drafts] if operator == "draft" else JOB_TEXT[operator]
-    sections.append(f"# Your job: {operator}\n\n{job}")
+    sections.append(section(f"{headings.JOB}: {operator}", job))
     for index, parent_id in enumerate(parent_ids):
         sections.append(_parent_section(operator, view.nodes[parent_id], index))
-    sections.append(f"# Response format\n\n{brief.response_format.strip() or RESPONSE_FORMAT}")
+    sections.append(section(headings.RESPONSE_FORMAT, brief.response_format.strip() or RESPONSE_FORMAT))
     return (Message("system", SYSTEM_PROMPT), Message("user", "\n\n".join(sections) + "\n"))
 
 
@@ -114,20 +119,23 @@ def program_section(program: str) -> str:
         elif not fenced and line.startswith("#"):
             line = "#" + line
         lines.append(line)
-    intro = "The user's research program for this search: follow its goal and constraints, prefer its ideas to try and never use its ideas to avoid."
-    return f"# Research program\n\n{intro}\n\n" + "\n".join(lines)
+    intro = (
+        "The user's research program for this search: follow its goal and constraints, "
+        "prefer its ideas to try and never use its ideas to avoid."
+    )
+    return section(headings.RESEARCH_PROGRAM, f"{intro}\n\n" + "\n".join(lines))
 
 
 def _parent_section(operator: Operator, parent: NodeView, index: int) -> str:
     if operator == "debug":
-        title = "Buggy solution"
+        title = headings.BUGGY_SOLUTION
     elif operator == "crossover":
-        title = f"Parent solution {'AB'[index]}"
+        title = f"{headings.PARENT_SOLUTION} {'AB'[index]}"
     else:
-        title = "Solution to improve"
-    text = f"# {title} (node {parent.id})\n\n{parent.plan.strip()}\n\n```python\n{parent.code.rstrip()}\n```"
+        title = headings.SOLUTION_TO_IMPROVE
+    text = section(f"{title} (node {parent.id})", f"{parent.plan.strip()}\n\n```python\n{parent.code.rstrip()}\n```")
     if operator == "debug":
-        text += f"\n\n# Error\n\n```\n{parent.error.strip() or 'no output'}\n```"
+        text += "\n\n" + section(headings.ERROR, f"```\n{parent.error.strip() or 'no output'}\n```")
     elif parent.score is not None:
-        text += f"\n\nValidation score measured by the harness: {parent.score:.6g}"
+        text += f"\n\n{headings.SCORE_LABEL}: {parent.score:.6g}"
     return text

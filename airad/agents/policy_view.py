@@ -43,14 +43,14 @@ class PolicyView(Struct, frozen=True):
         valid = self.valid_nodes()
         if not valid:
             return {}
-        scores = [n.score for n in valid]
-        low, high = min(scores), max(scores)
+        scores = {n.id: n.score for n in valid if n.score is not None}
+        low, high = min(scores.values()), max(scores.values())
         if high == low:
-            return {n.id: 1.0 for n in valid}
+            return {node_id: 1.0 for node_id in scores}
         span = high - low
         if self.lower_is_better:
-            return {n.id: (high - n.score) / span for n in valid}
-        return {n.id: (n.score - low) / span for n in valid}
+            return {node_id: (high - score) / span for node_id, score in scores.items()}
+        return {node_id: (score - low) / span for node_id, score in scores.items()}
 
     def best(self) -> NodeView | None:
         """The non-buggy node with the best validation score; the earliest wins ties."""
@@ -91,4 +91,6 @@ def policy_view(state: RunState) -> PolicyView:
             )
         )
     baseline = state.request is not None and state.request.baseline is not None
-    return PolicyView(nodes=tuple(views), lower_is_better=state.lower_is_better, decisions=len(state.nodes), baseline=baseline)
+    return PolicyView(
+        nodes=tuple(views), lower_is_better=state.lower_is_better, decisions=len(state.nodes), baseline=baseline
+    )

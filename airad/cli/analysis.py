@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Mapping
@@ -10,20 +11,20 @@ from pathlib import Path
 import anyio
 
 from airad.cli import output as out
+from airad.cli.connection import connect
 from airad.cli.errors import EXIT_FAILED, EXIT_OK, CliError, stop_on_signal
 from airad.daemon.settings import Settings
 from airad.events.fold import RunState, fold
 
 
-async def cmd_export(args, settings: Settings) -> int:
-    from airad.daemon.connection import nats_connection
+async def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """`airad export RUN -o PATH [--format airad|aide]`."""
+    from airad.events.jetstream import JetStreamBlobStore, JetStreamEventLog
     from airad.reports.aide_export import export_aide
     from airad.reports.export import export_run, header_of
-    from airad.events.jetstream import JetStreamBlobStore, JetStreamEventLog
 
-    async with nats_connection(settings, args.environ) as (nc, _):
-        js = nc.jetstream()
-        log, blobs = JetStreamEventLog(js), await JetStreamBlobStore.open(js)
+    async with connect(settings, args.environ) as client:
+        log, blobs = JetStreamEventLog(client.js), await JetStreamBlobStore.open(client.js)
         try:
             if args.format == "aide":
                 files = await export_aide(log, blobs, args.run_id)
@@ -41,16 +42,22 @@ async def cmd_export(args, settings: Settings) -> int:
     else:
         target.write_bytes(data)
         header = header_of(data)
-        result = {"run_id": args.run_id, "format": "airad", "path": str(target), "events": header.events, "blobs": header.blobs}
+        result = {
+            "run_id": args.run_id,
+            "format": "airad",
+            "path": str(target),
+            "events": header.events,
+            "blobs": header.blobs,
+        }
         line = f"run {args.run_id}: {header.events} events and {header.blobs} blobs written to {target}"
     print(out.to_json(result) if args.json else line)
     return EXIT_OK
 
 
-async def cmd_import(args, settings: Settings) -> int:
-    from airad.daemon.connection import nats_connection
-    from airad.reports.export import RunExistsError, RunFileError, import_run
+async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    """`airad import FILE [--run-id RUN]`: add an exported run, and its summary, to this log."""
     from airad.events.jetstream import JetStreamBlobStore, JetStreamEventLog, JetStreamRunIndex
+    from airad.reports.export import RunExistsError, RunFileError, import_run
     from airad.reports.summary import summarize
 
     path = Path(args.file)
@@ -58,19 +65,19 @@ async def cmd_import(args, settings: Settings) -> int:
         data = path.read_bytes()
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror}") from None
-    async with nats_connection(settings, args.environ) as (nc, _):
-        js = nc.jetstream()
-        log = JetStreamEventLog(js)
+    async with connect(settings, args.environ) as client:
         try:
-            run_id = await import_run(data, log, await JetStreamBlobStore.open(js), run_id=args.run_id)
+            run_id = await import_run(
+                data, JetStreamEventLog(client.js), await JetStreamBlobStore.open(client.js), run_id=args.run_id
+            )
         except RunFileError as exc:
             raise CliError(f"{path}: {exc}") from None
         except ValueError as exc:
             raise CliError(str(exc)) from None
         except RunExistsError as exc:
             raise CliError(str(exc), EXIT_FAILED) from None
-        state = fold(await log.read(run_id))
-        await (await JetStreamRunIndex.open(js)).put(summarize(state, time.time()))
+        state = await client.run(run_id)
+        await (await JetStreamRunIndex.open(client.js)).put(summarize(state, time.time()))
     if args.json:
         print(out.to_json({"run_id": run_id, "events": state.last_seq, "status": state.status}))
     else:
@@ -80,7 +87,8 @@ async def cmd_import(args, settings: Settings) -> int:
     return EXIT_OK
 
 
-async def cmd_report(args, settings: Settings) -> int:
+async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    """`airad report [RUN...]`: chosen vs oracle node per run, and mean ± SEM per task and policy."""
     from airad.reports.report import build_report, select_runs
 
     labels = _label_filter(args.label)
@@ -105,15 +113,10 @@ def _label_filter(pairs: list[str]) -> dict[str, str]:
 
 async def _run_states(settings: Settings, run_ids: list[str], environ: Mapping[str, str]) -> list[RunState]:
     """The folded runs named, or every finished run in the index when none is named."""
-    from airad.daemon.connection import nats_connection
-    from airad.events.jetstream import JetStreamEventLog, JetStreamRunIndex
-
-    async with nats_connection(settings, environ) as (nc, _):
-        js = nc.jetstream()
+    async with connect(settings, environ) as client:
         if not run_ids:
-            run_ids = [s.run_id for s in await (await JetStreamRunIndex.open(js)).list() if s.status == "finished"]
-        log = JetStreamEventLog(js)
-        histories = [(run_id, await log.read(run_id)) for run_id in run_ids]
+            run_ids = [s.run_id for s in await client.runs() if s.status == "finished"]
+        histories = [(run_id, await client.events(run_id)) for run_id in run_ids]
     missing = [run_id for run_id, events in histories if not events]
     if missing:
         raise CliError(f"no run {missing[0]!r} in the log", EXIT_FAILED)
@@ -121,6 +124,7 @@ async def _run_states(settings: Settings, run_ids: list[str], environ: Mapping[s
 
 
 def mlflow_sink(tracking_uri: str, experiment: str = "airad"):
+    """An MLflow sink for `mlflow-sync` and the daemon; a CliError when MLflow cannot be reached or is missing."""
     from airad.tracking.mlflow_sink import MlflowSink, TrackingError
 
     try:
@@ -129,8 +133,8 @@ def mlflow_sink(tracking_uri: str, experiment: str = "airad"):
         raise CliError(str(exc), EXIT_FAILED) from None
 
 
-async def cmd_mlflow_sync(args, settings: Settings) -> int:
-    from airad.daemon.connection import nats_connection
+async def cmd_mlflow_sync(args: argparse.Namespace, settings: Settings) -> int:
+    """`airad mlflow-sync [--once]`: mirror the runs into MLflow, following the log unless --once."""
     from airad.tracking.mlflow_sink import mirror_to_mlflow
 
     uri = args.tracking_uri or settings.mlflow_tracking_uri
@@ -138,31 +142,42 @@ async def cmd_mlflow_sync(args, settings: Settings) -> int:
         raise CliError("mlflow-sync needs --tracking-uri URI (or the mlflow_tracking_uri setting)")
     sink = mlflow_sink(uri, args.experiment)
     result = None
-    async with nats_connection(settings, args.environ) as (nc, _):
+    async with connect(settings, args.environ) as client:
         async with anyio.create_task_group() as tg:
             tg.start_soon(stop_on_signal, tg.cancel_scope)
-            result = await mirror_to_mlflow(nc.jetstream(), sink, follow=not args.once)
+            result = await mirror_to_mlflow(client.js, sink, follow=not args.once)
             tg.cancel_scope.cancel()
     if result is None:
         return EXIT_OK
     if args.json:
         print(out.to_json(result))
     else:
-        print(f"read {result.read} events of {result.runs} runs; wrote {result.written} new ones to {uri} (experiment {args.experiment})")
+        print(
+            f"read {result.read} events of {result.runs} runs; wrote {result.written} new ones to {uri} "
+            f"(experiment {args.experiment})"
+        )
     if result.failed:
         print(f"airad: could not mirror runs {', '.join(result.failed)} (see the log)", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
 
-
 def register(command) -> None:
     """Add these commands to `airad`'s parser; `command(name, handler, help)` makes one subparser."""
-    export = command("export", cmd_export, "write a run to one replayable file, or as AIDE's journal.json with a tree page")
+    export = command(
+        "export", cmd_export, "write a run to one replayable file, or as AIDE's journal.json with a tree page"
+    )
     export.add_argument("run_id")
-    export.add_argument("-o", "--output", required=True, metavar="PATH", help="the file (airad) or directory (aide) to write")
-    export.add_argument("--format", choices=["airad", "aide"], default="airad",
-                        help="airad: events and blobs as JSON lines, for `airad import`; aide: journal.json, best_solution.py, tree.html")
+    export.add_argument(
+        "-o", "--output", required=True, metavar="PATH", help="the file (airad) or directory (aide) to write"
+    )
+    export.add_argument(
+        "--format",
+        choices=["airad", "aide"],
+        default="airad",
+        help="airad: events and blobs as JSON lines, for `airad import`; "
+        "aide: journal.json, best_solution.py, tree.html",
+    )
     import_ = command("import", cmd_import, "add a run written by `airad export` to this log, with its blobs")
     import_.add_argument("file")
     import_.add_argument("--run-id", help="import under this run id instead of the exported one")
@@ -172,7 +187,14 @@ def register(command) -> None:
     report.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="only runs with this label")
     report.add_argument("--by", action="append", default=[], metavar="KEY", help="also group by this label")
     report.add_argument("--csv", action="store_true", help="one CSV row per run")
-    mlflow = command("mlflow-sync", cmd_mlflow_sync, "mirror runs into MLflow: params, node metrics, best node (`mlflow` extra)")
-    mlflow.add_argument("--tracking-uri", help="MLflow tracking URI, e.g. file:///path/mlruns (default: the mlflow_tracking_uri setting)")
+    mlflow = command(
+        "mlflow-sync", cmd_mlflow_sync, "mirror runs into MLflow: params, node metrics, best node (`mlflow` extra)"
+    )
+    mlflow.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI, e.g. file:///path/mlruns (default: the mlflow_tracking_uri setting)",
+    )
     mlflow.add_argument("--experiment", default="airad", help="MLflow experiment name (default: airad)")
-    mlflow.add_argument("--once", action="store_true", help="mirror what the log holds now and exit, instead of following it")
+    mlflow.add_argument(
+        "--once", action="store_true", help="mirror what the log holds now and exit, instead of following it"
+    )

@@ -1,4 +1,5 @@
-"""What every `airad` command module shares: exit codes, the user-facing error, stopping on a signal, reading a request file."""
+"""What every `airad` command module shares: exit codes, the user-facing error, stopping on a signal,
+reading a request file."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ async def stop_on_signal(scope: anyio.CancelScope) -> None:
 def read_request_file(path: Path, parse: Callable, noun: str):
     """A request from a TOML or JSON file, checked by `parse` (`parse_request` or `parse_experiment`),
     with the files it names resolved beside it; any problem is a CliError naming the file and field."""
-    from airad.daemon.validation import RequestError
+    from airad.schemas.errors import FieldError
 
     try:
         raw = path.read_bytes()
@@ -38,5 +39,5 @@ def read_request_file(path: Path, parse: Callable, noun: str):
         raise CliError(f"cannot read {path}: {exc.strerror}") from None
     try:
         return parse(raw, toml=path.suffix.lower() == ".toml", base_dir=path.resolve().parent)
-    except RequestError as exc:
+    except FieldError as exc:
         raise CliError(f"{path}: invalid {noun}: {exc.field}: {exc.reason}") from None

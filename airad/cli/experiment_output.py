@@ -19,7 +19,8 @@ def status_line(state: ExperimentState) -> str:
         f"{state.count('finished')}/{len(state.runs)} runs ended, {state.count('started')} running, "
         f"{state.count('planned')} not started"
     )
-    return f"experiment {state.experiment_id}: {state.status}{detail}" + ("" if state.status == "rejected" else f": {counts}")
+    progress = "" if state.status == "rejected" else f": {counts}"
+    return f"experiment {state.experiment_id}: {state.status}{detail}{progress}"
 
 
 def experiments_table(states: list[ExperimentState], now: float | None = None) -> str:
@@ -28,13 +29,19 @@ def experiments_table(states: list[ExperimentState], now: float | None = None) -
     rows = [("EXPERIMENT", "STATUS", "TASKS", "SOLVERS", "SEEDS", "ENDED", "RUNNING", "NOT STARTED", "AGE")]
     for state in states:
         request = state.request
-        rows.append((
-            state.experiment_id, state.status,
-            str(len(request.tasks)) if request else "-", str(len(request.solvers)) if request else "-",
-            str(len(request.seeds)) if request else "-",
-            f"{state.count('finished')}/{len(state.runs)}", str(state.count("started")), str(state.count("planned")),
-            age(now - state.submitted_at) if state.submitted_at else "-",
-        ))
+        rows.append(
+            (
+                state.experiment_id,
+                state.status,
+                str(len(request.tasks)) if request else "-",
+                str(len(request.solvers)) if request else "-",
+                str(len(request.seeds)) if request else "-",
+                f"{state.count('finished')}/{len(state.runs)}",
+                str(state.count("started")),
+                str(state.count("planned")),
+                age(now - state.submitted_at) if state.submitted_at else "-",
+            )
+        )
     return table(rows)
 
 
@@ -57,26 +64,52 @@ def progress_table(state: ExperimentState) -> str:
         cell[run.progress] += 1
     rows = [("TASK", "SOLVER", "ENDED", "RUNNING", "NOT STARTED")]
     for (task, solver), cell in counts.items():
-        rows.append((task, solver, f"{cell['finished']}/{sum(cell.values())}", str(cell["started"]), str(cell["planned"])))
+        ended = f"{cell['finished']}/{sum(cell.values())}"
+        rows.append((task, solver, ended, str(cell["started"]), str(cell["planned"])))
     return table(rows)
 
 
 def report_text(report: ExperimentReport) -> str:
     """The aggregate tables: per task × solver over seeds, then the ranking of solvers."""
-    cells = [("TASK", "SOLVER", "RUNS", "METRIC", "TEST (CHOSEN BY VALIDATION)", "ANY MEDAL %", "NODES", "COST USD", "WALL S")]
+    cells = [
+        (
+            "TASK",
+            "SOLVER",
+            "RUNS",
+            "METRIC",
+            "TEST (CHOSEN BY VALIDATION)",
+            "ANY MEDAL %",
+            "NODES",
+            "COST USD",
+            "WALL S",
+        )
+    ]
     for c in report.cells:
-        cells.append((
-            c.task, c.solver, f"{c.runs}/{c.planned}", (c.metric + (" (lower is better)" if c.lower_is_better else "")) or "-",
-            fmt_stat(c.test), fmt_stat(c.any_medal_pct) if c.any_medal_pct else "-", fmt_stat(c.nodes),
-            fmt_stat(c.cost_usd), fmt_stat(c.wall_s),
-        ))
+        cells.append(
+            (
+                c.task,
+                c.solver,
+                f"{c.runs}/{c.planned}",
+                (c.metric + (" (lower is better)" if c.lower_is_better else "")) or "-",
+                fmt_stat(c.test),
+                fmt_stat(c.any_medal_pct) if c.any_medal_pct else "-",
+                fmt_stat(c.nodes),
+                fmt_stat(c.cost_usd),
+                fmt_stat(c.wall_s),
+            )
+        )
     ranking = report.ranking
     ranks = [("RANK", "SOLVER", "STRENGTH", "WINS", "COMPARISONS")]
     for entry in ranking.solvers:
-        ranks.append((
-            "-" if entry.rank is None else str(entry.rank), entry.solver, fmt_score(entry.strength),
-            f"{entry.wins:g}", str(entry.comparisons),
-        ))
+        ranks.append(
+            (
+                "-" if entry.rank is None else str(entry.rank),
+                entry.solver,
+                fmt_score(entry.strength),
+                f"{entry.wins:g}",
+                str(entry.comparisons),
+            )
+        )
     header = (
         f"experiment {report.experiment_id}: {report.status}: {report.runs_ended}/{report.runs_planned} runs ended"
         " (mean ± SEM over seeds; runs = runs that ended on their own / planned)"
@@ -86,9 +119,28 @@ def report_text(report: ExperimentReport) -> str:
 
 
 CSV_COLUMNS = (
-    "experiment_id", "task", "solver", "planned", "ended", "runs", "metric", "lower_is_better",
-    "test_mean", "test_sem", "test_n", "any_medal_pct_mean", "any_medal_pct_sem", "nodes_mean", "nodes_sem",
-    "cost_usd_mean", "cost_usd_sem", "wall_s_mean", "wall_s_sem", "rank", "strength", "ranking_method",
+    "experiment_id",
+    "task",
+    "solver",
+    "planned",
+    "ended",
+    "runs",
+    "metric",
+    "lower_is_better",
+    "test_mean",
+    "test_sem",
+    "test_n",
+    "any_medal_pct_mean",
+    "any_medal_pct_sem",
+    "nodes_mean",
+    "nodes_sem",
+    "cost_usd_mean",
+    "cost_usd_sem",
+    "wall_s_mean",
+    "wall_s_sem",
+    "rank",
+    "strength",
+    "ranking_method",
 )
 
 
@@ -102,10 +154,28 @@ def report_csv(report: ExperimentReport) -> str:
         medal = c.any_medal_pct
         rank = ranks.get(c.solver)
         values = (
-            report.experiment_id, c.task, c.solver, c.planned, c.ended, c.runs, c.metric, c.lower_is_better,
-            c.test.mean, c.test.sem, c.test.n, medal.mean if medal else None, medal.sem if medal else None,
-            c.nodes.mean, c.nodes.sem, c.cost_usd.mean, c.cost_usd.sem, c.wall_s.mean, c.wall_s.sem,
-            rank.rank if rank else None, rank.strength if rank else None, report.ranking.method,
+            report.experiment_id,
+            c.task,
+            c.solver,
+            c.planned,
+            c.ended,
+            c.runs,
+            c.metric,
+            c.lower_is_better,
+            c.test.mean,
+            c.test.sem,
+            c.test.n,
+            medal.mean if medal else None,
+            medal.sem if medal else None,
+            c.nodes.mean,
+            c.nodes.sem,
+            c.cost_usd.mean,
+            c.cost_usd.sem,
+            c.wall_s.mean,
+            c.wall_s.sem,
+            rank.rank if rank else None,
+            rank.strength if rank else None,
+            report.ranking.method,
         )
         writer.writerow(["" if v is None else v for v in values])
     return buffer.getvalue()

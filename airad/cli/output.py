@@ -55,7 +55,10 @@ def final_report(state: RunState) -> str:
     if state.status == "rejected":
         return f"run {state.run_id} rejected: {state.rejection}"
     buggy = sum(1 for n in state.nodes if n.buggy)
-    lines = [f"run {state.run_id} finished ({state.finish_reason}): {len(state.nodes)} nodes, {buggy} buggy, cost ${state.cost_usd:.4f}"]
+    lines = [
+        f"run {state.run_id} finished ({state.finish_reason}): {len(state.nodes)} nodes, {buggy} buggy, "
+        f"cost ${state.cost_usd:.4f}"
+    ]
     best = state.best_node()
     if best is None:
         lines.append("no valid node")
@@ -75,15 +78,37 @@ def runs_table(summaries: Sequence[RunSummary], now: float | None = None) -> str
     """The `airad runs` table."""
     now = time.time() if now is None else now
     domains = any(s.domain for s in summaries)  # the column only when some run names a domain
-    rows = [("RUN", "STATUS", "TASK", *(("DOMAIN",) if domains else ()), "POLICY", "NODES", "BUGGY", "BEST VALID", "TEST", "COST", "AGE")]
+    header = (
+        "RUN",
+        "STATUS",
+        "TASK",
+        *(("DOMAIN",) if domains else ()),
+        "POLICY",
+        "NODES",
+        "BUGGY",
+        "BEST VALID",
+        "TEST",
+        "COST",
+        "AGE",
+    )
+    rows = [header]
     for s in summaries:
         since = age(now - s.submitted_at) if s.submitted_at else "-"
-        rows.append((
-            s.run_id, s.status + (f" ({s.finish_reason})" if s.finish_reason else ""), s.task,
-            *((s.domain or "-",) if domains else ()), s.policy,
-            str(s.nodes), str(s.buggy), fmt_score(s.best_score), fmt_score(s.best_test_score),
-            f"${s.cost_usd:.2f}", since,
-        ))
+        rows.append(
+            (
+                s.run_id,
+                s.status + (f" ({s.finish_reason})" if s.finish_reason else ""),
+                s.task,
+                *((s.domain or "-",) if domains else ()),
+                s.policy,
+                str(s.nodes),
+                str(s.buggy),
+                fmt_score(s.best_score),
+                fmt_score(s.best_test_score),
+                f"${s.cost_usd:.2f}",
+                since,
+            )
+        )
     return _table(rows)
 
 
@@ -93,18 +118,27 @@ def nodes_table(state: RunState) -> str:
     for n in state.nodes:
         status = "buggy" if n.buggy else n.status
         plan = " ".join(n.plan.split())[:60]
-        rows.append((
-            str(n.id), n.operator, ",".join(map(str, n.parent_ids)) or "-", status, fmt_score(n.score if n.valid else None),
-            fmt_score(n.test_score), "-" if n.exit_code is None else str(n.exit_code),
-            "-" if n.duration_s is None else f"{n.duration_s:.1f}", plan,
-        ))
+        rows.append(
+            (
+                str(n.id),
+                n.operator,
+                ",".join(map(str, n.parent_ids)) or "-",
+                status,
+                fmt_score(n.score if n.valid else None),
+                fmt_score(n.test_score),
+                "-" if n.exit_code is None else str(n.exit_code),
+                "-" if n.duration_s is None else f"{n.duration_s:.1f}",
+                plan,
+            )
+        )
     return _table(rows)
 
 
 def show_header(state: RunState) -> str:
     """The lines above the node table in `airad show`."""
     request = state.request
-    lines = [f"run {state.run_id}: {state.status}" + (f" ({state.finish_reason or state.rejection})" if state.terminal else "")]
+    ended = f" ({state.finish_reason or state.rejection})" if state.terminal else ""
+    lines = [f"run {state.run_id}: {state.status}{ended}"]
     if request is not None:
         lines.append(
             f"task {task_label(request.task)}, policy {policy_kind(request.policy)}, "
@@ -121,8 +155,10 @@ def node_detail(state: RunState, node_id: int) -> str:
     node = state.nodes[node_id]
     parents = ", ".join(map(str, node.parent_ids)) or "-"
     lines = [
-        f"node {node.id} of run {state.run_id}: {node.operator} (parents {parents}), {'buggy' if node.buggy else node.status}",
-        f"validation {state.metric} {fmt_score(node.score if node.valid else None)}, held-out test {fmt_score(node.test_score)}, "
+        f"node {node.id} of run {state.run_id}: {node.operator} (parents {parents}), "
+        f"{'buggy' if node.buggy else node.status}",
+        f"validation {state.metric} {fmt_score(node.score if node.valid else None)}, "
+        f"held-out test {fmt_score(node.test_score)}, "
         f"exit {node.exit_code}, {node.duration_s or 0:.1f} s, {node.tokens} tokens, ${node.cost_usd:.4f}",
     ]
     if node.failure or node.score_error:
@@ -135,7 +171,10 @@ def node_detail(state: RunState, node_id: int) -> str:
     if node.handle:
         lines.append(f"job: {node.handle}")
     if node.analyzed:
-        lines.append(f"model's review (not trusted over the harness): {node.analysis} [reported metric {fmt_score(node.reported_metric)}]")
+        lines.append(
+            f"model's review (not trusted over the harness): {node.analysis} "
+            f"[reported metric {fmt_score(node.reported_metric)}]"
+        )
     lines += ["", "plan:", node.plan or "(none)", "", "code:", node.code or "(none)"]
     if node.stdout_tail or node.stderr_tail:
         lines += ["output (tail):", (node.stdout_tail + node.stderr_tail).rstrip()]
@@ -151,21 +190,73 @@ def report_text(report: Report) -> str:
     """The `airad report` tables: one row per task and policy over seeds, then one row per run."""
     if not report.runs:
         return "no runs to report"
-    groups = [("TASK", "POLICY", "LABELS", "RUNS", "SEEDS", "METRIC", "CHOSEN TEST", "ORACLE TEST", "GAP", "OVERFIT",
-               "ANY MEDAL % (VALIDATION)", "ANY MEDAL % (ORACLE)")]
+    groups = [
+        (
+            "TASK",
+            "POLICY",
+            "LABELS",
+            "RUNS",
+            "SEEDS",
+            "METRIC",
+            "CHOSEN TEST",
+            "ORACLE TEST",
+            "GAP",
+            "OVERFIT",
+            "ANY MEDAL % (VALIDATION)",
+            "ANY MEDAL % (ORACLE)",
+        )
+    ]
     for g in report.groups:
         medals = g.any_medal_pct
-        groups.append((
-            g.task, g.policy, ",".join(f"{k}={v}" for k, v in g.labels.items()) or "-", str(g.runs),
-            ",".join(map(str, g.seeds)), g.metric + (" (lower is better)" if g.lower_is_better else ""),
-            fmt_stat(g.chosen_test), fmt_stat(g.oracle_test), fmt_stat(g.gap), fmt_stat(g.overfitting),
-            fmt_stat(medals["validation"]) if medals else "-", fmt_stat(medals["oracle"]) if medals else "-",
-        ))
-    runs = [("RUN", "TASK", "POLICY", "SEED", "NODES", "CHOSEN", "VALID", "TEST", "MEDAL",
-             "ORACLE", "VALID", "TEST", "MEDAL", "GAP", "OVERFIT")]
+        groups.append(
+            (
+                g.task,
+                g.policy,
+                ",".join(f"{k}={v}" for k, v in g.labels.items()) or "-",
+                str(g.runs),
+                ",".join(map(str, g.seeds)),
+                g.metric + (" (lower is better)" if g.lower_is_better else ""),
+                fmt_stat(g.chosen_test),
+                fmt_stat(g.oracle_test),
+                fmt_stat(g.gap),
+                fmt_stat(g.overfitting),
+                fmt_stat(medals["validation"]) if medals else "-",
+                fmt_stat(medals["oracle"]) if medals else "-",
+            )
+        )
+    runs = [
+        (
+            "RUN",
+            "TASK",
+            "POLICY",
+            "SEED",
+            "NODES",
+            "CHOSEN",
+            "VALID",
+            "TEST",
+            "MEDAL",
+            "ORACLE",
+            "VALID",
+            "TEST",
+            "MEDAL",
+            "GAP",
+            "OVERFIT",
+        )
+    ]
     for r in report.runs:
-        runs.append((r.run_id, r.task, r.policy, str(r.seed), str(r.nodes), *_pick_cells(r.chosen, r.has_medals),
-                     *_pick_cells(r.oracle, r.has_medals), fmt_score(r.gap), fmt_score(r.overfitting)))
+        runs.append(
+            (
+                r.run_id,
+                r.task,
+                r.policy,
+                str(r.seed),
+                str(r.nodes),
+                *_pick_cells(r.chosen, r.has_medals),
+                *_pick_cells(r.oracle, r.has_medals),
+                fmt_score(r.gap),
+                fmt_score(r.overfitting),
+            )
+        )
     return _table(groups) + "\n\n" + _table(runs)
 
 
@@ -177,9 +268,25 @@ def _pick_cells(pick: Pick | None, has_medals: bool) -> tuple[str, str, str, str
 
 
 REPORT_CSV_COLUMNS = (
-    "run_id", "task", "policy", "seed", "status", "metric", "lower_is_better", "nodes", "chosen_node", "chosen_validation",
-    "chosen_test", "chosen_medal", "oracle_node", "oracle_validation", "oracle_test", "oracle_medal", "gap",
-    "overfitting", "labels",
+    "run_id",
+    "task",
+    "policy",
+    "seed",
+    "status",
+    "metric",
+    "lower_is_better",
+    "nodes",
+    "chosen_node",
+    "chosen_validation",
+    "chosen_test",
+    "chosen_medal",
+    "oracle_node",
+    "oracle_validation",
+    "oracle_test",
+    "oracle_medal",
+    "gap",
+    "overfitting",
+    "labels",
 )
 
 
@@ -189,11 +296,25 @@ def report_csv(report: Report) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(REPORT_CSV_COLUMNS)
     for r in report.runs:
-        writer.writerow(_blank_none((
-            r.run_id, r.task, r.policy, r.seed, r.status, r.metric, r.lower_is_better, r.nodes,
-            *_pick_row(r.chosen), *_pick_row(r.oracle), r.gap, r.overfitting,
-            ";".join(f"{k}={v}" for k, v in sorted(r.labels.items())),
-        )))
+        writer.writerow(
+            _blank_none(
+                (
+                    r.run_id,
+                    r.task,
+                    r.policy,
+                    r.seed,
+                    r.status,
+                    r.metric,
+                    r.lower_is_better,
+                    r.nodes,
+                    *_pick_row(r.chosen),
+                    *_pick_row(r.oracle),
+                    r.gap,
+                    r.overfitting,
+                    ";".join(f"{k}={v}" for k, v in sorted(r.labels.items())),
+                )
+            )
+        )
     return buffer.getvalue()
 
 
@@ -231,8 +352,10 @@ def metric_rows() -> list[dict]:
 
 def tasks_table(rows: list[dict], *, metrics: bool) -> str:
     """The bundled tasks (or the metrics) as an aligned table."""
-    columns = ("name", "kind", "direction", "predicts") if metrics else (
-        "name", "kind", "metric", "direction", "rows", "features", "categorical", "missing", "title"
+    columns = (
+        ("name", "kind", "direction", "predicts")
+        if metrics
+        else ("name", "kind", "metric", "direction", "rows", "features", "categorical", "missing", "title")
     )
     return _table([tuple(c.upper() for c in columns), *(tuple(_cell(row, c) for c in columns) for row in rows)])
 
@@ -280,11 +403,11 @@ def age(seconds: float) -> str:
     return f"{int(seconds)}s"
 
 
-def table(rows: list[tuple[str, ...]]) -> str:
+def table(rows: Sequence[tuple[str, ...]]) -> str:
     """Rows of cells in aligned columns (the first row is the header), for other command modules."""
     return _table(rows)
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
+def _table(rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in rows)

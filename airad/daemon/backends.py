@@ -25,8 +25,12 @@ def build_backends(settings: Settings, env: Mapping[str, str]) -> dict[str, Back
     backends = {
         "local": Backend(
             LocalExecutor(
-                state / "work", sandbox=settings.sandbox, hidden=(state.resolve(),), ro_binds=settings.sandbox_ro_binds,
-                output_limit_bytes=limit, hidden_packages=DATASET_PACKAGE_DATA,
+                state / "work",
+                sandbox=settings.sandbox,
+                hidden=(state.resolve(),),
+                ro_binds=settings.sandbox_ro_binds,
+                output_limit_bytes=limit,
+                hidden_packages=DATASET_PACKAGE_DATA,
             ),
             settings.local_slots,
         ),
@@ -34,14 +38,25 @@ def build_backends(settings: Settings, env: Mapping[str, str]) -> dict[str, Back
     if settings.container is not None:
         from airad.executors.container import ContainerExecutor
 
-        backends["container"] = Backend(ContainerExecutor(settings.container, output_limit_bytes=limit, hidden_packages=DATASET_PACKAGE_DATA), settings.container.slots)
+        backends["container"] = Backend(
+            ContainerExecutor(settings.container, output_limit_bytes=limit, hidden_packages=DATASET_PACKAGE_DATA),
+            settings.container.slots,
+        )
     if settings.ssh_hosts:
         from airad.executors.ssh import SshExecutor
 
-        backends["ssh"] = Backend(SshExecutor(settings.ssh_hosts, output_limit_bytes=limit, hidden_packages=DATASET_PACKAGE_DATA), sum(host.slots for host in settings.ssh_hosts))
+        backends["ssh"] = Backend(
+            SshExecutor(settings.ssh_hosts, output_limit_bytes=limit, hidden_packages=DATASET_PACKAGE_DATA),
+            sum(host.slots for host in settings.ssh_hosts),
+        )
     if settings.slurm is not None:
         from airad.executors.slurm import SlurmExecutor
 
         slurm_env = {name: value for name, value in env.items() if name.startswith("SLURM_") or name == "PATH"}
-        backends["slurm"] = Backend(SlurmExecutor(settings.slurm, env=slurm_env, output_limit_bytes=limit, hidden_packages=DATASET_PACKAGE_DATA), settings.slurm.slots)
+        backends["slurm"] = Backend(
+            SlurmExecutor(
+                settings.slurm, env=slurm_env, output_limit_bytes=limit, hidden_packages=DATASET_PACKAGE_DATA
+            ),
+            settings.slurm.slots,
+        )
     return backends

@@ -15,7 +15,15 @@ from airad.daemon.settings import NatsAuth, Settings
 from airad.events.connect import NatsConnectError, connect_nats, connect_options, safe_url
 from airad.events.jetstream import ensure_streams
 
-__all__ = ["NatsConnectError", "connect_nats", "connect_options", "nats_connection", "resolve_auth", "safe_url", "settings_connect_options"]
+__all__ = [
+    "NatsConnectError",
+    "connect_nats",
+    "connect_options",
+    "nats_connection",
+    "resolve_auth",
+    "safe_url",
+    "settings_connect_options",
+]
 
 
 def _secret(what: str, variable: str | None, file: str | None, env: Mapping[str, str]) -> str | None:
@@ -53,7 +61,9 @@ def settings_connect_options(settings: Settings, url: str, env: Mapping[str, str
 
 
 @asynccontextmanager
-async def nats_connection(settings: Settings, env: Mapping[str, str] | None = None) -> AsyncIterator[tuple[Client, str]]:
+async def nats_connection(
+    settings: Settings, env: Mapping[str, str] | None = None
+) -> AsyncIterator[tuple[Client, str]]:
     """Connect to `settings.nats_url` (authenticated from `settings.nats_auth`, secrets looked up in
     `env`), else the embedded server of the state dir, starting one if none runs."""
     settings.state_path.mkdir(parents=True, exist_ok=True)

@@ -5,31 +5,32 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-import socket
 from pathlib import Path
 
 import anyio
+import msgspec
 import nats
 import nats.errors
 import structlog
 from anyio.abc import TaskStatus
-import msgspec
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from airad.daemon.backends import Backend, build_backends
 from airad.daemon.cancels import CancelWatch
-from airad.daemon.experiments import Experiments, ExperimentServices
 from airad.daemon.connection import connect_nats, safe_url, settings_connect_options
+from airad.daemon.experiments import Experiments, ExperimentServices
 from airad.daemon.grading import Grader
-from airad.daemon.opened_tasks import OpenedTasks
 from airad.daemon.intake import accept
 from airad.daemon.llm import LLM, LiteLLMClient
-from airad.daemon.runner import drive_run
-from airad.daemon.settle import settle
+from airad.daemon.opened_tasks import OpenedTasks
 from airad.daemon.run_services import RunServices
+from airad.daemon.runner import drive_run
 from airad.daemon.settings import Settings
+from airad.daemon.settle import settle
+from airad.events.installation import first_value
 from airad.events.jetstream import (
     EXPERIMENTS_SUBJECT,
     REQUESTS_STREAM,
@@ -41,7 +42,6 @@ from airad.events.jetstream import (
     JetStreamRunIndex,
     ensure_streams,
 )
-from airad.events.installation import first_value
 from airad.events.knowledge_log import JetStreamKnowledgeLog
 from airad.events.log import EXPERIMENT_EVENTS, AppendConflict, Leases
 from airad.executors.base import Executor
@@ -64,6 +64,13 @@ class Daemon:
     """Consumes run and experiment requests and drives every run and experiment it owns as a task of
     one task group, each under a lease of its key (a run id, or `experiment.<id>`)."""
 
+    # Made by `serve` once it is connected; nothing reads them before.
+    leases: Leases
+    services: RunServices
+    cancels: CancelWatch
+    experiments: Experiments
+    _tg: anyio.abc.TaskGroup
+
     def __init__(
         self,
         settings: Settings,
@@ -78,14 +85,9 @@ class Daemon:
         self.owner = owner or new_owner_id()
         self.llm = llm
         self.executors = executors
-        self.leases: Leases | None = None
-        self.services: RunServices | None = None
-        self.cancels: CancelWatch | None = None
-        self.experiments: Experiments | None = None
         self._owned: dict[str, anyio.CancelScope] = {}
         self._runs: set[str] = set()  # runs owned or being taken (the other owned keys are experiments)
         self._starting: set[str] = set()
-        self._tg: anyio.abc.TaskGroup | None = None
 
     def _backends(self) -> dict[str, Backend]:
         if self.executors is None:
@@ -109,7 +111,8 @@ class Daemon:
                 log=event_log,
                 blobs=await JetStreamBlobStore.open(js),
                 index=index,
-                llm=self.llm or LiteLLMClient(
+                llm=self.llm
+                or LiteLLMClient(
                     concurrency=self.settings.model_concurrency,
                     requests_per_minute=self.settings.model_requests_per_minute or None,
                     retries=self.settings.model_retries,
@@ -127,17 +130,28 @@ class Daemon:
             self.cancels = CancelWatch(await JetStreamCancelMarks.open(js))
             self.experiments = Experiments(
                 ExperimentServices(
-                    log=JetStreamEventLog(js, EXPERIMENT_EVENTS), runs=event_log, index=index, marks=self.cancels.marks,
-                    publish=partial(_publish_run, js), poll_s=self.settings.experiment_poll_s,
+                    log=JetStreamEventLog(js, EXPERIMENT_EVENTS),
+                    runs=event_log,
+                    index=index,
+                    marks=self.cancels.marks,
+                    publish=partial(_publish_run, js),
+                    poll_s=self.settings.experiment_poll_s,
                 ),
-                self.own, self.cancels, executors=self.services.executors.keys(),
+                self.own,
+                self.cancels,
+                executors=self.services.executors.keys(),
             )
             subscription, experiment_requests = [
                 await js.pull_subscribe(
-                    subject, durable=durable, stream=REQUESTS_STREAM,
+                    subject,
+                    durable=durable,
+                    stream=REQUESTS_STREAM,
                     config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=60.0),
                 )
-                for subject, durable in ((REQUESTS_SUBJECT, INTAKE_CONSUMER), (EXPERIMENTS_SUBJECT, EXPERIMENTS_CONSUMER))
+                for subject, durable in (
+                    (REQUESTS_SUBJECT, INTAKE_CONSUMER),
+                    (EXPERIMENTS_SUBJECT, EXPERIMENTS_CONSUMER),
+                )
             ]
             async with anyio.create_task_group() as tg:
                 self._tg = tg
@@ -180,7 +194,9 @@ class Daemon:
             self.services.log, self.services.index, data, request_seq, executors=self.services.executors.keys()
         )
 
-    async def own(self, key: str, drive: Callable[[], Awaitable[None]], kind: str = "run", ident: str | None = None) -> bool:
+    async def own(
+        self, key: str, drive: Callable[[], Awaitable[None]], kind: str = "run", ident: str | None = None
+    ) -> bool:
         """Take `key`'s lease and run `drive()` as a task while the lease holds; False if this or
         another daemon already owns it. `kind` and `ident` name it in the log (`run.lost`, run_id=...)."""
         if key in self._owned or key in self._starting:
@@ -202,7 +218,9 @@ class Daemon:
             return INTAKE_BATCH
         return self.settings.max_runs - len(self._runs)
 
-    async def _hold(self, key: str, scope: anyio.CancelScope, drive: Callable[[], Awaitable[None]], kind: str, ident: str) -> None:
+    async def _hold(
+        self, key: str, scope: anyio.CancelScope, drive: Callable[[], Awaitable[None]], kind: str, ident: str
+    ) -> None:
         bound = log.bind(**{f"{kind}_id": ident})
         try:
             with scope:
@@ -239,7 +257,11 @@ class Daemon:
 
     async def adopt_orphans(self) -> int:
         """Drive every unfinished run and experiment that no live daemon holds; returns how many were taken."""
-        orphans = [s.run_id for s in await self.services.index.list() if s.status in ("new", "running") and s.run_id not in self._owned]
+        orphans = [
+            s.run_id
+            for s in await self.services.index.list()
+            if s.status in ("new", "running") and s.run_id not in self._owned
+        ]
         started: list[bool] = []
         limiter = anyio.CapacityLimiter(LEASE_RENEWALS_AT_ONCE)
 
@@ -272,7 +294,8 @@ class Daemon:
                         renewals.start_soon(self._renew, run_id, scope, limiter)
                 await self.adopt_orphans()
             except* (nats.errors.Error, TimeoutError, OSError) as failed:
-                log.warning("leases.round_failed", error="; ".join(f"{type(e).__name__}: {e}" for e in failed.exceptions))
+                error = "; ".join(f"{type(e).__name__}: {e}" for e in failed.exceptions)
+                log.warning("leases.round_failed", error=error)
 
     async def _renew(self, run_id: str, scope: anyio.CancelScope, limiter: anyio.CapacityLimiter) -> None:
         async with limiter:

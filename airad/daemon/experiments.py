@@ -16,35 +16,32 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import anyio
-import msgspec
 import structlog
 
 from airad.daemon.cancels import CancelWatch
-from airad.daemon.intake import EXCERPT_CHARS, MAX_REQUEST_BYTES
+from airad.daemon.intake import RequestKind, accept_request
 from airad.daemon.settle import settle
-from airad.daemon.validation import RequestError, parse_experiment
+from airad.daemon.validation import parse_experiment
 from airad.events.experiment import ExperimentState, evolve_experiment, fold_experiment
-from airad.reports.experiment_report import run_result
 from airad.events.fold import fold
 from airad.events.log import CancelMarks, EventLog, RunIndex, experiment_key
-from airad.schemas.experiment import PlannedRun, run_request
+from airad.events.writer import StreamWriter
+from airad.reports.experiment_report import run_result
+from airad.schemas.events import Event
+from airad.schemas.experiment import ExperimentRequest, PlannedRun, run_count, run_request
 from airad.schemas.experiment_events import (
     TERMINAL_EXPERIMENT_EVENTS,
     ExperimentAccepted,
     ExperimentCancelled,
     ExperimentDone,
+    ExperimentEvent,
     ExperimentRejected,
     ExperimentRunFinished,
     ExperimentRunStarted,
 )
-from airad.schemas.request import RunId, RunRequest
+from airad.schemas.request import RunRequest, derived_experiment_id
 
 log = structlog.get_logger("airad.experiments")
-
-
-def derived_experiment_id(request_seq: int) -> str:
-    """The id of an experiment request that names none: from its stream sequence, like runs' `req-<seq>`."""
-    return f"exp-{request_seq}"
 
 
 @dataclass
@@ -52,8 +49,8 @@ class ExperimentServices:
     """What the experiments of one daemon share: their log, the runs' log and index, the cancel
     marks, and how to publish a run request."""
 
-    log: EventLog
-    runs: EventLog
+    log: EventLog[ExperimentEvent]
+    runs: EventLog[Event]
     index: RunIndex
     marks: CancelMarks
     publish: Callable[[RunRequest], Awaitable[None]]
@@ -68,82 +65,41 @@ class ExperimentServices:
             event.set()
 
 
-class ExperimentWriter:
-    """Appends an experiment's next events with gapless seq and daemon timestamps, folding each."""
+ExperimentWriter = StreamWriter[ExperimentState, ExperimentEvent]
 
-    def __init__(self, services: ExperimentServices, state: ExperimentState):
-        self.services = services
-        self.state = state
-
-    async def append(self, event_type, **fields) -> ExperimentState:
-        """Build, append (fenced) and fold one event."""
-        event = event_type(experiment_id=self.state.experiment_id, seq=self.state.last_seq + 1, at=self.services.clock(), **fields)
-        with anyio.CancelScope(shield=True):
-            await self.services.log.append(event)
-            self.state = evolve_experiment(self.state, event)
-        return self.state
-
-
-class _IdOnly(msgspec.Struct):
-    experiment_id: RunId | None = None
-
-
-def _client_id(raw: bytes) -> str | None:
-    try:
-        return msgspec.json.decode(raw, type=_IdOnly).experiment_id
-    except msgspec.MsgspecError:
-        return None
+EXPERIMENTS: RequestKind[ExperimentRequest] = RequestKind(
+    noun="experiment",
+    key="experiment_id",
+    derive=derived_experiment_id,
+    parse=parse_experiment,
+    accepted=ExperimentAccepted,
+    rejected=ExperimentRejected,
+    terminal=lambda events: fold_experiment(events).terminal,
+    details=lambda request: {"runs": run_count(request)},
+)
 
 
 async def accept_experiment(
-    log_: EventLog, raw: bytes, request_seq: int, clock: Callable[[], float] = time.time, executors: Collection[str] | None = None
+    log_: EventLog[ExperimentEvent],
+    raw: bytes,
+    request_seq: int,
+    clock: Callable[[], float] = time.time,
+    executors: Collection[str] | None = None,
 ) -> tuple[str, bool]:
-    """Record the outcome of one experiment request; returns (experiment id, whether to drive it).
-    A redelivered request, or the same request again under its client-chosen id, is the same experiment."""
-    try:
-        if len(raw) > MAX_REQUEST_BYTES:
-            raise RequestError("$", f"the request is {len(raw)} bytes; the limit is {MAX_REQUEST_BYTES} bytes")
-        request = parse_experiment(raw, executors=executors)
-    except RequestError as exc:
-        return await _reject(log_, _client_id(raw), raw, request_seq, exc.field, exc.reason, clock)
-    experiment_id = request.experiment_id or derived_experiment_id(request_seq)
-    existing = await log_.read(experiment_id)
-    if existing:
-        first = existing[0]
-        if isinstance(first, ExperimentAccepted) and (first.request_seq == request_seq or first.request == request):
-            return experiment_id, not fold_experiment(existing).terminal
-        reason = f"experiment id {experiment_id!r} is already taken"
-        return await _reject(log_, None, raw, request_seq, "$.experiment_id", reason, clock)
-    runs = len(request.tasks) * len(request.solvers) * len(request.seeds)
-    await log_.append(ExperimentAccepted(
-        experiment_id=experiment_id, seq=1, at=clock(), request=request, request_seq=request_seq, runs=runs,
-    ))
-    return experiment_id, True
+    """Record the outcome of one experiment request; returns (experiment id, whether to drive it)."""
+    return await accept_request(EXPERIMENTS, log_, raw, request_seq, clock, executors)
 
 
-async def _reject(log_: EventLog, wanted: str | None, raw: bytes, request_seq: int, field_: str, reason: str, clock) -> tuple[str, bool]:
-    """Record `experiment.rejected` under the id asked for (when free) or `exp-<seq>`, once."""
-    for experiment_id in (wanted, derived_experiment_id(request_seq)):
-        if not experiment_id:
-            continue
-        events = await log_.read(experiment_id)
-        if events and getattr(events[0], "request_seq", None) == request_seq:
-            return experiment_id, False
-        if not events:
-            await log_.append(ExperimentRejected(
-                experiment_id=experiment_id, seq=1, at=clock(), field=field_, reason=reason, request_seq=request_seq,
-                excerpt=raw[:EXCERPT_CHARS].decode("utf-8", errors="replace"),
-            ))
-            return experiment_id, False
-    return derived_experiment_id(request_seq), False
-
-
-async def drive_experiment(services: ExperimentServices, experiment_id: str, cancel: anyio.Event | None = None) -> ExperimentState:
+async def drive_experiment(
+    services: ExperimentServices, experiment_id: str, cancel: anyio.Event | None = None
+) -> ExperimentState:
     """Carry an experiment from its log to `experiment.done`: start its runs (at most
     `max_parallel_runs` in flight), record each one's result, and on `cancel` cancel the runs in flight."""
     cancel = cancel or anyio.Event()
-    writer = ExperimentWriter(services, fold_experiment(await services.log.read(experiment_id), experiment_id))
-    if writer.state.terminal or writer.state.request is None:
+    state = fold_experiment(await services.log.read(experiment_id), experiment_id)
+    writer = ExperimentWriter(services.log, state, evolve_experiment, "experiment_id", services.clock)
+    request = writer.state.request
+    if writer.state.terminal or request is None:
         return writer.state
     published: set[str] = set()
     marked: set[str] = set()
@@ -158,16 +114,18 @@ async def drive_experiment(services: ExperimentServices, experiment_id: str, can
         _wake_on(services, in_flight, woken)
         try:
             for run in in_flight:
-                await _follow(services, writer, run.run_id, published)
+                await _follow(services, writer, request, run.run_id, published)
                 if writer.state.cancelling and run.run_id not in marked:
                     await services.marks.mark(run.run_id, f"experiment {experiment_id} was cancelled")
                     marked.add(run.run_id)
             if not writer.state.cancelling:
-                await _start_runs(services, writer, published)
+                await _start_runs(services, writer, request, published)
                 _wake_on(services, [run for run in writer.state.runs if run.progress == "started"], woken)
             if writer.state.count("started") == 0 and (writer.state.cancelling or writer.state.count("planned") == 0):
                 complete = sum(1 for run in writer.state.runs if run.result is not None and run.result.complete)
-                await writer.append(ExperimentDone, runs=len(writer.state.runs), complete=complete, cancelled=writer.state.cancelling)
+                await writer.append(
+                    ExperimentDone, runs=len(writer.state.runs), complete=complete, cancelled=writer.state.cancelling
+                )
                 bound.info("experiment.done", complete=complete, cancelled=writer.state.cancelling)
                 return writer.state
             await _wait(services.poll_s, woken, None if writer.state.cancelling else cancel)
@@ -198,31 +156,39 @@ async def _set_then_stop(event: anyio.Event, scope: anyio.CancelScope) -> None:
     scope.cancel()
 
 
-async def _start_runs(services: ExperimentServices, writer: ExperimentWriter, published: set[str]) -> None:
+async def _start_runs(
+    services: ExperimentServices, writer: ExperimentWriter, request: ExperimentRequest, published: set[str]
+) -> None:
     """Start planned runs in order while fewer than `max_parallel_runs` are in flight: record the
     start first, then publish, so a crash in between leaves a started run to publish again."""
     state = writer.state
-    limit = state.request.max_parallel_runs or len(state.runs)
+    limit = request.max_parallel_runs or len(state.runs)
     room = limit - state.count("started")
     for run in [run for run in state.runs if run.progress == "planned"][: max(room, 0)]:
-        await writer.append(ExperimentRunStarted, run_id=run.run_id, task_index=run.task_index, solver=run.solver, seed=run.seed)
-        await _publish(services, writer.state, run.run_id, published)
+        await writer.append(
+            ExperimentRunStarted, run_id=run.run_id, task_index=run.task_index, solver=run.solver, seed=run.seed
+        )
+        await _publish(services, writer.state, request, run.run_id, published)
 
 
-async def _publish(services: ExperimentServices, state: ExperimentState, run_id: str, published: set[str]) -> None:
+async def _publish(
+    services: ExperimentServices, state: ExperimentState, request: ExperimentRequest, run_id: str, published: set[str]
+) -> None:
     run = state.run(run_id)
     planned = PlannedRun(run.run_id, run.task_index, run.solver, run.seed)
-    await services.publish(run_request(state.experiment_id, state.request, planned))
+    await services.publish(run_request(state.experiment_id, request, planned))
     published.add(run_id)
 
 
-async def _follow(services: ExperimentServices, writer: ExperimentWriter, run_id: str, published: set[str]) -> None:
+async def _follow(
+    services: ExperimentServices, writer: ExperimentWriter, request: ExperimentRequest, run_id: str, published: set[str]
+) -> None:
     """Record a started run's result once it has ended; publish its request again if the run index
     does not know it and this daemon has not published it yet (a crash right after its start)."""
     summary = await services.index.get(run_id)
     if summary is None:
         if run_id not in published:
-            await _publish(services, writer.state, run_id, published)
+            await _publish(services, writer.state, request, run_id, published)
         return
     if summary.status not in ("finished", "rejected"):
         return
@@ -289,7 +255,8 @@ class Experiments:
 
     async def start(self, experiment_id: str) -> bool:
         """Drive the experiment here unless another daemon holds it."""
-        return await self.own(experiment_key(experiment_id), partial(self._drive, experiment_id), "experiment", experiment_id)
+        drive = partial(self._drive, experiment_id)
+        return await self.own(experiment_key(experiment_id), drive, "experiment", experiment_id)
 
     async def _drive(self, experiment_id: str) -> None:
         key = experiment_key(experiment_id)

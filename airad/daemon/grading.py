@@ -1,4 +1,5 @@
-"""Where the daemon grades node submissions: in a thread (the default), or in worker processes."""
+"""Where the daemon grades finished nodes (`airad.tasks.grading.node.grade_node`): in a thread (the
+default), or in worker processes."""
 
 from __future__ import annotations
 
@@ -10,26 +11,27 @@ import anyio.to_process
 import msgspec
 
 from airad.schemas.request import RunRequest, TaskSpec
-from airad.tasks.base import Grades, Task
-from airad.tasks.grading_worker import grade_batch_in_worker, prepare_in_worker
+from airad.tasks.base import Task
+from airad.tasks.grading.node import FinishedNode, Verdict, grade_node
+from airad.tasks.grading.worker import Job, grade_batch_in_worker, prepare_in_worker
 
 BATCH = 64
 
 
 @dataclass(eq=False)
 class _Pending:
-    """One submission waiting for its grades (`outcome`: Grades, or the exception grading raised)."""
+    """One node waiting for its verdict (`outcome`: the Verdict, or the exception grading raised)."""
 
-    job: tuple[bytes, int, str, bytes | None]
-    outcome: Grades | Exception | None = None
+    job: Job
+    outcome: Verdict | Exception | None = None
 
 
 class Grader:
-    """Grades submissions for every run of a daemon.
+    """Grades finished nodes for every run of a daemon.
 
     With `processes` > 0, up to that many worker processes grade at once (each opens a task once
     and keeps it), which keeps the harness's CPU off the event loop's process: what a daemon with
-    thousands of runs needs. Submissions that arrive while every worker is busy go to the next free
+    thousands of runs needs. Nodes that finish while every worker is busy go to the next free
     one together, up to `BATCH` a round trip, so under load a grade costs one pipe round trip in
     `BATCH`, not one each (`round_trips` counts them). With 0, a thread of the daemon grades (no
     start-up cost; fine for a few runs at a time)."""
@@ -42,11 +44,11 @@ class Grader:
         self._sent = anyio.Event()
         self.round_trips = 0
 
-    async def grade(self, task: Task, request: RunRequest, tasks_root: Path, submission: bytes | None) -> Grades:
-        """The harness's grades of `submission` for the run's task."""
+    async def grade(self, task: Task, request: RunRequest, tasks_root: Path, node: FinishedNode) -> Verdict:
+        """The verdict on `node`, a finished node of a run on `task`."""
         if self._limiter is None:
-            return await anyio.to_thread.run_sync(task.grade, submission)
-        pending = _Pending((msgspec.json.encode(request.task), request.seed, str(tasks_root), submission))
+            return await anyio.to_thread.run_sync(grade_node, task, node)
+        pending = _Pending((msgspec.json.encode(request.task), request.seed, str(tasks_root), node))
         self._queue.append(pending)
         try:
             while pending.outcome is None:
@@ -62,21 +64,23 @@ class Grader:
         return pending.outcome
 
     async def _send(self) -> None:
-        """Grade the oldest waiting submissions in one worker round trip; shielded, so the callers
-        whose submissions ride along get their grades even if this one is cancelled."""
+        """Grade the oldest waiting nodes in one worker round trip; shielded, so the callers whose
+        nodes ride along get their verdicts even if this one is cancelled."""
         batch, self._queue = self._queue[:BATCH], self._queue[BATCH:]
         self._sending += 1
         self.round_trips += 1
-        outcomes: list = [RuntimeError("grading was interrupted")] * len(batch)
+        outcomes: list[Verdict | Exception] = [RuntimeError("grading was interrupted")] * len(batch)
         try:
             with anyio.CancelScope(shield=True):
                 outcomes = await anyio.to_process.run_sync(
-                    grade_batch_in_worker, [pending.job for pending in batch], limiter=self._limiter,
+                    grade_batch_in_worker,
+                    [pending.job for pending in batch],
+                    limiter=self._limiter,
                 )
         except Exception as exc:
             outcomes = [exc] * len(batch)
         finally:
-            for pending, outcome in zip(batch, outcomes):
+            for pending, outcome in zip(batch, outcomes, strict=False):
                 pending.outcome = outcome
             self._sending -= 1
             self._sent.set()
@@ -87,5 +91,9 @@ class Grader:
         prepared task: no CSV writing on the event loop's process); without, nothing."""
         if self._limiter is not None:
             await anyio.to_process.run_sync(
-                prepare_in_worker, msgspec.json.encode(spec), seed, str(tasks_root), limiter=self._limiter,
+                prepare_in_worker,
+                msgspec.json.encode(spec),
+                seed,
+                str(tasks_root),
+                limiter=self._limiter,
             )

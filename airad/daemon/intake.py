@@ -1,90 +1,143 @@
-"""Turn a message on `airad.requests` into a run: `run.submitted`, or `run.rejected` with a reason."""
+"""Turn a message of a request stream into the first event of a run or an experiment: accepted
+(`run.submitted`, `experiment.accepted`), or rejected with the field at fault and the reason."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from airad.daemon.validation import RequestError, parse_request
+from airad.daemon.validation import parse_request
 from airad.events.fold import fold
 from airad.events.log import EventLog, RunIndex
 from airad.reports.summary import summarize
-from airad.schemas.events import RunRejected, RunSubmitted
-from airad.schemas.request import RunId
+from airad.schemas.errors import FieldError
+from airad.schemas.events import Event, RunRejected, RunSubmitted
+from airad.schemas.request import RunId, RunRequest, derived_run_id
 
 EXCERPT_CHARS = 500
 MAX_REQUEST_BYTES = 256 * 1024
 
-
-def derived_run_id(request_seq: int) -> str:
-    """The run id of a request that names none: from its stream sequence, so redelivery maps to it."""
-    return f"req-{request_seq}"
+R = TypeVar("R")
 
 
-class _RunIdOnly(msgspec.Struct):
-    run_id: RunId | None = None
+@dataclass(frozen=True)
+class RequestKind(Generic[R]):
+    """One kind of request and the stream it starts: `key` names the stream's id in the request and in
+    its events, `derive` gives the id of a request that names none, `parse(raw, executors=...)` checks a
+    request (raising FieldError), and the stream's first event is `accepted` (with `details(request)`)
+    or `rejected`; `terminal(events)` says whether a stream has ended."""
+
+    noun: str
+    key: str
+    derive: Callable[[int], str]
+    parse: Callable[..., R]
+    accepted: type[Any]
+    rejected: type[Any]
+    terminal: Callable[[list[Any]], bool]
+    details: Callable[[R], dict[str, Any]] = lambda request: {}
 
 
-def _client_run_id(raw: bytes) -> str | None:
-    """The run_id a malformed request asked for, when usable, so its client finds the rejection there."""
+RUNS: RequestKind[RunRequest] = RequestKind(
+    noun="run",
+    key="run_id",
+    derive=derived_run_id,
+    parse=parse_request,
+    accepted=RunSubmitted,
+    rejected=RunRejected,
+    terminal=lambda events: fold(events).terminal,
+)
+
+
+async def accept(
+    log: EventLog[Event], index: RunIndex, raw: bytes, request_seq: int, executors: Collection[str] | None = None
+) -> tuple[str, bool]:
+    """Record the outcome of one run request, and the run's line in the run index; returns (run_id, whether
+    a run should be driven). `executors`: the executor kinds this daemon can run (None: don't check)."""
+
+    async def announce(event: Event) -> None:
+        await index.put(summarize(fold([event]), time.time()))
+
+    return await accept_request(RUNS, log, raw, request_seq, time.time, executors, announce)
+
+
+async def accept_request(
+    kind: RequestKind[R],
+    log: EventLog[Any],
+    raw: bytes,
+    request_seq: int,
+    clock: Callable[[], float],
+    executors: Collection[str] | None = None,
+    announce: Callable[[Any], Awaitable[None]] | None = None,
+) -> tuple[str, bool]:
+    """Record the outcome of one request as the first event of its stream, then `announce` that event;
+    returns (the stream's id, whether to drive it). A redelivered request, or the same request published
+    again under its client-chosen id (an experiment re-publishing its runs after a crash), is the stream
+    that exists; a rejection is recorded under the id asked for (when free) or the derived one, once."""
     try:
-        return msgspec.json.decode(raw, type=_RunIdOnly).run_id
+        if len(raw) > MAX_REQUEST_BYTES:
+            raise FieldError("$", f"the request is {len(raw)} bytes; the limit is {MAX_REQUEST_BYTES} bytes")
+        request = kind.parse(raw, executors=executors)
+    except FieldError as exc:
+        return await _reject(kind, log, _asked_id(kind.key, raw), raw, request_seq, exc, clock, announce)
+    ident = getattr(request, kind.key) or kind.derive(request_seq)
+    existing = await log.read(ident)
+    if existing:
+        first = existing[0]
+        if isinstance(first, kind.accepted) and (first.request_seq == request_seq or first.request == request):
+            return ident, not kind.terminal(existing)
+        taken = FieldError(f"$.{kind.key}", f"{kind.noun} id {ident!r} is already taken")
+        return await _reject(kind, log, None, raw, request_seq, taken, clock, announce)
+    event = kind.accepted(
+        **{kind.key: ident}, seq=1, at=clock(), request=request, request_seq=request_seq, **kind.details(request)
+    )
+    await _record(log, event, announce)
+    return ident, True
+
+
+def _asked_id(key: str, raw: bytes) -> str | None:
+    """The id a malformed request asked for, when usable, so its client finds the rejection there."""
+    try:
+        return msgspec.convert(msgspec.json.decode(raw, type=dict[str, Any]).get(key), RunId | None)
     except msgspec.MsgspecError:
         return None
 
 
-async def accept(
-    log: EventLog, index: RunIndex, raw: bytes, request_seq: int, executors: Collection[str] | None = None
+async def _reject(
+    kind: RequestKind[R],
+    log: EventLog[Any],
+    wanted: str | None,
+    raw: bytes,
+    request_seq: int,
+    error: FieldError,
+    clock: Callable[[], float],
+    announce: Callable[[Any], Awaitable[None]] | None,
 ) -> tuple[str, bool]:
-    """Record the outcome of one request; returns (run_id, whether a run should be driven).
-    `executors`: the executor kinds this daemon can run (None: don't check)."""
-    try:
-        if len(raw) > MAX_REQUEST_BYTES:
-            raise RequestError("$", f"the request is {len(raw)} bytes; the limit is {MAX_REQUEST_BYTES} bytes")
-        request = parse_request(raw, executors=executors)
-    except RequestError as exc:
-        run_id = await _free_id(log, _client_run_id(raw), request_seq)
-        if run_id is None:
-            return derived_run_id(request_seq), False
-        await _reject(log, index, run_id, request_seq, exc.field, exc.reason, raw)
-        return run_id, False
-    run_id = request.run_id or derived_run_id(request_seq)
-    existing = await log.read(run_id)
-    if existing:
-        first = existing[0]
-        if isinstance(first, RunSubmitted) and (first.request_seq == request_seq or first.request == request):
-            # A redelivery, or the same request published again under its client-chosen run id (an
-            # experiment re-publishing its runs after a crash): both are the run that exists.
-            return run_id, not fold(existing).terminal
-        other = derived_run_id(request_seq)
-        if run_id != other and not await log.read(other):
-            await _reject(log, index, other, request_seq, "$.run_id", f"run id {run_id!r} is already taken", raw)
-        return other, False
-    event = RunSubmitted(run_id=run_id, seq=1, at=time.time(), request=request, request_seq=request_seq)
-    await log.append(event)
-    await index.put(summarize(fold([event]), time.time()))
-    return run_id, True
-
-
-async def _free_id(log: EventLog, wanted: str | None, request_seq: int) -> str | None:
-    """A run id with no history for this rejection; None when this request was already rejected."""
-    for run_id in (wanted, derived_run_id(request_seq)):
-        if not run_id:
+    for ident in (wanted, kind.derive(request_seq)):
+        if not ident:
             continue
-        events = await log.read(run_id)
+        events = await log.read(ident)
+        if events and getattr(events[0], "request_seq", None) == request_seq:
+            return ident, False
         if not events:
-            return run_id
-        if getattr(events[0], "request_seq", None) == request_seq:
-            return None
-    return None
+            event = kind.rejected(
+                **{kind.key: ident},
+                seq=1,
+                at=clock(),
+                field=error.field,
+                reason=error.reason,
+                request_seq=request_seq,
+                excerpt=raw[:EXCERPT_CHARS].decode("utf-8", errors="replace"),
+            )
+            await _record(log, event, announce)
+            return ident, False
+    return kind.derive(request_seq), False
 
 
-async def _reject(log: EventLog, index: RunIndex, run_id: str, request_seq: int, field: str, reason: str, raw: bytes) -> None:
-    excerpt = raw[:EXCERPT_CHARS].decode("utf-8", errors="replace")
-    event = RunRejected(
-        run_id=run_id, seq=1, at=time.time(), field=field, reason=reason, request_seq=request_seq, excerpt=excerpt
-    )
+async def _record(log: EventLog[Any], event: Any, announce: Callable[[Any], Awaitable[None]] | None) -> None:
     await log.append(event)
-    await index.put(summarize(fold([event]), time.time()))
+    if announce is not None:
+        await announce(event)

@@ -36,7 +36,9 @@ class LLMError(RuntimeError):
 class LLM(Protocol):
     """Anything that answers chat messages."""
 
-    async def complete(self, model: ModelSpec, messages: Sequence[Message], tools: list[dict] | None = None) -> Completion:
+    async def complete(
+        self, model: ModelSpec, messages: Sequence[Message], tools: list[dict] | None = None
+    ) -> Completion:
         """Answer `messages` with `model`, optionally offering `tools`."""
         ...
 
@@ -71,7 +73,9 @@ def _retryable(litellm, exc: Exception) -> bool:
 
 def _retry_after(exc: Exception) -> float | None:
     # litellm swaps `exc.response` for a stand-in without headers; the server's are kept here.
-    headers = getattr(exc, "litellm_response_headers", None) or getattr(getattr(exc, "response", None), "headers", None) or {}
+    headers = (
+        getattr(exc, "litellm_response_headers", None) or getattr(getattr(exc, "response", None), "headers", None) or {}
+    )
     value = headers.get("retry-after") if hasattr(headers, "get") else None
     try:
         return min(float(value), 60.0) if value is not None else None
@@ -125,8 +129,12 @@ class LiteLLMClient:
 
     def _call_options(self, model: ModelSpec, tools: list[dict] | None) -> dict:
         options: dict = {
-            "model": model.name, "temperature": model.temperature, "max_tokens": model.max_tokens,
-            "timeout": model.timeout_s, "num_retries": 0, "max_retries": 0,
+            "model": model.name,
+            "temperature": model.temperature,
+            "max_tokens": model.max_tokens,
+            "timeout": model.timeout_s,
+            "num_retries": 0,
+            "max_retries": 0,
         }
         if model.api_base:
             options["api_base"] = model.api_base
@@ -139,7 +147,9 @@ class LiteLLMClient:
             options["tools"] = tools
         return options
 
-    async def complete(self, model: ModelSpec, messages: Sequence[Message], tools: list[dict] | None = None) -> Completion:
+    async def complete(
+        self, model: ModelSpec, messages: Sequence[Message], tools: list[dict] | None = None
+    ) -> Completion:
         """Call the model, retrying transient failures with exponential backoff."""
         options = self._call_options(model, tools)
         payload = [{"role": m.role, "content": m.content} for m in messages]
@@ -154,7 +164,9 @@ class LiteLLMClient:
                     break
                 except Exception as exc:
                     if attempt > self.retries or not _retryable(self._litellm, exc):
-                        raise LLMError(f"{type(exc).__name__}: {_redact(str(exc), options, self._secrets)[:500]}") from None
+                        raise LLMError(
+                            f"{type(exc).__name__}: {_redact(str(exc), options, self._secrets)[:500]}"
+                        ) from None
                     delay = self.backoff_s * 2 ** (attempt - 1) * (1 + self._jitter.random())
                     await anyio.sleep(_retry_after(exc) or delay)
         return self._completion(model, response, time.monotonic() - started, attempt)

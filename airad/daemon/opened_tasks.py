@@ -33,7 +33,7 @@ class OpenedTasks:
         self._locks: dict[tuple[bytes, int, Path], anyio.Lock] = {}
 
     async def open(self, spec: TaskSpec, seed: int, tasks_root: Path) -> Task:
-        """The task `spec` names, prepared for `seed` under `tasks_root`; `TaskError` if it cannot be."""
+        """The task `spec` names, prepared for `seed` under `tasks_root`; `FieldError` if it cannot be."""
         key = (msgspec.json.encode(spec), seed, tasks_root)
         lock = self._locks.setdefault(key, anyio.Lock())
         try:

@@ -1,4 +1,4 @@
-"""What a run's task shares inside the daemon, and the one writer of a run's events."""
+"""What a run's task shares inside the daemon, and the writer of a run's events."""
 
 from __future__ import annotations
 
@@ -15,15 +15,17 @@ from airad.daemon.opened_tasks import OpenedTasks
 from airad.events.fold import RunState, evolve
 from airad.events.knowledge_log import KnowledgeLog
 from airad.events.log import BlobStore, EventLog, RunIndex
-from airad.reports.summary import summarize
+from airad.events.writer import StreamWriter
 from airad.executors.base import Executor
+from airad.reports.summary import summarize
+from airad.schemas.events import Event
 
 
 @dataclass
 class RunServices:
     """What every run shares inside one daemon."""
 
-    log: EventLog
+    log: EventLog[Event]
     blobs: BlobStore
     index: RunIndex
     llm: LLM
@@ -38,24 +40,12 @@ class RunServices:
     knowledge: KnowledgeLog | None = None  # the domains' knowledge; None: runs neither see nor distil any
 
 
-class RunWriter:
-    """Appends a run's next events with gapless seq and daemon timestamps, folding each into `state`."""
+class RunWriter(StreamWriter[RunState, Event]):
+    """The writer of a run's events (a `StreamWriter` with the daemon's clock), beside its run's services."""
 
     def __init__(self, services: RunServices, state: RunState):
+        super().__init__(services.log, state, evolve, "run_id", services.clock)
         self.services = services
-        self.state = state
-        self._lock = anyio.Lock(fast_acquire=True)
-
-    async def append(self, event_type, **fields) -> RunState:
-        """Build, append (fenced) and fold one event; concurrent node tasks take turns. The append and
-        its fold are shielded from cancellation (a cancelled run's node tasks), so an event that
-        reached the log is always folded too."""
-        async with self._lock:
-            event = event_type(run_id=self.state.run_id, seq=self.state.last_seq + 1, at=self.services.clock(), **fields)
-            with anyio.CancelScope(shield=True):
-                await self.services.log.append(event)
-                self.state = evolve(self.state, event)
-            return self.state
 
     async def publish_summary(self) -> None:
         """Refresh the run's line in the KV index."""

@@ -12,24 +12,31 @@ the run ends with `run.finished` (reason "cancelled").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import anyio
 import structlog
+from anyio.abc import TaskGroup
 
 from airad.agents.baseline import awaiting_baseline
 from airad.agents.policy import decide
 from airad.agents.policy_view import policy_view
-from airad.daemon.run_knowledge import distil, run_knowledge
-from airad.daemon.steps import abandon, carry_out
+from airad.daemon.run_knowledge import distill_run, run_knowledge
 from airad.daemon.run_services import RunServices, RunWriter
+from airad.daemon.steps import abandon, carry_out
 from airad.events.fold import RunState, fold
 from airad.events.log import AppendConflict
 from airad.schemas.events import NodeSelected, RunFinished, RunStarted
+from airad.schemas.knowledge_events import Atom
+from airad.schemas.request import RunRequest
+from airad.tasks.base import Task
 
 log = structlog.get_logger("airad.runner")
 
 
 def budget_exhausted(state: RunState, now: float) -> tuple[str, str] | None:
     """(finish reason, detail) once a budget is spent, else None."""
+    assert state.request is not None, "a started run has its request"
     budget = state.request.budget
     if len(state.nodes) >= budget.max_nodes:
         return "max_nodes", f"{len(state.nodes)} nodes"
@@ -49,9 +56,10 @@ def _lost_run(group: BaseExceptionGroup) -> AppendConflict | None:
     conflicts, rest = group.split(AppendConflict)
     if conflicts is None or rest is not None:
         return None
-    while isinstance(conflicts, BaseExceptionGroup):
-        conflicts = conflicts.exceptions[0]
-    return conflicts
+    found: AppendConflict | BaseExceptionGroup[AppendConflict] = conflicts
+    while isinstance(found, BaseExceptionGroup):
+        found = found.exceptions[0]
+    return found
 
 
 def _baseline_running(state: RunState) -> bool:
@@ -72,13 +80,12 @@ async def drive_run(services: RunServices, run_id: str, cancel: anyio.Event | No
     writer = RunWriter(services, state)
     if state.terminal or state.request is None:
         if state.status == "finished":
-            await distil(services, state)  # ended by another path, or a daemon died before distilling it
+            await distill_run(services, state)  # ended by another path, or a daemon died before distilling it
         await writer.publish_summary()
         return state
-    bound = log.bind(run_id=run_id)
     await writer.append(RunStarted, owner=services.owner, resumed=bool(state.owner))
     await writer.publish_summary()
-    bound.info("run.started", resumed=bool(state.owner), nodes=len(state.nodes))
+    log.info("run.started", run_id=run_id, resumed=bool(state.owner), nodes=len(state.nodes))
     if cancel.is_set():
         return await _finish_cancelled(services, writer)
     knowledge = await run_knowledge(services, writer)
@@ -86,50 +93,96 @@ async def drive_run(services: RunServices, run_id: str, cancel: anyio.Event | No
     try:
         task = await services.tasks.open(request.task, request.seed, services.tasks_root)
     except Exception as exc:
-        await writer.append(RunFinished, reason="error", best_node_id=None, detail=f"the task could not be prepared: {exc}"[:1000])
+        detail = f"the task could not be prepared: {exc}"[:1000]
+        await writer.append(RunFinished, reason="error", best_node_id=None, detail=detail)
         await writer.publish_summary()
-        bound.warning("run.failed", reason=str(exc))
+        log.warning("run.failed", run_id=run_id, reason=str(exc))
         return writer.state
-    working: set[int] = set()
-    wake = [anyio.Event()]
+    return await RunLoop(services, writer, request, task, knowledge).run(cancel)
 
-    async def work(node_id: int) -> None:
+
+class RunLoop:
+    """A started run's search: it carries out the nodes in flight, decides new ones while the
+    policy's `parallel` allows, and ends the run once a budget is spent and no node is working.
+
+    `working` holds the ids of the nodes being carried out; `wake` is set when one of them ends, so
+    the loop looks again; `stop` is the (reason, detail) of the budget that ran out, if one has."""
+
+    def __init__(
+        self, services: RunServices, writer: RunWriter, request: RunRequest, task: Task, knowledge: Sequence[Atom]
+    ) -> None:
+        self.services = services
+        self.writer = writer
+        self.request = request
+        self.task = task
+        self.knowledge = knowledge
+        self.working: set[int] = set()
+        self.wake = anyio.Event()
+        self.stop: tuple[str, str] | None = None
+
+    async def run(self, cancel: anyio.Event) -> RunState:
+        """Search until the run ends, or until `cancel` is set: then the nodes in flight are stopped
+        and the run ends as cancelled."""
+        ended: tuple[str, str] | None = None
         try:
-            await carry_out(services, writer, task, node_id, knowledge)
-            await writer.publish_summary()
-        finally:
-            working.discard(node_id)
-            wake[0].set()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_cancel_on, cancel, tg.cancel_scope)
+                ended = await self._search(tg)
+                tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            lost = _lost_run(group)
+            if lost is None:
+                raise
+            raise lost from group
+        if ended is None:  # the cancel stopped the search
+            return await _finish_cancelled(self.services, self.writer)
+        reason, detail = ended
+        return await _finish(self.services, self.writer, reason, detail)
 
-    stop, ended = None, False
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_cancel_on, cancel, tg.cancel_scope)
-            while True:
-                wake[0] = anyio.Event()
-                for node in writer.state.nodes:
-                    if not node.done and node.id not in working:
-                        working.add(node.id)
-                        tg.start_soon(work, node.id)
-                stop = budget_exhausted(writer.state, services.clock())
-                while stop is None and len(working) < request.policy.parallel and not _baseline_running(writer.state):
-                    action = decide(request.policy, policy_view(writer.state), request.seed)
-                    node_id = len(writer.state.nodes)
-                    await writer.append(NodeSelected, node_id=node_id, operator=action.operator, parent_ids=action.parent_ids)
-                    working.add(node_id)
-                    tg.start_soon(work, node_id)
-                    stop = budget_exhausted(writer.state, services.clock())
-                if stop is not None and not working:
-                    ended = True
-                    break
-                await wake[0].wait()
-            tg.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        raise _lost_run(group) or group
-    if not ended:  # the cancel stopped the loop
-        return await _finish_cancelled(services, writer)
-    reason, detail = stop
-    return await _finish(services, writer, reason, detail)
+    async def _search(self, tg: TaskGroup) -> tuple[str, str]:
+        """Start nodes, then wait for one to end, until a budget is spent and none is working; the
+        budget's (reason, detail)."""
+        while True:
+            self.wake = anyio.Event()
+            self._resume_unfinished(tg)
+            self.stop = budget_exhausted(self.writer.state, self.services.clock())
+            while self.stop is None and self._may_decide():
+                await self._select_next(tg)
+                self.stop = budget_exhausted(self.writer.state, self.services.clock())
+            if self.stop is not None and not self.working:
+                return self.stop
+            await self.wake.wait()
+
+    def _resume_unfinished(self, tg: TaskGroup) -> None:
+        """Carry out every decided node that is neither done nor working (on resume: those an earlier
+        daemon left unfinished)."""
+        for node in self.writer.state.nodes:
+            if not node.done and node.id not in self.working:
+                self._start(tg, node.id)
+
+    def _may_decide(self) -> bool:
+        """Whether another node may be decided now: fewer than `parallel` are working, and the
+        baseline (which every decision builds on) is not one of them."""
+        return len(self.working) < self.request.policy.parallel and not _baseline_running(self.writer.state)
+
+    async def _select_next(self, tg: TaskGroup) -> None:
+        """Decide the next node, record it, and start carrying it out."""
+        action = decide(self.request.policy, policy_view(self.writer.state), self.request.seed)
+        node_id = len(self.writer.state.nodes)
+        await self.writer.append(NodeSelected, node_id=node_id, operator=action.operator, parent_ids=action.parent_ids)
+        self._start(tg, node_id)
+
+    def _start(self, tg: TaskGroup, node_id: int) -> None:
+        self.working.add(node_id)
+        tg.start_soon(self._work, node_id)
+
+    async def _work(self, node_id: int) -> None:
+        try:
+            await carry_out(self.services, self.writer, self.task, node_id, self.knowledge)
+            await self.writer.publish_summary()
+        finally:
+            self.working.discard(node_id)
+            self.wake.set()
 
 
 async def _finish_cancelled(services: RunServices, writer: RunWriter) -> RunState:
@@ -139,13 +192,17 @@ async def _finish_cancelled(services: RunServices, writer: RunWriter) -> RunStat
 
 
 async def _finish(services: RunServices, writer: RunWriter, reason: str, detail: str) -> RunState:
-    """Distil the run's findings (a stopped run's count too), then end it: distilling comes first,
+    """Distill the run's findings (a stopped run's count too), then end it: distilling comes first,
     so whoever sees the run end sees its knowledge, and `run.finished` carries what it cost."""
-    spent = await distil(services, writer.state)
+    spent = await distill_run(services, writer.state)
     best = writer.state.best_node()
     await writer.append(
-        RunFinished, reason=reason, best_node_id=best.id if best else None, detail=detail,
-        distill_cost_usd=spent.cost_usd, distill_tokens=spent.tokens,
+        RunFinished,
+        reason=reason,
+        best_node_id=best.id if best else None,
+        detail=detail,
+        distill_cost_usd=spent.cost_usd,
+        distill_tokens=spent.tokens,
     )
     await writer.publish_summary()
     log.info("run.finished", run_id=writer.state.run_id, reason=reason, detail=detail, nodes=len(writer.state.nodes))

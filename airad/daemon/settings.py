@@ -7,10 +7,10 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 from msgspec import Meta, Struct
-from typing import Annotated
 
 from airad.executors.config import ContainerBackend, SlurmBackend, SshHost
 

@@ -31,9 +31,10 @@ from airad.schemas.events import (
     NodeTested,
 )
 from airad.schemas.knowledge_events import Atom
-from airad.schemas.request import operators_of
-from airad.tasks.base import Score, Task
-from airad.tasks.medals import grading_report
+from airad.schemas.request import RunRequest, operators_of
+from airad.schemas.tags import struct_tag
+from airad.tasks.base import Task
+from airad.tasks.grading.node import FinishedNode
 
 TAIL_CHARS = 4000
 BASELINE_PLAN = (
@@ -43,7 +44,9 @@ BASELINE_PLAN = (
 STAGE_OF_STATUS = {"selected": "generate", "generated": "execute", "dispatched": "execute", "executed": "score"}
 
 
-async def carry_out(services: RunServices, writer: RunWriter, task: Task, node_id: int, knowledge: Sequence[Atom] = ()) -> None:
+async def carry_out(
+    services: RunServices, writer: RunWriter, task: Task, node_id: int, knowledge: Sequence[Atom] = ()
+) -> None:
     """Take one node from wherever its events left it to scored or failed; an unexpected error fails
     the node (recorded, the search goes on) instead of the run. `knowledge`: the run's atoms."""
     try:
@@ -57,28 +60,43 @@ async def carry_out(services: RunServices, writer: RunWriter, task: Task, node_i
             await writer.append(NodeFailed, node_id=node_id, stage=stage, reason=f"internal error: {exc!r}"[:1000])
 
 
-async def _carry_out(services: RunServices, writer: RunWriter, task: Task, node_id: int, knowledge: Sequence[Atom]) -> None:
+async def _carry_out(
+    services: RunServices, writer: RunWriter, task: Task, node_id: int, knowledge: Sequence[Atom]
+) -> None:
     if writer.state.nodes[node_id].status == "selected":
         await generate(services, writer, task, writer.state.nodes[node_id], knowledge)
     if writer.state.nodes[node_id].status in ("generated", "dispatched"):
         await execute(services, writer, task, writer.state.nodes[node_id])
     node = writer.state.nodes[node_id]
-    if node.status == "executed" and not node.analyzed and node.operator != "baseline" and operators_of(writer.state.request).analyze:
+    analyzes = operators_of(_request(writer)).analyze
+    if node.status == "executed" and not node.analyzed and node.operator != "baseline" and analyzes:
         await analyze(services, writer, task, node)
     if writer.state.nodes[node_id].status == "executed":
         await score(services, writer, task, writer.state.nodes[node_id])
 
 
-async def generate(services: RunServices, writer: RunWriter, task: Task, node: Node, knowledge: Sequence[Atom] = ()) -> None:
+async def generate(
+    services: RunServices, writer: RunWriter, task: Task, node: Node, knowledge: Sequence[Atom] = ()
+) -> None:
     """Ask the model; parse its answer into plan + code; retry a nonsense answer, then fail the node.
     A `baseline` node asks no model: its code is the user's script from the request."""
-    request = writer.state.request
+    request = _request(writer)
     if node.operator == "baseline":
-        await writer.append(NodeGenerated, node_id=node.id, plan=BASELINE_PLAN, code=request.baseline or "", model="user", prompt_ref="", completion_ref="")
+        await writer.append(
+            NodeGenerated,
+            node_id=node.id,
+            plan=BASELINE_PLAN,
+            code=request.baseline or "",
+            model="user",
+            prompt_ref="",
+            completion_ref="",
+        )
         return
     brief = await anyio.to_thread.run_sync(task.brief)
     spec = operators_of(request)
-    messages = build_prompt(node.operator, brief, policy_view(writer.state), node.parent_ids, spec, request.program, knowledge)
+    messages = build_prompt(
+        node.operator, brief, policy_view(writer.state), node.parent_ids, spec, request.program, knowledge
+    )
     prompt_ref = await services.blobs.put(json.dumps([[m.role, m.content] for m in messages]).encode())
     problem = ""
     spent = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
@@ -86,7 +104,8 @@ async def generate(services: RunServices, writer: RunWriter, task: Task, node: N
         try:
             completion = await services.llm.complete(request.model, messages)
         except LLMError as exc:
-            await writer.append(NodeFailed, node_id=node.id, stage="generate", reason=f"model call failed: {exc}", **spent)
+            reason = f"model call failed: {exc}"
+            await writer.append(NodeFailed, node_id=node.id, stage="generate", reason=reason, **spent)
             return
         spent["prompt_tokens"] += completion.prompt_tokens
         spent["completion_tokens"] += completion.completion_tokens
@@ -98,14 +117,24 @@ async def generate(services: RunServices, writer: RunWriter, task: Task, node: N
             problem = str(exc)
             continue
         await writer.append(
-            NodeGenerated, node_id=node.id, plan=answer.plan, code=answer.code, model=completion.model,
-            prompt_ref=prompt_ref, completion_ref=completion_ref, llm_seconds=completion.seconds,
-            attempts=attempt, **spent,
+            NodeGenerated,
+            node_id=node.id,
+            plan=answer.plan,
+            code=answer.code,
+            model=completion.model,
+            prompt_ref=prompt_ref,
+            completion_ref=completion_ref,
+            llm_seconds=completion.seconds,
+            attempts=attempt,
+            **spent,
         )
         return
     await writer.append(
-        NodeFailed, node_id=node.id, stage="generate",
-        reason=f"no usable answer after {services.generation_attempts} attempts: {problem}", **spent,
+        NodeFailed,
+        node_id=node.id,
+        stage="generate",
+        reason=f"no usable answer after {services.generation_attempts} attempts: {problem}",
+        **spent,
     )
 
 
@@ -115,7 +144,7 @@ async def execute(services: RunServices, writer: RunWriter, task: Task, node: No
 
     A daemon that stops (or loses the run) leaves the job running: it is bounded by its own
     timeout, and the next owner of the run collects it."""
-    backend = writer.state.request.executor.__struct_config__.tag
+    backend = struct_tag(_request(writer).executor)
     executor = services.executors[backend]
     limiter = services.limiters[backend]
     if node.status == "generated" and limiter.available_tokens < 1:
@@ -127,7 +156,8 @@ async def execute(services: RunServices, writer: RunWriter, task: Task, node: No
             try:
                 handle = await executor.prepare(job_spec(services, writer, task, node))
             except Exception as exc:
-                await writer.append(NodeFailed, node_id=node.id, stage="execute", reason=_executor_fault(backend, "could not take the job", exc))
+                reason = _executor_fault(backend, "could not take the job", exc)
+                await writer.append(NodeFailed, node_id=node.id, stage="execute", reason=reason)
                 return
             with anyio.CancelScope(shield=True):
                 await writer.append(NodeDispatched, node_id=node.id, executor=backend, handle=handle)
@@ -141,14 +171,24 @@ async def execute(services: RunServices, writer: RunWriter, task: Task, node: No
             await writer.append(NodeFailed, node_id=node.id, stage="execute", reason=f"job lost: {exc}"[:1000])
             return
         except Exception as exc:
-            await writer.append(NodeFailed, node_id=node.id, stage="execute", reason=_executor_fault(backend, "failed", exc))
+            reason = _executor_fault(backend, "failed", exc)
+            await writer.append(NodeFailed, node_id=node.id, stage="execute", reason=reason)
             return
-    stdout_ref, stderr_ref, *output_refs = await put_blobs(services, [result.stdout, result.stderr, *result.outputs.values()])
+    blobs = [result.stdout, result.stderr, *result.outputs.values()]
+    stdout_ref, stderr_ref, *output_refs = await put_blobs(services, blobs)
     await writer.append(
-        NodeExecuted, node_id=node.id, exit_code=result.exit_code, duration_s=result.duration_s,
-        timed_out=result.timed_out, stdout_tail=_tail(result.stdout), stderr_tail=_tail(result.stderr),
-        stdout_ref=stdout_ref, stderr_ref=stderr_ref, outputs=dict(zip(result.outputs, output_refs)),
-        oom=result.oom, killed=result.killed,
+        NodeExecuted,
+        node_id=node.id,
+        exit_code=result.exit_code,
+        duration_s=result.duration_s,
+        timed_out=result.timed_out,
+        stdout_tail=_tail(result.stdout),
+        stderr_tail=_tail(result.stderr),
+        stdout_ref=stdout_ref,
+        stderr_ref=stderr_ref,
+        outputs=dict(zip(result.outputs, output_refs, strict=True)),
+        oom=result.oom,
+        killed=result.killed,
     )
 
 
@@ -168,7 +208,7 @@ async def put_blobs(services: RunServices, blobs: list[bytes]) -> list[str]:
 async def abandon(services: RunServices, writer: RunWriter, reason: str) -> None:
     """End every node still in flight now (the run was cancelled): stop its job if it has one, then
     record it as failed at the stage it had reached."""
-    backend = writer.state.request.executor.__struct_config__.tag
+    backend = struct_tag(_request(writer).executor)
     for node in writer.state.nodes:
         if node.done:
             continue
@@ -184,7 +224,7 @@ async def abandon(services: RunServices, writer: RunWriter, reason: str) -> None
 def job_spec(services: RunServices, writer: RunWriter, task: Task, node: Node) -> JobSpec:
     """The job for a node: its script, the task's public inputs, the request's resources, and a
     time limit that never outlasts the run's wall-clock budget."""
-    request = writer.state.request
+    request = _request(writer)
     resources = request.executor
     remaining = request.budget.wall_seconds - (services.clock() - (writer.state.submitted_at or services.clock()))
     return JobSpec(
@@ -212,55 +252,69 @@ async def analyze(services: RunServices, writer: RunWriter, task: Task, node: No
     """Ask the model to review the execution (tool call, JSON fallback); never blocks the node."""
     brief = await anyio.to_thread.run_sync(task.brief)
     output = f"{node.stdout_tail}\n{node.stderr_tail}".strip()
-    messages = build_analyze_prompt(brief, node.plan, node.code, output, writer.state.request.program)
+    request = _request(writer)
+    messages = build_analyze_prompt(brief, node.plan, node.code, output, request.program)
     try:
-        completion = await services.llm.complete(writer.state.request.model, messages, tools=[REVIEW_TOOL])
+        completion = await services.llm.complete(request.model, messages, tools=[REVIEW_TOOL])
     except LLMError as exc:
         await writer.append(NodeAnalyzed, node_id=node.id, summary=f"analysis failed: {exc}"[:1000])
         return
     review = parse_review(completion.tool_arguments, completion.text)
     await writer.append(
-        NodeAnalyzed, node_id=node.id, summary=review.summary, is_bug=review.is_bug, metric=review.metric,
-        lower_is_better=review.lower_is_better, via=review.via,
+        NodeAnalyzed,
+        node_id=node.id,
+        summary=review.summary,
+        is_bug=review.is_bug,
+        metric=review.metric,
+        lower_is_better=review.lower_is_better,
+        via=review.via,
         completion_ref=await services.blobs.put((completion.tool_arguments or completion.text).encode()),
-        prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
         cost_usd=completion.cost_usd,
     )
 
 
 async def score(services: RunServices, writer: RunWriter, task: Task, node: Node) -> None:
-    """Have the harness score the node's submission: validation as fitness, test on its own event."""
+    """Grade the finished node (`airad.tasks.grading`) on the daemon's grader and record its verdict:
+    validation as fitness, test on its own event."""
+    request = _request(writer)
     ref = node.outputs.get(task.submission_path)
-    submission = await services.blobs.get(ref) if ref else None
-    grades = await services.grader.grade(task, writer.state.request, services.tasks_root, submission)
-    validation = grades.validation
-    error = validation.error
-    uncollected = None if ref else uncollected_reason(node.stderr_tail, task.submission_path)
-    if uncollected:
-        error = uncollected
-    elif node.killed:
-        error = f"the job was stopped ({node.killed}); {error}"
-    elif node.oom:
-        error = f"the script ran out of memory (limit {writer.state.request.executor.memory_mb} MiB); {error}"
-    elif node.timed_out:
-        error = error or "the script ran past its time limit"
-    elif node.exit_code not in (0, None) and not validation.valid:
-        error = f"the script exited with code {node.exit_code}; {error}"
-    await writer.append(
-        NodeScored, node_id=node.id, metric=grades.metric, lower_is_better=grades.lower_is_better,
-        valid=validation.valid and node.exit_code == 0 and not (node.timed_out or node.oom or node.killed),
-        score=validation.score, error=error,
+    finished = FinishedNode(
+        submission=await services.blobs.get(ref) if ref else None,
+        exit_code=node.exit_code,
+        timed_out=node.timed_out,
+        oom=node.oom,
+        killed=node.killed,
+        memory_mb=request.executor.memory_mb,
+        uncollected=None if ref else uncollected_reason(node.stderr_tail, task.submission_path),
     )
-    await writer.append(NodeTested, node_id=node.id, score=grades.test.score, **_medals(task, grades.test))
+    verdict = await services.grader.grade(task, request, services.tasks_root, finished)
+    await writer.append(
+        NodeScored,
+        node_id=node.id,
+        metric=verdict.metric,
+        lower_is_better=verdict.lower_is_better,
+        valid=verdict.valid,
+        score=verdict.score,
+        error=verdict.error,
+    )
+    await writer.append(
+        NodeTested,
+        node_id=node.id,
+        score=verdict.test_score,
+        medal=verdict.medal,
+        above_median=verdict.above_median,
+        medal_thresholds=verdict.medal_thresholds,
+    )
 
 
-def _medals(task: Task, test: Score) -> dict:
-    """The test score's medal by the task's leaderboard, when it has one (MLE-bench competitions)."""
-    thresholds = getattr(task, "medal_thresholds", None)
-    if thresholds is None:
-        return {}
-    report = grading_report(test.score, test.valid, thresholds)
-    return {"medal": report.medal, "above_median": report.above_median, "medal_thresholds": thresholds.as_dict()}
+def _request(writer: RunWriter) -> RunRequest:
+    """The run's request: a run whose nodes are carried out has been submitted."""
+    request = writer.state.request
+    if request is None:
+        raise RuntimeError(f"run {writer.state.run_id} has no request")
+    return request
 
 
 def _tail(data: bytes) -> str:

@@ -8,32 +8,25 @@ from pathlib import Path
 
 import msgspec
 
-from airad.schemas.request_files import RequestFileError, inline_files
+from airad.schemas.errors import FieldError
 from airad.schemas.experiment import ExperimentRequest, experiment_problem
-from airad.schemas.request import RunRequest
+from airad.schemas.request import ExecutorSpec, RunRequest
+from airad.schemas.request_files import inline_files
+from airad.schemas.tags import struct_tag
 from airad.tasks.registry import task_problem
 
 _NAMED_FIELD = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
 _AT_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<field>[^`]*)`)?$", re.DOTALL)
 
 
-class RequestError(ValueError):
-    """A request that cannot become a run; `field` is a JSON path like `$.budget.usd`."""
-
-    def __init__(self, field: str, reason: str):
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
-def _from_msgspec(exc: msgspec.MsgspecError) -> RequestError:
+def _from_msgspec(exc: msgspec.MsgspecError) -> FieldError:
     match = _AT_PATH.match(str(exc))
     field = (match.group("field") if match else None) or "$"
     reason = match.group("reason") if match else str(exc)
     named = _NAMED_FIELD.search(reason)
     if named:
         field = f"{field}.{named.group(1)}"
-    return RequestError(field, reason)
+    return FieldError(field, reason)
 
 
 def _decode(raw: bytes | str, kind: type, toml: bool):
@@ -44,20 +37,20 @@ def _decode(raw: bytes | str, kind: type, toml: bool):
     except msgspec.ValidationError as exc:
         raise _from_msgspec(exc) from None
     except msgspec.DecodeError as exc:
-        raise RequestError("$", f"not valid {'TOML' if toml else 'JSON'}: {exc}") from None
+        raise FieldError("$", f"not valid {'TOML' if toml else 'JSON'}: {exc}") from None
 
 
-def _check_executor(executor, executors: Collection[str] | None) -> None:
-    kind = executor.__struct_config__.tag
+def _check_executor(executor: ExecutorSpec, executors: Collection[str] | None) -> None:
+    kind = struct_tag(executor)
     if executors is not None and kind not in executors:
         configured = ", ".join(sorted(executors)) or "none"
-        raise RequestError("$.executor.kind", f"this daemon has no {kind!r} executor configured (it has: {configured})")
+        raise FieldError("$.executor.kind", f"this daemon has no {kind!r} executor configured (it has: {configured})")
 
 
 def parse_request(
     raw: bytes | str, *, toml: bool = False, executors: Collection[str] | None = None, base_dir: Path | None = None
 ) -> RunRequest:
-    """Decode and check a request from JSON (or TOML) text; raise RequestError on any problem.
+    """Decode and check a request from JSON (or TOML) text; raise FieldError on any problem.
     With `executors`, the request must name one of those executor kinds (the ones configured).
     With `base_dir` (the folder of a request file), the files it names are inlined first (see
     `airad.schemas.request_files`)."""
@@ -67,7 +60,7 @@ def parse_request(
     request = _decode(raw, RunRequest, toml)
     problem = task_problem(request.task)
     if problem is not None:
-        raise RequestError(*problem)
+        raise FieldError(*problem)
     _check_executor(request.executor, executors)
     return request
 
@@ -85,10 +78,10 @@ def parse_experiment(
         problem = task_problem(task)
         if problem is not None:
             field, reason = problem
-            raise RequestError(field.replace("$.task", f"$.tasks[{index}]", 1), reason)
+            raise FieldError(field.replace("$.task", f"$.tasks[{index}]", 1), reason)
     problem = experiment_problem(request)
     if problem is not None:
-        raise RequestError(*problem)
+        raise FieldError(*problem)
     _check_executor(request.executor, executors)
     return request
 
@@ -98,8 +91,5 @@ def _inlined(raw: bytes | str, toml: bool, base_dir: Path) -> bytes:
     try:
         data = msgspec.toml.decode(raw) if toml else msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
-        raise RequestError("$", f"not valid {'TOML' if toml else 'JSON'}: {exc}") from None
-    try:
-        return msgspec.json.encode(inline_files(data, base_dir))
-    except RequestFileError as exc:
-        raise RequestError(exc.field, exc.reason) from None
+        raise FieldError("$", f"not valid {'TOML' if toml else 'JSON'}: {exc}") from None
+    return msgspec.json.encode(inline_files(data, base_dir))

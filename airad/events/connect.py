@@ -88,16 +88,26 @@ async def _log_error(exc: Exception) -> None:
 
 
 async def connect_nats(
-    url: str, options: Mapping | None = None, *, name: str, connect_timeout_s: float = 5.0, max_reconnect_attempts: int = 3
+    url: str,
+    options: Mapping | None = None,
+    *,
+    name: str,
+    connect_timeout_s: float = 5.0,
+    max_reconnect_attempts: int = 3,
 ) -> Client:
     """Connect once (no retries, so wrong credentials fail at once); the connection then reconnects
     up to `max_reconnect_attempts` times (-1: forever) whenever it drops."""
     request_tokens.install()
     try:
         nc = await nats.connect(
-            url, name=name, connect_timeout=connect_timeout_s, allow_reconnect=False, error_cb=_log_error, **(options or {})
+            url,
+            name=name,
+            connect_timeout=connect_timeout_s,
+            allow_reconnect=False,
+            error_cb=_log_error,
+            **(options or {}),
         )
-    except (OSError, nats.errors.Error, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, nats.errors.Error) as exc:
         raise NatsConnectError(_describe(url, exc, connect_timeout_s)) from None
     nc.options["allow_reconnect"] = True
     nc.options["max_reconnect_attempts"] = max_reconnect_attempts

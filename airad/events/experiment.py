@@ -7,6 +7,7 @@ from typing import Literal
 
 from msgspec import Struct, structs
 
+from airad.events.stream import check_next
 from airad.schemas.experiment import ExperimentRequest, plan_runs, task_names
 from airad.schemas.experiment_events import (
     ExperimentAccepted,
@@ -71,7 +72,8 @@ class ExperimentState(Struct, frozen=True):
 def _planned(experiment_id: str, request: ExperimentRequest) -> tuple[ExperimentRun, ...]:
     names = task_names(request)
     return tuple(
-        ExperimentRun(p.run_id, p.task_index, names[p.task_index], p.solver, p.seed) for p in plan_runs(experiment_id, request)
+        ExperimentRun(p.run_id, p.task_index, names[p.task_index], p.solver, p.seed)
+        for p in plan_runs(experiment_id, request)
     )
 
 
@@ -84,16 +86,17 @@ def _update_run(state: ExperimentState, run_id: str, **changes) -> tuple[Experim
 
 def evolve_experiment(state: ExperimentState, event: ExperimentEvent) -> ExperimentState:
     """Apply one event. Events must arrive in `seq` order without gaps."""
-    if event.experiment_id != state.experiment_id:
-        raise ValueError(f"event for experiment {event.experiment_id!r} folded into {state.experiment_id!r}")
-    if event.seq != state.last_seq + 1:
-        raise ValueError(f"experiment {state.experiment_id}: expected seq {state.last_seq + 1}, got {event.seq}")
+    check_next("experiment", state.experiment_id, state.last_seq, event.experiment_id, event.seq)
     state = structs.replace(state, last_seq=event.seq)
     match event:
         case ExperimentAccepted():
             runs = _planned(state.experiment_id, event.request)
             return structs.replace(
-                state, status="running", request=event.request, submitted_at=event.at, runs=runs,
+                state,
+                status="running",
+                request=event.request,
+                submitted_at=event.at,
+                runs=runs,
                 positions={run.run_id: index for index, run in enumerate(runs)},
             )
         case ExperimentRejected():
@@ -101,7 +104,8 @@ def evolve_experiment(state: ExperimentState, event: ExperimentEvent) -> Experim
         case ExperimentRunStarted():
             return structs.replace(state, runs=_update_run(state, event.run_id, progress="started"))
         case ExperimentRunFinished():
-            return structs.replace(state, runs=_update_run(state, event.run_id, progress="finished", result=event.result))
+            runs = _update_run(state, event.run_id, progress="finished", result=event.result)
+            return structs.replace(state, runs=runs)
         case ExperimentCancelled():
             return structs.replace(state, status="cancelling", cancel_reason=event.reason)
         case ExperimentDone():

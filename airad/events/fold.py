@@ -7,13 +7,14 @@ from typing import Literal
 
 from msgspec import Struct, structs
 
+from airad.events.stream import check_next
 from airad.schemas.events import (
     Event,
     Medal,
+    NodeAnalyzed,
     NodeDispatched,
     NodeExecuted,
     NodeFailed,
-    NodeAnalyzed,
     NodeGenerated,
     NodeQueued,
     NodeScored,
@@ -119,7 +120,6 @@ class RunState(Struct, frozen=True):
         return best_by_validation(self.nodes, self.lower_is_better)
 
 
-
 def best_scored(candidates: Iterable, lower_is_better: bool):
     """The candidate (anything with a `score`) with the best score; the earliest wins ties."""
     best = None
@@ -143,10 +143,7 @@ def _update_node(state: RunState, node_id: int, **changes) -> tuple[Node, ...]:
 
 def evolve(state: RunState, event: Event) -> RunState:
     """Apply one event. Events must arrive in `seq` order without gaps."""
-    if event.run_id != state.run_id:
-        raise ValueError(f"event for run {event.run_id!r} folded into run {state.run_id!r}")
-    if event.seq != state.last_seq + 1:
-        raise ValueError(f"run {state.run_id}: expected seq {state.last_seq + 1}, got {event.seq}")
+    check_next("run", state.run_id, state.last_seq, event.run_id, event.seq)
     state = structs.replace(state, last_seq=event.seq)
     match event:
         case RunSubmitted():
@@ -165,8 +162,14 @@ def evolve(state: RunState, event: Event) -> RunState:
         case NodeGenerated():
             tokens = event.prompt_tokens + event.completion_tokens
             nodes = _update_node(
-                state, event.node_id, status="generated", plan=event.plan, code=event.code,
-                model=event.model, cost_usd=event.cost_usd, tokens=tokens,
+                state,
+                event.node_id,
+                status="generated",
+                plan=event.plan,
+                code=event.code,
+                model=event.model,
+                cost_usd=event.cost_usd,
+                tokens=tokens,
             )
             return structs.replace(
                 state, nodes=nodes, cost_usd=state.cost_usd + event.cost_usd, tokens=state.tokens + tokens
@@ -174,12 +177,20 @@ def evolve(state: RunState, event: Event) -> RunState:
         case NodeQueued():
             return structs.replace(state, nodes=_update_node(state, event.node_id, queued_at=event.at))
         case NodeDispatched():
-            return structs.replace(state, nodes=_update_node(state, event.node_id, status="dispatched", handle=event.handle))
+            nodes = _update_node(state, event.node_id, status="dispatched", handle=event.handle)
+            return structs.replace(state, nodes=nodes)
         case NodeExecuted():
             nodes = _update_node(
-                state, event.node_id, status="executed", exit_code=event.exit_code, timed_out=event.timed_out,
-                oom=event.oom, killed=event.killed,
-                duration_s=event.duration_s, stdout_tail=event.stdout_tail, stderr_tail=event.stderr_tail,
+                state,
+                event.node_id,
+                status="executed",
+                exit_code=event.exit_code,
+                timed_out=event.timed_out,
+                oom=event.oom,
+                killed=event.killed,
+                duration_s=event.duration_s,
+                stdout_tail=event.stdout_tail,
+                stderr_tail=event.stderr_tail,
                 outputs=event.outputs,
             )
             return structs.replace(state, nodes=nodes)
@@ -190,7 +201,11 @@ def evolve(state: RunState, event: Event) -> RunState:
             return structs.replace(state, nodes=nodes, metric=event.metric, lower_is_better=event.lower_is_better)
         case NodeTested():
             nodes = _update_node(
-                state, event.node_id, test_score=event.score, medal=event.medal, above_median=event.above_median,
+                state,
+                event.node_id,
+                test_score=event.score,
+                medal=event.medal,
+                above_median=event.above_median,
                 medal_thresholds=event.medal_thresholds,
             )
             return structs.replace(state, nodes=nodes)
@@ -198,8 +213,14 @@ def evolve(state: RunState, event: Event) -> RunState:
             tokens = event.prompt_tokens + event.completion_tokens
             node = state.nodes[event.node_id]
             nodes = _update_node(
-                state, event.node_id, analyzed=True, reported_metric=event.metric, reported_bug=event.is_bug,
-                analysis=event.summary, cost_usd=node.cost_usd + event.cost_usd, tokens=node.tokens + tokens,
+                state,
+                event.node_id,
+                analyzed=True,
+                reported_metric=event.metric,
+                reported_bug=event.is_bug,
+                analysis=event.summary,
+                cost_usd=node.cost_usd + event.cost_usd,
+                tokens=node.tokens + tokens,
             )
             return structs.replace(
                 state, nodes=nodes, cost_usd=state.cost_usd + event.cost_usd, tokens=state.tokens + tokens
@@ -208,16 +229,25 @@ def evolve(state: RunState, event: Event) -> RunState:
             tokens = event.prompt_tokens + event.completion_tokens
             node = state.nodes[event.node_id]
             nodes = _update_node(
-                state, event.node_id, status="failed", failure=f"{event.stage}: {event.reason}",
-                cost_usd=node.cost_usd + event.cost_usd, tokens=node.tokens + tokens,
+                state,
+                event.node_id,
+                status="failed",
+                failure=f"{event.stage}: {event.reason}",
+                cost_usd=node.cost_usd + event.cost_usd,
+                tokens=node.tokens + tokens,
             )
             return structs.replace(
                 state, nodes=nodes, cost_usd=state.cost_usd + event.cost_usd, tokens=state.tokens + tokens
             )
         case RunFinished():
             return structs.replace(
-                state, status="finished", finish_reason=event.reason, finish_detail=event.detail, best_node_id=event.best_node_id,
-                cost_usd=state.cost_usd + event.distill_cost_usd, tokens=state.tokens + event.distill_tokens,
+                state,
+                status="finished",
+                finish_reason=event.reason,
+                finish_detail=event.detail,
+                best_node_id=event.best_node_id,
+                cost_usd=state.cost_usd + event.distill_cost_usd,
+                tokens=state.tokens + event.distill_tokens,
             )
     raise TypeError(f"unknown event {type(event).__name__}")
 

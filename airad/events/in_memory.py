@@ -6,21 +6,21 @@ import asyncio
 import hashlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from typing import Generic
 
-from airad.events.log import ENDED_STATUSES, RUN_EVENTS, AppendConflict, EventFamily, RunSummary
-from airad.schemas.events import Event
+from airad.events.log import ENDED_STATUSES, RUN_EVENTS, AppendConflict, E, EventFamily, RunSummary
 
 
-class InMemoryEventLog:
+class InMemoryEventLog(Generic[E]):
     """An EventLog held in a dict, with the same fencing rule as JetStream; `family` says which field
     keys an event's stream (runs' `run_id` by default, experiments' `experiment_id`)."""
 
     def __init__(self, family: EventFamily = RUN_EVENTS) -> None:
         self.family = family
-        self.streams: dict[str, list[Event]] = defaultdict(list)
+        self.streams: dict[str, list[E]] = defaultdict(list)
         self._changed = asyncio.Condition()
 
-    async def append(self, event: Event) -> None:
+    async def append(self, event: E) -> None:
         """Append if `event.seq` follows the run's last event."""
         run_id = self.family.key(event)
         stream = self.streams[run_id]
@@ -30,11 +30,11 @@ class InMemoryEventLog:
         async with self._changed:
             self._changed.notify_all()
 
-    async def read(self, run_id: str) -> list[Event]:
+    async def read(self, run_id: str) -> list[E]:
         """A copy of the run's events."""
         return list(self.streams.get(run_id, ()))
 
-    async def last(self, run_id: str) -> Event | None:
+    async def last(self, run_id: str) -> E | None:
         """The run's last event, None for an empty run."""
         stream = self.streams.get(run_id)
         return stream[-1] if stream else None
@@ -43,7 +43,7 @@ class InMemoryEventLog:
         """Every run id with events, sorted."""
         return sorted(run_id for run_id, stream in self.streams.items() if stream)
 
-    async def watch(self, run_id: str, after_seq: int = 0) -> AsyncIterator[Event]:
+    async def watch(self, run_id: str, after_seq: int = 0) -> AsyncIterator[E]:
         """Yield events after `after_seq`, waiting for new ones."""
         position = after_seq
         while True:

@@ -20,4 +20,6 @@ async def first_value(js: JetStreamContext, key: str, candidate: bytes) -> bytes
         await bucket.create(key, candidate)
     except nats.js.errors.KeyWrongLastSequenceError:
         pass
-    return (await bucket.get(key)).value
+    value = (await bucket.get(key)).value
+    assert value is not None, "a key created with a value keeps it"
+    return value

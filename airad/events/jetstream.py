@@ -1,4 +1,5 @@
-"""The event log on NATS JetStream: streams, fenced appends, a KV run index, leases, cancel marks (blobs: jetstream_blobs)."""
+"""The event log on NATS JetStream: streams, fenced appends, a KV run index, leases and cancel marks (the blobs are
+in jetstream_blobs)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,21 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 
-from airad.events.jetstream_blobs import BLOB_PREFIX, BLOB_STREAM, BLOBS_BUCKET, JetStreamBlobStore  # noqa: F401 (re-exported)
-from airad.events.log import ENDED_STATUSES, EXPERIMENT_EVENTS, KNOWLEDGE_EVENTS, RUN_EVENTS, AppendConflict, EventFamily, RunSummary
+from airad.events.jetstream_blobs import (  # noqa: F401 (re-exported)
+    BLOB_PREFIX,
+    BLOB_STREAM,
+    BLOBS_BUCKET,
+    JetStreamBlobStore,
+)
+from airad.events.log import (
+    ENDED_STATUSES,
+    EXPERIMENT_EVENTS,
+    KNOWLEDGE_EVENTS,
+    RUN_EVENTS,
+    AppendConflict,
+    EventFamily,
+    RunSummary,
+)
 
 REQUESTS_STREAM = "AIRAD_REQUESTS"
 REQUESTS_SUBJECT = "airad.requests"
@@ -41,19 +55,28 @@ async def ensure_streams(js: JetStreamContext, *, duplicate_window_s: float = 12
     """Create (or update) the streams airad uses; safe to call from every process."""
     for config in (
         StreamConfig(
-            name=REQUESTS_STREAM, subjects=[REQUESTS_SUBJECT, EXPERIMENTS_SUBJECT], retention=RetentionPolicy.WORK_QUEUE,
-            storage=StorageType.FILE, duplicate_window=duplicate_window_s,
+            name=REQUESTS_STREAM,
+            subjects=[REQUESTS_SUBJECT, EXPERIMENTS_SUBJECT],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            duplicate_window=duplicate_window_s,
         ),
         *(
             StreamConfig(
-                name=family.stream, subjects=[family.prefix + ">"], storage=StorageType.FILE,
+                name=family.stream,
+                subjects=[family.prefix + ">"],
+                storage=StorageType.FILE,
                 duplicate_window=duplicate_window_s,
             )
             for family in (RUN_EVENTS, EXPERIMENT_EVENTS, KNOWLEDGE_EVENTS)
         ),
         StreamConfig(
-            name=BLOB_STREAM, subjects=[BLOB_PREFIX + "*"], storage=StorageType.FILE,
-            max_msgs_per_subject=1, duplicate_window=duplicate_window_s, allow_direct=True,
+            name=BLOB_STREAM,
+            subjects=[BLOB_PREFIX + "*"],
+            storage=StorageType.FILE,
+            max_msgs_per_subject=1,
+            duplicate_window=duplicate_window_s,
+            allow_direct=True,
         ),
     ):
         try:
@@ -70,13 +93,19 @@ class JetStreamEventLog:
     """
 
     def __init__(
-        self, js: JetStreamContext, family: EventFamily = RUN_EVENTS, readers_at_once: int = 64, tails_kept: int = 20_000
+        self,
+        js: JetStreamContext,
+        family: EventFamily = RUN_EVENTS,
+        readers_at_once: int = 64,
+        tails_kept: int = 20_000,
     ):
         self.js = js
         self.family = family
-        self._tail: OrderedDict[str, tuple[int, int]] = OrderedDict()  # (run seq, stream seq) last seen; a miss asks the server
+        # (run seq, stream seq) last seen per stream; a miss asks the server
+        self._tail: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._tails_kept = tails_kept
-        self._readers = asyncio.Semaphore(readers_at_once)  # a resumed daemon reads many logs at once: bound the consumers
+        # a resumed daemon reads many logs at once: bound the consumers
+        self._readers = asyncio.Semaphore(readers_at_once)
 
     def _subject(self, run_id: str) -> str:
         return self.family.prefix + run_id
@@ -109,7 +138,7 @@ class JetStreamEventLog:
     async def ids(self) -> list[str]:
         """The ids of every stream in this log (every run, or every experiment), sorted."""
         info = await self.js.stream_info(self.family.stream, subjects_filter=self.family.prefix + ">")
-        return sorted(subject[len(self.family.prefix):] for subject in (info.state.subjects or {}))
+        return sorted(subject[len(self.family.prefix) :] for subject in (info.state.subjects or {}))
 
     async def append(self, event) -> None:
         """Publish one event, fenced on the run's last stream sequence."""
@@ -181,8 +210,11 @@ class JetStreamEventLog:
 
     async def _consume(self, run_id: str) -> AsyncIterator[tuple]:
         sub = await self.js.subscribe(
-            self._subject(run_id), ordered_consumer=True, deliver_policy=DeliverPolicy.ALL,
-            idle_heartbeat=5.0, inactive_threshold=60.0,
+            self._subject(run_id),
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.ALL,
+            idle_heartbeat=5.0,
+            inactive_threshold=60.0,
         )
         async for message in messages(sub):
             yield self.family.decode(message.data), message.metadata.sequence.stream
@@ -219,7 +251,7 @@ class JetStreamRunIndex:
         self.nc = nc
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> "JetStreamRunIndex":
+    async def open(cls, js: JetStreamContext) -> JetStreamRunIndex:
         """Create or bind the summaries bucket."""
         return cls(await _bucket(js, RUNS_BUCKET, history=1), js._nc)
 
@@ -233,7 +265,10 @@ class JetStreamRunIndex:
         """Subscribe now; the iterator yields each summary written from then on (an ordered consumer of
         the bucket's subjects, which recovers from a NATS restart by itself)."""
         sub = await self.nc.jetstream().subscribe(
-            f"$KV.{RUNS_BUCKET}.>", ordered_consumer=True, deliver_policy=DeliverPolicy.NEW, idle_heartbeat=5.0,
+            f"$KV.{RUNS_BUCKET}.>",
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.NEW,
+            idle_heartbeat=5.0,
             inactive_threshold=60.0,
         )
 
@@ -251,7 +286,7 @@ class JetStreamRunIndex:
 
         async def run_ids() -> AsyncIterator[str]:
             async for message in messages(sub):
-                yield message.subject[len(RUN_ENDED_PREFIX):]
+                yield message.subject[len(RUN_ENDED_PREFIX) :]
 
         return run_ids()
 
@@ -309,7 +344,7 @@ class JetStreamLeases:
         self._revisions: dict[str, int] = {}
 
     @classmethod
-    async def open(cls, js: JetStreamContext, owner: str, ttl_s: float) -> "JetStreamLeases":
+    async def open(cls, js: JetStreamContext, owner: str, ttl_s: float) -> JetStreamLeases:
         """Create or bind the leases bucket (the TTL is fixed when the bucket is created)."""
         return cls(await _bucket(js, LEASES_BUCKET, history=1, ttl=ttl_s), owner)
 
@@ -366,7 +401,7 @@ class JetStreamCancelMarks:
         self.js = js
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> "JetStreamCancelMarks":
+    async def open(cls, js: JetStreamContext) -> JetStreamCancelMarks:
         """Create or bind the cancel-marks bucket."""
         return cls(await _bucket(js, CANCELS_BUCKET, history=1), js)
 
@@ -387,7 +422,10 @@ class JetStreamCancelMarks:
         of the bucket's subjects, which recovers from a NATS restart by itself). Marks already present
         are for `marked` to find."""
         sub = await self.js.subscribe(
-            _CANCELS_PREFIX + ">", ordered_consumer=True, deliver_policy=DeliverPolicy.NEW, idle_heartbeat=5.0,
+            _CANCELS_PREFIX + ">",
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.NEW,
+            idle_heartbeat=5.0,
             inactive_threshold=60.0,
         )
         return self._keys(sub)
@@ -395,4 +433,4 @@ class JetStreamCancelMarks:
     async def _keys(self, sub) -> AsyncIterator[str]:
         async for message in messages(sub):
             if message.data:
-                yield message.subject[len(_CANCELS_PREFIX):]
+                yield message.subject[len(_CANCELS_PREFIX) :]

@@ -32,7 +32,7 @@ class JetStreamBlobStore:
         self._cache = ByteCache(cache_bytes)
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> "JetStreamBlobStore":
+    async def open(cls, js: JetStreamContext) -> JetStreamBlobStore:
         """Bind (creating it if need be) the object store of large blobs."""
         try:
             store = await js.object_store(BLOBS_BUCKET)

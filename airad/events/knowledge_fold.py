@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from msgspec import Struct, structs
 
+from airad.events.stream import check_next
 from airad.schemas.knowledge_events import Atom, KnowledgeDistilled, KnowledgeEvent
 
 MAX_EVIDENCE = 8  # evidence entries an atom keeps: the newest first
@@ -39,10 +40,7 @@ class KnowledgeState(Struct, frozen=True):
 
 def evolve_knowledge(state: KnowledgeState, event: KnowledgeEvent) -> KnowledgeState:
     """Apply one knowledge event; events must arrive in `seq` order without gaps."""
-    if event.domain != state.domain:
-        raise ValueError(f"event for domain {event.domain!r} folded into domain {state.domain!r}")
-    if event.seq != state.last_seq + 1:
-        raise ValueError(f"domain {state.domain}: expected seq {state.last_seq + 1}, got {event.seq}")
+    check_next("domain", state.domain, state.last_seq, event.domain, event.seq)
     match event:
         case KnowledgeDistilled():
             return structs.replace(
@@ -76,8 +74,13 @@ def supersede(current: Sequence[Atom], new: Sequence[Atom]) -> tuple[Atom, ...]:
         confidence = atom.confidence
         if atom.effect == old.effect:
             confidence = min(0.95, 1 - (1 - atom.confidence) * (1 - old.confidence))
-        versioned.append(structs.replace(
-            atom, version=old.version + 1, supersedes=old.version, confidence=round(confidence, 3),
-            evidence=(atom.evidence + old.evidence)[:MAX_EVIDENCE],
-        ))
+        versioned.append(
+            structs.replace(
+                atom,
+                version=old.version + 1,
+                supersedes=old.version,
+                confidence=round(confidence, 3),
+                evidence=(atom.evidence + old.evidence)[:MAX_EVIDENCE],
+            )
+        )
     return tuple(versioned)

@@ -9,22 +9,14 @@ from typing import Protocol
 
 import nats.js.errors
 
-from airad.events.jetstream import KNOWLEDGE_PREFIX, JetStreamEventLog
-from airad.events.log import KNOWLEDGE_EVENTS
 from airad.events.in_memory import InMemoryEventLog
+from airad.events.jetstream import KNOWLEDGE_PREFIX, JetStreamEventLog
+from airad.events.log import KNOWLEDGE_EVENTS, EventLog
 from airad.schemas.knowledge_events import KnowledgeEvent
 
 
-class KnowledgeLog(Protocol):
-    """Per-domain streams with a gapless `seq`; an append must follow the domain's last event exactly."""
-
-    async def append(self, event: KnowledgeEvent) -> None:
-        """Append `event`, whose `seq` must be the domain's last seq + 1, else raise AppendConflict."""
-        ...
-
-    async def read(self, domain: str) -> list[KnowledgeEvent]:
-        """Every event of the domain so far, in `seq` order."""
-        ...
+class KnowledgeLog(EventLog[KnowledgeEvent], Protocol):
+    """Per-domain streams with a gapless `seq` (an `EventLog` keyed by domain) that lists its domains."""
 
     async def domains(self) -> list[str]:
         """Every domain with at least one event, sorted."""
@@ -51,7 +43,7 @@ class JetStreamKnowledgeLog(JetStreamEventLog):
             return []
 
 
-class InMemoryKnowledgeLog(InMemoryEventLog):
+class InMemoryKnowledgeLog(InMemoryEventLog[KnowledgeEvent]):
     """A KnowledgeLog in a dict, for unit tests."""
 
     def __init__(self):

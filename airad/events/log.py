@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from msgspec import Struct
 
-from airad.schemas.events import Event, decode_event, encode_event
+from airad.schemas.events import decode_event, encode_event
 from airad.schemas.experiment_events import decode_experiment_event, encode_experiment_event
 from airad.schemas.knowledge_events import decode_knowledge_event, encode_knowledge_event
 
@@ -28,35 +28,53 @@ class EventFamily:
 
 RUN_EVENTS = EventFamily("AIRAD_EVENTS", "airad.events.", encode_event, decode_event, attrgetter("run_id"))
 EXPERIMENT_EVENTS = EventFamily(
-    "AIRAD_EXPERIMENTS", "airad.experiment-events.", encode_experiment_event, decode_experiment_event,
+    "AIRAD_EXPERIMENTS",
+    "airad.experiment-events.",
+    encode_experiment_event,
+    decode_experiment_event,
     attrgetter("experiment_id"),
 )
 KNOWLEDGE_EVENTS = EventFamily(
-    "AIRAD_KNOWLEDGE", "airad.knowledge.", encode_knowledge_event, decode_knowledge_event, attrgetter("domain"),
+    "AIRAD_KNOWLEDGE",
+    "airad.knowledge.",
+    encode_knowledge_event,
+    decode_knowledge_event,
+    attrgetter("domain"),
 )
+
+
+class Sequenced(Protocol):
+    """An event of a stream: `seq` is its place in the stream, from 1 without gaps."""
+
+    @property
+    def seq(self) -> int: ...
+
+
+E = TypeVar("E", bound=Sequenced)
 
 
 class AppendConflict(RuntimeError):
     """Another writer appended to the run first: this writer no longer owns it."""
 
 
-class EventLog(Protocol):
-    """Per-run streams of events with a gapless `seq`; an append must follow the last event exactly.
-    The same log holds experiments' streams, keyed by experiment id (`EXPERIMENT_EVENTS`)."""
+class EventLog(Protocol[E]):
+    """Per-run streams of events `E` with a gapless `seq`; an append must follow the last event exactly.
+    The same log holds experiments' streams, keyed by experiment id (`EXPERIMENT_EVENTS`), and domains'
+    knowledge (`KNOWLEDGE_EVENTS`)."""
 
-    async def append(self, event: Event) -> None:
+    async def append(self, event: E) -> None:
         """Append `event`, whose `seq` must be the run's last seq + 1, else raise AppendConflict."""
         ...
 
-    async def read(self, run_id: str) -> list[Event]:
+    async def read(self, run_id: str) -> list[E]:
         """Every event of the run so far, in `seq` order."""
         ...
 
-    def watch(self, run_id: str, after_seq: int = 0) -> AsyncIterator[Event]:
+    def watch(self, run_id: str, after_seq: int = 0) -> AsyncIterator[E]:
         """Events with seq > after_seq as they are appended; never ends by itself."""
         ...
 
-    async def last(self, run_id: str) -> Event | None:
+    async def last(self, run_id: str) -> E | None:
         """The run's last event, None for an empty run (cheaper than `read`)."""
         ...
 

@@ -16,17 +16,16 @@ import random
 import nats.aio.client
 import nats.js.client
 
-_generator: random.Random | None = None
+_generator = random.Random(os.urandom(16))
 
 
-def _token_hex(nbytes: int = 32) -> str:
-    return _generator.getrandbits(8 * nbytes).to_bytes(nbytes, "big").hex()
+def _token_hex(nbytes: int | None = None) -> str:
+    """`secrets.token_hex` from the private generator (32 bytes by default, as there)."""
+    size = 32 if nbytes is None else nbytes
+    return _generator.getrandbits(8 * size).to_bytes(size, "big").hex()
 
 
 def install() -> None:
-    """Make nats-py draw its request tokens from a seeded private generator (idempotent)."""
-    global _generator
-    if _generator is None:
-        _generator = random.Random(os.urandom(16))
-        nats.aio.client.token_hex = _token_hex
-        nats.js.client.token_hex = _token_hex
+    """Make nats-py draw its request tokens from the private generator, seeded once (idempotent)."""
+    nats.aio.client.token_hex = _token_hex
+    nats.js.client.token_hex = _token_hex

@@ -32,9 +32,10 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 import aiodocker
 from aiodocker.containers import DockerContainer
@@ -52,12 +53,13 @@ from airad.executors.base import (
     truncation_marker,
 )
 from airad.executors.config import ContainerBackend
-from airad.executors.local import thread_limits
 from airad.executors.container_files import WORK, archive, read_file, read_output
-from airad.executors.container_mounts import check_ro_binds, read_only_bind
 from airad.executors.container_limits import DISK_LABEL, WATCH_INTERVAL_S, LimitWatch, limit_hit, mark_limit, with_limit
+from airad.executors.container_mounts import check_ro_binds, read_only_bind
+from airad.executors.local import thread_limits
 from airad.executors.output_files import OutputRefused
 from airad.executors.sandbox_launch import PACKAGE_FINDER
+
 CANCEL_MARKER = ".airad-cancelled"
 JOB_LABEL = "airad.job_id"
 TIMEOUT_LABEL = "airad.timeout_s"
@@ -76,7 +78,10 @@ class ContainerExecutor:
     name = "container"
 
     def __init__(
-        self, backend: ContainerBackend, *, output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES,
+        self,
+        backend: ContainerBackend,
+        *,
+        output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES,
         hidden_packages: dict[str, tuple[str, ...]] | None = None,
     ):
         check_ro_binds(backend)
@@ -95,7 +100,9 @@ class ContainerExecutor:
             except aiodocker.DockerError as error:
                 if error.status != 404:
                     raise
-            hidden = await self._hidden_dirs(docker, spec.image or self.backend.image) if spec.hide_dataset_packages else []
+            hidden = (
+                await self._hidden_dirs(docker, spec.image or self.backend.image) if spec.hide_dataset_packages else []
+            )
             container = await docker.containers.create(create_config(spec, self.backend, hidden), name=name)
             await put_files(container, work_archive(spec.files))
         return encode_handle(container=name, job_id=spec.job_id)
@@ -125,16 +132,20 @@ class ContainerExecutor:
                         break
                     await asyncio.sleep(1.0)
                 else:
-                    remaining = engine_time(info["State"]["StartedAt"]) + timeout_s - time.time()
-                    if watch.reason is None and await watch.check(container, info) is not None:
-                        await mark_limit(container, watch.reason)
+                    started = engine_time(info["State"]["StartedAt"])
+                    assert started is not None, "a container past `created` has a start time"
+                    remaining = started + timeout_s - time.time()
+                    if watch.reason is None and (hit := await watch.check(container, info)) is not None:
+                        await mark_limit(container, hit)
                         await kill(container)
                     elif remaining <= 0:
                         killed_at_deadline = True
                         await kill(container)
                     try:
-                        await asyncio.wait_for(container.wait(), timeout=min(max(remaining, 0.0) + 0.1, WATCH_INTERVAL_S))
-                    except asyncio.TimeoutError:
+                        await asyncio.wait_for(
+                            container.wait(), timeout=min(max(remaining, 0.0) + 0.1, WATCH_INTERVAL_S)
+                        )
+                    except TimeoutError:
                         pass
                 info = await container.show(size=True)
             result = await collect(container, info, timeout_s, killed_at_deadline, self.output_limit_bytes)
@@ -163,10 +174,16 @@ class ContainerExecutor:
             return []
         if image not in self._hidden:
             command = [self.backend.python, "-I", "-c", PACKAGE_FINDER, json.dumps(self.hidden_packages)]
-            config = {
-                "Image": image, "Entrypoint": command[:1], "Cmd": command[1:], "User": JOB_USER, "NetworkDisabled": True,
+            config: dict[str, Any] = {
+                "Image": image,
+                "Entrypoint": command[:1],
+                "Cmd": command[1:],
+                "User": JOB_USER,
+                "NetworkDisabled": True,
                 "HostConfig": {
-                    "NetworkMode": "none", "CapDrop": ["ALL"], "SecurityOpt": ["no-new-privileges"],
+                    "NetworkMode": "none",
+                    "CapDrop": ["ALL"],
+                    "SecurityOpt": ["no-new-privileges"],
                     "Binds": [read_only_bind(bind) for bind in self.backend.ro_binds],
                 },
             }
@@ -176,7 +193,7 @@ class ContainerExecutor:
                 await asyncio.wait_for(probe.wait(), 120)
                 lines = "".join(await probe.log(stdout=True, stderr=False)).strip().splitlines()
                 found = json.loads(lines[-1]) if lines else []
-            except (aiodocker.DockerError, asyncio.TimeoutError, ValueError) as error:
+            except (TimeoutError, aiodocker.DockerError, ValueError) as error:
                 raise RuntimeError(f"cannot find the bundled datasets' files in image {image}: {error}") from error
             finally:
                 await probe.delete(force=True, v=True)
@@ -220,7 +237,7 @@ def container_name(job_id: str) -> str:
     return f"airad-{safe}-{hashlib.sha256(job_id.encode()).hexdigest()[:10]}"
 
 
-def create_config(spec: JobSpec, backend: ContainerBackend, hidden: list[str] = ()) -> dict:
+def create_config(spec: JobSpec, backend: ContainerBackend, hidden: Sequence[str] = ()) -> dict:
     """The engine's create request for a job: its command in /work, limits, mounts (an empty
     read-only tmpfs over each `hidden` dir) and labels. The command runs under coreutils `timeout`
     a little past the deadline, so a job whose daemon never comes back still ends."""
@@ -294,7 +311,10 @@ async def was_cancelled(container: DockerContainer) -> bool:
 
 
 async def collect(
-    container: DockerContainer, info: dict, timeout_s: float, killed_at_deadline: bool,
+    container: DockerContainer,
+    info: dict,
+    timeout_s: float,
+    killed_at_deadline: bool,
     output_limit: int = OUTPUT_FILE_LIMIT_BYTES,
 ) -> JobResult:
     """An ended (or cancelled, never started) container's result: its exit, logs and outputs.
@@ -305,7 +325,7 @@ async def collect(
     cancelled = await was_cancelled(container)
     started, ended = engine_time(state.get("StartedAt")), engine_time(state.get("FinishedAt"))
     ran = started is not None and state["Status"] != "created"
-    duration = max(0.0, ended - started) if ran and ended is not None else 0.0
+    duration = max(0.0, ended - started) if ran and started is not None and ended is not None else 0.0
     exit_code = state.get("ExitCode") if ran else None
     timed_out = not cancelled and (killed_at_deadline or (exit_code != 0 and duration >= timeout_s))
     memory_limited = bool(info["HostConfig"].get("Memory"))

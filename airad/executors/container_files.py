@@ -52,8 +52,13 @@ async def read_file(container: DockerContainer, path: str) -> bytes | None:
 
 # The type bits of a Go `os.FileMode`, the "mode" of the engine's stat of a path (Docker and Podman).
 GO_TYPES = (
-    (1 << 27, "symbolic link"), (1 << 31, "directory"), (1 << 25, "fifo"), (1 << 24, "socket"),
-    (1 << 21, "character device"), (1 << 26, "block device"), (1 << 19, "unknown file type"),
+    (1 << 27, "symbolic link"),
+    (1 << 31, "directory"),
+    (1 << 25, "fifo"),
+    (1 << 24, "socket"),
+    (1 << 21, "character device"),
+    (1 << 26, "block device"),
+    (1 << 19, "unknown file type"),
 )
 GO_SYMLINK, GO_DIR = 1 << 27, 1 << 31
 TAR_SLACK = 64 << 10  # the most a tar of one file adds to the file: headers, padding, end blocks
@@ -94,12 +99,14 @@ async def read_output(container: DockerContainer, relative: str, limit: int) -> 
     Of the copy only a regular-file member named as the file is taken, and no more than `limit`
     bytes (plus the tar's own) are read."""
     parts = components(relative)
-    path, found, mode = WORK, {}, 0
+    found: dict = {}
+    path, mode = WORK, 0
     for index, name in enumerate(parts):
         path, shown = f"{path}/{name}", "/".join(parts[: index + 1])
-        found = await path_stat(container, path)
-        if found is None:
+        stat = await path_stat(container, path)
+        if stat is None:
             return None
+        found = stat
         mode = int(found.get("mode", 0))
         if mode & GO_SYMLINK:
             raise OutputRefused(f"{shown} is a symbolic link")
@@ -118,7 +125,8 @@ async def read_output(container: DockerContainer, relative: str, limit: int) -> 
                 if len(body) > limit + TAR_SLACK:
                     response.close()  # drop the connection: releasing it would drain the rest first
                     raise OutputRefused(
-                        f"over {limit + TAR_SLACK} bytes came for {relative}, over the {limit} byte limit on an output file"
+                        f"over {limit + TAR_SLACK} bytes came for {relative}, "
+                        f"over the {limit} byte limit on an output file"
                     )
     except aiodocker.DockerError as error:
         if error.status == 404:
@@ -134,4 +142,6 @@ async def read_output(container: DockerContainer, relative: str, limit: int) -> 
             raise OutputRefused(f"{relative} is not a regular file ({kind} in the engine's copy)")
         if member.size > limit:
             raise OutputRefused(too_big_reason(member.size, limit))
-        return tar.extractfile(member).read()
+        data = tar.extractfile(member)
+        assert data is not None, "a regular file's member has data"
+        return data.read()

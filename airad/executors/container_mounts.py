@@ -41,4 +41,6 @@ def check_ro_binds(backend: ContainerBackend) -> None:
             except OSError:
                 is_socket = False
             if is_socket or path.endswith(".sock"):
-                raise ValueError(f"container ro_binds entry {bind!r} names a socket: it must never be mounted into a job")
+                raise ValueError(
+                    f"container ro_binds entry {bind!r} names a socket: it must never be mounted into a job"
+                )

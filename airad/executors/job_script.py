@@ -18,8 +18,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
-from pathlib import Path
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 from airad.executors.base import OUTPUT_HEAD_BYTES, OUTPUT_TAIL_BYTES, JobResult, truncation_marker
@@ -41,10 +41,10 @@ def cap_in_place_sh(names: Sequence[str]) -> str:
     head, tail = OUTPUT_HEAD_BYTES, OUTPUT_TAIL_BYTES
     marker = f"\\n[airad: output truncated: %s bytes written; the first {head} and the last {tail} kept]\\n"
     return (
-        f"for f in {' '.join(names)}; do [ -f \"$f\" ] || continue; size=$(wc -c < \"$f\"); "
-        f"[ \"$size\" -gt {head + tail} ] || continue; "
-        f"{{ head -c {head} \"$f\"; printf '{marker}' \"$size\"; tail -c {tail} \"$f\"; }} > \"$f.capped\" "
-        f"&& mv -f \"$f.capped\" \"$f\"; done; "
+        f'for f in {" ".join(names)}; do [ -f "$f" ] || continue; size=$(wc -c < "$f"); '
+        f'[ "$size" -gt {head + tail} ] || continue; '
+        f'{{ head -c {head} "$f"; printf \'{marker}\' "$size"; tail -c {tail} "$f"; }} > "$f.capped" '
+        f'&& mv -f "$f.capped" "$f"; done; '
     )
 
 
@@ -82,6 +82,9 @@ class Limits(NamedTuple):
     owner: int | None = None
 
 
+DEFAULT_LIMITS = Limits()
+
+
 def cgroup_name(job_dir: str) -> str:
     """The name of a job's cgroup: its dir's name and a digest of its whole path, so two daemons
     (or hosts' roots) with the same job ids never share one."""
@@ -114,17 +117,25 @@ def _limits_sh(limits: Limits) -> tuple[str, str, str, str]:
             if version == 2:
                 writes += [f"echo {size} > {q}/memory.max", f"echo 0 > {q}/memory.swap.max 2>/dev/null"]
             else:
-                writes += [f"echo {size} > {q}/memory.limit_in_bytes", f"echo {size} > {q}/memory.memsw.limit_in_bytes 2>/dev/null"]
+                writes += [
+                    f"echo {size} > {q}/memory.limit_in_bytes",
+                    f"echo {size} > {q}/memory.memsw.limit_in_bytes 2>/dev/null",
+                ]
         if controller == "pids" and limits.processes:
             writes.append(f"echo {limits.processes} > {q}/pids.max")
         if controller == "cpu" and limits.cpus:
             if version == 2:
                 writes.append(f"echo '{limits.cpus * 100000} 100000' > {q}/cpu.max 2>/dev/null")
             else:
-                writes.append(f"echo 100000 > {q}/cpu.cfs_period_us 2>/dev/null; echo {limits.cpus * 100000} > {q}/cpu.cfs_quota_us 2>/dev/null")
+                writes.append(
+                    f"echo 100000 > {q}/cpu.cfs_period_us 2>/dev/null; "
+                    f"echo {limits.cpus * 100000} > {q}/cpu.cfs_quota_us 2>/dev/null"
+                )
     for path in unique:
         setup.append(f"mkdir -p {shlex.quote(path)} || fail 'cannot make the job cgroup {path}'")
-    setup += [f"{w} || fail 'cannot set a limit: {w.split(' > ')[-1]}'" if "2>/dev/null" not in w else w for w in writes]
+    setup += [
+        f"{w} || fail 'cannot set a limit: {w.split(' > ')[-1]}'" if "2>/dev/null" not in w else w for w in writes
+    ]
     join = "".join(f"echo 0 > {shlex.quote(path)}/cgroup.procs || exit 125; " for path in unique)
     kill = "".join(f"killall_in {shlex.quote(path)}; " for path in unique)
     notes = []
@@ -141,9 +152,9 @@ def _limits_sh(limits: Limits) -> tuple[str, str, str, str]:
 
 KILLALL_IN = (
     "killall_in() {\n"
-    "  [ -f \"$1/cgroup.kill\" ] && echo 1 > \"$1/cgroup.kill\"\n"
+    '  [ -f "$1/cgroup.kill" ] && echo 1 > "$1/cgroup.kill"\n'
     "  for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do\n"
-    "    pids=$(cat \"$1/cgroup.procs\" 2>/dev/null); [ -z \"$pids\" ] && return 0\n"
+    '    pids=$(cat "$1/cgroup.procs" 2>/dev/null); [ -z "$pids" ] && return 0\n'
     "    kill -KILL $pids 2>/dev/null; sleep 0.1\n"
     "  done\n"
     "}\n"
@@ -159,7 +170,8 @@ def _disk_watch_sh(limits: Limits, kill: str) -> str:
     return (
         f"( while sleep 2; do kill -0 $job 2>/dev/null || exit 0; "
         f"used=$(du -skx {WORK} stdout stderr 2>/dev/null | awk '{{s += $1}} END {{print s + 0}}'); "
-        f"if [ \"$used\" -gt {quota_kb} ]; then echo disk >> {LIMIT_HIT}; kill -KILL -$job 2>/dev/null; {kill}exit 0; fi; "
+        f'if [ "$used" -gt {quota_kb} ]; then echo disk >> {LIMIT_HIT}; '
+        f"kill -KILL -$job 2>/dev/null; {kill}exit 0; fi; "
         "done ) &\nwatch=$!\n"
     )
 
@@ -169,7 +181,7 @@ def render(
     *,
     timeout_s: float,
     env: Mapping[str, str],
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
     once: bool = True,
 ) -> str:
     """The wrapper for `argv`, run with `work/` as its current dir. With `once=False` a second start
@@ -183,18 +195,26 @@ def render(
         user = limits.owner if limits.owner is not None else "$(id -u)"
         ulimits += f"ulimit -p $(( $(ps -L -o lwp= -u {user} 2>/dev/null | wc -l) + {limits.processes} ))\n"
     ulimits += f"ulimit -f {limits.disk_mb * 2048}\n" if limits.disk_mb else ""
-    owner = f"chown -hR {limits.owner}:{limits.owner} {WORK} || fail 'cannot hand the work dir to the sandbox user'\n" if limits.owner is not None else ""
-    claim = f"mkdir {STARTED} 2>/dev/null || exit 0\n" if once else f"rm -f {EXIT_CODE} {LIMIT_HIT}; mkdir -p {STARTED}\n"
+    owner = (
+        f"chown -hR {limits.owner}:{limits.owner} {WORK} || fail 'cannot hand the work dir to the sandbox user'\n"
+        if limits.owner is not None
+        else ""
+    )
+    claim = (
+        f"mkdir {STARTED} 2>/dev/null || exit 0\n" if once else f"rm -f {EXIT_CODE} {LIMIT_HIT}; mkdir -p {STARTED}\n"
+    )
     return (
         "#!/bin/sh\n"
         "# airad job wrapper: runs the job once, records its pid, times and exit status beside it.\n"
         'cd "$(dirname "$0")" || exit 1\n'
         f"{claim}"
         f"date +%s.%N > {STARTED}/at\n"
-        f"fail() {{ echo \"airad: $1\" >> stderr; date +%s.%N > ended_at; echo 125 > {EXIT_CODE}.tmp && mv {EXIT_CODE}.tmp {EXIT_CODE}; exit 125; }}\n"
+        'fail() { echo "airad: $1" >> stderr; date +%s.%N > ended_at; '
+        f"echo 125 > {EXIT_CODE}.tmp && mv {EXIT_CODE}.tmp {EXIT_CODE}; exit 125; }}\n"
         f"{KILLALL_IN}"
         f"{owner}{setup}{ulimits}"
-        f"( {join}cd {WORK} && exec env -i {assignments} timeout --kill-after={KILL_GRACE_S} {timeout_s:.0f} {command} )"
+        f"( {join}cd {WORK} && exec env -i {assignments} "
+        f"timeout --kill-after={KILL_GRACE_S} {timeout_s:.0f} {command} )"
         " </dev/null >stdout 2>stderr &\n"
         "job=$!\n"
         f"echo $job > {STARTED}/pid\n"
@@ -245,10 +265,19 @@ def result_from_files(
         killed = "disk quota"
     elif failed and "processes" in hit and "oom" not in hit:
         killed = "too many processes"
-    oom = failed and killed is None and not timed_out and (
-        "oom" in hit or (memory_limited and any(m in stderr[-20000:] for m in OOM_MARKERS))
+    oom = (
+        failed
+        and killed is None
+        and not timed_out
+        and ("oom" in hit or (memory_limited and any(m in stderr[-20000:] for m in OOM_MARKERS)))
     )
     return JobResult(
-        exit_code=code, duration_s=duration, timed_out=timed_out and killed is None, stdout=stdout, stderr=stderr,
-        outputs=outputs, oom=oom, killed=killed,
+        exit_code=code,
+        duration_s=duration,
+        timed_out=timed_out and killed is None,
+        stdout=stdout,
+        stderr=stderr,
+        outputs=outputs,
+        oom=oom,
+        killed=killed,
     )

@@ -27,7 +27,13 @@ import structlog
 
 from airad.executors import job_script, sandbox_launch
 from airad.executors.base import (
-    OUTPUT_FILE_LIMIT_BYTES, JobLost, JobResult, JobSpec, decode_handle, encode_handle, refused_output_note,
+    OUTPUT_FILE_LIMIT_BYTES,
+    JobLost,
+    JobResult,
+    JobSpec,
+    decode_handle,
+    encode_handle,
+    refused_output_note,
 )
 from airad.executors.output_files import OutputRefused, read_beneath
 
@@ -111,14 +117,21 @@ class LocalExecutor:
             argv = self._bwrap_command(work.resolve(), inputs, spec) + argv
         env = {**BASE_ENV, **thread_limits(spec.cpus), "HOME": str(work), **spec.env}
         limits = job_script.Limits(
-            memory_mb=spec.memory_mb, processes=spec.processes, cpus=spec.cpus, disk_mb=spec.disk_mb,
-            cgroups=facts["cgroups"], cgroup_name=job_script.cgroup_name(str(job_dir)),
+            memory_mb=spec.memory_mb,
+            processes=spec.processes,
+            cpus=spec.cpus,
+            disk_mb=spec.disk_mb,
+            cgroups=facts["cgroups"],
+            cgroup_name=job_script.cgroup_name(str(job_dir)),
             owner=sandbox_launch.SANDBOX_UID if sandboxed and facts["as_root"] else None,
         )
         script = job_script.render(argv, timeout_s=spec.timeout_s, env=env, limits=limits)
         (job_dir / job_script.SCRIPT).write_text(script)
         return encode_handle(
-            dir=str(job_dir), timeout_s=spec.timeout_s, outputs=list(spec.outputs), memory_limited=bool(spec.memory_mb),
+            dir=str(job_dir),
+            timeout_s=spec.timeout_s,
+            outputs=list(spec.outputs),
+            memory_limited=bool(spec.memory_mb),
         )
 
     async def host_facts(self) -> dict:
@@ -126,7 +139,12 @@ class LocalExecutor:
         cannot make a sandbox here: an error if one was required, else a warning (jobs run plain)."""
         if self._facts is None:
             self._facts = await asyncio.to_thread(
-                sandbox_launch.probe, self.python, str(self.work_root), [], list(self.ro_binds), self.hidden_packages,
+                sandbox_launch.probe,
+                self.python,
+                str(self.work_root),
+                [],
+                list(self.ro_binds),
+                self.hidden_packages,
             )
             if self._facts["bwrap"] is None and self.bwrap is not None:
                 if self.required:
@@ -145,18 +163,29 @@ class LocalExecutor:
         sandbox = "bubblewrap" if self.bwrap is not None else f"none: {facts['problem'] or 'sandbox = false'}"
         if self.bwrap is not None:
             inside = f"uid {sandbox_launch.INNER_UID} in its own user namespace"
-            sandbox += f", as uid {sandbox_launch.SANDBOX_UID} on the host ({inside})" if facts["as_root"] else f", as the daemon's uid on the host ({inside})"
+            sandbox += (
+                f", as uid {sandbox_launch.SANDBOX_UID} on the host ({inside})"
+                if facts["as_root"]
+                else f", as the daemon's uid on the host ({inside})"
+            )
         return {
             "sandbox": sandbox,
-            "memory": f"all processes and /tmp ({by_cgroup})" if by_cgroup else "per process only (ulimit -v): " + cgroups.get("problem", ""),
-            "processes": f"pids ({by_cgroup})" if by_cgroup else "per user (ulimit -p over the sandbox user's processes): " + cgroups.get("problem", ""),
-            "cpu": f"quota ({by_cgroup})" if version == 2 or "cpu" in cgroups.get("base", {}) else "thread pools only (OMP_NUM_THREADS and friends)",
+            "memory": f"all processes and /tmp ({by_cgroup})"
+            if by_cgroup
+            else "per process only (ulimit -v): " + cgroups.get("problem", ""),
+            "processes": f"pids ({by_cgroup})"
+            if by_cgroup
+            else "per user (ulimit -p over the sandbox user's processes): " + cgroups.get("problem", ""),
+            "cpu": f"quota ({by_cgroup})"
+            if version == 2 or "cpu" in cgroups.get("base", {})
+            else "thread pools only (OMP_NUM_THREADS and friends)",
             "disk": "work dir, stdout and stderr checked every 2 s, each file capped (ulimit -f), /tmp a sized tmpfs",
         }
 
     def _bwrap_command(self, work: Path, inputs: Path, spec: JobSpec) -> list[str]:
         """bwrap's arguments for a job: the host's facts, with the daemon's hidden dirs and the
         job's own (its task's answers) added to those out of sight."""
+        assert self._facts is not None, "host_facts() runs first"
         also = [*self.hidden, *(Path(p).resolve() for p in spec.hidden if Path(p).is_dir())]
         if spec.hide_dataset_packages:
             also += map(Path, self._facts["package_dirs"])
@@ -170,8 +199,13 @@ class LocalExecutor:
         if not (job_dir / job_script.SCRIPT).exists() or (job_dir / job_script.STARTED).exists():
             return
         wrapper = await asyncio.create_subprocess_exec(
-            "sh", str(job_dir / job_script.SCRIPT), cwd=job_dir, env=BASE_ENV,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            "sh",
+            str(job_dir / job_script.SCRIPT),
+            cwd=job_dir,
+            env=BASE_ENV,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
             start_new_session=True,
         )
         self._started[str(job_dir)] = (time.monotonic(), wrapper)
@@ -216,7 +250,7 @@ class LocalExecutor:
             return
         try:
             await asyncio.wait_for(asyncio.shield(wrapper.wait()), delay)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def _check_start(self, job_dir: Path) -> None:
@@ -231,7 +265,7 @@ class LocalExecutor:
             raise JobLost(f"local job in {job_dir} was never started")
         if started is not None and time.monotonic() - started > START_GRACE_S:
             raise JobLost(f"local job in {job_dir} did not start within {START_GRACE_S:.0f} s")
-        if started is None and time.time() - claimed_at > START_GRACE_S:
+        if started is None and claimed_at is not None and time.time() - claimed_at > START_GRACE_S:
             raise JobLost(f"local job in {job_dir} was claimed but its script never ran")
 
     def _collect(self, job_dir: Path, info: dict) -> JobResult:

@@ -30,8 +30,12 @@ DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 CHUNK = 1 << 20
 KINDS = (
-    (stat.S_ISLNK, "symbolic link"), (stat.S_ISDIR, "directory"), (stat.S_ISREG, "regular file"),
-    (stat.S_ISFIFO, "fifo"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+    (stat.S_ISLNK, "symbolic link"),
+    (stat.S_ISDIR, "directory"),
+    (stat.S_ISREG, "regular file"),
+    (stat.S_ISFIFO, "fifo"),
+    (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "character device"),
     (stat.S_ISBLK, "block device"),
 )
 
@@ -133,7 +137,8 @@ def source() -> str:
 def parse_read_output(output: bytes) -> dict[str, bytes | str]:
     """What `main`'s `read` printed: each output read (bytes) or refused (the reason, a str); missing
     ones are left out. `ValueError` if the output is cut short or garbled."""
-    found, offset = {}, 0
+    found: dict[str, bytes | str] = {}
+    offset = 0
     while offset < len(output):
         end = output.index(b"\n", offset)
         header = json.loads(output[offset:end])

@@ -34,6 +34,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 NO_BWRAP = 126
@@ -42,9 +43,26 @@ INNER_UID = 1000
 TMP_MB = 1024
 SYSTEM_TREES = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_ALLOWED = (
-    "alternatives", "ca-certificates", "ca-certificates.conf", "debian_version", "fonts", "gai.conf",
-    "group", "host.conf", "hosts", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime",
-    "mime.types", "nsswitch.conf", "os-release", "passwd", "protocols", "services", "ssl/certs",
+    "alternatives",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "debian_version",
+    "fonts",
+    "gai.conf",
+    "group",
+    "host.conf",
+    "hosts",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "mime.types",
+    "nsswitch.conf",
+    "os-release",
+    "passwd",
+    "protocols",
+    "services",
+    "ssl/certs",
     "timezone",
 )
 PACKAGE_FINDER = (
@@ -63,7 +81,9 @@ PACKAGE_FINDER = (
 )
 
 
-def probe(python: str, root: str, hidden: list[str], ro_binds: list[str] = (), hidden_packages: dict | None = None) -> dict:
+def probe(
+    python: str, root: str, hidden: list[str], ro_binds: Sequence[str] = (), hidden_packages: dict | None = None
+) -> dict:
     """This host's facts: where a working bwrap is (None, and the `problem`, when it is missing or
     cannot make a sandbox here), `setpriv` when this runs as root, the dirs holding `python` (every
     hop of its symlinks, and this interpreter's prefixes), the dirs to hide (the `hidden` ones, the
@@ -88,7 +108,9 @@ def probe(python: str, root: str, hidden: list[str], ro_binds: list[str] = (), h
     found = {"bwrap": bwrap, "setpriv": setpriv, "as_root": as_root, "python_dirs": sorted(d for d in dirs if d != "/")}
     if bwrap is not None:
         trial = subprocess.run(
-            _launch_argv(found, ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"], ["/bin/true"]), capture_output=True, text=True,
+            _launch_argv(found, ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"], ["/bin/true"]),
+            capture_output=True,
+            text=True,
         )
         if trial.returncode != 0:
             bwrap, problem = None, f"bwrap cannot make a sandbox here: {trial.stderr.strip()[-300:]}"
@@ -109,7 +131,9 @@ def _package_data_dirs(python: str, packages: dict) -> list[str]:
     if not packages:
         return []
     try:
-        out = subprocess.run([python, "-I", "-c", PACKAGE_FINDER, json.dumps(packages)], capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [python, "-I", "-c", PACKAGE_FINDER, json.dumps(packages)], capture_output=True, text=True, timeout=60
+        )
         return json.loads(out.stdout.strip().splitlines()[-1])
     except (OSError, ValueError, IndexError, subprocess.SubprocessError):
         return []
@@ -131,8 +155,14 @@ def _launch_argv(found: dict, mounts: list[str], command: list[str], chdir: str 
         return [found["bwrap"], *mounts, *namespaces, *_own_user(), *common, "--", *command]
     outer_caps = ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
     drop = [
-        found["setpriv"], f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
-        "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+        found["setpriv"],
+        f"--reuid={SANDBOX_UID}",
+        f"--regid={SANDBOX_UID}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
     ]
     inner = [found["bwrap"], "--dev-bind", "/", "/", *_own_user(), "--die-with-parent", "--chdir", chdir, "--"]
     return [found["bwrap"], *mounts, *namespaces, *outer_caps, *common, "--", *drop, *inner, *command]
@@ -169,7 +199,9 @@ def allowed_mounts(found: dict, work: str, inputs: str, gpus: bool, tmp_mb: int 
         seen.append(inside)
     args += ["--bind", work, work, "--ro-bind", inputs, inputs]
     for path in found["hidden"]:
-        if any(path == top or path.startswith(top.rstrip("/") + "/") for top in seen) and not _holds(path, (work, inputs)):
+        if any(path == top or path.startswith(top.rstrip("/") + "/") for top in seen) and not _holds(
+            path, (work, inputs)
+        ):
             args += ["--tmpfs", path]
     return args
 
@@ -180,7 +212,12 @@ def _parents(paths: list[str]) -> list[str]:
     found = set()
     for path in paths:
         parent = os.path.dirname(path.rstrip("/"))
-        while parent not in ("/", "") and parent not in ("/tmp", "/var", "/etc") and not parent.startswith(tuple(t + "/" for t in SYSTEM_TREES)) and parent not in SYSTEM_TREES:
+        while (
+            parent not in ("/", "")
+            and parent not in ("/tmp", "/var", "/etc")
+            and not parent.startswith(tuple(t + "/" for t in SYSTEM_TREES))
+            and parent not in SYSTEM_TREES
+        ):
             found.add(parent)
             parent = os.path.dirname(parent)
     return sorted(found, key=lambda p: (p.count("/"), p))
@@ -220,7 +257,7 @@ def cgroup_facts(name: str = "airad-jobs") -> dict:
     v1 = {}
     for controller in ("memory", "pids", "cpu"):
         for fields in mounts:
-            tail = fields[fields.index("-") + 1:] if "-" in fields else []
+            tail = fields[fields.index("-") + 1 :] if "-" in fields else []
             if tail[:1] == ["cgroup"] and controller in tail[2].split(",") and controller in own:
                 base = os.path.join(fields[4] + own[controller].rstrip("/"), name)
                 if _can_make(base):
@@ -238,7 +275,7 @@ def _v2_base(mounts: list[list[str]], own: str | None, name: str) -> str | None:
         return None
     wanted = {"memory", "pids", "cpu"}
     for fields in mounts:
-        tail = fields[fields.index("-") + 1:] if "-" in fields else []
+        tail = fields[fields.index("-") + 1 :] if "-" in fields else []
         if tail[:1] != ["cgroup2"]:
             continue
         mine = fields[4] + own.rstrip("/")
@@ -317,7 +354,13 @@ def give_to_sandbox(work: str) -> None:
 def main(argv: list[str]) -> None:
     if len(argv) == 3 and argv[1] == "probe":
         spec = json.loads(argv[2])
-        print(json.dumps(probe(spec["python"], spec["root"], spec["hidden"], spec.get("ro_binds", []), spec.get("hidden_packages"))))
+        print(
+            json.dumps(
+                probe(
+                    spec["python"], spec["root"], spec["hidden"], spec.get("ro_binds", []), spec.get("hidden_packages")
+                )
+            )
+        )
     elif len(argv) > 4 and argv[1] == "run" and argv[3] == "--":
         run(json.loads(argv[2]), argv[4:])
     else:

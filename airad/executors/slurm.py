@@ -32,7 +32,14 @@ from airad.executors.config import SlurmBackend
 from airad.executors.local import thread_limits
 from airad.executors.sandbox_launch import tmp_size_mb
 from airad.executors.slurm_commands import (
-    Commands, Completed, LocalCommands, SshCommands, pack, read_outputs, read_tree, write_tree,
+    Commands,
+    Completed,
+    LocalCommands,
+    SshCommands,
+    pack,
+    read_outputs,
+    read_tree,
+    write_tree,
 )
 from airad.executors.slurm_states import UNKNOWN_JOB, SqueueStates
 from airad.executors.ssh import REMOTE_ENV
@@ -45,12 +52,18 @@ PREEMPTED_GRACE_S = 60.0
 UNREACHABLE_S = 600.0
 FINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE"}
 KILLED = {
-    "CANCELLED": "cancelled by Slurm", "NODE_FAIL": "node failure", "BOOT_FAIL": "node failure",
-    "PREEMPTED": "preempted", "DEADLINE": "deadline passed",
+    "CANCELLED": "cancelled by Slurm",
+    "NODE_FAIL": "node failure",
+    "BOOT_FAIL": "node failure",
+    "PREEMPTED": "preempted",
+    "DEADLINE": "deadline passed",
 }
 FINISHED_JOB = b"already finished"
 TRANSIENT = (
-    b"Unable to contact slurm controller", b"Socket timed out", b"Zero Bytes were transmitted", b"standby mode",
+    b"Unable to contact slurm controller",
+    b"Socket timed out",
+    b"Zero Bytes were transmitted",
+    b"standby mode",
 )
 SLURM_ERR = "slurm.err"
 LAUNCHER = "sandbox_launch.py"
@@ -58,7 +71,13 @@ DEVICES = "devices"
 PASS_DEVICES = f'CUDA_VISIBLE_DEVICES=$(cat ../{DEVICES}); export CUDA_VISIBLE_DEVICES; exec "$@"'
 MARK_CANCELLED = f'[ -d "$1" ] && [ ! -f "$1/{job_script.EXIT_CODE}" ] && : > "$1/{job_script.CANCELLED}"; exit 0'
 RESULT_FILES = (
-    job_script.EXIT_CODE, f"{job_script.STARTED}/at", "ended_at", "stdout", "stderr", job_script.CANCELLED, SLURM_ERR,
+    job_script.EXIT_CODE,
+    f"{job_script.STARTED}/at",
+    "ended_at",
+    "stdout",
+    "stderr",
+    job_script.CANCELLED,
+    SLURM_ERR,
     job_script.LIMIT_HIT,
 )
 
@@ -84,8 +103,13 @@ class SlurmExecutor:
     name = "slurm"
 
     def __init__(
-        self, backend: SlurmBackend, *, env: Mapping[str, str] = {}, commands: Commands | None = None,
-        output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES, hidden_packages: dict[str, tuple[str, ...]] | None = None,
+        self,
+        backend: SlurmBackend,
+        *,
+        env: Mapping[str, str] = {},
+        commands: Commands | None = None,
+        output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES,
+        hidden_packages: dict[str, tuple[str, ...]] | None = None,
     ):
         self.backend = backend
         self.hidden_packages = {name: list(dirs) for name, dirs in (hidden_packages or {}).items()}
@@ -112,7 +136,11 @@ class SlurmExecutor:
             raise RuntimeError(f"sbatch failed for job {spec.job_id}: {done.error}")
         slurm_id = done.stdout.decode().strip().split(";")[0]
         return encode_handle(
-            slurm_id=slurm_id, dir=job_dir, timeout_s=spec.timeout_s, outputs=outputs, memory=self._ulimit(spec),
+            slurm_id=slurm_id,
+            dir=job_dir,
+            timeout_s=spec.timeout_s,
+            outputs=outputs,
+            memory=self._ulimit(spec),
         )
 
     def _ulimit(self, spec: JobSpec) -> bool:
@@ -127,10 +155,15 @@ class SlurmExecutor:
         home = posixpath.join(job_dir, job_script.WORK)
         if self.backend.sandbox is not False:
             sandbox = {
-                "python": self.backend.python, "root": self.backend.root, "hidden": [*self.backend.hidden, *spec.hidden],
-                "ro_binds": list(self.backend.ro_binds), "hidden_packages": self.hidden_packages if spec.hide_dataset_packages else {},
+                "python": self.backend.python,
+                "root": self.backend.root,
+                "hidden": [*self.backend.hidden, *spec.hidden],
+                "ro_binds": list(self.backend.ro_binds),
+                "hidden_packages": self.hidden_packages if spec.hide_dataset_packages else {},
                 "tmp_mb": tmp_size_mb(spec.disk_mb, spec.memory_mb),
-                "work": home, "gpus": spec.gpus > 0, "required": bool(self.backend.sandbox),
+                "work": home,
+                "gpus": spec.gpus > 0,
+                "required": bool(self.backend.sandbox),
             }
             argv = [self.backend.python, posixpath.join(job_dir, LAUNCHER), "run", json.dumps(sandbox), "--", *argv]
         if spec.gpus:
@@ -146,7 +179,11 @@ class SlurmExecutor:
         if spec.gpus:
             launch = f'printf %s "${{CUDA_VISIBLE_DEVICES-}}" > {DEVICES}; {launch}'
         options = [
-            "--hold", "--parsable", "--requeue", "--export=NONE", "--propagate=NONE",
+            "--hold",
+            "--parsable",
+            "--requeue",
+            "--export=NONE",
+            "--propagate=NONE",
             f"--job-name=airad-{safe_name(spec.job_id)}",
             f"--time={math.ceil((spec.timeout_s + TIME_GRACE_S) / 60)}",
             f"--cpus-per-task={spec.cpus}",
@@ -180,7 +217,10 @@ class SlurmExecutor:
         if state is None and job_script.EXIT_CODE not in files:
             raise JobLost(f"Slurm job {slurm_id} is unknown to the cluster and left no exit status")
         outputs, notes = await read_outputs(
-            self.commands, posixpath.join(job_dir, job_script.WORK), job["outputs"], self.output_limit_bytes,
+            self.commands,
+            posixpath.join(job_dir, job_script.WORK),
+            job["outputs"],
+            self.output_limit_bytes,
         )
         result = job_script.result_from_files(
             limit_hit=files.get(job_script.LIMIT_HIT),

@@ -16,7 +16,7 @@ import sys
 import tarfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, cast
 
 import asyncssh
 
@@ -73,10 +73,14 @@ class LocalCommands:
     async def run(self, argv: Sequence[str], stdin: bytes = b"") -> Completed:
         """Run `argv` as a subprocess."""
         process = await asyncio.create_subprocess_exec(
-            *argv, env=self.env, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            *argv,
+            env=self.env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         stdout, stderr = await process.communicate(stdin)
+        assert process.returncode is not None, "communicate() waited for the process"
         return Completed(process.returncode, stdout, stderr)
 
     async def inputs_path(self, inputs: Path) -> str:
@@ -105,8 +109,11 @@ class SshCommands:
             result = await conn.run(command, input=stdin, encoding=None, check=False)
             if result.exit_status is None and result.exit_signal is None:
                 raise asyncssh.ConnectionLost("the command ended without a status")
-            return Completed(result.exit_status if result.exit_status is not None else 255,
-                             result.stdout or b"", result.stderr or b"")
+            return Completed(
+                result.exit_status if result.exit_status is not None else 255,
+                cast(bytes, result.stdout or b""),
+                cast(bytes, result.stderr or b""),
+            )
 
         return await self.link.call(operation, self.link.host.link_grace_s, timeout_s=None)
 
@@ -150,7 +157,10 @@ async def write_tree(commands: Commands, directory: str, stream: bytes) -> None:
 
 
 async def read_tree(
-    commands: Commands, directory: str, names: Sequence[str], capped: Sequence[str] = (),
+    commands: Commands,
+    directory: str,
+    names: Sequence[str],
+    capped: Sequence[str] = (),
 ) -> dict[str, bytes] | None:
     """The regular files among `names` (relative to `directory`) that exist, or None if the dir is gone.
     Files in `capped` (a job's stdout and stderr) are first cut to their head and tail where they are
@@ -167,12 +177,17 @@ async def read_tree(
     with tarfile.open(fileobj=io.BytesIO(done.stdout), mode="r") as tar:
         for member in tar:
             if member.isfile():
-                found[member.name] = tar.extractfile(member).read()
+                data = tar.extractfile(member)
+                assert data is not None, "a regular file's member has data"
+                found[member.name] = data.read()
     return found
 
 
 async def read_outputs(
-    commands: Commands, work: str, names: Sequence[str], limit: int,
+    commands: Commands,
+    work: str,
+    names: Sequence[str],
+    limit: int,
 ) -> tuple[dict[str, bytes], bytes]:
     """A job's output files `names` under its `work` dir, read where the commands run by
     `output_files` (no link followed, nothing over `limit` bytes), and the notes for those refused."""

@@ -20,10 +20,11 @@ import uuid
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from typing import cast
 
 import asyncssh
-from msgspec import structs
 import structlog
+from msgspec import structs
 
 from airad.executors import job_script, output_files
 from airad.executors.base import (
@@ -78,10 +79,11 @@ async def remote_exists(link: SshLink, path: str, conn: asyncssh.SSHClientConnec
 
 
 async def job_state(link: SshLink, job_dir: str, conn: asyncssh.SSHClientConnection) -> str:
-    """"done" once the wrapper wrote the exit status, "missing" without a job dir, else "running"."""
+    """ "done" once the wrapper wrote the exit status, "missing" without a job dir, else "running"."""
     sftp = await link.sftp(conn)
     ended, present = await asyncio.gather(
-        sftp.exists(posixpath.join(job_dir, job_script.EXIT_CODE)), sftp.isdir(job_dir),
+        sftp.exists(posixpath.join(job_dir, job_script.EXIT_CODE)),
+        sftp.isdir(job_dir),
     )
     return "done" if ended else "running" if present else "missing"
 
@@ -102,7 +104,7 @@ async def read_file(sftp: asyncssh.SFTPClient, path: str) -> bytes | None:
     """A remote file's bytes, or None if it is missing or not a file."""
     try:
         async with sftp.open(path, "rb") as handle:
-            return await handle.read()
+            return cast(bytes, await handle.read())
     except asyncssh.SFTPConnectionLost:
         raise
     except asyncssh.SFTPError:
@@ -110,7 +112,11 @@ async def read_file(sftp: asyncssh.SFTPClient, path: str) -> bytes | None:
 
 
 async def read_output_files(
-    conn: asyncssh.SSHClientConnection, python: str, work: str, names: Sequence[str], limit: int,
+    conn: asyncssh.SSHClientConnection,
+    python: str,
+    work: str,
+    names: Sequence[str],
+    limit: int,
 ) -> tuple[dict[str, bytes], bytes]:
     """The output files `names` under the job's `work` dir, read on the host by `output_files` (one
     `python -c` run: no link followed, nothing over `limit` bytes), and the notes for those refused.
@@ -121,11 +127,11 @@ async def read_output_files(
     result = await conn.run(command, encoding=None, check=False)
     if result.exit_status is None and result.exit_signal is None:
         raise asyncssh.ConnectionLost("the command ended without a status")
-    stderr = (result.stderr or b"").decode(errors="replace").strip()[-500:]
+    stderr = cast(bytes, result.stderr or b"").decode(errors="replace").strip()[-500:]
     if result.exit_status != 0:
         raise RuntimeError(f"reading the outputs in {work} failed (exit {result.exit_status}): {stderr}")
     try:
-        found = output_files.parse_read_output(result.stdout or b"")
+        found = output_files.parse_read_output(cast(bytes, result.stdout or b""))
     except ValueError as exc:
         raise RuntimeError(f"reading the outputs in {work}: {exc}; {stderr}") from None
     outputs = {name: data for name, data in found.items() if isinstance(data, bytes)}
@@ -142,9 +148,9 @@ async def read_capped_file(sftp: asyncssh.SFTPClient, path: str) -> bytes:
         async with sftp.open(path, "rb") as handle:
             size = (await handle.stat()).size or 0
             if size <= head + tail:
-                return await handle.read()
-            first = await handle.read(head, 0)
-            last = await handle.read(tail, size - tail)
+                return cast(bytes, await handle.read())
+            first = cast(bytes, await handle.read(head, 0))
+            last = cast(bytes, await handle.read(tail, size - tail))
     except asyncssh.SFTPConnectionLost:
         raise
     except asyncssh.SFTPError:
@@ -167,7 +173,10 @@ class SshExecutor:
     name = "ssh"
 
     def __init__(
-        self, hosts: Sequence[SshHost], *, output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES,
+        self,
+        hosts: Sequence[SshHost],
+        *,
+        output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES,
         hidden_packages: dict[str, tuple[str, ...]] | None = None,
     ):
         if not hosts:
@@ -198,8 +207,13 @@ class SshExecutor:
                 failures[link.name] = str(exc)
                 continue
             return encode_handle(
-                host=link.host.address, port=link.host.port, dir=job_dir, timeout_s=spec.timeout_s,
-                outputs=list(spec.outputs), gpus=list(link.busy[job_dir]), memory=spec.memory_mb is not None,
+                host=link.host.address,
+                port=link.host.port,
+                dir=job_dir,
+                timeout_s=spec.timeout_s,
+                outputs=list(spec.outputs),
+                gpus=list(link.busy[job_dir]),
+                memory=spec.memory_mb is not None,
             )
 
     async def _reserve(self, spec: JobSpec, skip: dict[str, str]) -> tuple[SshLink, str]:
@@ -237,22 +251,36 @@ class SshExecutor:
         if sandbox is not None:
             if spec.hide_dataset_packages:
                 sandbox = structs.replace(sandbox, hidden=[*sandbox.hidden, *sandbox.package_dirs])
-            command = bwrap_argv(
-                sandbox, work=real_path(sandbox, host.root, work), inputs=real_path(sandbox, host.root, remote_inputs),
-                gpus=spec.gpus > 0, tmp_mb=tmp_size_mb(spec.disk_mb, spec.memory_mb),
-            ) + command
+            command = (
+                bwrap_argv(
+                    sandbox,
+                    work=real_path(sandbox, host.root, work),
+                    inputs=real_path(sandbox, host.root, remote_inputs),
+                    gpus=spec.gpus > 0,
+                    tmp_mb=tmp_size_mb(spec.disk_mb, spec.memory_mb),
+                )
+                + command
+            )
         env = {
-            **REMOTE_ENV, "HOME": work, **thread_limits(spec.cpus), **spec.env,
+            **REMOTE_ENV,
+            "HOME": work,
+            **thread_limits(spec.cpus),
+            **spec.env,
             "CUDA_VISIBLE_DEVICES": ",".join(link.busy[job_dir]),
         }
         files = {posixpath.join(work, name): text for name, text in spec.files.items()}
         limits = job_script.Limits(
-            memory_mb=spec.memory_mb, processes=spec.processes, cpus=spec.cpus, disk_mb=spec.disk_mb,
+            memory_mb=spec.memory_mb,
+            processes=spec.processes,
+            cpus=spec.cpus,
+            disk_mb=spec.disk_mb,
             cgroups=sandbox.cgroups if sandbox is not None else None,
             cgroup_name=job_script.cgroup_name(job_dir),
             owner=SANDBOX_UID if sandbox is not None and sandbox.as_root else None,
         )
-        files[posixpath.join(job_dir, job_script.SCRIPT)] = job_script.render(command, timeout_s=spec.timeout_s, env=env, limits=limits)
+        files[posixpath.join(job_dir, job_script.SCRIPT)] = job_script.render(
+            command, timeout_s=spec.timeout_s, env=env, limits=limits
+        )
 
         async def upload(conn: asyncssh.SSHClientConnection) -> bool:
             sftp = await link.sftp(conn)
@@ -278,11 +306,19 @@ class SshExecutor:
         if host.sandbox is False:
             return None
         if link.name not in self._sandboxes:
-            found = parse_probe(await link.run(probe_command(host.python, host.root, host.hidden, host.ro_binds, self.hidden_packages), grace_s=0))
+            found = parse_probe(
+                await link.run(
+                    probe_command(host.python, host.root, host.hidden, host.ro_binds, self.hidden_packages), grace_s=0
+                )
+            )
             if found.bwrap is None and host.sandbox:
-                raise RuntimeError(f"ssh host {link.name}: sandbox = true but {found.problem} (apt-get install bubblewrap)")
+                raise RuntimeError(
+                    f"ssh host {link.name}: sandbox = true but {found.problem} (apt-get install bubblewrap)"
+                )
             if found.bwrap is None:
-                log.warning("sandbox.unavailable", executor="ssh", host=link.name, reason=found.problem, jobs="unsandboxed")
+                log.warning(
+                    "sandbox.unavailable", executor="ssh", host=link.name, reason=found.problem, jobs="unsandboxed"
+                )
             self._sandboxes[link.name] = found if found.bwrap else None
         return self._sandboxes[link.name]
 
@@ -340,11 +376,21 @@ class SshExecutor:
     async def _collect(self, link: SshLink, fields: dict, conn: asyncssh.SSHClientConnection) -> JobResult:
         sftp = await link.sftp(conn)
         job_dir = fields["dir"]
-        names = [job_script.EXIT_CODE, f"{job_script.STARTED}/at", "ended_at", job_script.CANCELLED, job_script.LIMIT_HIT]
+        names = [
+            job_script.EXIT_CODE,
+            f"{job_script.STARTED}/at",
+            "ended_at",
+            job_script.CANCELLED,
+            job_script.LIMIT_HIT,
+        ]
         found, (outputs, notes), stdout, stderr = await asyncio.gather(
             asyncio.gather(*(read_file(sftp, posixpath.join(job_dir, name)) for name in names)),
             read_output_files(
-                conn, link.host.python, posixpath.join(job_dir, job_script.WORK), fields["outputs"], self.output_limit_bytes,
+                conn,
+                link.host.python,
+                posixpath.join(job_dir, job_script.WORK),
+                fields["outputs"],
+                self.output_limit_bytes,
             ),
             read_capped_file(sftp, posixpath.join(job_dir, "stdout")),
             read_capped_file(sftp, posixpath.join(job_dir, "stderr")),

@@ -50,6 +50,7 @@ for line in sys.stdin:
 print("\n".join(missing))
 """
 
+
 def file_key(stat: os.stat_result) -> str:
     """A name for a local file's content: the same for all its hard links, new once it is rewritten."""
     return f"{stat.st_dev:x}-{stat.st_ino:x}-{stat.st_size:x}-{stat.st_mtime_ns:x}"

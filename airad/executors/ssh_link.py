@@ -1,7 +1,8 @@
 """One SSH link per host: an asyncssh connection shared by every job on the host, redialled with
 backoff, host keys checked against known_hosts, a bounded number of sessions, SFTP, and inputs
-uploaded once per host by content digest (each file sent once: `ssh_inputs`) and swept once no job has used them for the host's
-`inputs_keep_s`. Used by the ssh executor and by Slurm's login node."""
+uploaded once per host by content digest (each file sent once: `ssh_inputs`) and swept once no
+job has used them for the host's `inputs_keep_s`. Used by the ssh executor and by Slurm's login
+node."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncssh
 import structlog
@@ -39,9 +40,11 @@ STALE_UPLOAD_MINUTES = 1440
 # (and touched, so no other sweep takes it for a dead one) before it is deleted, and restored if a
 # job linked to it meanwhile. Uploads and sweeps that died half-way go after a day, and so do the
 # files under .files/ that no copy links to any more (see ssh_inputs). Prints the names it removed.
-SWEEP_INPUTS = r"""
+SWEEP_INPUTS = (
+    r"""
 cd {inputs} 2>/dev/null || exit 0
-linked() {{ find {root} -path {inputs} -prune -o -path '*/work/input' -type l -exec readlink {{}} + -o -path '*/work/*' -prune \
+linked() {{ find {root} -path {inputs} -prune -o -path '*/work/input' -type l """
+    r"""-exec readlink {{}} + -o -path '*/work/*' -prune \
   2>/dev/null | sed 's|.*/||'; }}
 old() {{ [ -n "$(find "$1" -maxdepth 0 -mmin +"$2" 2>/dev/null)" ]; }}
 in_use=$(linked)
@@ -58,6 +61,7 @@ for d in * .sweep-*; do
 done
 find .files -type f -links 1 -mmin +{stale} -delete 2>/dev/null || true
 """
+)
 log = structlog.get_logger("airad.executors")
 
 
@@ -119,9 +123,13 @@ class SshLink:
 
     async def _dial(self) -> asyncssh.SSHClientConnection:
         host = self.host
-        options = dict(
-            port=host.port, username=host.user, config=None, connect_timeout=CONNECT_TIMEOUT_S,
-            keepalive_interval=KEEPALIVE_S, keepalive_count_max=4,
+        options: dict[str, Any] = dict(
+            port=host.port,
+            username=host.user,
+            config=None,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            keepalive_interval=KEEPALIVE_S,
+            keepalive_count_max=4,
             known_hosts=None if host.insecure_no_host_check else (host.known_hosts or ()),
         )
         if host.key_file:
@@ -219,13 +227,16 @@ class SshLink:
                 build = link_command(self.host.python, staging, files)
                 missing = (await self.run(build, grace_s, stdin=manifest_text(entries))).split()
                 if missing:
+
                     async def send(conn: asyncssh.SSHClientConnection) -> int:
                         return await send_files(await self.sftp(conn), local_files, missing, files)
 
                     self.files_sent += await self.call(send, grace_s, timeout_s=None)
                     still = (await self.run(build, grace_s, stdin=manifest_text(entries))).split()
                     if still:
-                        raise RuntimeError(f"on {self.name}: {len(still)} input files vanished while {remote} was built")
+                        raise RuntimeError(
+                            f"on {self.name}: {len(still)} input files vanished while {remote} was built"
+                        )
                 await self.run(remote_script(PUBLISH_INPUTS, staging=staging, inputs=remote), grace_s)
         self.sweep_inputs_soon(posixpath.dirname(remote))
 
@@ -251,12 +262,15 @@ class SshLink:
         """Remove the inputs copies under `inputs_root` that no job needs (see SWEEP_INPUTS); their
         names. A sweep that fails is logged and tried again an hour later."""
         script = remote_script(
-            SWEEP_INPUTS, inputs=inputs_root, root=posixpath.dirname(inputs_root),
-            minutes=str(math.ceil(self.host.inputs_keep_s / 60)), stale=str(STALE_UPLOAD_MINUTES),
+            SWEEP_INPUTS,
+            inputs=inputs_root,
+            root=posixpath.dirname(inputs_root),
+            minutes=str(math.ceil(self.host.inputs_keep_s / 60)),
+            stale=str(STALE_UPLOAD_MINUTES),
         )
         try:
             removed = (await self.run(script, grace_s=0)).split()
-        except (JobLost, RuntimeError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, JobLost, RuntimeError) as exc:
             log.warning("inputs sweep failed", host=self.name, inputs=inputs_root, error=str(exc))
             return []
         if removed:

@@ -38,10 +38,20 @@ def launcher_source() -> str:
 
 
 def probe_command(
-    python: str, root: str, hidden: Sequence[str], ro_binds: Sequence[str] = (), hidden_packages: dict | None = None,
+    python: str,
+    root: str,
+    hidden: Sequence[str],
+    ro_binds: Sequence[str] = (),
+    hidden_packages: dict | None = None,
 ) -> str:
     """The remote command that prints a `HostSandbox` as JSON."""
-    spec = {"python": python, "root": root, "hidden": list(hidden), "ro_binds": list(ro_binds), "hidden_packages": hidden_packages or {}}
+    spec = {
+        "python": python,
+        "root": root,
+        "hidden": list(hidden),
+        "ro_binds": list(ro_binds),
+        "hidden_packages": hidden_packages or {},
+    }
     return shlex.join([python, "-c", launcher_source(), "probe", json.dumps(spec)])
 
 
@@ -50,7 +60,9 @@ def parse_probe(output: str) -> HostSandbox:
     return HostSandbox(**json.loads(output.strip().splitlines()[-1]))
 
 
-def bwrap_argv(sandbox: HostSandbox, *, work: str, inputs: str, gpus: bool, tmp_mb: int = sandbox_launch.TMP_MB) -> list[str]:
+def bwrap_argv(
+    sandbox: HostSandbox, *, work: str, inputs: str, gpus: bool, tmp_mb: int = sandbox_launch.TMP_MB
+) -> list[str]:
     """The command line (up to the job's own command) that runs a job with these real paths on the host."""
     assert sandbox.bwrap is not None
     return sandbox_launch.bwrap_argv(structs.asdict(sandbox), work, inputs, gpus, tmp_mb)

@@ -27,7 +27,12 @@ FAMILY_ALIASES = {
     "svm": r"support vector|\bsvm\b|\bsvc\b|\bsvr\b",
 }
 
-TREE_COUNT = {"random_forest": "n_estimators", "extra_trees": "n_estimators", "lightgbm": "n_estimators", "hist_gb": "max_iter"}
+TREE_COUNT = {
+    "random_forest": "n_estimators",
+    "extra_trees": "n_estimators",
+    "lightgbm": "n_estimators",
+    "hist_gb": "max_iter",
+}
 TREE_CAP = {"random_forest": 800, "extra_trees": 800, "lightgbm": 2000, "hist_gb": 1000}
 
 # Options per (family, problem); a draft picks one value of each list.
@@ -36,7 +41,12 @@ PARAM_GRID: dict[tuple[str, str], dict[str, list]] = {
     ("linear", "regression"): {"alpha": [1.0, 0.3, 3.0, 10.0]},
     ("random_forest", "*"): {"n_estimators": [300, 200], "max_depth": [None, 12], "min_samples_leaf": [1, 2]},
     ("extra_trees", "*"): {"n_estimators": [300, 400], "max_depth": [None, 16], "min_samples_leaf": [1, 2]},
-    ("hist_gb", "*"): {"max_iter": [200, 300], "learning_rate": [0.1, 0.05], "max_leaf_nodes": [31, 15], "l2_regularization": [0.0, 1.0]},
+    ("hist_gb", "*"): {
+        "max_iter": [200, 300],
+        "learning_rate": [0.1, 0.05],
+        "max_leaf_nodes": [31, 15],
+        "l2_regularization": [0.0, 1.0],
+    },
     ("lightgbm", "*"): {
         "n_estimators": [300, 500],
         "learning_rate": [0.05, 0.03],
@@ -55,19 +65,43 @@ PARAM_GRID: dict[tuple[str, str], dict[str, list]] = {
 # from (CONFIG["params"] in a single-model script) and {proba} is filled for SVC.
 CLASSIFIERS = {
     "linear": ("from sklearn.linear_model import LogisticRegression", "LogisticRegression(**{params}, max_iter=2000)"),
-    "random_forest": ("from sklearn.ensemble import RandomForestClassifier", "RandomForestClassifier(**{params}, random_state=SEED, n_jobs=2)"),
-    "extra_trees": ("from sklearn.ensemble import ExtraTreesClassifier", "ExtraTreesClassifier(**{params}, random_state=SEED, n_jobs=2)"),
-    "hist_gb": ("from sklearn.ensemble import HistGradientBoostingClassifier", "HistGradientBoostingClassifier(**{params}, random_state=SEED)"),
-    "lightgbm": ("from lightgbm import LGBMClassifier", "LGBMClassifier(**{params}, random_state=SEED, n_jobs=2, verbose=-1)"),
+    "random_forest": (
+        "from sklearn.ensemble import RandomForestClassifier",
+        "RandomForestClassifier(**{params}, random_state=SEED, n_jobs=2)",
+    ),
+    "extra_trees": (
+        "from sklearn.ensemble import ExtraTreesClassifier",
+        "ExtraTreesClassifier(**{params}, random_state=SEED, n_jobs=2)",
+    ),
+    "hist_gb": (
+        "from sklearn.ensemble import HistGradientBoostingClassifier",
+        "HistGradientBoostingClassifier(**{params}, random_state=SEED)",
+    ),
+    "lightgbm": (
+        "from lightgbm import LGBMClassifier",
+        "LGBMClassifier(**{params}, random_state=SEED, n_jobs=2, verbose=-1)",
+    ),
     "knn": ("from sklearn.neighbors import KNeighborsClassifier", "KNeighborsClassifier(**{params})"),
     "svm": ("from sklearn.svm import SVC", "SVC(**{params}, probability={proba}, random_state=SEED)"),
 }
 REGRESSORS = {
     "linear": ("from sklearn.linear_model import Ridge", "Ridge(**{params})"),
-    "random_forest": ("from sklearn.ensemble import RandomForestRegressor", "RandomForestRegressor(**{params}, random_state=SEED, n_jobs=2)"),
-    "extra_trees": ("from sklearn.ensemble import ExtraTreesRegressor", "ExtraTreesRegressor(**{params}, random_state=SEED, n_jobs=2)"),
-    "hist_gb": ("from sklearn.ensemble import HistGradientBoostingRegressor", "HistGradientBoostingRegressor(**{params}, random_state=SEED)"),
-    "lightgbm": ("from lightgbm import LGBMRegressor", "LGBMRegressor(**{params}, random_state=SEED, n_jobs=2, verbose=-1)"),
+    "random_forest": (
+        "from sklearn.ensemble import RandomForestRegressor",
+        "RandomForestRegressor(**{params}, random_state=SEED, n_jobs=2)",
+    ),
+    "extra_trees": (
+        "from sklearn.ensemble import ExtraTreesRegressor",
+        "ExtraTreesRegressor(**{params}, random_state=SEED, n_jobs=2)",
+    ),
+    "hist_gb": (
+        "from sklearn.ensemble import HistGradientBoostingRegressor",
+        "HistGradientBoostingRegressor(**{params}, random_state=SEED)",
+    ),
+    "lightgbm": (
+        "from lightgbm import LGBMRegressor",
+        "LGBMRegressor(**{params}, random_state=SEED, n_jobs=2, verbose=-1)",
+    ),
     "knn": ("from sklearn.neighbors import KNeighborsRegressor", "KNeighborsRegressor(**{params})"),
     "svm": (
         "from sklearn.compose import TransformedTargetRegressor\nfrom sklearn.svm import SVR",

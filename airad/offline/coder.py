@@ -23,8 +23,20 @@ from airad.offline.review import REVIEW_TOOL_NAME, review, review_text
 from airad.offline.revise import debug, diagnose, improve
 
 __all__ = [  # the operators' names are re-exported from their modules
-    "FAMILIES", "FAMILY_ALIASES", "NOT_A_JOB", "Reply", "answer", "crossover", "debug", "diagnose", "draft",
-    "improve", "new_config", "prompt_seed", "respond", "tried_families",
+    "FAMILIES",
+    "FAMILY_ALIASES",
+    "NOT_A_JOB",
+    "Reply",
+    "answer",
+    "crossover",
+    "debug",
+    "diagnose",
+    "draft",
+    "improve",
+    "new_config",
+    "prompt_seed",
+    "respond",
+    "tried_families",
 ]
 
 SOLUTION_JOBS = ("draft", "improve", "debug", "crossover")
@@ -69,7 +81,9 @@ def respond(messages: list[dict], tools: list | None = None, tool_choice: object
     rng = random.Random(prompt_seed(messages))
     facts = task_facts(prompt.task, prompt.data)
     if prompt.job == "draft":
-        sentences, code = draft(facts, prompt.attempts, rng, allow_bug=True, hints=program_hints(prompt.program), knowledge=prompt.knowledge)
+        sentences, code = draft(
+            facts, prompt.attempts, rng, allow_bug=True, hints=program_hints(prompt.program), knowledge=prompt.knowledge
+        )
     elif prompt.job == "improve":
         sentences, code = improve(facts, prompt, rng)
     elif prompt.job == "debug":

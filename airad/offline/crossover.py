@@ -35,9 +35,10 @@ def crossover(facts: TaskFacts, prompt: Prompt, rng: random.Random) -> tuple[lis
     """A child combining parents A and B; see the module docstring for how."""
     parents = prompt.parents[:2]
     configs = [parent_config(p.code) for p in parents]
-    if len(parents) < 2 or None in configs:
+    readable = [c for c in configs if c is not None]
+    if len(parents) < 2 or len(readable) < len(configs):
         return _fallback(facts, prompt, parents, configs, rng)
-    (a, b), (config_a, config_b) = parents, configs
+    (a, b), (config_a, config_b) = parents, readable
     better = _better(facts, a, b)
     intro = f"Crossover of {_describe(a, config_a)} and {_describe(b, config_b)}."
     same_family = not is_ensemble(config_a) and not is_ensemble(config_b) and config_a["family"] == config_b["family"]
@@ -52,22 +53,29 @@ def crossover(facts: TaskFacts, prompt: Prompt, rng: random.Random) -> tuple[lis
             sentences = [
                 intro,
                 f"Model family: {FAMILY_NAMES[best['family']]}.",
-                f"Both parents use {FAMILY_NAMES[best['family']]}, so rather than averaging two similar models this child "
-                f"merges their feature engineering into the better parent ({node_label(better.node)}) and keeps its hyper-parameters.",
+                f"Both parents use {FAMILY_NAMES[best['family']]}, "
+                "so rather than averaging two similar models this child "
+                f"merges their feature engineering into the better parent ({node_label(better.node)}) "
+                "and keeps its hyper-parameters.",
                 features_sentence(merged),
                 closing_sentence(merged),
             ]
             return sentences, render(merged)
     members, dropped = _combine(members_of(config_a), members_of(config_b))
     if members in (members_of(config_a), members_of(config_b)):
-        note = f"The two parents hold the same models, so there is nothing new to combine; instead this improves the better parent, {node_label(better.node)}."
+        note = (
+            "The two parents hold the same models, so there is nothing new to combine; "
+            f"instead this improves the better parent, {node_label(better.node)}."
+        )
         return _improve_one(facts, prompt, better, rng, note)
     child = make_ensemble(config_a, members)
     sentences = [
         intro,
         f"Model family: {family_label(child)}.",
-        "Each member keeps its parent's hyper-parameters and feature preparation; the script fits every member on the same "
-        f"training rows and averages their {_AVERAGED.get(child['metric'], 'predictions')}, which usually beats either model "
+        "Each member keeps its parent's hyper-parameters and feature preparation; "
+        "the script fits every member on the same "
+        f"training rows and averages their {_AVERAGED.get(child['metric'], 'predictions')}, "
+        "which usually beats either model "
         "alone because their errors differ.",
     ]
     if dropped:
@@ -88,30 +96,49 @@ def _combine(first: list[dict], second: list[dict]) -> tuple[list[dict], int]:
     return unique[:MAX_MEMBERS], max(0, len(unique) - MAX_MEMBERS)
 
 
-def _fallback(facts: TaskFacts, prompt: Prompt, parents: list[Parent], configs: list, rng: random.Random) -> tuple[list[str], str]:
+def _fallback(
+    facts: TaskFacts, prompt: Prompt, parents: list[Parent], configs: list, rng: random.Random
+) -> tuple[list[str], str]:
     """Improve the one parent with a readable CONFIG, or draft afresh when neither has one."""
-    readable = [p for p, c in zip(parents, configs) if c is not None]
-    unreadable = [f"Parent solution {'AB'[i]} ({node_label(p.node)})" for i, (p, c) in enumerate(zip(parents, configs)) if c is None]
+    readable = [p for p, c in zip(parents, configs, strict=False) if c is not None]
+    unreadable = [
+        f"Parent solution {'AB'[i]} ({node_label(p.node)})"
+        for i, (p, c) in enumerate(zip(parents, configs, strict=False))
+        if c is None
+    ]
     if len(parents) < 2:
         unreadable.append("the second parent (the prompt shows only one)")
     missing = " and ".join(unreadable)
     if readable:
         verb = "has" if len(unreadable) == 1 else "have"
-        note = f"{missing} {verb} no CONFIG I can read, so instead of a crossover this improves the other parent, {node_label(readable[0].node)}."
+        note = (
+            f"{missing} {verb} no CONFIG I can read, so instead of a crossover this improves the other parent, "
+            f"{node_label(readable[0].node)}."
+        )
         return _improve_one(facts, prompt, readable[0], rng, note)
     editable = [p for p in parents if find_estimator(p.code) is not None]
     if editable:
-        note = f"{missing} have no CONFIG I can combine, so instead of a crossover this improves {node_label(editable[0].node)}."
+        note = (
+            f"{missing} have no CONFIG I can combine, so instead of a crossover this improves "
+            f"{node_label(editable[0].node)}."
+        )
         return _improve_one(facts, prompt, editable[0], rng, note)
     sentences, code = draft(facts, prompt.attempts, rng, allow_bug=False, hints=program_hints(prompt.program))
     note = f"{missing} have no CONFIG I can read, so instead of a crossover this is a fresh draft."
     return [note, *sentences], code
 
 
-def _improve_one(facts: TaskFacts, prompt: Prompt, parent: Parent, rng: random.Random, note: str) -> tuple[list[str], str]:
+def _improve_one(
+    facts: TaskFacts, prompt: Prompt, parent: Parent, rng: random.Random, note: str
+) -> tuple[list[str], str]:
     """The improve operator applied to `parent`, its plan led by `note`."""
     single = dataclasses.replace(
-        prompt, parents=[parent], parent_id=parent.node, parent_plan=parent.plan, parent_code=parent.code, parent_score=parent.score
+        prompt,
+        parents=[parent],
+        parent_id=parent.node,
+        parent_plan=parent.plan,
+        parent_code=parent.code,
+        parent_score=parent.score,
     )
     sentences, code = improve(facts, single, rng)
     return [note, *sentences], code
@@ -139,4 +166,3 @@ def _describe(parent: Parent, config: dict) -> str:
     """How the plan names a parent: node, family and score."""
     score = f", validation score {parent.score}" if parent.score else ""
     return f"{node_label(parent.node)} ({family_label(config)}{score})"
-

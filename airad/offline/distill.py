@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import re
 
-DISTILL_JOB = "distill"
-_FINDINGS = re.compile(r"^# Findings\s*$.*?```(?:json)?\s*\n(.*?)```", re.DOTALL | re.MULTILINE)
+from airad.agents import prompt_headings as headings
+from airad.agents.distill import JOB
+
+DISTILL_JOB = JOB
+_FINDINGS = re.compile(rf"^# {re.escape(headings.FINDINGS)}\s*$.*?```(?:json)?\s*\n(.*?)```", re.DOTALL | re.MULTILINE)
 
 
 def findings_in(text: str) -> list[dict]:
@@ -50,7 +53,10 @@ def _atom(finding: dict) -> dict:
         )
     else:
         verb = "improved" if effect == "helped" else "worsened"
-        claim = f"{subject[:1].upper()}{subject[1:]} {verb} the validation score by {mean:+.3g} against {reference} ({n} step{'s' * (n > 1)})."
+        claim = (
+            f"{subject[:1].upper()}{subject[1:]} {verb} the validation score by {mean:+.3g} "
+            f"against {reference} ({n} step{'s' * (n > 1)})."
+        )
     return {
         "key": finding["key"],
         "kind": finding["kind"],

@@ -19,7 +19,6 @@ LARGE_TRAIN_ROWS = 20_000
 BUG_RATE = 1 / 3
 
 
-
 def tried_families(attempts: list[Attempt]) -> set[str]:
     """Model families named by earlier plans: the `Model family:` phrase, else any alias."""
     tried = set()
@@ -68,7 +67,7 @@ def draft(
     sentences += [features_sentence(config), closing_sentence(config)]
     bugs = [b for b in BUGS if b != "misspelled_column" or facts.label_columns]
     bug = rng.choice(bugs) if allow_bug and rng.random() < BUG_RATE else None
-    misspelled = _misspell(facts.label_columns[0], facts) if bug == "misspelled_column" else ""
+    misspelled = _misspell(facts.label_columns[0], facts) if bug == "misspelled_column" and facts.label_columns else ""
     return sentences, render(config, bug=bug, misspelled=misspelled)
 
 

@@ -17,10 +17,18 @@ from airad.offline.catalog import FAMILY_NAMES, TREE_CAP, TREE_COUNT, default_pa
 
 SCALED = ("linear", "knn", "svm")
 # Families the offline coder recognises in a script but never writes itself.
-OTHER_FAMILIES = {"decision_tree": "decision tree", "naive_bayes": "naive Bayes", "gradient_boosting": "gradient boosting", "dummy": "constant baseline"}
+OTHER_FAMILIES = {
+    "decision_tree": "decision tree",
+    "naive_bayes": "naive Bayes",
+    "gradient_boosting": "gradient boosting",
+    "dummy": "constant baseline",
+}
 
 ESTIMATORS: dict[str, tuple[str, str]] = {
-    **{name: ("linear", "classification") for name in ("LogisticRegression", "RidgeClassifier", "SGDClassifier", "Perceptron")},
+    **{
+        name: ("linear", "classification")
+        for name in ("LogisticRegression", "RidgeClassifier", "SGDClassifier", "Perceptron")
+    },
     **{name: ("linear", "regression") for name in ("LinearRegression", "Ridge", "Lasso", "ElasticNet", "SGDRegressor")},
     "RandomForestClassifier": ("random_forest", "classification"),
     "RandomForestRegressor": ("random_forest", "regression"),
@@ -89,6 +97,7 @@ def find_estimator(code: str) -> EstimatorCall | None:
     family, problem = ESTIMATORS[_class_name(call)]
     span = _scaled_pipeline(tree, call) or call
     starts = _line_starts(code)
+    assert span.end_lineno is not None and span.end_col_offset is not None, "ast.parse sets end positions"
     start = starts[span.lineno - 1] + _chars(code, starts, span.lineno, span.col_offset)
     end = starts[span.end_lineno - 1] + _chars(code, starts, span.end_lineno, span.end_col_offset)
     return EstimatorCall(_class_name(call), family, problem, _literal_keywords(call), start, end)
@@ -99,8 +108,12 @@ def _scaled_pipeline(tree: ast.Module, call: ast.Call) -> ast.Call | None:
     the whole pipeline, so scalers do not pile up."""
     for node in ast.walk(tree):
         if (
-            isinstance(node, ast.Call) and _class_name(node) == "make_pipeline" and len(node.args) == 2
-            and node.args[1] is call and isinstance(node.args[0], ast.Call) and _class_name(node.args[0]) == "StandardScaler"
+            isinstance(node, ast.Call)
+            and _class_name(node) == "make_pipeline"
+            and len(node.args) == 2
+            and node.args[1] is call
+            and isinstance(node.args[0], ast.Call)
+            and _class_name(node.args[0]) == "StandardScaler"
         ):
             return node
     return None
@@ -140,7 +153,11 @@ def more_trees(call: EstimatorCall) -> dict | None:
     current = call.params.get(key, default_params(call.family, call.problem)[key])
     if not isinstance(current, int) or current >= TREE_CAP[call.family]:
         return None
-    return {**default_params(call.family, call.problem), **call.params, key: min(TREE_CAP[call.family], max(current * 2, 50))}
+    return {
+        **default_params(call.family, call.problem),
+        **call.params,
+        key: min(TREE_CAP[call.family], max(current * 2, 50)),
+    }
 
 
 def add_imports(code: str, lines: list[str]) -> str:
@@ -158,15 +175,24 @@ def add_imports(code: str, lines: list[str]) -> str:
         return code
     imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
     if imports:
-        at = max(node.end_lineno for node in imports)
-    elif tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(getattr(tree.body[0], "value", None), ast.Constant):
-        at = tree.body[0].end_lineno
+        at = max(_end_line(node) for node in imports)
+    elif (
+        tree.body
+        and isinstance(tree.body[0], ast.Expr)
+        and isinstance(getattr(tree.body[0], "value", None), ast.Constant)
+    ):
+        at = _end_line(tree.body[0])
     else:
         at = 0
     source = code.splitlines(keepends=True)
     if at and not source[at - 1].endswith("\n"):
         source[at - 1] += "\n"
     return "".join(source[:at] + [line + "\n" for line in missing] + source[at:])
+
+
+def _end_line(node: ast.stmt) -> int:
+    assert node.end_lineno is not None, "ast.parse sets end positions"
+    return node.end_lineno
 
 
 def _imported_names(tree: ast.Module) -> set[str]:

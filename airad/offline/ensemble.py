@@ -107,7 +107,8 @@ def build_model(frame, member):
     if member["scale"]:
         numeric_steps.append(StandardScaler())
     if member["one_hot"]:
-        encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, max_categories=30, sparse_output=False)
+        encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, \
+max_categories=30, sparse_output=False)
     else:
         encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
     columns = ColumnTransformer([("num", make_pipeline(*numeric_steps), numeric), ("cat", encoder, categorical)])
@@ -246,7 +247,9 @@ def render_ensemble(config: dict, bug: str | None = None, misspelled: str = "") 
         "@METRIC_IMPORT@": METRIC_IMPORTS[metric],
         "@MODEL_IMPORT@": "\n".join(imports),
         "@ESTIMATORS@": "\n".join(branches),
-        "@PREDICTION_DOC@": "Class probabilities, one column per class of model.classes_." if proba else "Predicted values.",
+        "@PREDICTION_DOC@": "Class probabilities, one column per class of model.classes_."
+        if proba
+        else "Predicted values.",
         "@PREDICTION@": "model.predict_proba(X)" if proba else "model.predict(X)",
         "@METRIC_NAME@": METRIC_NAMES[metric],
         "@SCORE_BODY@": _SCORES[metric],

@@ -15,7 +15,7 @@ from airad.offline.catalog import FAMILY_NAMES
 from airad.offline.prompt import KnownAtom
 
 # What a draft's CONFIG takes from a change that helped (and the reverse, from one that hurt).
-_CHANGES = {
+_CHANGES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
     "added signed log1p copies of the numeric features": ({"log_features": True}, {"log_features": False}),
     "added pairwise products of the first four numeric features": ({"interactions": 4}, {"interactions": 0}),
     "switched numeric imputation from median to mean": ({"impute": "mean"}, {"impute": "median"}),
@@ -41,12 +41,17 @@ def family_atoms(knowledge: list[KnownAtom], effect: str) -> list[tuple[str, Kno
     return found
 
 
-def choose_family(untried: list[str], everything: list[str], knowledge: list[KnownAtom], rng: random.Random) -> tuple[str, str]:
+def choose_family(
+    untried: list[str], everything: list[str], knowledge: list[KnownAtom], rng: random.Random
+) -> tuple[str, str]:
     """(family, plan sentence): the most confident untried family that helped, else a random untried
     one that did not hurt."""
     for family, atom in family_atoms(knowledge, "helped"):
         if family in untried:
-            return family, f"Earlier runs found that {FAMILY_NAMES[family]} helped ({cite(atom)}), so this draft uses it."
+            return (
+                family,
+                f"Earlier runs found that {FAMILY_NAMES[family]} helped ({cite(atom)}), so this draft uses it.",
+            )
     hurt = family_atoms(knowledge, "hurt")
     avoided = {family for family, _ in hurt}
     pool = [f for f in untried if f not in avoided] or untried or everything
@@ -74,7 +79,9 @@ def apply_to_draft(config: dict, knowledge: list[KnownAtom], scaled: bool) -> tu
     return changed, f"Its feature options follow the knowledge from earlier runs ({', '.join(reversed(cited))})."
 
 
-def choose_change(outcomes: list[tuple[dict, str]], knowledge: list[KnownAtom], rng: random.Random) -> tuple[dict, str, str]:
+def choose_change(
+    outcomes: list[tuple[dict, str]], knowledge: list[KnownAtom], rng: random.Random
+) -> tuple[dict, str, str]:
     """(config, description, plan sentence) of an improve step: the change that helped with the most
     confidence, else a random one that did not hurt (nor switches to a model family that hurt)."""
     keyed = [(change_key(description), config, description) for config, description in outcomes]

@@ -16,10 +16,21 @@ def task_sentence(facts: TaskFacts) -> str:
         "log_loss": "predicts class probabilities",
         "accuracy": "predicts class labels",
     }.get(facts.metric, "predicts the target value")
-    metric = METRIC_NAMES[facts.metric] if facts.metric_named else f"{METRIC_NAMES[facts.metric]} (my guess; the description names no metric I know)"
-    targets = ", ".join(f"'{t}'" for t in facts.target_columns) if facts.target_columns else "the sample submission's target columns"
+    metric = (
+        METRIC_NAMES[facts.metric]
+        if facts.metric_named
+        else f"{METRIC_NAMES[facts.metric]} (my guess; the description names no metric I know)"
+    )
+    targets = (
+        ", ".join(f"'{t}'" for t in facts.target_columns)
+        if facts.target_columns
+        else "the sample submission's target columns"
+    )
     key = f"'{facts.id_column}'" if facts.id_column else "the sample submission's id column"
-    return f"This is a {facts.problem} task scored by {metric}, so the script {what} for {targets} and keys the submission by {key}."
+    return (
+        f"This is a {facts.problem} task scored by {metric}, "
+        f"so the script {what} for {targets} and keys the submission by {key}."
+    )
 
 
 def features_sentence(config: dict) -> str:
@@ -32,14 +43,20 @@ def features_sentence(config: dict) -> str:
     if config["interactions"]:
         extras.append(f"pairwise products of the first {config['interactions']} numeric features")
     added = f"; it also adds {' and '.join(extras)}" if extras else ""
-    return f"Numeric columns get {config['impute']} imputation{scaling} and categorical columns are {encoding} encoded{added}."
+    return (
+        f"Numeric columns get {config['impute']} imputation{scaling} "
+        f"and categorical columns are {encoding} encoded{added}."
+    )
 
 
 def closing_sentence(config: dict) -> str:
     """How the script validates and what it writes."""
     share = round(config["valid_size"] * 100)
     metric = METRIC_NAMES[config["metric"]]
-    return f"It holds out {share}% of train.csv to print the validation {metric}, then refits on all rows and writes submission/submission.csv."
+    return (
+        f"It holds out {share}% of train.csv to print the validation {metric}, "
+        "then refits on all rows and writes submission/submission.csv."
+    )
 
 
 def headline(error: str) -> str:

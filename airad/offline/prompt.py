@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from airad.agents import prompt_headings as headings
+
 CLASSIFICATION_METRICS = ("roc_auc", "log_loss", "accuracy")
 REGRESSION_METRICS = ("rmse", "rmsle", "mse", "mae", "r2")
 
@@ -35,16 +37,18 @@ _METRIC_PATTERNS = (
 _EVALUATION_WORDS = re.compile(r"evaluat|metric|scored|scoring|measured", re.IGNORECASE)
 
 _HEADING = re.compile(r"^# (.+?)\s*$")
-_JOB = re.compile(r"^Your job:\s*(\w+)", re.IGNORECASE)
-_PARENT = re.compile(r"^(Solution to improve|Buggy solution|Parent solution [A-Z]) \(node (\d+)\)$")
+_JOB = re.compile(rf"^{re.escape(headings.JOB)}:\s*(\w+)", re.IGNORECASE)
+_PARENT = re.compile(
+    rf"^({re.escape(headings.SOLUTION_TO_IMPROVE)}|{re.escape(headings.BUGGY_SOLUTION)}"
+    rf"|{re.escape(headings.PARENT_SOLUTION)} [A-Z]) \(node (\d+)\)$"
+)
 _FILE_LINE = re.compile(r"^\s*[-*]\s*`?([\w./-]+\.csv)`?\s*:\s*(.*)$")
 _COLUMN = re.compile(r"\s*(.+?) \(([^()]*)\)\s*(?:,|$)")
 _ROWS = re.compile(r"(\d[\d,_]*)\s+rows")
 _ATTEMPT = re.compile(r"^\s*-\s*node (\d+) \((\w+), ([^)]*)\):\s*(.*)$")
 _FENCE = re.compile(r"```[^\n]*\n(.*?)(?:```|$)", re.DOTALL)
-_SCORE = re.compile(r"Validation score measured by the harness:\s*(\S+)")
+_SCORE = re.compile(rf"{re.escape(headings.SCORE_LABEL)}:\s*(\S+)")
 _KNOWN = re.compile(r"^- (helped|hurt) \[(\w+)\] (.*) \(atom (\S+) v(\d+), confidence ([\d.]+)\)\s*$")
-KNOWLEDGE_HEADING = "Knowledge from earlier runs"
 
 
 @dataclass
@@ -127,50 +131,58 @@ class TaskFacts:
 
 def parse_prompt(text: str) -> Prompt:
     """Split the user message into its known sections; `job` is None when there is no `# Your job:`."""
-    headings = _headings(text)
+    heads = _headings(text)
     lines = text.splitlines()
-    job_at = next((i for i, (_, title) in enumerate(headings) if _JOB.match(title)), None)
-    if job_at is None:
+    jobs = [(i, match) for i, (_, title) in enumerate(heads) if (match := _JOB.match(title))]
+    if not jobs:
         return Prompt(job=None)
-    prompt = Prompt(job=_JOB.match(headings[job_at][1]).group(1).lower())
+    job_at, job = jobs[0]
+    prompt = Prompt(job=job.group(1).lower())
 
     def body(k: int) -> str:
-        start = headings[k][0] + 1
-        end = headings[k + 1][0] if k + 1 < len(headings) else len(lines)
+        start = heads[k][0] + 1
+        end = heads[k + 1][0] if k + 1 < len(heads) else len(lines)
         return "\n".join(lines[start:end]).strip()
 
-    before = [(k, title) for k, (_, title) in enumerate(headings[:job_at])]
-    attempts_at = max((k for k, title in before if title == "Previous attempts"), default=None)
-    data_at = max((k for k, title in before if title == "Data"), default=None)
-    task_at = min((k for k, title in before if title == "Task"), default=None)
-    program_at = max((k for k, title in before if title == "Research program"), default=None)
+    before = [(k, title) for k, (_, title) in enumerate(heads[:job_at])]
+    attempts_at = max((k for k, title in before if title == headings.PREVIOUS_ATTEMPTS), default=None)
+    data_at = max((k for k, title in before if title == headings.DATA), default=None)
+    task_at = min((k for k, title in before if title == headings.TASK), default=None)
+    program_at = max((k for k, title in before if title == headings.RESEARCH_PROGRAM), default=None)
     if program_at is not None:
         prompt.program = body(program_at)
     if attempts_at is not None:
         prompt.attempts = parse_attempts(body(attempts_at))
-    knowledge_at = max((k for k, title in before if title == KNOWLEDGE_HEADING), default=None)
+    knowledge_at = max((k for k, title in before if title == headings.KNOWLEDGE), default=None)
     if knowledge_at is not None:
         prompt.knowledge = parse_knowledge(body(knowledge_at))
     if data_at is not None:
         prompt.data = body(data_at)
     if task_at is not None:
-        sections = (program_at, job_at) if prompt.job == "analyze" else (data_at, program_at, attempts_at, job_at)  # analyze has no # Data
+        sections = (
+            (program_at, job_at) if prompt.job == "analyze" else (data_at, program_at, attempts_at, job_at)
+        )  # analyze has no # Data
         ends = [k for k in sections if k is not None and k > task_at]
-        prompt.task = "\n".join(lines[headings[task_at][0] + 1 : headings[min(ends)][0]]).strip()
-    for k in range(job_at + 1, len(headings)):
-        title = headings[k][1]
+        prompt.task = "\n".join(lines[heads[task_at][0] + 1 : heads[min(ends)][0]]).strip()
+    for k in range(job_at + 1, len(heads)):
+        title = heads[k][1]
         parent = _PARENT.match(title)
-        if parent or title == "Solution":
+        if parent or title == headings.SOLUTION:
             prompt.parents.append(_solution(int(parent.group(2)) if parent else None, body(k)))
-        elif title == "Error":
+        elif title == headings.ERROR:
             blocks = _FENCE.findall(body(k))
             prompt.error = (blocks[0] if blocks else body(k)).strip()
-        elif title == "Execution output":
+        elif title == headings.EXECUTION_OUTPUT:
             blocks = _FENCE.findall(body(k))
             prompt.output = (blocks[0] if blocks else body(k)).strip()
     if prompt.parents:
         first = prompt.parents[0]
-        prompt.parent_id, prompt.parent_plan, prompt.parent_code, prompt.parent_score = first.node, first.plan, first.code, first.score
+        prompt.parent_id, prompt.parent_plan, prompt.parent_code, prompt.parent_score = (
+            first.node,
+            first.plan,
+            first.code,
+            first.score,
+        )
     return prompt
 
 
@@ -222,7 +234,11 @@ def task_facts(task: str, data: str) -> TaskFacts:
         targets = [c for c in train_columns if c not in test_columns] or None
     labels = None
     if targets and train_columns:
-        labels = targets if all(t in train_columns for t in targets) else [c for c in train_columns if c not in test_columns][:1] or None
+        labels = (
+            targets
+            if all(t in train_columns for t in targets)
+            else [c for c in train_columns if c not in test_columns][:1] or None
+        )
     metric = detect_metric(task)
     named = metric is not None
     if metric is None:

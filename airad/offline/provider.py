@@ -21,11 +21,29 @@ MODEL = f"{PROVIDER}/coder"
 class OfflineCoder(CustomLLM):
     """A litellm CustomLLM whose completions come from `airad.offline.coder.answer`."""
 
-    def completion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict, model_response: ModelResponse, *args, **kwargs) -> ModelResponse:
+    def completion(
+        self,
+        model: str,
+        messages: list,
+        api_base: str,
+        custom_prompt_dict: dict,
+        model_response: ModelResponse,
+        *args,
+        **kwargs,
+    ) -> ModelResponse:
         """Answer the messages synchronously, filling litellm's `model_response`."""
         return _respond(model, messages, model_response, kwargs.get("optional_params"))
 
-    async def acompletion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict, model_response: ModelResponse, *args, **kwargs) -> ModelResponse:
+    async def acompletion(
+        self,
+        model: str,
+        messages: list,
+        api_base: str,
+        custom_prompt_dict: dict,
+        model_response: ModelResponse,
+        *args,
+        **kwargs,
+    ) -> ModelResponse:
         """Answer the messages (the work is pure CPU and quick, so no thread is needed)."""
         return _respond(model, messages, model_response, kwargs.get("optional_params"))
 
@@ -45,12 +63,14 @@ def estimate_tokens(text: str) -> int:
 def _respond(model: str, messages: list, model_response: ModelResponse, optional_params: dict | None) -> ModelResponse:
     params = optional_params or {}
     reply = respond(messages, params.get("tools"), params.get("tool_choice"))
-    message = model_response.choices[0].message  # type: ignore[union-attr]
+    message = model_response.choices[0].message
     if reply.tool_name is not None:
         call_id = f"call_{prompt_seed(messages):016x}"  # deterministic, unlike litellm's default uuid4
         message.content = None
         message.tool_calls = [
-            ChatCompletionMessageToolCall(id=call_id, type="function", function=Function(name=reply.tool_name, arguments=reply.tool_arguments))
+            ChatCompletionMessageToolCall(
+                id=call_id, type="function", function=Function(name=reply.tool_name, arguments=reply.tool_arguments)
+            )
         ]
         model_response.choices[0].finish_reason = "tool_calls"
         completion_text = f"{reply.tool_name}{reply.tool_arguments}"
@@ -61,7 +81,7 @@ def _respond(model: str, messages: list, model_response: ModelResponse, optional
     prompt_text = "".join(str(m.get("content") or "") for m in messages)
     prompt_tokens, completion_tokens = estimate_tokens(prompt_text), estimate_tokens(completion_text)
     model_response.model = model
-    model_response.usage = Usage(  # type: ignore[attr-defined]
+    model_response.usage = Usage(
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         total_tokens=prompt_tokens + completion_tokens,

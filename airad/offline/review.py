@@ -37,12 +37,18 @@ def review(prompt: Prompt) -> dict:
     metric, assumed = _metric_kind(prompt)
     lower = metric in LOWER_IS_BETTER if metric else False
     name = METRIC_NAMES[metric] if metric else "metric"
-    direction = f"{'lower' if lower else 'higher'} is better" + (", assumed: the task names no metric I know" if assumed else "")
+    direction = f"{'lower' if lower else 'higher'} is better" + (
+        ", assumed: the task names no metric I know" if assumed else ""
+    )
     if error and value is None:
-        sentences = [f"The script failed with {headline(error)}{_where(output)}.", "It printed no validation metric, so the run counts as a bug."]
+        sentences = [
+            f"The script failed with {headline(error)}{_where(output)}.",
+            "It printed no validation metric, so the run counts as a bug.",
+        ]
     elif error:
         sentences = [
-            f"The script printed a validation {name} of {value:.6g} but then failed with {headline(error)}{_where(output)}.",
+            f"The script printed a validation {name} of {value:.6g} "
+            f"but then failed with {headline(error)}{_where(output)}.",
             "Because of the error the run counts as a bug; its submission may be missing or incomplete.",
         ]
     elif value is None and raw is not None:
@@ -51,16 +57,25 @@ def review(prompt: Prompt) -> dict:
             "Without a usable score the run counts as a bug; the predictions are probably degenerate.",
         ]
     elif not output.strip():
-        sentences = ["The script printed nothing at all, so there is no validation metric to read.", "The run counts as a bug."]
+        sentences = [
+            "The script printed nothing at all, so there is no validation metric to read.",
+            "The run counts as a bug.",
+        ]
     elif value is None:
         sentences = [
-            "The script finished without a traceback but printed no 'Validation metric:' line, so there is no score to read.",
+            "The script finished without a traceback but printed no 'Validation metric:' line, "
+            "so there is no score to read.",
             "The run counts as a bug until it reports the metric on held-out rows.",
         ]
     else:
         sentences = [f"The script ran without errors and printed a validation {name} of {value:.6g} ({direction})."]
         sentences.append(_approach(prompt))
-    return {"is_bug": bool(error) or value is None, "summary": " ".join(s for s in sentences if s), "metric": value, "lower_is_better": lower}
+    return {
+        "is_bug": bool(error) or value is None,
+        "summary": " ".join(s for s in sentences if s),
+        "metric": value,
+        "lower_is_better": lower,
+    }
 
 
 def review_text(verdict: dict) -> str:
@@ -107,7 +122,11 @@ def _metric_kind(prompt: Prompt) -> tuple[str | None, bool]:
 
 def _where(output: str) -> str:
     """Where the script raised: its innermost frame outside library code, in parentheses; else ""."""
-    frames = [(path, line) for path, line in _FRAME.findall(output) if not re.search(r"site-packages|/lib/python|<frozen", path)]
+    frames = [
+        (path, line)
+        for path, line in _FRAME.findall(output)
+        if not re.search(r"site-packages|/lib/python|<frozen", path)
+    ]
     if not frames:
         return ""
     path, line = frames[-1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import random
 import re
+from collections.abc import Callable
 
 from airad.offline.catalog import FAMILY_NAMES, TREE_CAP, TREE_COUNT, default_params
 from airad.offline.drafting import SCALED_FAMILIES, draft
@@ -34,9 +35,14 @@ def improve(facts: TaskFacts, prompt: Prompt, rng: random.Random) -> tuple[list[
         if edited is not None:
             return edited
         sentences, code = draft(facts, prompt.attempts, rng, allow_bug=False, hints=hints)
-        note = f"The solution to improve ({node_label(prompt.parent_id)}) has no CONFIG I can read, so this is a fresh draft instead."
+        note = (
+            f"The solution to improve ({node_label(prompt.parent_id)}) has no CONFIG I can read, "
+            "so this is a fresh draft instead."
+        )
         return [note, *sentences[:1], *sentences[-2:]], code
-    changes = _ensemble_improvements(config, facts, hints) if is_ensemble(config) else _improvements(config, facts, hints)
+    changes = (
+        _ensemble_improvements(config, facts, hints) if is_ensemble(config) else _improvements(config, facts, hints)
+    )
     note = ""
     if prompt.knowledge:
         changed, description, note = choose_change([change(config) for change in changes], prompt.knowledge, rng)
@@ -47,7 +53,8 @@ def improve(facts: TaskFacts, prompt: Prompt, rng: random.Random) -> tuple[list[
         f"Improving {node_label(prompt.parent_id)} ({family_label(config)}{score}).",
         f"Change: {description}.",
         *([note] if note else []),
-        f"Everything else in CONFIG is kept, so the validation {METRIC_NAMES[changed['metric']]} shows the effect of this one change.",
+        f"Everything else in CONFIG is kept, so the validation {METRIC_NAMES[changed['metric']]} "
+        "shows the effect of this one change.",
         closing_sentence(changed),
     ]
     return sentences, render(changed)
@@ -60,12 +67,13 @@ def debug(facts: TaskFacts, prompt: Prompt, rng: random.Random) -> tuple[list[st
     hints = program_hints(prompt.program)
     config = parent_config(prompt.parent_code)
     if config is None:
-        fixed = debug_script(prompt, hints)
-        if fixed is not None:
-            return fixed
+        script = debug_script(prompt, hints)
+        if script is not None:
+            return script
         sentences, code = draft(facts, prompt.attempts, rng, allow_bug=False, hints=hints)
         note = (
-            f"The buggy solution ({node_label(prompt.parent_id)}) failed with: {failure}. Its script has no CONFIG I can read, "
+            f"The buggy solution ({node_label(prompt.parent_id)}) failed with: {failure}. "
+            "Its script has no CONFIG I can read, "
             "so I rewrote it from scratch as a clean draft."
         )
         return [note, *sentences[:1], sentences[-1]], code
@@ -74,8 +82,11 @@ def debug(facts: TaskFacts, prompt: Prompt, rng: random.Random) -> tuple[list[st
     sentences = [
         f"The buggy solution ({node_label(prompt.parent_id)}) failed with: {failure}.",
         f"Cause: {cause}; fix: {fix}.",
-        f"The modelling idea ({family}) and its CONFIG are unchanged." if fixed == config else f"Apart from that fix, CONFIG is unchanged (model family: {family}).",
-        "The whole script is rewritten cleanly so it reads ./input/, prints the validation metric and writes submission/submission.csv.",
+        f"The modelling idea ({family}) and its CONFIG are unchanged."
+        if fixed == config
+        else f"Apart from that fix, CONFIG is unchanged (model family: {family}).",
+        "The whole script is rewritten cleanly so it reads ./input/, prints the validation metric "
+        "and writes submission/submission.csv.",
     ]
     return sentences, render(fixed)
 
@@ -93,23 +104,45 @@ def diagnose(error: str, config: dict, facts: TaskFacts, hints: ProgramHints = N
         known = [*(facts.columns or {}), *(facts.label_columns or []), *([facts.id_column] if facts.id_column else [])]
         close = difflib.get_close_matches(wrong, known, n=1, cutoff=0.5)
         right = f"; the column is called '{close[0]}'" if close else ""
-        return config, f"the script asks for column '{wrong}', which is not in the data{right}", "use the column names of the CSV files"
-    if re.search(r"non-existent directory|(No such file or directory|FileNotFoundError|did not write).*submission", error):
-        return config, "the script writes submission/submission.csv before creating the folder", "call os.makedirs('submission', exist_ok=True) first"
+        return (
+            config,
+            f"the script asks for column '{wrong}', which is not in the data{right}",
+            "use the column names of the CSV files",
+        )
+    if re.search(
+        r"non-existent directory|(No such file or directory|FileNotFoundError|did not write).*submission", error
+    ):
+        return (
+            config,
+            "the script writes submission/submission.csv before creating the folder",
+            "call os.makedirs('submission', exist_ok=True) first",
+        )
     if re.search(r"submission", error, re.IGNORECASE) and re.search(r"column|rows?\b|\bids?\b", error, re.IGNORECASE):
-        fix = "build the submission from test.csv's id column plus the predictions, one row per test row, in sample_submission.csv's column order"
+        fix = (
+            "build the submission from test.csv's id column plus the predictions, one row per test row, "
+            "in sample_submission.csv's column order"
+        )
         return config, "the submission does not match sample_submission.csv", fix
     if re.search(r"time ?out|timed out|TimeoutExpired|Killed|MemoryError|out of memory", error, re.IGNORECASE):
         smaller = map_members(config, _smaller) if is_ensemble(config) else _smaller(config)
-        return smaller, "the script ran out of time or memory", "halved the number of trees and dropped engineered features"
+        return (
+            smaller,
+            "the script ran out of time or memory",
+            "halved the number of trees and dropped engineered features",
+        )
     plain = {"impute": "median", "log_features": False, "interactions": 0}
     safe = map_members(config, lambda c: {**c, **plain}) if is_ensemble(config) else {**config, **plain}
     if safe == config:
         single = as_single(config, config["members"][0]) if is_ensemble(config) else config
-        plain = (hints.allowed(["random_forest", "extra_trees", "hist_gb", "lightgbm"]) or ["random_forest"])[0]
-        safe = {**single, "family": plain, "params": default_params(plain, config["problem"]), "scale": False}
-        return safe, "the error does not point at one line of the script", f"switched to a plain {FAMILY_NAMES[plain]} with median imputation"
-    return safe, "the error does not point at one line of the script", "rewrote it with median imputation and no engineered features"
+        family = (hints.allowed(["random_forest", "extra_trees", "hist_gb", "lightgbm"]) or ["random_forest"])[0]
+        safe = {**single, "family": family, "params": default_params(family, config["problem"]), "scale": False}
+        fix = f"switched to a plain {FAMILY_NAMES[family]} with median imputation"
+        return safe, "the error does not point at one line of the script", fix
+    return (
+        safe,
+        "the error does not point at one line of the script",
+        "rewrote it with median imputation and no engineered features",
+    )
 
 
 def parent_config(code: str) -> dict | None:
@@ -125,7 +158,7 @@ def node_label(node: int | None) -> str:
 
 def _ensemble_improvements(config: dict, facts: TaskFacts, hints: ProgramHints = NO_HINTS) -> list:
     """One member's focused changes, each wrapped to act on the ensemble; or one member more."""
-    changes = []
+    changes: list[Callable[[dict], tuple[dict, str]]] = []
     members = config["members"]
     has_lightgbm = any(m["family"] == "lightgbm" for m in members)
     for index, member in enumerate(members):
@@ -134,15 +167,29 @@ def _ensemble_improvements(config: dict, facts: TaskFacts, hints: ProgramHints =
             new, text = change(single)
             if has_lightgbm and new["family"] == "lightgbm" and single["family"] != "lightgbm":
                 continue  # a second LightGBM member would add little
+
             def on_member(c, index=index, new=new, text=text, name=FAMILY_NAMES[single["family"]]):
                 updated = [*c["members"][:index], as_member(new), *c["members"][index + 1 :]]
                 return {**c, "members": updated}, f"in member {index + 1} ({name}), {text}"
+
             changes.append(on_member)
     if len(members) < MAX_MEMBERS and not has_lightgbm and "lightgbm" not in hints.avoid:
+
         def add_lightgbm(c):
-            member = {"family": "lightgbm", "params": default_params("lightgbm", c["problem"]), "impute": "median",
-                      "scale": False, "one_hot": False, "log_features": False, "interactions": 0}
-            return {**c, "members": [*c["members"], member]}, "added a LightGBM member with default settings to the average"
+            member = {
+                "family": "lightgbm",
+                "params": default_params("lightgbm", c["problem"]),
+                "impute": "median",
+                "scale": False,
+                "one_hot": False,
+                "log_features": False,
+                "interactions": 0,
+            }
+            return {
+                **c,
+                "members": [*c["members"], member],
+            }, "added a LightGBM member with default settings to the average"
+
         changes.append(add_lightgbm)
     return changes
 
@@ -153,29 +200,39 @@ def _improvements(config: dict, facts: TaskFacts, hints: ProgramHints = NO_HINTS
     changes = []
     trees = TREE_COUNT.get(family)
     if trees and params.get(trees, 0) < TREE_CAP[family]:
+
         def more_trees(c):
             n = min(TREE_CAP[family], params[trees] * 2)
             return _with(c, params={**params, trees: n}), f"raised {trees} from {params[trees]} to {n}"
+
         changes.append(more_trees)
     if "learning_rate" in params and params["learning_rate"] > 0.02 and trees:
+
         def slower(c):
             rate, n = round(params["learning_rate"] / 2, 4), min(TREE_CAP[family], params[trees] * 2)
-            return _with(c, params={**params, "learning_rate": rate, trees: n}), f"halved the learning rate to {rate} with {n} boosting rounds"
+            return _with(
+                c, params={**params, "learning_rate": rate, trees: n}
+            ), f"halved the learning rate to {rate} with {n} boosting rounds"
+
         changes.append(slower)
     changes.append(_regularise)
     if not config["log_features"]:
         changes.append(lambda c: (_with(c, log_features=True), "added signed log1p copies of the numeric features"))
     if not config["interactions"]:
-        changes.append(lambda c: (_with(c, interactions=4), "added pairwise products of the first four numeric features"))
+        changes.append(
+            lambda c: (_with(c, interactions=4), "added pairwise products of the first four numeric features")
+        )
     other = "mean" if config["impute"] == "median" else "median"
     changes.append(lambda c: (_with(c, impute=other), f"switched numeric imputation from {c['impute']} to {other}"))
     if facts.has_categoricals and family not in SCALED_FAMILIES:
         encoding = "ordinal" if config["one_hot"] else "one-hot"
         changes.append(lambda c: (_with(c, one_hot=not c["one_hot"]), f"switched categorical encoding to {encoding}"))
     if family != "lightgbm" and "lightgbm" not in hints.avoid:
+
         def stronger(c):
             new = _with(c, family="lightgbm", params=default_params("lightgbm", c["problem"]), scale=False)
             return new, f"switched the model family from {FAMILY_NAMES[family]} to the stronger LightGBM"
+
         changes.append(stronger)
     return changes
 

@@ -26,8 +26,16 @@ from airad.offline.ensemble import is_ensemble, render_ensemble, valid_ensemble
 from airad.offline.prompt import METRIC_NAMES
 
 __all__ = [  # the catalog names are re-exported for the coder and the tests
-    "BUGS", "FAMILY_NAMES", "TREE_CAP", "TREE_COUNT", "config_literal", "default_params", "param_grid",
-    "read_config", "render", "valid_config",
+    "BUGS",
+    "FAMILY_NAMES",
+    "TREE_CAP",
+    "TREE_COUNT",
+    "config_literal",
+    "default_params",
+    "param_grid",
+    "read_config",
+    "render",
+    "valid_config",
 ]
 
 _PROBA_PREDICT = '''\
@@ -113,7 +121,8 @@ def build_model(frame):
     if CONFIG["scale"]:
         numeric_steps.append(StandardScaler())
     if CONFIG["one_hot"]:
-        encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, max_categories=30, sparse_output=False)
+        encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, \
+max_categories=30, sparse_output=False)
     else:
         encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
     columns = ColumnTransformer([("num", make_pipeline(*numeric_steps), numeric), ("cat", encoder, categorical)])

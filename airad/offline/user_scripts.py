@@ -14,14 +14,25 @@ import re
 
 from airad.offline.catalog import FAMILY_NAMES, TREE_COUNT
 from airad.offline.drafting import FAMILIES, tried_families
-from airad.offline.edits import KNOWN_IMPORTS, ESTIMATORS, EstimatorCall, add_imports, find_estimator, more_trees, swap_estimator
+from airad.offline.edits import (
+    ESTIMATORS,
+    KNOWN_IMPORTS,
+    EstimatorCall,
+    add_imports,
+    find_estimator,
+    more_trees,
+    swap_estimator,
+)
 from airad.offline.plans import headline
 from airad.offline.program import ProgramHints
 from airad.offline.prompt import Prompt
 
 PLAIN_FAMILIES = ("random_forest", "extra_trees", "hist_gb", "lightgbm", "linear")
 SHOWN_CHARS = 90
-KEPT = "Everything else (data loading, the evaluation and the metric file it writes) is kept as written, so the score shows the effect of this one change."
+KEPT = (
+    "Everything else (data loading, the evaluation and the metric file it writes) is kept as written, "
+    "so the score shows the effect of this one change."
+)
 
 
 def improve_script(prompt: Prompt, hints: ProgramHints, rng: random.Random) -> tuple[list[str], str] | None:
@@ -37,9 +48,14 @@ def improve_script(prompt: Prompt, hints: ProgramHints, rng: random.Random) -> t
     must_switch = call.family not in FAMILY_NAMES or call.family in hints.avoid
     bigger = more_trees(call)
     if wanted or must_switch or not bigger or (fresh and rng.random() < 0.5):
-        family = wanted[0] if wanted else rng.choice(fresh or [f for f in allowed if f != call.family] or ["random_forest"])
+        family = (
+            wanted[0] if wanted else rng.choice(fresh or [f for f in allowed if f != call.family] or ["random_forest"])
+        )
         new_code, expression = swap_estimator(code, call, family)
-        change = f"replaced `{_shown(code[call.start:call.end])}` with `{_shown(expression)}`, {_why(call, family, wanted, hints)}"
+        change = (
+            f"replaced `{_shown(code[call.start : call.end])}` with `{_shown(expression)}`, "
+            f"{_why(call, family, wanted, hints)}"
+        )
     else:
         family = call.family
         new_code, expression = swap_estimator(code, call, family, bigger)
@@ -61,13 +77,14 @@ def debug_script(prompt: Prompt, hints: ProgramHints) -> tuple[list[str], str] |
     code = prompt.parent_code
     failure = headline(prompt.error)
     name_error = re.search(r"NameError: name '(\w+)' is not defined", prompt.error)
-    if name_error and _import_line(name_error.group(1)):
+    missing = _import_line(name_error.group(1)) if name_error else None
+    if name_error and missing:
         name = name_error.group(1)
         try:
-            fixed = add_imports(code, [_import_line(name)])
+            fixed = add_imports(code, [missing])
         except SyntaxError:
             return None
-        cause = f"the script uses '{name}' without importing it; fix: added '{_import_line(name)}'"
+        cause = f"the script uses '{name}' without importing it; fix: added '{missing}'"
         return _debug_plan(prompt, failure, cause, find_estimator(fixed)), fixed
     call = find_estimator(code)
     if call is None:
@@ -79,12 +96,17 @@ def debug_script(prompt: Prompt, hints: ProgramHints) -> tuple[list[str], str] |
     if re.search(r"ModuleNotFoundError|ImportError|No module named", prompt.error):
         cause = f"the {call.label}'s library cannot be imported here; fix: replaced it with `{_shown(expression)}`"
     else:
-        cause = f"the error does not point at one line, and the model is what the search changed; fix: replaced `{_shown(code[call.start:call.end])}` with a plain `{_shown(expression)}`"
+        cause = (
+            "the error does not point at one line, and the model is what the search changed; "
+            f"fix: replaced `{_shown(code[call.start : call.end])}` with a plain `{_shown(expression)}`"
+        )
     return _debug_plan(prompt, failure, cause, find_estimator(fixed)), fixed
 
 
 def _debug_plan(prompt: Prompt, failure: str, cause: str, call: EstimatorCall | None) -> list[str]:
-    family = f"Model family: {FAMILY_NAMES.get(call.family) or call.label}." if call else "The script's model is unchanged."
+    family = (
+        f"Model family: {FAMILY_NAMES.get(call.family) or call.label}." if call else "The script's model is unchanged."
+    )
     return [
         family,
         f"The buggy solution ({_node(prompt)}) failed with: {failure}.",

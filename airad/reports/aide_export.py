@@ -12,11 +12,15 @@ node here has AIDE's fields, filled from the fold of the run's events:
 | plan, code | as generated |
 | _term_out | the full stdout and the full stderr from the blob store (the tails when a blob is absent) |
 | exec_time | the run time of the script |
-| exc_type | approximated: the exception name on the last line of stderr when the script exited non-zero, else `TimeoutError` / `MemoryError` / `Killed` / `ExitCode<n>`; null for a clean exit |
+| exc_type | approximated (see below) |
 | exc_info, exc_stack | null (airad keeps no exception objects) |
 | analysis | the model's review, else the harness's or the pipeline's complaint |
-| metric | `{"value": validation score or null, "maximize": not lower_is_better}`: the harness's score, not the model's |
+| metric | `{"value": validation score or null, "maximize": not lower_is_better}` (the harness's score) |
 | is_buggy | true unless the harness scored the node's predictions as valid |
+
+`exc_type` is the exception name on the last line of stderr when the script exited non-zero, else
+`TimeoutError` / `MemoryError` / `Killed` / `ExitCode<n>`; null for a clean exit. `metric` is the
+harness's score, not the model's.
 
 A crossover node has several parents; `node2parent` names its first. Extra keys, which AIDE's
 loader ignores, keep the rest: `airad` on each node (operator, all parents, children, status,
@@ -30,8 +34,8 @@ import re
 from collections.abc import Sequence
 
 from airad.events.fold import Node, RunState, fold
-from airad.reports.html_tree import node_status, render_tree
 from airad.events.log import BlobStore, EventLog
+from airad.reports.html_tree import node_status, render_tree
 from airad.schemas.events import Event, NodeExecuted
 
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Warning|Stop\w*))\b")
@@ -82,7 +86,10 @@ def aide_node(state: RunState, node: Node, term_out: list[str], children: Sequen
         "exc_info": None,
         "exc_stack": None,
         "analysis": node.analysis or node.failure or node.score_error or None,
-        "metric": {"value": node.score if valid else None, "maximize": not state.lower_is_better if state.metric else None},
+        "metric": {
+            "value": node.score if valid else None,
+            "maximize": not state.lower_is_better if state.metric else None,
+        },
         "is_buggy": not valid,
         "airad": {
             "operator": node.operator,
@@ -100,9 +107,7 @@ def aide_journal(state: RunState, term_outs: dict[int, list[str]] | None = None)
     """The journal of a run as AIDE's `dumps_json` would write it; `term_outs` by node id (default: the tails)."""
     term_outs = term_outs or {}
     children = _children(state)
-    nodes = [
-        aide_node(state, n, term_outs.get(n.id, _tails(n)), children[n.id]) for n in state.nodes
-    ]
+    nodes = [aide_node(state, n, term_outs.get(n.id, _tails(n)), children[n.id]) for n in state.nodes]
     request = state.request
     chosen = chosen_node(state)
     return {

@@ -49,12 +49,10 @@ def draft_diversity(drafts: list[tuple[str, str]]) -> DraftDiversity:
     """Diversity of (plan, code) pairs of generated drafts."""
     if not drafts:
         return DraftDiversity()
-    families = set()
+    families: set[str] = set()
     for _, code in drafts:
         families |= model_families(code)
     vocabularies = [_words(plan) for plan, _ in drafts]
     pairs = list(combinations(vocabularies, 2))
-    distance = (
-        sum(1 - len(a & b) / len(a | b) if a | b else 0.0 for a, b in pairs) / len(pairs) if pairs else 0.0
-    )
+    distance = sum(1 - len(a & b) / len(a | b) if a | b else 0.0 for a, b in pairs) / len(pairs) if pairs else 0.0
     return DraftDiversity(drafts=len(drafts), families=len(families), plan_distance=round(distance, 4))

@@ -103,9 +103,9 @@ def contests(state: ExperimentState) -> list[Contest]:
     for key in sorted(by_key):
         results = by_key[key]
         lower = next((r.lower_is_better for r in results.values() if r.metric), False)
-        out.append({
-            solver: None if r.test is None else (-r.test if lower else r.test) for solver, r in results.items()
-        })
+        out.append(
+            {solver: None if r.test is None else (-r.test if lower else r.test) for solver, r in results.items()}
+        )
     return out
 
 

@@ -224,5 +224,6 @@ def _valid_run_id(run_id: str) -> str:
         return msgspec.convert(run_id, RunId)
     except msgspec.ValidationError:
         raise ValueError(
-            f"{run_id!r} is not a valid run id (letters, digits, '_' and '-', starting with a letter or digit, at most 64)"
+            f"{run_id!r} is not a valid run id "
+            "(letters, digits, '_' and '-', starting with a letter or digit, at most 64)"
         ) from None

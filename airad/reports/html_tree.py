@@ -154,8 +154,13 @@ def render_tree(state: RunState, best_id: int | None = None) -> str:
         "best": best_id,
         "nodes": [
             {
-                "id": n.id, "operator": n.operator, "status": node_status(n), "meta": _meta(state, n),
-                "plan": n.plan, "code": n.code, "output": (n.stdout_tail + n.stderr_tail).rstrip(),
+                "id": n.id,
+                "operator": n.operator,
+                "status": node_status(n),
+                "meta": _meta(state, n),
+                "plan": n.plan,
+                "code": n.code,
+                "output": (n.stdout_tail + n.stderr_tail).rstrip(),
             }
             for n in state.nodes
         ],
@@ -171,13 +176,13 @@ def render_tree(state: RunState, best_id: int | None = None) -> str:
     )
     title = html.escape(f"airad run {state.run_id}")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{title}</title><style>{_CSS}</style></head><body>"
-        f"<header><h1>{title}</h1><div id=\"summary\">{html.escape(summary)}</div></header>"
-        f"<main><section id=\"tree\">{_tree(state, best_id)}</section>"
-        "<aside id=\"details\"><h2 id=\"detail-title\">click a node</h2><div id=\"detail-meta\"></div>"
-        "<h3>plan</h3><pre id=\"detail-plan\"></pre><h3>code</h3><pre id=\"detail-code\"></pre>"
-        "<h3>output (tail)</h3><pre id=\"detail-output\"></pre></aside></main>"
-        f"<script type=\"application/json\" id=\"airad-nodes\">{_script_json(data)}</script>"
+        f'<header><h1>{title}</h1><div id="summary">{html.escape(summary)}</div></header>'
+        f'<main><section id="tree">{_tree(state, best_id)}</section>'
+        '<aside id="details"><h2 id="detail-title">click a node</h2><div id="detail-meta"></div>'
+        '<h3>plan</h3><pre id="detail-plan"></pre><h3>code</h3><pre id="detail-code"></pre>'
+        '<h3>output (tail)</h3><pre id="detail-output"></pre></aside></main>'
+        f'<script type="application/json" id="airad-nodes">{_script_json(data)}</script>'
         f"<script>{_JS}</script></body></html>\n"
     )

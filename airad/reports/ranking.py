@@ -66,7 +66,11 @@ def pairwise_wins(contests: Iterable[Contest]) -> dict[tuple[str, str], float]:
 
 
 def bradley_terry(
-    solvers: Sequence[str], wins: Mapping[tuple[str, str], float], *, tolerance: float = 1e-10, max_iterations: int = 10_000
+    solvers: Sequence[str],
+    wins: Mapping[tuple[str, str], float],
+    *,
+    tolerance: float = 1e-10,
+    max_iterations: int = 10_000,
 ) -> dict[str, float]:
     """Bradley–Terry strengths (mean 1) of `solvers` from `wins`, which must connect them all with
     positive wins both ways (the virtual ties of `rank_solvers` see to it)."""
@@ -104,9 +108,15 @@ def rank_solvers(solvers: Sequence[str], contests: Iterable[Contest]) -> Ranking
     for solver in ranked:
         p = strength.get(solver)
         rank = None if p is None else 1 + sum(1 for q in strength.values() if q > p * (1 + 1e-9))
-        entries.append(SolverRank(
-            solver=solver, rank=rank, strength=p,
-            wins=sum((w for (i, _), w in real.items() if i == solver), 0.0),
-            comparisons=round(sum(real.get((solver, j), 0.0) + real.get((j, solver), 0.0) for j in solvers if j != solver)),
-        ))
+        entries.append(
+            SolverRank(
+                solver=solver,
+                rank=rank,
+                strength=p,
+                wins=sum((w for (i, _), w in real.items() if i == solver), 0.0),
+                comparisons=round(
+                    sum(real.get((solver, j), 0.0) + real.get((j, solver), 0.0) for j in solvers if j != solver)
+                ),
+            )
+        )
     return Ranking(method=METHOD, solvers=entries, contests=sum(1 for c in contests if len(c) >= 2))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import cast
 
 from msgspec import Struct
 
@@ -122,7 +123,7 @@ def best_by_test(nodes: Iterable[Node], lower_is_better: bool) -> Node | None:
     if not tested:
         return None
     pick = min if lower_is_better else max
-    return pick(tested, key=lambda n: n.test_score)
+    return pick(tested, key=lambda n: cast(float, n.test_score))
 
 
 def _pick(node: Node | None) -> Pick | None:
@@ -185,7 +186,9 @@ def group_report(runs: Sequence[RunReport], labels: Mapping[str, str]) -> GroupR
         gap=mean_sem(r.gap for r in runs),
         overfitting=mean_sem(r.overfitting for r in runs),
         any_medal_pct={rule: _percent(r.any_medal(rule) for r in runs) for rule in SELECTION_RULES} if medals else {},
-        above_median_pct={rule: _percent(r.above_median(rule) for r in runs) for rule in SELECTION_RULES} if medals else {},
+        above_median_pct={rule: _percent(r.above_median(rule) for r in runs) for rule in SELECTION_RULES}
+        if medals
+        else {},
     )
 
 
@@ -197,12 +200,14 @@ def build_report(states: Iterable[RunState], by_labels: Sequence[str] = ()) -> R
         key = (run.task, run.policy, *(run.labels.get(label, "") for label in by_labels))
         groups.setdefault(key, []).append(run)
     return Report(
-        groups=[group_report(members, dict(zip(by_labels, key[2:]))) for key, members in groups.items()],
+        groups=[group_report(members, dict(zip(by_labels, key[2:], strict=False))) for key, members in groups.items()],
         runs=runs,
     )
 
 
-def select_runs(states: Iterable[RunState], task: str | None = None, labels: Mapping[str, str] | None = None) -> list[RunState]:
+def select_runs(
+    states: Iterable[RunState], task: str | None = None, labels: Mapping[str, str] | None = None
+) -> list[RunState]:
     """The runs of `task` (when given) whose request carries every one of `labels`."""
     wanted = labels or {}
     chosen = []

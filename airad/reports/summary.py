@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from airad.reports.diversity import draft_diversity
 from airad.events.fold import RunState
 from airad.events.log import RunSummary
+from airad.reports.diversity import draft_diversity
 from airad.schemas.policies import policy_kind
 from airad.schemas.request import task_label
 

@@ -7,13 +7,14 @@ outputs in the blob store, referenced by SHA-256.
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 import msgspec
 from msgspec import Struct
 
 from airad.schemas.knowledge_events import AtomRef
 from airad.schemas.request import RunRequest
+from airad.schemas.tags import struct_tag
 
 Operator = Literal["draft", "improve", "debug", "crossover", "baseline"]  # baseline: the user's own script, node 0
 FinishReason = Literal["max_nodes", "wall_seconds", "budget", "cancelled", "error"]
@@ -193,22 +194,22 @@ class RunFinished(EventBase, frozen=True, tag="run.finished"):
     distill_tokens: int = 0
 
 
-Event = Union[
-    RunSubmitted,
-    RunRejected,
-    RunStarted,
-    RunKnowledge,
-    NodeSelected,
-    NodeGenerated,
-    NodeQueued,
-    NodeDispatched,
-    NodeExecuted,
-    NodeScored,
-    NodeTested,
-    NodeAnalyzed,
-    NodeFailed,
-    RunFinished,
-]
+Event = (
+    RunSubmitted
+    | RunRejected
+    | RunStarted
+    | RunKnowledge
+    | NodeSelected
+    | NodeGenerated
+    | NodeQueued
+    | NodeDispatched
+    | NodeExecuted
+    | NodeScored
+    | NodeTested
+    | NodeAnalyzed
+    | NodeFailed
+    | RunFinished
+)
 
 TERMINAL_EVENTS = (RunFinished, RunRejected)
 
@@ -228,4 +229,4 @@ def decode_event(data: bytes) -> Event:
 
 def event_tag(event: Event) -> str:
     """The stable tag of an event, e.g. 'node.executed'."""
-    return type(event).__struct_config__.tag
+    return struct_tag(event)

@@ -96,6 +96,11 @@ def plan_runs(experiment_id: str, request: ExperimentRequest) -> list[PlannedRun
     ]
 
 
+def run_count(request: ExperimentRequest) -> int:
+    """How many runs the experiment plans: tasks × solvers × seeds."""
+    return len(request.tasks) * len(request.solvers) * len(request.seeds)
+
+
 def run_request(experiment_id: str, request: ExperimentRequest, planned: PlannedRun) -> RunRequest:
     """The ordinary run request of one planned run, labelled with its experiment and solver."""
     solver = next(s for s in request.solvers if s.name == planned.solver)
@@ -133,7 +138,7 @@ def experiment_problem(request: ExperimentRequest) -> tuple[str, str] | None:
     for label in RESERVED_LABELS:
         if label in request.labels:
             return f"$.labels.{label}", f"the label {label!r} is set by the experiment itself"
-    runs = len(request.tasks) * len(request.solvers) * len(request.seeds)
+    runs = run_count(request)
     if runs > MAX_RUNS:
         return "$", f"the experiment has {runs} runs; the limit is {MAX_RUNS}"
     return None

@@ -7,8 +7,6 @@ numbers), never by its nodes: the run's own stream holds those.
 
 from __future__ import annotations
 
-from typing import Union
-
 import msgspec
 from msgspec import Struct
 
@@ -96,14 +94,14 @@ class ExperimentDone(ExperimentEventBase, frozen=True, tag="experiment.done"):
     cancelled: bool = False
 
 
-ExperimentEvent = Union[
-    ExperimentAccepted,
-    ExperimentRejected,
-    ExperimentRunStarted,
-    ExperimentRunFinished,
-    ExperimentCancelled,
-    ExperimentDone,
-]
+ExperimentEvent = (
+    ExperimentAccepted
+    | ExperimentRejected
+    | ExperimentRunStarted
+    | ExperimentRunFinished
+    | ExperimentCancelled
+    | ExperimentDone
+)
 
 TERMINAL_EXPERIMENT_EVENTS = (ExperimentDone, ExperimentRejected)
 

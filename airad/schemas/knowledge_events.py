@@ -8,7 +8,7 @@ the older one. Same evolution rules as run events: new fields get defaults, type
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 import msgspec
 from msgspec import Struct
@@ -78,7 +78,7 @@ class KnowledgeDistilled(KnowledgeEventBase, frozen=True, tag="knowledge.distill
     cost_usd: float = 0.0
 
 
-KnowledgeEvent = Union[KnowledgeDistilled]
+KnowledgeEvent = KnowledgeDistilled  # the one kind so far
 
 _decoder = msgspec.json.Decoder(KnowledgeEvent)
 _atoms_decoder = msgspec.json.Decoder(tuple[Atom, ...])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
+
+from airad.schemas.tags import struct_tag
 
 PositiveInt = Annotated[int, Meta(ge=1)]
 NonNegativeInt = Annotated[int, Meta(ge=0)]
@@ -80,12 +82,12 @@ class EvolutionaryPolicy(Struct, frozen=True, forbid_unknown_fields=True, tag="e
     parallel: InFlight = 1
 
 
-PolicySpec = Union[GreedyPolicy, AiraGreedyPolicy, MctsPolicy, EvolutionaryPolicy]
+PolicySpec = GreedyPolicy | AiraGreedyPolicy | MctsPolicy | EvolutionaryPolicy
 
 
 def policy_kind(policy: PolicySpec) -> str:
     """The stable tag of a policy spec, e.g. 'mcts'."""
-    return type(policy).__struct_config__.tag
+    return struct_tag(policy)
 
 
 def default_operators(policy: PolicySpec) -> OperatorSpec:

@@ -8,6 +8,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from airad.schemas.policies import GreedyPolicy, OperatorSpec, PolicySpec, default_operators
+from airad.schemas.tags import struct_tag
 
 RunId = Annotated[
     str,
@@ -39,7 +40,9 @@ class BundledTask(Struct, frozen=True, forbid_unknown_fields=True, tag="bundled"
     validation_fraction: Annotated[float, Meta(gt=0, lt=0.9)] = 0.2
 
 
-ValidationFraction = Annotated[float, Meta(gt=0, lt=0.9, description="Share of the labelled data the harness holds back as the validation split.")]
+ValidationFraction = Annotated[
+    float, Meta(gt=0, lt=0.9, description="Share of the labelled data the harness holds back as the validation split.")
+]
 Sha256 = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")]
 
 
@@ -47,17 +50,41 @@ class MleBenchTask(Struct, frozen=True, forbid_unknown_fields=True, tag="mlebenc
     """A competition prepared by MLE-bench's `prepare` step: `data_dir` holds its `public/` and
     `private/` folders (and `leaderboard.csv`, for medals)."""
 
-    competition: Annotated[str, Meta(min_length=1, description="MLE-bench competition id, e.g. 'spooky-author-identification'.")]
-    data_dir: Annotated[str, Meta(min_length=1, description="Directory of the prepared competition, on the daemon's host.")]
+    competition: Annotated[
+        str, Meta(min_length=1, description="MLE-bench competition id, e.g. 'spooky-author-identification'.")
+    ]
+    data_dir: Annotated[
+        str, Meta(min_length=1, description="Directory of the prepared competition, on the daemon's host.")
+    ]
     validation_fraction: ValidationFraction = 0.2
-    leaderboard: Annotated[str, Meta(min_length=1, description=(
-        "The competition's leaderboard.csv, for medals (MLE-bench keeps it in its repository, at "
-        "mlebench/competitions/<competition>/leaderboard.csv). Default: data_dir/leaderboard.csv, else the one beside data_dir."
-    ))] | None = None
-    max_validation_examples: Annotated[int, Meta(ge=1, description=(
-        "At most this many labelled examples (rows, images, sentences...) are held out, whatever the fraction: "
-        "a fifth of new-york-city-taxi's 55 million rows would make every submission hundreds of megabytes."
-    ))] | None = 50_000
+    leaderboard: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                description=(
+                    "The competition's leaderboard.csv, for medals (MLE-bench keeps it in its repository, at "
+                    "mlebench/competitions/<competition>/leaderboard.csv). "
+                    "Default: data_dir/leaderboard.csv, else the one beside data_dir."
+                ),
+            ),
+        ]
+        | None
+    ) = None
+    max_validation_examples: (
+        Annotated[
+            int,
+            Meta(
+                ge=1,
+                description=(
+                    "At most this many labelled examples (rows, images, sentences...) are held out, "
+                    "whatever the fraction: "
+                    "a fifth of new-york-city-taxi's 55 million rows would make every submission hundreds of megabytes."
+                ),
+            ),
+        ]
+        | None
+    ) = 50_000
 
 
 class CsvTask(Struct, frozen=True, forbid_unknown_fields=True, tag="csv", tag_field="kind"):
@@ -72,7 +99,9 @@ class CsvTask(Struct, frozen=True, forbid_unknown_fields=True, tag="csv", tag_fi
     title: str = ""
     description: str = ""
     validation_fraction: ValidationFraction = 0.2
-    test_fraction: Annotated[float, Meta(gt=0, lt=0.9, description="Share held out as the test split when `test` is not given.")] = 0.2
+    test_fraction: Annotated[
+        float, Meta(gt=0, lt=0.9, description="Share held out as the test split when `test` is not given.")
+    ] = 0.2
 
 
 class ContractTask(Struct, frozen=True, forbid_unknown_fields=True, tag="contract", tag_field="kind"):
@@ -100,7 +129,14 @@ class ScriptTask(Struct, frozen=True, forbid_unknown_fields=True, tag="script", 
     node. `metric_key` names the score's key in a JSON object; without it the file holds one number.
     `test_key`, when given, names a held-out score the script also writes: reports only."""
 
-    dir: Annotated[str, Meta(min_length=1, description="The user's project directory on the daemon's host, read-only at ./input/ for every node's script.")]
+    dir: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            description="The user's project directory on the daemon's host, read-only at ./input/ for every node's "
+            "script.",
+        ),
+    ]
     metric: Annotated[str, Meta(min_length=1, description="The metric's name in events and reports.")] = "score"
     lower_is_better: bool = False
     metric_file: RelativePath = "metrics.json"
@@ -124,7 +160,10 @@ class ModelSpec(Struct, frozen=True, forbid_unknown_fields=True):
     api_key_env: (
         Annotated[
             str,
-            Meta(pattern=r"^[A-Z_][A-Z0-9_]*$", description="Name of the daemon's environment variable holding the API key (never the key itself)."),
+            Meta(
+                pattern=r"^[A-Z_][A-Z0-9_]*$",
+                description="Name of the daemon's environment variable holding the API key (never the key itself).",
+            ),
         ]
         | None
     ) = None
@@ -144,9 +183,30 @@ class JobResources(Struct, frozen=True, forbid_unknown_fields=True):
 
     node_timeout_s: PositiveFloat = 600.0
     cpus: PositiveInt = 1
-    memory_mb: Annotated[int, Meta(ge=64, description="Memory limit per script in MiB, all its processes and its /tmp together; null for none.")] | None = 8192
-    processes: Annotated[int, Meta(ge=8, le=1_000_000, description="How many processes and threads a script may have at once.")] = 1024
-    disk_mb: Annotated[int, Meta(ge=16, description="What a script may write in MiB: its work dir, its /tmp, its stdout and stderr; null for no limit.")] | None = 20480
+    memory_mb: (
+        Annotated[
+            int,
+            Meta(
+                ge=64,
+                description="Memory limit per script in MiB, all its processes and its /tmp together; null for none.",
+            ),
+        ]
+        | None
+    ) = 8192
+    processes: Annotated[
+        int, Meta(ge=8, le=1_000_000, description="How many processes and threads a script may have at once.")
+    ] = 1024
+    disk_mb: (
+        Annotated[
+            int,
+            Meta(
+                ge=16,
+                description="What a script may write in MiB: its work dir, its /tmp, its stdout and stderr; "
+                "null for no limit.",
+            ),
+        ]
+        | None
+    ) = 20480
 
 
 class LocalExecutor(JobResources, frozen=True, forbid_unknown_fields=True, tag="local", tag_field="kind"):
@@ -183,7 +243,10 @@ Program = Annotated[
     str,
     Meta(
         max_length=MAX_PROGRAM_CHARS,
-        description="The research program (Markdown, like Dojo's PROGRAM.md): goal, constraints, ideas to try and to avoid. Every operator prompt includes it.",
+        description=(
+            "The research program (Markdown, like Dojo's PROGRAM.md): goal, constraints, ideas to try and to avoid. "
+            "Every operator prompt includes it."
+        ),
     ),
 ]
 Baseline = Annotated[
@@ -191,7 +254,10 @@ Baseline = Annotated[
     Meta(
         min_length=1,
         max_length=MAX_BASELINE_CHARS,
-        description="The user's own script (Python source): node 0 runs it as given, the harness scores it, and the search improves it instead of drafting from nothing.",
+        description=(
+            "The user's own script (Python source): node 0 runs it as given, the harness scores it, and the search "
+            "improves it instead of drafting from nothing."
+        ),
     ),
 ]
 
@@ -221,12 +287,22 @@ def task_label(task: TaskSpec) -> str:
         if value:
             return value
     path = getattr(task, "train", "") or getattr(task, "path", "") or getattr(task, "dir", "")
-    return path.rstrip("/").rsplit("/", 1)[-1] or task.__struct_config__.tag
+    return path.rstrip("/").rsplit("/", 1)[-1] or struct_tag(task)
 
 
 def operators_of(request: RunRequest) -> OperatorSpec:
     """The request's operator settings, or its policy's published operator set."""
     return request.operators or default_operators(request.policy)
+
+
+def derived_run_id(request_seq: int) -> str:
+    """The run id of a request that names none: from its stream sequence, so a redelivery maps to it."""
+    return f"req-{request_seq}"
+
+
+def derived_experiment_id(request_seq: int) -> str:
+    """The id of an experiment request that names none, like a run's: `exp-<stream sequence>`."""
+    return f"exp-{request_seq}"
 
 
 def run_request_json_schema() -> dict:

@@ -11,18 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from airad.schemas.errors import FieldError
 from airad.schemas.request import MAX_BASELINE_CHARS, MAX_PROGRAM_CHARS
 
 FILE_FIELDS = {"program_file": ("program", MAX_PROGRAM_CHARS), "baseline_file": ("baseline", MAX_BASELINE_CHARS)}
-
-
-class RequestFileError(ValueError):
-    """A file a request names that cannot be inlined; `field` is the JSON path at fault."""
-
-    def __init__(self, field: str, reason: str):
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def inline_files(data: object, base_dir: Path) -> object:
@@ -51,9 +43,9 @@ def _inline_text_files(data: dict, base_dir: Path, at: str) -> dict:
         name = data.pop(file_field)
         where = f"{at}.{file_field}"
         if text_field in data:
-            raise RequestFileError(where, f"give {text_field} or {file_field}, not both")
+            raise FieldError(where, f"give {text_field} or {file_field}, not both")
         if not isinstance(name, str) or not name:
-            raise RequestFileError(where, "expected the name of a file")
+            raise FieldError(where, "expected the name of a file")
         data[text_field] = _read_text(base_dir / name, where, limit)
     return data
 
@@ -68,9 +60,9 @@ def _read_text(path: Path, where: str, limit: int) -> str:
     try:
         text = path.read_bytes().decode("utf-8")
     except OSError as exc:
-        raise RequestFileError(where, f"cannot read {path}: {exc.strerror or exc}") from None
+        raise FieldError(where, f"cannot read {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise RequestFileError(where, f"{path} is not UTF-8 text") from None
+        raise FieldError(where, f"{path} is not UTF-8 text") from None
     if len(text) > limit:
-        raise RequestFileError(where, f"{path} has {len(text)} characters; the limit is {limit}")
+        raise FieldError(where, f"{path} has {len(text)} characters; the limit is {limit}")
     return text

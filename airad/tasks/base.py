@@ -1,30 +1,13 @@
-"""The task boundary: a prepared task with public inputs, a brief for the model and a harness."""
+"""The task boundary: a prepared task with public inputs, a brief for the model and a harness
+(its grades: `airad.tasks.grading`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Protocol
 
-from msgspec import Struct
-
 from airad.agents.operators import TaskBrief
-
-
-class Score(Struct, frozen=True):
-    """One harness verdict on one split: a score, or why the submission could not be scored."""
-
-    valid: bool
-    score: float | None = None
-    error: str = ""
-
-
-class Grades(Struct, frozen=True):
-    """The harness's verdicts on a submission: validation (fitness) and held-out test (reports)."""
-
-    metric: str
-    lower_is_better: bool
-    validation: Score
-    test: Score
+from airad.tasks.grading.grades import Grades
 
 
 class Task(Protocol):

@@ -26,12 +26,19 @@ from msgspec import Struct
 
 from airad.schemas.request import BundledTask
 from airad.tasks import split_secret
-from airad.tasks.table import TableTask, data_overview, is_prepared, write_layout
 from airad.tasks.metrics import METRICS
+from airad.tasks.table import TableTask, data_overview, is_prepared, write_layout
 
 __all__ = [
-    "DATASETS", "DATASET_PACKAGE_DATA", "BundledDataset", "PreparedTask", "bundled_task_names", "data_overview",
-    "dataset_data_dirs", "dataset_facts", "prepare_bundled",
+    "DATASETS",
+    "DATASET_PACKAGE_DATA",
+    "BundledDataset",
+    "PreparedTask",
+    "bundled_task_names",
+    "data_overview",
+    "dataset_data_dirs",
+    "dataset_facts",
+    "prepare_bundled",
 ]
 
 TEST_FRACTION = 0.2
@@ -41,7 +48,8 @@ TEST_FRACTION = 0.2
 # answers up. The last entries are full copies found among other packages' test data.
 DATASET_PACKAGE_DATA: dict[str, tuple[str, ...]] = {
     # breast_cancer.csv, wine_data.csv, iris.csv, digits.csv.gz, diabetes_*.csv.gz; descriptions; images
-    "sklearn.datasets": ("data", "descr", "images", "tests/data"),  # tests/data/openml: iris (id_61), penguins (id_42585)
+    # tests/data/openml: iris (id_61), penguins (id_42585)
+    "sklearn.datasets": ("data", "descr", "images", "tests/data"),
     "palmerpenguins": ("data",),  # penguins.csv, penguins-raw.csv
     "scipy.io.arff": ("tests/data",),  # iris.arff, with the species
     "scipy.spatial": ("tests/data",),  # iris.txt: the features in class order, so the labels too
@@ -197,8 +205,13 @@ def prepare_bundled(spec: BundledTask, seed: int, tasks_root: Path, *, secret: b
         frame = dataset.load().reset_index(drop=True)
         test_rows, labelled_rows = split_secret.held_out_rows(secret, dataset.name, len(frame), TEST_FRACTION)
         write_layout(
-            root, frame, test_rows, labelled_rows,
-            target="target", id_column="id", validation_fraction=spec.validation_fraction,
+            root,
+            frame,
+            test_rows,
+            labelled_rows,
+            target="target",
+            id_column="id",
+            validation_fraction=spec.validation_fraction,
             seed=split_secret.derive_seed(secret, f"{dataset.name}|{seed}|{fraction}"),
             sample_value=0.5 if METRICS[dataset.metric].probabilities else None,
             description=_description(dataset),

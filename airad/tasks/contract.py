@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.machinery
 import importlib.util
 import inspect
 import json
@@ -37,12 +38,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from airad.schemas.errors import FieldError
 from airad.schemas.request import ContractTask
 from airad.tasks.bundled import TEST_FRACTION
-from airad.tasks.table import TableTask, is_prepared
-from airad.tasks.metrics import Metric
-from airad.tasks.registry import TaskError
 from airad.tasks.csv_task import TableProblem, check_table, private_dirs, table_layout, task_description
+from airad.tasks.metrics import Metric
+from airad.tasks.table import TableTask, is_prepared
 
 REQUIRED_FUNCTIONS = ("load_data", "evaluate")
 REQUIRED_CONSTANTS = {"TARGET": str, "LOWER_IS_BETTER": bool}
@@ -71,14 +72,15 @@ def source_problem(source: bytes, path: str) -> str | None:
 
 
 def _module_constants(tree: ast.Module) -> dict[str, object]:
-    found = {}
+    found: dict[str, object] = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     found[target.id] = node.value.value
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(node.value, ast.Constant):
-            found[node.target.id] = node.value.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.value, ast.Constant):
+            if isinstance(node.target, ast.Name):
+                found[node.target.id] = node.value.value
     return found
 
 
@@ -122,8 +124,10 @@ def prepare_contract(spec: ContractTask, seed: int, tasks_root: Path) -> TableTa
     """Run the frozen file to lay out its data (once per seed) and open the task it poses."""
     path = Path(spec.path)
     source = path.read_bytes()
-    if file_sha256(source) != spec.sha256:
-        raise TaskError("$.task.sha256", f"{spec.path} changed since it was frozen: expected {spec.sha256}, found {file_sha256(source)}")
+    found = file_sha256(source)
+    if found != spec.sha256:
+        reason = f"{spec.path} changed since it was frozen: expected {spec.sha256}, found {found}"
+        raise FieldError("$.task.sha256", reason)
     module = _load(path, source, spec.sha256)
     target, id_column = module.TARGET, getattr(module, "ID_COLUMN", None)
     root = tasks_root / "contract" / f"{path.stem}-{spec.sha256[:16]}" / f"seed-{seed}-val-{spec.validation_fraction:g}"
@@ -131,18 +135,36 @@ def prepare_contract(spec: ContractTask, seed: int, tasks_root: Path) -> TableTa
         train, test = _load_data(module, spec.path)
         try:
             check_table(
-                train, test, target=target, id_column=id_column, metric=None,
-                validation_fraction=spec.validation_fraction, test_fraction=TEST_FRACTION,
-                train_name="the frame load_data() returned", test_name="the test frame load_data() returned",
+                train,
+                test,
+                target=target,
+                id_column=id_column,
+                metric=None,
+                validation_fraction=spec.validation_fraction,
+                test_fraction=TEST_FRACTION,
+                train_name="the frame load_data() returned",
+                test_name="the test frame load_data() returned",
             )
         except TableProblem as exc:
-            raise TaskError("$.task.path", f"{spec.path}: {exc.reason}") from None
+            raise FieldError("$.task.path", f"{spec.path}: {exc.reason}") from None
         table_layout(
-            root, train, test, target=target, id_column=id_column, validation_fraction=spec.validation_fraction,
-            test_fraction=TEST_FRACTION, seed=seed, sample_value=None, description=_description(spec, module),
+            root,
+            train,
+            test,
+            target=target,
+            id_column=id_column,
+            validation_fraction=spec.validation_fraction,
+            test_fraction=TEST_FRACTION,
+            seed=seed,
+            sample_value=None,
+            description=_description(spec, module),
         )
     return TableTask(
-        path.stem, root, _metric(module), id_column=id_column or "id", target=target,
+        path.stem,
+        root,
+        _metric(module),
+        id_column=id_column or "id",
+        target=target,
         private_dirs=private_dirs([path], tasks_root),
     )
 
@@ -150,13 +172,13 @@ def prepare_contract(spec: ContractTask, seed: int, tasks_root: Path) -> TableTa
 def _load(path: Path, source: bytes, sha: str) -> types.ModuleType:
     """Execute the exact bytes that were hashed as a fresh module."""
     name = f"airad_contract_{sha[:16]}"
-    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader=None, origin=str(path)))
+    module = importlib.util.module_from_spec(importlib.machinery.ModuleSpec(name, None, origin=str(path)))
     module.__file__ = str(path.resolve())
     sys.modules[name] = module
     try:
         exec(compile(source, str(path), "exec"), module.__dict__)
     except Exception as exc:
-        raise TaskError("$.task.path", f"{path} raised {type(exc).__name__} when loaded: {exc}") from None
+        raise FieldError("$.task.path", f"{path} raised {type(exc).__name__} when loaded: {exc}") from None
     return module
 
 
@@ -164,12 +186,12 @@ def _load_data(module: types.ModuleType, path: str) -> tuple[pd.DataFrame, pd.Da
     try:
         data = module.load_data()
     except Exception as exc:
-        raise TaskError("$.task.path", f"load_data() in {path} raised {type(exc).__name__}: {exc}") from None
+        raise FieldError("$.task.path", f"load_data() in {path} raised {type(exc).__name__}: {exc}") from None
     if isinstance(data, pd.DataFrame):
         return data, None
     if isinstance(data, tuple) and len(data) == 2 and all(isinstance(d, pd.DataFrame) for d in data):
         return data
-    raise TaskError(
+    raise FieldError(
         "$.task.path", f"load_data() in {path} returned {type(data).__name__}, not a DataFrame or a (train, test) pair"
     )
 

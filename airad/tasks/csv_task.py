@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from airad.schemas.errors import FieldError
 from airad.schemas.request import CsvTask
 from airad.tasks import split_secret
-from airad.tasks.table import TableTask, held_out_rows, is_prepared, split_sizes, write_layout
 from airad.tasks.metrics import METRICS, Metric
-from airad.tasks.registry import TaskError
+from airad.tasks.table import TableTask, held_out_rows, is_prepared, split_sizes, write_layout
 
 _SCORING_NOTE = """Some rows of `test.csv` are scored during the search as a validation split; the others are
 held out and scored only for the final report. Both are scored by the harness, not by your script."""
@@ -73,7 +73,8 @@ def check_table(
     if not features:
         raise TableProblem("train", f"{train_name} has no feature columns besides the target {target!r}")
     labels = train[target].dropna()
-    n_train, n_validation, n_test = split_sizes(len(labels), validation_fraction, None if test is not None else test_fraction)
+    held_test = None if test is not None else test_fraction
+    n_train, n_validation, n_test = split_sizes(len(labels), validation_fraction, held_test)
     n_test = n_test if test is None else len(test)
     if n_train < 2 or n_validation < 1 or (test is None and n_test < 1):
         raise TableProblem(
@@ -97,7 +98,8 @@ def _check_ids(train: pd.DataFrame, target: str, id_column: str | None, train_na
         if "id" in train.columns and target != "id":
             raise TableProblem(
                 "id_column",
-                f"{train_name} has a column 'id': name it with id_column = \"id\" (it is replaced by fresh ids) or rename it",
+                f"{train_name} has a column 'id': name it with id_column = \"id\" (it is replaced by fresh ids) "
+                "or rename it",
             )
         return
     if id_column == target:
@@ -106,7 +108,8 @@ def _check_ids(train: pd.DataFrame, target: str, id_column: str | None, train_na
         raise TableProblem("id_column", f"{train_name} has no column {id_column!r} (it has {_listed(train.columns)})")
     ids = train[id_column]
     if ids.isna().any():
-        raise TableProblem("id_column", f"column {id_column!r} of {train_name} is empty in {int(ids.isna().sum())} rows")
+        empty = int(ids.isna().sum())
+        raise TableProblem("id_column", f"column {id_column!r} of {train_name} is empty in {empty} rows")
     repeated = ids[ids.duplicated()]
     if len(repeated):
         raise TableProblem("id_column", f"column {id_column!r} of {train_name} repeats ids, e.g. {repeated.iloc[0]!r}")
@@ -142,12 +145,14 @@ def _check_labels_fit_metric(labels: pd.Series, target: str, metric: Metric) -> 
         if not values <= {0, 1} or len(values) < 2:
             shown = ", ".join(repr(v) for v in sorted(values, key=repr)[:5])
             raise TableProblem(
-                "target", f"{metric.name} needs a binary target of 0 and 1 (or False and True); column {target!r} has {shown}"
+                "target",
+                f"{metric.name} needs a binary target of 0 and 1 (or False and True); column {target!r} has {shown}",
             )
     elif not metric.classification:
         text = labels[pd.to_numeric(labels, errors="coerce").isna()]
         if len(text):
-            raise TableProblem("target", f"{metric.name} needs a numeric target; column {target!r} has {text.iloc[0]!r}")
+            first = text.iloc[0]
+            raise TableProblem("target", f"{metric.name} needs a numeric target; column {target!r} has {first!r}")
 
 
 def table_layout(
@@ -188,9 +193,16 @@ def table_layout(
             frame[target] = frame[target].astype("Int64")
         test_rows, labelled_rows = np.arange(len(train), len(frame)), np.arange(len(train))
     write_layout(
-        root, frame, test_rows, labelled_rows,
-        target=target, id_column=id_column or "id", validation_fraction=validation_fraction, seed=seed,
-        sample_value=sample_value, description=description,
+        root,
+        frame,
+        test_rows,
+        labelled_rows,
+        target=target,
+        id_column=id_column or "id",
+        validation_fraction=validation_fraction,
+        seed=seed,
+        sample_value=sample_value,
+        description=description,
     )
 
 
@@ -232,31 +244,48 @@ def csv_task_problem(spec: CsvTask) -> tuple[str, str] | None:
 
 
 def prepare_csv(spec: CsvTask, seed: int, tasks_root: Path, *, secret: bytes | None = None) -> TableTask:
-    """Prepare (once per content and seed) and open a user's CSV task; `TaskError` if it cannot be.
+    """Prepare (once per content and seed) and open a user's CSV task; `FieldError` if it cannot be.
     The split is drawn under `secret`, by default the installation's (as `prepare_bundled`)."""
     try:
         train_bytes, test_bytes, train, test = _checked_tables(spec)
     except TableProblem as exc:
-        raise TaskError(f"$.task.{exc.key}", exc.reason) from None
+        raise FieldError(f"$.task.{exc.key}", exc.reason) from None
     metric = METRICS[spec.metric]
     name = Path(spec.train).stem
     fingerprint = _fingerprint(spec, train_bytes, test_bytes)
     if secret is None:
         secret = split_secret.load_or_create(tasks_root)
     data = f"{name}-{fingerprint[:16]}"
-    root = tasks_root / "csv" / data / (
-        f"seed-{seed}-val-{spec.validation_fraction:g}-test-{spec.test_fraction:g}-split-{split_secret.layout_tag(secret)}"
+    root = (
+        tasks_root
+        / "csv"
+        / data
+        / (
+            f"seed-{seed}-val-{spec.validation_fraction:g}-test-{spec.test_fraction:g}-split-{split_secret.layout_tag(secret)}"
+        )
     )
     if not is_prepared(root):
         table_layout(
-            root, train, test,
-            target=spec.target, id_column=spec.id_column, validation_fraction=spec.validation_fraction,
-            test_fraction=spec.test_fraction, seed=seed, sample_value=0.5 if metric.probabilities else None,
-            description=_description(spec, metric), secret=secret, label=f"csv|{data}",
+            root,
+            train,
+            test,
+            target=spec.target,
+            id_column=spec.id_column,
+            validation_fraction=spec.validation_fraction,
+            test_fraction=spec.test_fraction,
+            seed=seed,
+            sample_value=0.5 if metric.probabilities else None,
+            description=_description(spec, metric),
+            secret=secret,
+            label=f"csv|{data}",
         )
     files = [Path(spec.train)] + ([Path(spec.test)] if spec.test else [])
     return TableTask(
-        name, root, metric, id_column=spec.id_column or "id", target=spec.target,
+        name,
+        root,
+        metric,
+        id_column=spec.id_column or "id",
+        target=spec.target,
         private_dirs=private_dirs(files, tasks_root),
     )
 
@@ -272,9 +301,15 @@ def _checked_tables(spec: CsvTask) -> tuple[bytes, bytes | None, pd.DataFrame, p
         test_bytes = _read_bytes(spec.test, "test")
         test = read_csv_bytes(test_bytes, spec.test, "test")
     check_table(
-        train, test, target=spec.target, id_column=spec.id_column, metric=metric,
-        validation_fraction=spec.validation_fraction, test_fraction=spec.test_fraction,
-        train_name=spec.train, test_name=spec.test or "",
+        train,
+        test,
+        target=spec.target,
+        id_column=spec.id_column,
+        metric=metric,
+        validation_fraction=spec.validation_fraction,
+        test_fraction=spec.test_fraction,
+        train_name=spec.train,
+        test_name=spec.test or "",
     )
     return train_bytes, test_bytes, train, test
 

@@ -93,19 +93,33 @@ METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
         Metric(
-            "roc_auc", lower_is_better=False, probabilities=True, fn=roc_auc, classification=True,
+            "roc_auc",
+            lower_is_better=False,
+            probabilities=True,
+            fn=roc_auc,
+            classification=True,
             text="the area under the ROC curve (ROC AUC) between the predicted probability and the observed target",
         ),
         Metric(
-            "accuracy", lower_is_better=False, probabilities=False, fn=accuracy, classification=True,
+            "accuracy",
+            lower_is_better=False,
+            probabilities=False,
+            fn=accuracy,
+            classification=True,
             text="accuracy: the fraction of rows whose predicted label equals the observed target",
         ),
         Metric(
-            "rmse", lower_is_better=True, probabilities=False, fn=rmse,
+            "rmse",
+            lower_is_better=True,
+            probabilities=False,
+            fn=rmse,
             text="the root mean squared error (RMSE) between the predicted and the observed target; lower is better",
         ),
         Metric(
-            "mae", lower_is_better=True, probabilities=False, fn=mae,
+            "mae",
+            lower_is_better=True,
+            probabilities=False,
+            fn=mae,
             text="the mean absolute error (MAE) between the predicted and the observed target; lower is better",
         ),
     )

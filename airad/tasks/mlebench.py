@@ -20,12 +20,12 @@ import pandas as pd
 
 from airad.agents.operators import TaskBrief
 from airad.schemas.request import MleBenchTask
-from airad.tasks.base import Grades
 from airad.tasks.bundled import data_overview
-from airad.tasks.competition_harness import CompetitionHarness
-from airad.tasks.competitions import COMPETITIONS, competition
-from airad.tasks.medals import read_leaderboard
 from airad.tasks.competition_views import Source, ViewError, ViewFacts, find_sample, plan_view, write_view
+from airad.tasks.competitions import COMPETITIONS, competition
+from airad.tasks.grading.competition_harness import CompetitionHarness
+from airad.tasks.grading.grades import Grades
+from airad.tasks.grading.medals import read_leaderboard
 
 ANSWER_FILES = ("answers.csv", "test.csv")
 VIEW_VERSION = "v2"  # bumped when views are built differently: older ones are then rebuilt
@@ -45,7 +45,9 @@ def find_source(spec: MleBenchTask) -> Source:
         answers = csvs[0]
     sample = find_sample(data_dir / "public")
     if sample is None:
-        raise ValueError(f"{data_dir / 'public'} has no sample submission (sample_submission.csv or one *sample*submission*.csv)")
+        raise ValueError(
+            f"{data_dir / 'public'} has no sample submission (sample_submission.csv or one *sample*submission*.csv)"
+        )
     return Source(data_dir, answers, sample, find_leaderboard(spec, data_dir))
 
 
@@ -67,7 +69,8 @@ class LeaderboardMissing(ValueError):
 def mlebench_task_problem(spec: MleBenchTask) -> tuple[str, str] | None:
     """(field, reason) when the competition is unknown, not prepared, or cannot be split."""
     if spec.competition not in COMPETITIONS:
-        return "$.task.competition", f"unknown competition {spec.competition!r}; known: {', '.join(sorted(COMPETITIONS))}"
+        known = ", ".join(sorted(COMPETITIONS))
+        return "$.task.competition", f"unknown competition {spec.competition!r}; known: {known}"
     try:
         source = find_source(spec)
     except LeaderboardMissing as exc:

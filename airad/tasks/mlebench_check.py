@@ -30,19 +30,30 @@ def check_competitions(root: Path, leaderboards: Path | None = None) -> list[dic
 
     rows = []
     for competition_id, competition in sorted(COMPETITIONS.items()):
-        row = {"competition": competition_id, "metric": competition.metric, "data_dir": None, "leaderboard": None,
-               "status": "not prepared", "medals": False}
+        row = {
+            "competition": competition_id,
+            "metric": competition.metric,
+            "data_dir": None,
+            "leaderboard": None,
+            "status": "not prepared",
+            "medals": False,
+        }
         data_dir = competition_dir(root.expanduser(), competition_id)
         if data_dir is not None:
             board = leaderboards.expanduser() / competition_id / "leaderboard.csv" if leaderboards else None
             spec = MleBenchTask(
-                competition=competition_id, data_dir=str(data_dir),
+                competition=competition_id,
+                data_dir=str(data_dir),
                 leaderboard=str(board) if board is not None and board.is_file() else None,
             )
             problem = mlebench_task_problem(spec)
             found = find_leaderboard(spec, data_dir) if problem is None else None
-            row.update(data_dir=str(data_dir), leaderboard=str(found) if found else None, medals=found is not None,
-                       status="ready" if problem is None else problem[1])
+            row.update(
+                data_dir=str(data_dir),
+                leaderboard=str(found) if found else None,
+                medals=found is not None,
+                status="ready" if problem is None else problem[1],
+            )
         rows.append(row)
     return rows
 
@@ -53,8 +64,12 @@ def tasks_toml(rows: list[dict]) -> str:
     for row in rows:
         if row["status"] != "ready":
             continue
-        lines = ["[[tasks]]", 'kind = "mlebench"', f"competition = {json.dumps(row['competition'])}",
-                 f"data_dir = {json.dumps(row['data_dir'])}"]
+        lines = [
+            "[[tasks]]",
+            'kind = "mlebench"',
+            f"competition = {json.dumps(row['competition'])}",
+            f"data_dir = {json.dumps(row['data_dir'])}",
+        ]
         if row["leaderboard"]:
             lines.append(f"leaderboard = {json.dumps(row['leaderboard'])}")
         blocks.append("\n".join(lines))

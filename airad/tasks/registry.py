@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from airad.schemas.errors import FieldError
 from airad.schemas.request import BundledTask, ContractTask, CsvTask, MleBenchTask, ScriptTask, TaskSpec
 from airad.tasks.base import Task
 from airad.tasks.bundled import DATASETS, bundled_task_names, prepare_bundled
-
-
-class TaskError(ValueError):
-    """A task that cannot be prepared; `field` is the request's JSON path at fault."""
-
-    def __init__(self, field: str, reason: str):
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def task_problem(spec: TaskSpec) -> tuple[str, str] | None:
@@ -44,10 +36,10 @@ def task_problem(spec: TaskSpec) -> tuple[str, str] | None:
 
 
 def open_task(spec: TaskSpec, seed: int, tasks_root: Path) -> Task:
-    """Prepare the task for this seed (once) and return it; `TaskError` if it cannot be."""
+    """Prepare the task for this seed (once) and return it; `FieldError` if it cannot be."""
     problem = task_problem(spec)
     if problem is not None:
-        raise TaskError(*problem)
+        raise FieldError(*problem)
     if isinstance(spec, BundledTask):
         return prepare_bundled(spec, seed, tasks_root)
     if isinstance(spec, CsvTask):

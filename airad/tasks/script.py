@@ -17,8 +17,8 @@ from pathlib import Path
 
 from airad.agents.operators import TaskBrief
 from airad.schemas.request import ScriptTask
-from airad.tasks.base import Grades, Score
-from airad.tasks.metric_file import read_metric
+from airad.tasks.grading.grades import Grades, Score
+from airad.tasks.grading.metric_file import read_metric
 
 MAX_LISTED_FILES = 40
 SKIPPED_DIRS = {"__pycache__", ".git", ".venv", "node_modules"}
@@ -29,7 +29,8 @@ def script_task_problem(spec: ScriptTask) -> tuple[str, str] | None:
     if not Path(spec.dir).is_dir():
         return "$.task.dir", f"{spec.dir} is not a directory on the daemon's host"
     if spec.test_key is not None and spec.metric_key is None:
-        return "$.task.test_key", "a test score needs metric_key too: a metric file with one number has no room for a second"
+        reason = "a test score needs metric_key too: a metric file with one number has no room for a second"
+        return "$.task.test_key", reason
     if spec.test_key is not None and spec.test_key == spec.metric_key:
         return "$.task.test_key", f"test_key must differ from metric_key ({spec.metric_key!r})"
     return None
@@ -89,10 +90,11 @@ class ScriptProject:
     def _response_format(self) -> str:
         spec = self.spec
         return (
-            "Answer with a short plan (three to five sentences) and then the whole script in one ```python fenced block.\n"
-            "The script runs in a fresh working directory with the user's project read-only at ./input/. Before it ends it "
-            f"must write {spec.metric}, measured as the user's script measures it, to {metric_format(spec)}. Change how the "
-            "model is built and trained, not how it is evaluated. There is no network."
+            "Answer with a short plan (three to five sentences) and then the whole script in one ```python fenced "
+            "block.\n"
+            "The script runs in a fresh working directory with the user's project read-only at ./input/. Before it "
+            f"ends it must write {spec.metric}, measured as the user's script measures it, to {metric_format(spec)}. "
+            "Change how the model is built and trained, not how it is evaluated. There is no network."
         )
 
 
@@ -100,8 +102,10 @@ def project_overview(root: Path) -> str:
     """One line per file of the project (relative path and size; a CSV's header too), at most
     MAX_LISTED_FILES lines."""
     files = sorted(
-        path for path in root.rglob("*")
-        if path.is_file() and not any(part in SKIPPED_DIRS or part.startswith(".") for part in path.relative_to(root).parts)
+        path
+        for path in root.rglob("*")
+        if path.is_file()
+        and not any(part in SKIPPED_DIRS or part.startswith(".") for part in path.relative_to(root).parts)
     )
     lines = []
     for path in files[:MAX_LISTED_FILES]:

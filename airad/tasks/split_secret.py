@@ -29,7 +29,15 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "SECRET_BYTES", "SECRET_FILE", "SplitSecretError", "adopt", "derive_seed", "read_file", "held_out_rows", "layout_tag", "load_or_create",
+    "SECRET_BYTES",
+    "SECRET_FILE",
+    "SplitSecretError",
+    "adopt",
+    "derive_seed",
+    "read_file",
+    "held_out_rows",
+    "layout_tag",
+    "load_or_create",
 ]
 
 SECRET_FILE = "split-secret"

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from airad.agents.operators import TaskBrief
-from airad.tasks.base import Grades
-from airad.tasks.harness import CsvHarness
+from airad.tasks.grading.csv_harness import CsvHarness
+from airad.tasks.grading.grades import Grades
 from airad.tasks.metrics import Metric
 
 BIG_CSV_BYTES = 64 * 1024**2  # a CSV over this is not read whole for the overview
@@ -160,7 +160,8 @@ def _folder_lines(path: Path, shown: str, depth: int = 0) -> list[str]:
         kinds_text = ", ".join(f"{count} {kind}" for kind, count in kinds.most_common(3))
         parts.append(f"{len(files)} files ({kinds_text}), e.g. {', '.join(files[:2])}")
     if folders:
-        parts.append(f"{len(folders)} folders" + (f", e.g. {', '.join(f.name for f in folders[:2])}" if len(folders) > 2 else ""))
+        examples = f", e.g. {', '.join(f.name for f in folders[:2])}" if len(folders) > 2 else ""
+        parts.append(f"{len(folders)} folders{examples}")
     lines = [f"{'  ' * depth}- {shown}/: {'; '.join(parts) or 'empty'}"]
     if depth < 1 and len(folders) <= 4:
         for folder in folders:

@@ -59,11 +59,11 @@ def run_params(request: RunRequest) -> dict[str, str]:
     """The run's MLflow params: what was asked for."""
     return {
         "task": task_name(request),
-        "task_kind": request.task.__struct_config__.tag,
+        "task_kind": str(request.task.__struct_config__.tag),
         "policy": policy_kind(request.policy),
         "model": request.model.name,
         "seed": str(request.seed),
-        "executor": request.executor.__struct_config__.tag,
+        "executor": str(request.executor.__struct_config__.tag),
         "max_nodes": str(request.budget.max_nodes),
     } | ({"domain": request.domain} if request.domain else {})
 

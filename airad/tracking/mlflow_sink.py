@@ -31,7 +31,7 @@ def _is_file_store(tracking_uri: str) -> bool:
 
 
 def _chunks(items: list, size: int) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)] or [[]]
+    return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
 
 
 class MlflowSink:
@@ -44,13 +44,15 @@ class MlflowSink:
         self._runs: dict[str, tuple[str, int]] = {}
 
     @classmethod
-    def open(cls, tracking_uri: str, experiment: str = DEFAULT_EXPERIMENT) -> "MlflowSink":
+    def open(cls, tracking_uri: str, experiment: str = DEFAULT_EXPERIMENT) -> MlflowSink:
         """Connect to the tracking store and get or create the experiment. A `file:` URI opts into
         MLflow's file store, which MLflow 3 otherwise refuses (MLFLOW_ALLOW_FILE_STORE)."""
         try:
             from mlflow.tracking import MlflowClient
         except ImportError as exc:
-            raise TrackingError(f"mlflow is not installed ({exc}); install airad's extra: pip install 'airad[mlflow]'") from None
+            raise TrackingError(
+                f"mlflow is not installed ({exc}); install airad's extra: pip install 'airad[mlflow]'"
+            ) from None
         if _is_file_store(tracking_uri):
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         try:

@@ -75,7 +75,9 @@ class TailResult(Struct, frozen=True):
     failed: tuple[str, ...] = ()
 
 
-async def tail_runs(js: JetStreamContext, apply: Apply, *, follow: bool = True, flush_every_s: float = 1.0) -> TailResult:
+async def tail_runs(
+    js: JetStreamContext, apply: Apply, *, follow: bool = True, flush_every_s: float = 1.0
+) -> TailResult:
     """Read the event stream from its start, folding each run, and `apply(state, new_events)` to
     every run with new events once the stream is quiet for `flush_every_s`, and at least that often.
     Without `follow`, stop once the events present at the start are handed over."""
@@ -84,8 +86,11 @@ async def tail_runs(js: JetStreamContext, apply: Apply, *, follow: bool = True, 
         return TailResult(0, 0, 0)
     tail = RunTail(apply)
     sub = await js.subscribe(
-        EVENTS_PREFIX + ">", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL,
-        idle_heartbeat=5.0, inactive_threshold=60.0,
+        EVENTS_PREFIX + ">",
+        ordered_consumer=True,
+        deliver_policy=DeliverPolicy.ALL,
+        idle_heartbeat=5.0,
+        inactive_threshold=60.0,
     )
     read, runs, reached, last_flush = 0, set(), False, time.monotonic()
     try:

@@ -30,8 +30,14 @@ class AiradApp(App[None]):
     ]
 
     def __init__(
-        self, *, log: EventLog | None = None, index: RunIndex | None = None, run_id: str | None = None,
-        events: list[Event] | None = None, replay: bool = False, refresh_s: float = 1.0,
+        self,
+        *,
+        log: EventLog | None = None,
+        index: RunIndex | None = None,
+        run_id: str | None = None,
+        events: list[Event] | None = None,
+        replay: bool = False,
+        refresh_s: float = 1.0,
     ) -> None:
         super().__init__()
         self.event_log = log

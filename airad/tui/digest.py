@@ -21,6 +21,7 @@ def digest(state: RunState) -> Digest:
     the best-so-far validation score as the run went on."""
     buggy = in_flight = 0
     best: Node | None = None
+    best_score = 0.0
     series: list[float] = []
     lower = state.lower_is_better
     for node in state.nodes:
@@ -29,7 +30,7 @@ def digest(state: RunState) -> Digest:
         elif not node.done:
             in_flight += 1
         elif node.valid and node.score is not None:
-            if best is None or (node.score < best.score if lower else node.score > best.score):
-                best = node
-            series.append(best.score)
+            if best is None or (node.score < best_score if lower else node.score > best_score):
+                best, best_score = node, node.score
+            series.append(best_score)
     return Digest(buggy, in_flight, best, series)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from textual.dom import DOMNode
 from textual.message import Message
+from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 from airad.events.log import EventLog, RunIndex, RunSummary
@@ -62,7 +62,7 @@ async def follow_runs(index: RunIndex, post: Callable[[Message], object], interv
                 post(RunsArrived(list(runs.values())))
 
 
-def report_failure(node: DOMNode, event: Worker.StateChanged) -> None:
+def report_failure(node: Widget, event: Worker.StateChanged) -> None:
     """Tell the user that a feed stopped (its connection went away) rather than closing the app."""
     if event.state == WorkerState.ERROR:
         node.notify(f"{event.worker.name} stopped: {event.worker.error}", severity="error", timeout=30)

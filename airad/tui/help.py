@@ -19,9 +19,16 @@ def key_rows(screen: Screen) -> list[tuple[str, str]]:
     rows: dict[str, list[str]] = {}
     for key, active in screen.active_bindings.items():
         binding = active.binding
-        if binding.system or not binding.description or active.node not in (screen, screen.app) or "." in binding.action:
+        if (
+            binding.system
+            or not binding.description
+            or active.node not in (screen, screen.app)
+            or "." in binding.action
+        ):
             continue
-        rows.setdefault(binding.description, []).append(screen.app.get_key_display(binding) if key == binding.key else key)
+        rows.setdefault(binding.description, []).append(
+            screen.app.get_key_display(binding) if key == binding.key else key
+        )
     return [(" ".join(dict.fromkeys(keys)), description) for description, keys in rows.items()]
 
 

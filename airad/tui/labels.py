@@ -7,9 +7,17 @@ from rich.text import Text
 from airad.events.fold import Node
 
 STATUS_STYLE = {
-    "running": "yellow", "new": "dim", "finished": "green", "rejected": "red",
-    "selected": "dim", "generated": "cyan", "dispatched": "yellow", "executed": "yellow",
-    "scored": "green", "failed": "red", "buggy": "red",
+    "running": "yellow",
+    "new": "dim",
+    "finished": "green",
+    "rejected": "red",
+    "selected": "dim",
+    "generated": "cyan",
+    "dispatched": "yellow",
+    "executed": "yellow",
+    "scored": "green",
+    "failed": "red",
+    "buggy": "red",
 }
 
 

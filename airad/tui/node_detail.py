@@ -20,7 +20,9 @@ def overview(state: RunState, node: Node) -> Text:
     """Outcome, grading, model usage and cost, the model's review, then the plan."""
     status = node_status(node)
     parents = ",".join(map(str, node.parent_ids)) or "-"
-    text = Text.assemble((f"node {node.id}", "bold"), f" {node.operator} ← {parents}  ", (status, STATUS_STYLE.get(status, "")))
+    text = Text.assemble(
+        (f"node {node.id}", "bold"), f" {node.operator} ← {parents}  ", (status, STATUS_STYLE.get(status, ""))
+    )
     metric = state.metric or "score"
     text.append(f"\nvalidation {metric} {score(node.score if node.valid else None)}   test {score(node.test_score)}")
     if node.medal_thresholds or node.medal:
@@ -94,5 +96,5 @@ class NodeDetail(TabbedContent):
             bodies: tuple[RenderableType, ...] = (hint, hint, hint, hint)
         else:
             bodies = (overview(state, node), code_view(node), diff_view(state, node), output_view(node))
-        for tab, body in zip(TABS, bodies):
+        for tab, body in zip(TABS, bodies, strict=False):
             self.query_one(f"#{tab}-body", Static).update(body)

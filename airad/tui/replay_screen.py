@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from textual.binding import Binding
+from textual.timer import Timer
 
 from airad.events.log import EventLog
 from airad.schemas.events import Event, event_tag
 from airad.tui.prompt import Prompt
 from airad.tui.run_screen import RunScreen
+from airad.tui.search_tree import SearchTree
 from airad.tui.timeline import seek_target
 
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
@@ -23,8 +26,10 @@ class ReplayScreen(RunScreen):
 
     Events still arriving (a live run) are added to the end; the position moves only when asked."""
 
-    HELP = ("Replay: the run as it was after the event in the bar below the chart. Up/down move in the "
-            "tree, space or enter opens a node's children.")
+    HELP = (
+        "Replay: the run as it was after the event in the bar below the chart. Up/down move in the "
+        "tree, space or enter opens a node's children."
+    )
     BINDINGS = [
         Binding("right,l", "step(1)", "Next", priority=True),
         Binding("left,h", "step(-1)", "Prev", priority=True),
@@ -40,12 +45,12 @@ class ReplayScreen(RunScreen):
         *(Binding(str(n), f"percent({n * 10})", "Seek to 0%…90%", show=False) for n in range(10)),
     ]
 
-    def __init__(self, run_id: str, *, log: EventLog | None = None, events: list[Event] = ()) -> None:
+    def __init__(self, run_id: str, *, log: EventLog | None = None, events: Iterable[Event] = ()) -> None:
         super().__init__(run_id, log=log, events=events, follow=False)
         self.speed = SPEEDS.index(10)
         self.playing = False
         self._owed = 0.0
-        self._timer = None
+        self._timer: Timer | None = None
 
     def on_mount(self) -> None:
         """Fold checkpoints ahead while idle, so a later seek anywhere is quick."""
@@ -65,7 +70,10 @@ class ReplayScreen(RunScreen):
         total = len(self.timeline)
         percent = 100 * self.position // total if total else 0
         state = "▶ playing" if self.playing else "⏸ paused"
-        text = f"{state} {SPEEDS[self.speed]} ev/s │ event {self.position}/{total} ({percent}%) +{self.timeline.elapsed(self.position):.1f}s"
+        text = (
+            f"{state} {SPEEDS[self.speed]} ev/s │ event {self.position}/{total} ({percent}%) "
+            f"+{self.timeline.elapsed(self.position):.1f}s"
+        )
         if self.position:
             event = self.timeline.events[self.position - 1]
             node = getattr(event, "node_id", None)
@@ -137,4 +145,4 @@ class ReplayScreen(RunScreen):
             self.notify(f"no node {answer!r} in this run", severity="warning")
             return
         self.seek(position)
-        self.query_one("#tree").reveal(int(answer))
+        self.query_one("#tree", SearchTree).reveal(int(answer))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -32,15 +33,23 @@ CATCH_UP_STEP = 250
 
 def header(state: RunState, facts: Digest) -> Text:
     """Two lines about the run: what it is, then how it is going."""
-    text = Text.assemble(("run ", "bold"), (state.run_id, "bold"), "  ", (state.status, STATUS_STYLE.get(state.status, "")))
+    text = Text.assemble(
+        ("run ", "bold"), (state.run_id, "bold"), "  ", (state.status, STATUS_STYLE.get(state.status, ""))
+    )
     if state.terminal:
         text.append(f" ({state.finish_reason or state.rejection})")
     request = state.request
     if request is not None:
-        text.append(f"  {getattr(request.task, 'name', '?')} · {policy_kind(request.policy)} · {request.model.name} · seed {request.seed}")
+        text.append(
+            f"  {getattr(request.task, 'name', '?')} · {policy_kind(request.policy)} · "
+            f"{request.model.name} · seed {request.seed}"
+        )
     text.append(f"\n{len(state.nodes)} nodes ({facts.buggy} buggy, {facts.in_flight} in flight)")
     if facts.best is not None:
-        text.append(f"  best node {facts.best.id}: {state.metric} {score(facts.best.score)}, test {score(facts.best.test_score)}")
+        text.append(
+            f"  best node {facts.best.id}: {state.metric} {score(facts.best.score)}, "
+            f"test {score(facts.best.test_score)}"
+        )
     text.append(f"  ${state.cost_usd:.4f}  {state.tokens} tokens")
     return text
 
@@ -49,8 +58,10 @@ class RunScreen(Screen):
     """Follows a run: a worker tails its events and posts batches; the screen folds them with `evolve`
     (a slice at a time, so keys are answered while a long history is folded) and updates the tree in place."""
 
-    HELP = ("One run as it grows. Up/down move in the tree, space or enter opens a node's children, "
-            "shift+arrows go to parent and siblings; the right side shows the node under the cursor.")
+    HELP = (
+        "One run as it grows. Up/down move in the tree, space or enter opens a node's children, "
+        "shift+arrows go to parent and siblings; the right side shows the node under the cursor."
+    )
     DEFAULT_CSS = """
     RunScreen #header { height: auto; max-height: 3; padding: 0 1; background: $boost; }
     RunScreen #body { height: 1fr; }
@@ -71,7 +82,9 @@ class RunScreen(Screen):
         Binding("r", "replay", "Replay"),
     ]
 
-    def __init__(self, run_id: str, *, log: EventLog | None = None, events: list[Event] = (), follow: bool = True) -> None:
+    def __init__(
+        self, run_id: str, *, log: EventLog | None = None, events: Iterable[Event] = (), follow: bool = True
+    ) -> None:
         super().__init__()
         self.run_id = run_id
         self.event_log = log
@@ -147,7 +160,9 @@ class RunScreen(Screen):
         """Bring every widget to `self.state`."""
         facts = digest(self.state)
         tree = self.query_one(SearchTree)
-        tree.show(self.state, facts.best.id if facts.best else None, open_all=self.timeline.node_count <= OPEN_ALL_NODES)
+        tree.show(
+            self.state, facts.best.id if facts.best else None, open_all=self.timeline.node_count <= OPEN_ALL_NODES
+        )
         self.query_one("#header", Static).update(header(self.state, facts))
         self.query_one(Sparkline).data = facts.series
         self.show_node(tree.highlighted())

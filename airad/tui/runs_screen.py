@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -24,9 +25,11 @@ class RunsScreen(Screen):
     they change (at most every `refresh_s`); rows are updated cell by cell in place and reordered with
     one sort."""
 
-    HELP = ("Every run in the index, updated live. NODES/BUG/RUN: nodes, buggy ones, ones in flight. "
-            "Up/down choose a run, enter opens it. Filter with words (any field) or field:value "
-            "(status:, policy:, task:, model:, run:).")
+    HELP = (
+        "Every run in the index, updated live. NODES/BUG/RUN: nodes, buggy ones, ones in flight. "
+        "Up/down choose a run, enter opens it. Filter with words (any field) or field:value "
+        "(status:, policy:, task:, model:, run:)."
+    )
     DEFAULT_CSS = """
     RunsScreen #filter { dock: top; height: 1; border: none; padding: 0 1; }
     RunsScreen #status { height: 1; padding: 0 1; background: $boost; }
@@ -51,8 +54,8 @@ class RunsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter (/): words, or status:running policy:mcts …", id="filter")
-        table = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
-        for column, title in zip(COLUMNS, HEADERS):
+        table: DataTable[str | Text] = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        for column, title in zip(COLUMNS, HEADERS, strict=False):
             table.add_column(title, key=column)
         yield table
         yield Static(id="status")
@@ -61,8 +64,12 @@ class RunsScreen(Screen):
     def on_mount(self) -> None:
         """Start following the index."""
         self.query_one(DataTable).focus()
-        self.run_worker(follow_runs(self.index, self.post_message, self.refresh_s), name="the runs list", exclusive=True,
-                        exit_on_error=False)
+        self.run_worker(
+            follow_runs(self.index, self.post_message, self.refresh_s),
+            name="the runs list",
+            exclusive=True,
+            exit_on_error=False,
+        )
         self.refresh_rows()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -102,7 +109,7 @@ class RunsScreen(Screen):
             if before is None:
                 table.add_row(*row, key=run_id)
                 continue
-            for column, value, old in zip(COLUMNS, row, before):
+            for column, value, old in zip(COLUMNS, row, before, strict=False):
                 if value != old:
                     table.update_cell(run_id, column, value)
         self._cells = wanted
@@ -112,8 +119,11 @@ class RunsScreen(Screen):
             table.sort("run", key=rank.__getitem__)
         if current in wanted:
             table.move_cursor(row=table.get_row_index(current))
-        direction = ("newest" if self.descending else "oldest") + " first" if self.column == "age" else (
-            "descending" if self.descending else "ascending")
+        direction = (
+            ("newest" if self.descending else "oldest") + " first"
+            if self.column == "age"
+            else ("descending" if self.descending else "ascending")
+        )
         self.query_one("#status", Static).update(
             f"{len(wanted)} of {len(self.summaries)} runs · sorted by {self.column} ({direction})"
         )
@@ -146,7 +156,8 @@ class RunsScreen(Screen):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on a row opens the run."""
-        self.post_message(OpenRun(event.row_key.value))
+        if event.row_key.value is not None:
+            self.post_message(OpenRun(event.row_key.value))
 
     def action_replay(self) -> None:
         """Replay the run under the cursor."""

@@ -40,7 +40,7 @@ class SearchTree(Tree[Key]):
         old, self.nodes = self.nodes, state.nodes
         for node_id in range(len(old) - 1, len(self.nodes) - 1, -1):
             self._drop(node_id)
-        for node in self.nodes[len(old):]:
+        for node in self.nodes[len(old) :]:
             self._place(node)
         kept = min(len(old), len(self.nodes))
         for key, item in self._items.items():

@@ -61,7 +61,7 @@ class Timeline:
         if start + CHECKPOINT_EVERY > len(self.events):
             return False
         state = self._checkpoints[-1]
-        for event in self.events[start:start + CHECKPOINT_EVERY]:
+        for event in self.events[start : start + CHECKPOINT_EVERY]:
             state = evolve(state, event)
         self._checkpoints.append(state)
         return True

@@ -32,7 +32,7 @@ class TreeShape:
 
     def __init__(self, islands: int):
         self.islands = islands
-        self.children: dict[Key, list[int]] = {None: [Island(i) for i in range(islands)]}
+        self.children: dict[Key, list[Key]] = {None: [Island(i) for i in range(islands)]}
         self._home: list[Key] = []
         self._island: list[int] = []
         self._drafts = 0
@@ -44,7 +44,7 @@ class TreeShape:
         """Place the next node; returns the key it hangs under."""
         if node.parent_ids:
             home: Key = node.parent_ids[0]
-            island = self._island[home]
+            island = self._island[node.parent_ids[0]]
         else:
             island = self._drafts % self.islands if self.islands else 0
             home = Island(island) if self.islands else None

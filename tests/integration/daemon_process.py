@@ -49,7 +49,7 @@ class DaemonProcess:
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.state_dir / f"daemon-{os.getpid()}-{id(self)}-{self.starts}.log", "wb")
-        command = [sys.executable, "-m", "airad.cli.main", "--nats", self.nats_url, "daemon"]
+        command = [sys.executable, "-m", "airad.cli", "--nats", self.nats_url, "daemon"]
         command = as_user(self.user) + command if self.user else command
         if self.cgroups:
             join = "".join(f"echo $$ > {shlex.quote(path)}/cgroup.procs && " for path in self.cgroups)
@@ -72,16 +72,34 @@ class DaemonProcess:
 
     def stop(self) -> int | None:
         """SIGTERM and wait; returns the exit code."""
+        self.terminate()
+        return self.wait_stopped()
+
+    def terminate(self) -> None:
+        """SIGTERM, without waiting (`wait_stopped` waits)."""
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self, timeout_s: float = 20.0) -> int | None:
+        """Wait for the exit after `terminate`, SIGKILLing at the timeout; returns the exit code."""
+        if self.process and self.process.poll() is None:
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 self.kill()
         return self.process.returncode if self.process else None
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+
+def stop_all(daemons: "list[DaemonProcess]") -> None:
+    """Stop every daemon as `stop` does, SIGTERMing all before waiting for any: a daemon takes
+    seconds to exit (the interpreter's teardown of litellm's modules), and these overlap."""
+    for daemon in daemons:
+        daemon.terminate()
+    for daemon in daemons:
+        daemon.wait_stopped()
 
 
 def as_user(user: str) -> list[str]:
@@ -129,9 +147,11 @@ def delegated_cgroups(user: str, name: str) -> Iterator[list[str]]:
         for top in tops:
             for parent, dirs, _ in sorted(os.walk(top), key=lambda item: -item[0].count("/")):
                 try:
-                    for pid in Path(parent, "cgroup.procs").read_text().split():
+                    pids = Path(parent, "cgroup.procs").read_text().split()
+                    for pid in pids:
                         os.kill(int(pid), signal.SIGKILL)
-                    time.sleep(0.2)
+                    if pids:  # a cgroup with processes in it cannot be removed until they are gone
+                        time.sleep(0.2)
                     os.rmdir(parent)
                 except OSError:
                     pass

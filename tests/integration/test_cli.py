@@ -28,7 +28,7 @@ max_nodes = 2
 def airad(*args, state_dir, timeout=300):
     env = {**os.environ, "AIRAD_STATE_DIR": str(state_dir), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     return subprocess.run(
-        [sys.executable, "-m", "airad.cli.main", *args], env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "airad.cli", *args], env=env, capture_output=True, text=True,
         timeout=timeout, stdin=subprocess.DEVNULL,
     )
 

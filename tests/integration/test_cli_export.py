@@ -46,7 +46,8 @@ async def test_export_import_into_a_fresh_state_dir_keeps_nodes_scores_and_blobs
     source, target = tmp_path / "source", tmp_path / "target"
     _ok(airad("run", str(request), state_dir=source))
 
-    exported = json.loads(_ok(airad("export", "req-1", "-o", str(tmp_path / "req-1.jsonl"), "--json", state_dir=source)))
+    exported = json.loads(_ok(airad("export", "req-1", "-o", str(tmp_path / "req-1.jsonl"), "--json",
+                                    state_dir=source)))
     lines = [json.loads(line) for line in (tmp_path / "req-1.jsonl").read_text().splitlines()]
     assert lines[0]["kind"] == "header" and lines[0]["run_id"] == "req-1"
     assert exported["events"] == lines[0]["events"] and exported["blobs"] == lines[0]["blobs"] > 0
@@ -63,7 +64,8 @@ async def test_export_import_into_a_fresh_state_dir_keeps_nodes_scores_and_blobs
     executed = next(json.loads(line) for line in _ok(airad("events", "req-1", "--json", state_dir=target)).splitlines()
                     if json.loads(line)["type"] == "node.executed")
     stdout = await _blob(target, executed["stdout_ref"])
-    in_file = next(base64.b64decode(b["data"]) for b in lines if b["kind"] == "blob" and b["ref"] == executed["stdout_ref"])
+    in_file = next(base64.b64decode(b["data"]) for b in lines
+                   if b["kind"] == "blob" and b["ref"] == executed["stdout_ref"])
     assert stdout == in_file and stdout.decode().endswith(executed["stdout_tail"])
 
     again = airad("import", str(tmp_path / "req-1.jsonl"), state_dir=target)
@@ -77,7 +79,8 @@ async def test_export_import_into_a_fresh_state_dir_keeps_nodes_scores_and_blobs
     _ok(airad("export", "req-1", "--format", "aide", "-o", str(aide_dir), state_dir=target))
     journal = json.loads((aide_dir / "journal.json").read_text())
     assert [n["step"] for n in journal["nodes"]] == [0, 1]
-    assert [n["metric"]["value"] for n in journal["nodes"]] == [n["score"] if n["valid"] else None for n in original["nodes"]]
+    scores = [n["score"] if n["valid"] else None for n in original["nodes"]]
+    assert [n["metric"]["value"] for n in journal["nodes"]] == scores
     best = original["best_node_id"]
     assert (aide_dir / "best_solution.py").read_text() == original["nodes"][best]["code"]
     dom = read_dom(dump_dom(aide_dir / "tree.html", tmp_path / "profile"))

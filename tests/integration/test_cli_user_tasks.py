@@ -28,9 +28,12 @@ def test_tasks_lists_bundled_tasks_and_metrics(tmp_path):
     assert tasks["penguins-species"]["categorical"] and tasks["penguins-species"]["missing"]
     assert tasks["penguins-body-mass"]["kind"] == "regression" and tasks["digits"]["features"] == 64
     table = airad("tasks", state_dir=tmp_path / "s").stdout
-    assert table.splitlines()[0].split() == ["NAME", "KIND", "METRIC", "DIRECTION", "ROWS", "FEATURES", "CATEGORICAL", "MISSING", "TITLE"]
+    assert table.splitlines()[0].split() == [
+        "NAME", "KIND", "METRIC", "DIRECTION", "ROWS", "FEATURES", "CATEGORICAL", "MISSING", "TITLE",
+    ]
     metrics = json.loads(airad("tasks", "--metrics", "--json", state_dir=tmp_path / "s").stdout)
-    assert {m["name"]: m["lower_is_better"] for m in metrics} == {"roc_auc": False, "accuracy": False, "rmse": True, "mae": True}
+    directions = {m["name"]: m["lower_is_better"] for m in metrics}
+    assert directions == {"roc_auc": False, "accuracy": False, "rmse": True, "mae": True}
     assert "lower is better" in airad("tasks", "--metrics", state_dir=tmp_path / "s").stdout
 
 
@@ -39,7 +42,8 @@ def test_run_on_a_user_csv_task(tmp_path):
     data = _shop_csv(tmp_path)
     request = tmp_path / "shop.toml"
     request.write_text(_request(
-        f'[task]\nkind = "csv"\ntrain = "{data}"\ntarget = "price"\nmetric = "rmse"\nid_column = "sku"\ntitle = "Shop prices"'
+        f'[task]\nkind = "csv"\ntrain = "{data}"\ntarget = "price"\nmetric = "rmse"\nid_column = "sku"\n'
+        'title = "Shop prices"'
     ))
     state = tmp_path / "state"
     done = airad("run", str(request), state_dir=state)
@@ -65,7 +69,8 @@ def test_freeze_then_run_on_a_contract_task(tmp_path):
 
     contract.write_text(CONTRACT + "\n# edited\n")
     rejected = airad("submit", str(request), state_dir=tmp_path / "other")
-    assert rejected.returncode == 2 and "$.task.sha256" in rejected.stderr and "changed since it was frozen" in rejected.stderr
+    assert rejected.returncode == 2
+    assert "$.task.sha256" in rejected.stderr and "changed since it was frozen" in rejected.stderr
     broken = tmp_path / "broken.py"
     broken.write_text(CONTRACT.replace("def evaluate(", "def score("))
     refused = airad("task", "freeze", str(broken), state_dir=tmp_path / "state")

@@ -25,7 +25,7 @@ WINE = {"task": {"kind": "bundled", "name": "wine"}, "policy": {"kind": "greedy"
 
 def airad_show_json(nats_url: str, run_id: str, state_dir) -> dict:
     env = {**os.environ, "AIRAD_STATE_DIR": str(state_dir), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    shown = subprocess.run([sys.executable, "-m", "airad.cli.main", "--nats", nats_url, "show", run_id, "--json"],
+    shown = subprocess.run([sys.executable, "-m", "airad.cli", "--nats", nats_url, "show", run_id, "--json"],
                            env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert shown.returncode == 0, shown.stderr
     return json.loads(shown.stdout)

@@ -14,7 +14,9 @@ from airad.executors.config import ContainerBackend
 from airad.executors.container import ContainerExecutor
 from tests.conftest import require
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
+# One group, so one worker builds the image (~100 s) once for all three tests: its own group, not
+# the engines' "shared-infra", so the build runs beside the container and Slurm tests, not after them.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800), pytest.mark.xdist_group("runtime-image")]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,8 +34,9 @@ open("submission/submission.csv", "w").write(f"accuracy\\n{model.score(X, y):.2f
 
 @pytest.fixture(scope="session")
 def runtime_backend(dockerd_engine):  # noqa: F811
-    """The runtime image, built once per session: the shared-infra worker may interleave this
-    module's tests with others', and a module-scoped build then ran once per test (~100 s each)."""
+    """The runtime image, built once per session (and, by the module's group, by one worker only):
+    session-scoped, as a worker may interleave this module's tests with others', and a module-scoped
+    build then ran once per test (~100 s each)."""
     require("debootstrap")
     require("docker")
     build = subprocess.run(
@@ -73,7 +76,7 @@ def test_the_quickstart_runs_with_executor_container(runtime_backend, tmp_path):
     (tmp_path / "request.toml").write_text("\n".join(lines) + "\n")
     (tmp_path / "settings.toml").write_text(f'[container]\nurl = "{runtime_backend.url}"\nimage = "{runtime_backend.image}"\n')
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    airad = [sys.executable, "-m", "airad.cli.main", "--config", str(tmp_path / "settings.toml"), "--state-dir", str(tmp_path / "state")]
+    airad = [sys.executable, "-m", "airad.cli", "--config", str(tmp_path / "settings.toml"), "--state-dir", str(tmp_path / "state")]
     run = subprocess.run([*airad, "run", str(tmp_path / "request.toml"), "--json"], capture_output=True, text=True, env=env, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads(run.stdout.strip().splitlines()[-1])

@@ -5,10 +5,14 @@ import re
 
 import pytest
 
+from airad.daemon.nats_server import EmbeddedNats
 from tests.conftest import require
 from tests.integration.daemon_process import DaemonProcess, publish_raw, run_events
 
 pytestmark = pytest.mark.integration
+# The tests that only send requests share one nats-server and daemon (`served`); one group, so xdist
+# runs them in one worker, which starts the pair once.
+SERVED = pytest.mark.xdist_group("daemon-served")
 
 NODE = r"( node\.selected( node\.generated node\.dispatched node\.executed( node\.analyzed)? node\.scored node\.tested| node\.failed| node\.generated node\.failed))"
 
@@ -27,13 +31,30 @@ def _request(run_id: str | None = None, max_nodes: int = 3, **policy) -> bytes:
 
 @pytest.fixture
 def daemon(nats_url, tmp_path):
+    """A daemon process of its own on the test's nats-server (tests/integration/test_client.py uses it)."""
     require("bwrap")
     process = DaemonProcess(nats_url, tmp_path / "state").start()
     yield process
     process.stop()
 
 
-async def test_plain_json_request_runs_to_the_end(nats_url, daemon):
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """One nats-server and one daemon process for the tests that only send requests: each test's
+    runs have their own ids, and a daemon start costs seconds of CPU (litellm's import)."""
+    require("bwrap")
+    root = tmp_path_factory.mktemp("served")
+    server = EmbeddedNats(root / "nats")
+    url = server.start()
+    process = DaemonProcess(url, root / "state").start()
+    yield url, process
+    process.stop()
+    server.stop()
+
+
+@SERVED
+async def test_plain_json_request_runs_to_the_end(served):
+    nats_url, daemon = served
     await publish_raw(nats_url, _request("plain-1", max_nodes=3))
     events = await run_events(nats_url, "plain-1")
     types = " ".join(e["type"] for e in events)
@@ -48,7 +69,9 @@ async def test_plain_json_request_runs_to_the_end(nats_url, daemon):
     assert daemon.alive()
 
 
-async def test_request_without_run_id_gets_one_from_its_stream_sequence(nats_url, daemon):
+@SERVED
+async def test_request_without_run_id_gets_one_from_its_stream_sequence(served):
+    nats_url, daemon = served
     seq = await publish_raw(nats_url, _request(max_nodes=1))
     events = await run_events(nats_url, f"req-{seq}")
     assert events[0]["type"] == "run.submitted" and events[0]["request_seq"] == seq
@@ -69,7 +92,9 @@ MALFORMED = [
 ]
 
 
-async def test_ten_malformed_requests_are_rejected_and_the_daemon_keeps_serving(nats_url, daemon):
+@SERVED
+async def test_ten_malformed_requests_are_rejected_and_the_daemon_keeps_serving(served):
+    nats_url, daemon = served
     expected = []
     for payload, field, reason in MALFORMED:
         seq = await publish_raw(nats_url, payload)
@@ -93,7 +118,7 @@ async def test_sigkill_mid_run_then_a_new_daemon_finishes_it(nats_url, tmp_path)
     first = DaemonProcess(nats_url, tmp_path / "state").start()
     second = DaemonProcess(nats_url, tmp_path / "state")
     try:
-        await publish_raw(nats_url, _request("crashy", max_nodes=6, num_drafts=3))
+        await publish_raw(nats_url, _request("crashy", max_nodes=4, num_drafts=3))
 
         def node_in_flight(events):
             dispatched = [e for e in events if e["type"] == "node.dispatched"]
@@ -107,9 +132,9 @@ async def test_sigkill_mid_run_then_a_new_daemon_finishes_it(nats_url, tmp_path)
     finally:
         first.kill()
         second.stop()
-    assert_continued_history(events, before, nodes=6)
+    assert_continued_history(events, before, nodes=4)
     selected = [e["node_id"] for e in events if e["type"] == "node.selected"]
-    assert selected == list(range(6))
+    assert selected == list(range(4))
     starts = [e for e in events if e["type"] == "run.started"]
     assert len(starts) == 2 and starts[1]["resumed"] and starts[0]["owner"] != starts[1]["owner"]
     dispatches = [e for e in events if e["type"] == "node.dispatched" and e["node_id"] == interrupted]

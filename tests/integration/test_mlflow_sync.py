@@ -68,7 +68,7 @@ def assert_mirrors(client, state: RunState) -> None:
 def mlflow_sync_cli(nats_url: str, uri: str, state_dir) -> dict:
     env = {**os.environ, "AIRAD_STATE_DIR": str(state_dir), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     done = subprocess.run(
-        [sys.executable, "-m", "airad.cli.main", "--nats", nats_url, "mlflow-sync", "--tracking-uri", uri, "--once", "--json"],
+        [sys.executable, "-m", "airad.cli", "--nats", nats_url, "mlflow-sync", "--tracking-uri", uri, "--once", "--json"],
         env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, done.stderr
@@ -109,6 +109,6 @@ async def test_a_run_mirrored_by_the_daemon_setting_and_by_mlflow_sync(nats_url,
 
 def test_mlflow_sync_wants_a_tracking_uri(tmp_path):
     env = {**os.environ, "AIRAD_STATE_DIR": str(tmp_path), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    done = subprocess.run([sys.executable, "-m", "airad.cli.main", "mlflow-sync", "--once"], env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "airad.cli", "mlflow-sync", "--once"], env=env, capture_output=True,
                           text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 2 and "--tracking-uri" in done.stderr

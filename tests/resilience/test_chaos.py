@@ -23,13 +23,9 @@ NODES = 3
 KILLS = 6
 
 
-async def appended(nats_url: str) -> int:
+async def appended(js) -> int:
     """How many events the log holds now."""
-    nc = await nats.connect(nats_url)
-    try:
-        return (await nc.jetstream().stream_info(EVENTS_STREAM)).state.messages
-    finally:
-        await nc.close()
+    return (await js.stream_info(EVENTS_STREAM)).state.messages
 
 
 async def test_repeated_sigkills_lose_and_duplicate_nothing(nats_url, tmp_path):
@@ -37,15 +33,16 @@ async def test_repeated_sigkills_lose_and_duplicate_nothing(nats_url, tmp_path):
     rng = random.Random(20261122)
     daemons: list[DaemonProcess] = []
     await create_streams(nats_url)
+    nc = await nats.connect(nats_url)  # one connection for the polling: one per poll, ten a second, cost CPU
     try:
         for run_id, task in RUNS.items():
             await publish_raw(nats_url, request(run_id, task, max_nodes=NODES))
         for _ in range(KILLS):
-            before = await appended(nats_url)
+            before = await appended(nc.jetstream())
             daemon = DaemonProcess(nats_url, tmp_path / "state").start()
             daemons.append(daemon)
             with anyio.move_on_after(60):  # kill only once this daemon has appended: a loaded host starts slowly
-                while await appended(nats_url) == before:
+                while await appended(nc.jetstream()) == before:
                     await anyio.sleep(0.1)
             await anyio.sleep(rng.uniform(0.0, 4.0))
             daemon.kill()
@@ -65,5 +62,6 @@ async def test_repeated_sigkills_lose_and_duplicate_nothing(nats_url, tmp_path):
         log = survivor.log_text()
         assert "run.crashed" not in log, log[-3000:]
     finally:
+        await nc.close()
         for daemon in daemons:
             daemon.kill()

@@ -17,7 +17,9 @@ from tests.conftest import require
 from tests.integration.daemon_process import DaemonProcess, publish_raw, run_events
 from tests.resilience.helpers import create_streams
 
-pytestmark = pytest.mark.integration
+# One group: xdist hands out tests one by one, so without it each worker that drew one of this
+# module's tests started its own nats-server and daemon (`served`).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("fuzz-requests")]
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 

@@ -43,7 +43,7 @@ def server(request, tmp_path):
 
 def airad(*args, state_dir, env=None, timeout=240):
     environment = {**os.environ, "AIRAD_STATE_DIR": str(state_dir), "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "airad.cli.main", *args], env=environment, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "airad.cli", *args], env=environment, capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
 

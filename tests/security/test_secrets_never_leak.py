@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
 def airad(*args, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "airad.cli.main", *args], env={**os.environ, **env}, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "airad.cli", *args], env={**os.environ, **env}, capture_output=True,
                           text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 

@@ -72,7 +72,7 @@ def terminals(tmp_path):
     opened: list[Terminal] = []
 
     def open_terminal(*args: str) -> Terminal:
-        terminal = Terminal(tmp_path / f"tmux-{len(opened)}", [sys.executable, "-m", "airad.cli.main", *args],
+        terminal = Terminal(tmp_path / f"tmux-{len(opened)}", [sys.executable, "-m", "airad.cli", *args],
                             tui_env(tmp_path / "state"))
         opened.append(terminal)
         return terminal
@@ -122,7 +122,7 @@ def test_a_node_appears_while_a_daemon_runs_it(terminals, nats_url, tmp_path):
 
 def test_usage_errors_need_no_terminal(tmp_path):
     def airad(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "airad.cli.main", *args], env=tui_env(tmp_path / "state"),
+        return subprocess.run([sys.executable, "-m", "airad.cli", *args], env=tui_env(tmp_path / "state"),
                               capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
 
     replay = airad("tui", "--replay")

@@ -27,13 +27,16 @@ ORIGINAL_LAYOUTS = {
 @pytest.fixture(scope="module")
 def tasks(tmp_path_factory):
     root = tmp_path_factory.mktemp("tasks")
-    return {name: prepare_bundled(BundledTask(name=name), seed=0, tasks_root=root, secret=FIXED_SECRET) for name in DATASETS}
+    return {
+        name: prepare_bundled(BundledTask(name=name), seed=0, tasks_root=root, secret=FIXED_SECRET) for name in DATASETS
+    }
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_layout_is_a_competition_with_hidden_answers(tasks, name):
     task = tasks[name]
-    assert {p.name for p in task.public_dir.iterdir()} == {"description.md", "train.csv", "test.csv", "sample_submission.csv"}
+    public = {p.name for p in task.public_dir.iterdir()}
+    assert public == {"description.md", "train.csv", "test.csv", "sample_submission.csv"}
     train = pd.read_csv(task.public_dir / "train.csv")
     test = pd.read_csv(task.public_dir / "test.csv")
     sample = pd.read_csv(task.public_dir / "sample_submission.csv")

@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
 
 from airad.tasks.competitions import COMPETITIONS, Competition, competition
-from airad.tasks.harness import SubmissionError
+from airad.tasks.grading.grades import SubmissionError
 
 LITE = """aerial-cactus-identification aptos2019-blindness-detection denoising-dirty-documents
 detecting-insults-in-social-commentary dog-breed-identification dogs-vs-cats-redux-kernels-edition
@@ -51,7 +51,10 @@ def frame(**columns) -> pd.DataFrame:
 
 def _ranzcr_answers() -> pd.DataFrame:
     rows = {name: [1, 0, 0, 1] if i % 2 else [0, 1, 1, 0] for i, name in enumerate(RANZCR)}
-    return frame(StudyInstanceUID=["1.2.1", "1.2.2", "1.2.3", "1.2.4"], **rows, **{"CVC - Normal": [1, 1, 0, 0]}, PatientID=list("pqrs"))
+    return frame(
+        StudyInstanceUID=["1.2.1", "1.2.2", "1.2.3", "1.2.4"], **rows, **{"CVC - Normal": [1, 1, 0, 0]},
+        PatientID=list("pqrs"),
+    )
 
 
 def _ranzcr_submission() -> pd.DataFrame:
@@ -122,22 +125,27 @@ CASES = [
          frame(image_id=["Test_0", "Test_1", "Test_2", "Test_3"], healthy=[0.7, 0.1, 0.1, 0.1],
                multiple_diseases=[0.1, 0.6, 0.2, 0.1], rust=[0.1, 0.2, 0.8, 0.2], scab=[0.1, 0.2, 0.5, 0.3]), 11 / 12),
     # true/false answers; positives .6, .3 against negatives .4, .1: .3 < .4 is one pair of four
-    Case("random-acts-of-pizza", frame(request_id=["t3_a", "t3_b", "t3_c", "t3_d"], requester_received_pizza=[True, False, True, False]),
+    Case("random-acts-of-pizza",
+         frame(request_id=["t3_a", "t3_b", "t3_c", "t3_d"], requester_received_pizza=[True, False, True, False]),
          frame(request_id=["t3_a", "t3_b", "t3_c", "t3_d"], requester_received_pizza=[0.6, 0.4, 0.3, 0.1]), 3 / 4),
     # eight scored columns ranked perfectly, the first reversed (AUC 0); CVC - Normal is not scored: 8/9
     Case("ranzcr-clip-catheter-line-classification", _ranzcr_answers(), _ranzcr_submission(), 8 / 9),
     # scikit-learn's roc_auc_score on the same 30 rows, as an independent reference
-    Case("siim-isic-melanoma-classification", frame(image_name=[f"ISIC_{i:07d}" for i in range(30)], target=_SIIM_TRUTH),
-         frame(image_name=[f"ISIC_{i:07d}" for i in range(30)], target=_SIIM_SCORES), roc_auc_score(_SIIM_TRUTH, _SIIM_SCORES)),
+    Case("siim-isic-melanoma-classification",
+         frame(image_name=[f"ISIC_{i:07d}" for i in range(30)], target=_SIIM_TRUTH),
+         frame(image_name=[f"ISIC_{i:07d}" for i in range(30)], target=_SIIM_SCORES),
+         roc_auc_score(_SIIM_TRUTH, _SIIM_SCORES)),
     # -(ln .6 + ln .5 + ln .2) / 3
     Case("spooky-author-identification", frame(id=["id1", "id2", "id3"], EAP=[1, 0, 0], HPL=[0, 1, 0], MWS=[0, 0, 1]),
          frame(id=["id1", "id2", "id3"], EAP=[0.6, 0.3, 0.5], HPL=[0.2, 0.5, 0.3], MWS=[0.2, 0.2, 0.2]),
          -(math.log(0.6) + math.log(0.5) + math.log(0.2)) / 3),
     # 3 of 4 cover types right
-    Case("tabular-playground-series-dec-2021", frame(Id=[4000000, 4000001, 4000002, 4000003], Cover_Type=[1, 2, 3, 7], Elevation=[1, 2, 3, 4]),
+    Case("tabular-playground-series-dec-2021",
+         frame(Id=[4000000, 4000001, 4000002, 4000003], Cover_Type=[1, 2, 3, 7], Elevation=[1, 2, 3, 4]),
          frame(Id=[4000000, 4000001, 4000002, 4000003], Cover_Type=[1, 2, 2, 7]), 3 / 4),
     # positives .9, .6, .7 against negatives .65, .1: .6 < .65 is one pair of six
-    Case("tabular-playground-series-may-2022", frame(id=[900000, 900001, 900002, 900003, 900004], target=[1, 0, 1, 1, 0]),
+    Case("tabular-playground-series-may-2022",
+         frame(id=[900000, 900001, 900002, 900003, 900004], target=[1, 0, 1, 1, 0]),
          frame(id=[900000, 900001, 900002, 900003, 900004], target=[0.9, 0.65, 0.6, 0.7, 0.1]), 5 / 6),
     # "twenty-twenty" is not "twenty twenty" and "The" is not "the": 2 of 4 tokens
     Case("text-normalization-challenge-english-language",
@@ -193,7 +201,8 @@ def test_hand_computed_score(case):
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
 def test_perfect_submission_scores_the_best_value(case):
-    assert case.competition.grade(perfect(case), case.answers) == pytest.approx(BEST[case.competition.metric], abs=1e-12)
+    best = BEST[case.competition.metric]
+    assert case.competition.grade(perfect(case), case.answers) == pytest.approx(best, abs=1e-12)
 
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
@@ -211,7 +220,8 @@ def test_missing_column_is_named(case):
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
 def test_unexpected_column_is_named(case):
-    with pytest.raises(SubmissionError, match=r"unexpected columns \['Unnamed: 0'\] \(write the CSV with index=False\)"):
+    unnamed = r"unexpected columns \['Unnamed: 0'\] \(write the CSV with index=False\)"
+    with pytest.raises(SubmissionError, match=unnamed):
         case.competition.grade(case.submission.reset_index(names="Unnamed: 0"), case.answers)
 
 
@@ -227,7 +237,8 @@ def test_unknown_id_is_named(case):
     submission = case.submission.copy()
     submission[id_column] = submission[id_column].astype(object)
     submission.loc[0, id_column] = "no-such-id"
-    with pytest.raises(SubmissionError, match=f"1 ids in column {id_column!r} are not test ids, e.g. \\['no-such-id'\\]"):
+    unknown = f"1 ids in column {id_column!r} are not test ids, e.g. \\['no-such-id'\\]"
+    with pytest.raises(SubmissionError, match=unknown):
         case.competition.grade(submission, case.answers)
 
 
@@ -248,7 +259,8 @@ def test_missing_prediction_is_reported(case):
     submission[column] = submission[column].astype(float)
     submission.loc[1, column] = np.nan
     missing_id = case.submission[case.competition.id_column].tolist()[1]
-    with pytest.raises(SubmissionError, match=f"column {column!r} has 1 missing, non-numeric or infinite values \\(first at id {missing_id!r}"):
+    message = f"column {column!r} has 1 missing, non-numeric or infinite values \\(first at id {missing_id!r}"
+    with pytest.raises(SubmissionError, match=message):
         case.competition.grade(submission, case.answers)
 
 
@@ -258,7 +270,8 @@ def test_probability_outside_0_1_is_reported(case):
     submission = case.submission.copy()
     submission[column] = submission[column].astype(float)
     submission.loc[0, column] = 1.5
-    with pytest.raises(SubmissionError, match=f"column {column!r} must hold probabilities in \\[0, 1\\]; 1 values are not"):
+    message = f"column {column!r} must hold probabilities in \\[0, 1\\]; 1 values are not"
+    with pytest.raises(SubmissionError, match=message):
         case.competition.grade(submission, case.answers)
 
 
@@ -270,7 +283,8 @@ def test_missing_id_value_is_reported():
 
 def test_answers_without_the_target_are_the_harness_fault_not_the_submission():
     case = BY_ID["histopathologic-cancer-detection"]
-    with pytest.raises(ValueError, match="answers for histopathologic-cancer-detection lack columns \\['label'\\]") as caught:
+    message = "answers for histopathologic-cancer-detection lack columns \\['label'\\]"
+    with pytest.raises(ValueError, match=message) as caught:
         graded(case.id, case.submission, case.answers.drop(columns=["label"]))
     assert not isinstance(caught.value, SubmissionError)
 
@@ -297,7 +311,8 @@ def test_multiclass_log_loss_clips_then_renormalises_rows():
 
 def test_multiclass_rows_that_do_not_sum_to_one_are_rejected():
     submission = BY_ID["spooky-author-identification"].submission.assign(MWS=[0.2, 0.2, 0.3])
-    with pytest.raises(SubmissionError, match="must sum to 1 .*1 rows do not \\(first at id 'id3', which sums to 1.1\\)"):
+    message = "must sum to 1 .*1 rows do not \\(first at id 'id3', which sums to 1.1\\)"
+    with pytest.raises(SubmissionError, match=message):
         graded("spooky-author-identification", submission)
 
 
@@ -311,7 +326,11 @@ def test_rows_off_by_rounding_are_renormalised():
 
 @pytest.mark.parametrize(
     "id, label_column",
-    [("dog-breed-identification", "breed"), ("leaf-classification", "species"), ("spooky-author-identification", "author")],
+    [
+        ("dog-breed-identification", "breed"),
+        ("leaf-classification", "species"),
+        ("spooky-author-identification", "author"),
+    ],
 )
 def test_answers_with_a_label_column_score_like_one_hot_answers(id, label_column):
     case = BY_ID[id]
@@ -356,7 +375,8 @@ def test_kappa_weighs_grade_distances_by_value_when_middle_grades_are_absent():
 @pytest.mark.parametrize("value, shown", [(2.5, "2.5"), (5, "5.0"), (-1, "-1.0")])
 def test_kappa_predictions_must_be_whole_grades(value, shown):
     submission = BY_ID["aptos2019-blindness-detection"].submission.assign(diagnosis=[0, 1, 2, 3, value])
-    with pytest.raises(SubmissionError, match=f"must hold one of the labels \\[0, 1, 2, 3, 4\\]; 1 values are not \\(first at id 'z': {shown}\\)"):
+    message = f"must hold one of the labels \\[0, 1, 2, 3, 4\\]; 1 values are not \\(first at id 'z': {shown}\\)"
+    with pytest.raises(SubmissionError, match=message):
         graded("aptos2019-blindness-detection", submission)
 
 
@@ -402,7 +422,8 @@ def test_insults_match_repeated_comments_in_order_and_need_no_date():
 
 def test_rmsle_rejects_predictions_at_or_below_minus_one():
     case = BY_ID["nomad2018-predict-transparent-conductors"]
-    with pytest.raises(SubmissionError, match="'bandgap_energy_ev' must hold values greater than -1; 1 values are not \\(first at id 2: -1.0\\)"):
+    message = "'bandgap_energy_ev' must hold values greater than -1; 1 values are not \\(first at id 2: -1.0\\)"
+    with pytest.raises(SubmissionError, match=message):
         graded(case.id, case.submission.assign(bandgap_energy_ev=[3.0, -1.0]))
 
 

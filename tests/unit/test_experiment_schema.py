@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from airad.daemon.validation import RequestError, parse_experiment
+from airad.daemon.validation import parse_experiment
+from airad.schemas.errors import FieldError
 from airad.schemas.experiment import ExperimentRequest, Solver, experiment_run_id, plan_runs, run_request, task_names
 from airad.schemas.policies import MctsPolicy
 from airad.schemas.request import Budget, BundledTask
@@ -38,7 +39,7 @@ def _raw(**fields) -> bytes:
     (_raw(executor={"kind": "slurm"}), "$.executor.kind", "no 'slurm' executor"),
 ])
 def test_a_malformed_request_names_its_field(raw, field, reason):
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(FieldError) as caught:
         parse_experiment(raw, executors={"local"})
     assert caught.value.field == field
     assert reason in caught.value.reason
@@ -126,6 +127,6 @@ program = ""
 
 def test_a_solver_program_file_that_cannot_be_read_names_its_place(tmp_path):
     raw = b'[[tasks]]\nkind = "bundled"\nname = "wine"\n[[solvers]]\nname = "a"\nprogram_file = "missing.md"\n'
-    with pytest.raises(RequestError) as raised:
+    with pytest.raises(FieldError) as raised:
         parse_experiment(raw, toml=True, base_dir=tmp_path)
     assert raised.value.field == "$.solvers[0].program_file"

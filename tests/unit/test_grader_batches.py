@@ -1,6 +1,6 @@
-"""Grades asked for while the workers are busy travel together: fewer round trips than grades, every
-caller gets its own grades, a failing grade fails only its caller, and a cancelled caller's
-submission is not graded for nobody. The worker is stood in for by a function run in-process."""
+"""Nodes graded while the workers are busy travel together: fewer round trips than verdicts, every
+caller gets its own verdict, a failing grade fails only its caller, and a cancelled caller's node is
+not graded for nobody. The worker is stood in for by a function run in-process."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ import pytest
 import airad.daemon.grading as grading
 from airad.daemon.grading import Grader
 from airad.schemas.request import BundledTask, RunRequest
-from airad.tasks.base import Grades, Score
+from airad.tasks.grading.node import FinishedNode, Verdict
 
 REQUEST = RunRequest(task=BundledTask(name="wine"), seed=1)
+
+
+def node(submission: bytes) -> FinishedNode:
+    return FinishedNode(submission, exit_code=0)
 
 
 class Batches(list):
@@ -28,15 +32,15 @@ def worker(monkeypatch):
 
     async def run_sync(function, jobs, limiter):
         async with limiter:
-            batches.append([job[3] for job in jobs])
+            batches.append([job[3].submission for job in jobs])
             await anyio.sleep(batches.pause)
             outcomes = []
             for job in jobs:
-                if job[3] == b"boom":
+                if job[3].submission == b"boom":
                     outcomes.append(ValueError("the harness choked"))
                 else:
-                    score = Score(valid=True, score=float(len(job[3] or b"")))
-                    outcomes.append(Grades("accuracy", False, score, score))
+                    score = float(len(job[3].submission or b""))
+                    outcomes.append(Verdict("accuracy", False, True, score, "", score))
             return outcomes
 
     monkeypatch.setattr(grading.anyio.to_process, "run_sync", run_sync)
@@ -48,8 +52,8 @@ async def test_grades_asked_together_share_round_trips_and_each_gets_its_own(wor
     results: dict[int, float] = {}
 
     async def ask(i: int) -> None:
-        grades = await grader.grade(None, REQUEST, "/tasks", b"x" * i)
-        results[i] = grades.validation.score
+        verdict = await grader.grade(None, REQUEST, "/tasks", node(b"x" * i))
+        results[i] = verdict.score
 
     async with anyio.create_task_group() as tg:
         for i in range(1, 41):
@@ -65,7 +69,7 @@ async def test_a_failing_grade_fails_only_its_caller(worker):
 
     async def ask(submission: bytes) -> None:
         try:
-            outcomes[submission] = (await grader.grade(None, REQUEST, "/tasks", submission)).validation.score
+            outcomes[submission] = (await grader.grade(None, REQUEST, "/tasks", node(submission))).score
         except ValueError as exc:
             outcomes[submission] = str(exc)
 
@@ -79,10 +83,10 @@ async def test_a_cancelled_caller_takes_its_submission_back(worker):
     worker.pause = 0.2
     grader = Grader(processes=1)
     async with anyio.create_task_group() as tg:
-        tg.start_soon(grader.grade, None, REQUEST, "/tasks", b"first")
+        tg.start_soon(grader.grade, None, REQUEST, "/tasks", node(b"first"))
         await anyio.sleep(0.01)  # the first is in flight; the next waits
         with anyio.move_on_after(worker.pause / 4):
-            await grader.grade(None, REQUEST, "/tasks", b"cancelled")
-        tg.start_soon(grader.grade, None, REQUEST, "/tasks", b"later")
+            await grader.grade(None, REQUEST, "/tasks", node(b"cancelled"))
+        tg.start_soon(grader.grade, None, REQUEST, "/tasks", node(b"later"))
     graded = [s for batch in worker for s in batch]
     assert b"cancelled" not in graded and graded == [b"first", b"later"]

@@ -78,7 +78,8 @@ def test_concurrent_preparations_of_one_task_agree(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(8) as pool:
-        tasks = list(pool.map(lambda _: prepare_bundled(BundledTask(name="wine"), seed=4, tasks_root=tmp_path), range(8)))
+        opened = pool.map(lambda _: prepare_bundled(BundledTask(name="wine"), seed=4, tasks_root=tmp_path), range(8))
+        tasks = list(opened)
     answers = {(t.root / "private" / "answers.csv").read_text() for t in tasks}
     assert len(answers) == 1
     assert [p.name for p in (tmp_path / "wine").iterdir()] == [tasks[0].root.name]

@@ -42,7 +42,7 @@ async def test_a_rejection_is_recorded_once_even_if_redelivered():
     log, index = InMemoryEventLog(), InMemoryRunIndex()
     bad = b'{"run_id": "oops", "task": {"kind": "bundled", "name": "wine"}, "seed": -1}'
     assert await accept(log, index, bad, 3) == ("oops", False)
-    assert await accept(log, index, bad, 3) == ("req-3", False)
+    assert await accept(log, index, bad, 3) == ("oops", False), "a redelivery names the rejected run"
     [rejection] = await log.read("oops")
     assert rejection.field == "$.seed" and rejection.excerpt.startswith('{"run_id": "oops"')
     assert await log.read("req-3") == []

@@ -6,13 +6,13 @@ import anyio
 import pytest
 
 from airad.agents.knowledge_prompt import TOP_K, select_atoms
-from airad.daemon.run_knowledge import distil, run_knowledge
-from airad.daemon.runner import drive_run
+from airad.daemon.run_knowledge import distill_run, run_knowledge
 from airad.daemon.run_services import RunServices, RunWriter
+from airad.daemon.runner import drive_run
 from airad.events.fold import fold
+from airad.events.in_memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
 from airad.events.knowledge_fold import fold_knowledge
 from airad.events.knowledge_log import InMemoryKnowledgeLog
-from airad.events.in_memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
 from airad.offline.coder import answer
 from airad.schemas.events import RunFinished, RunKnowledge, RunSubmitted
 from airad.schemas.knowledge_events import Atom, Evidence, KnowledgeDistilled, atom_ref, decode_atoms
@@ -42,8 +42,8 @@ async def test_a_runs_findings_are_distilled_once_with_the_models_atoms(tmp_path
     llm = ScriptedLLM(offline)
     services = _services(tmp_path, llm)
     state = fold(_run().events)
-    await distil(services, state)
-    await distil(services, state)
+    await distill_run(services, state)
+    await distill_run(services, state)
     [event] = await _distilled(services)
     assert event.run_id == "r1" and event.seq == 1 and event.problem == "" and event.model == "airad-offline/coder"
     assert {a.atom_id for a in event.atoms} >= {"family.lightgbm", "family.knn"}
@@ -72,7 +72,7 @@ async def test_a_finished_run_counts_what_distilling_it_cost(tmp_path):
 ])
 async def test_a_model_that_fails_or_answers_nonsense_leaves_the_evidence_only_atoms(tmp_path, reply, problem):
     services = _services(tmp_path, ScriptedLLM([reply]))
-    await distil(services, fold(_run().events))
+    await distill_run(services, fold(_run().events))
     [event] = await _distilled(services)
     assert event.problem.startswith(problem)
     assert event.atoms and all(a.source == "evidence" for a in event.atoms)
@@ -82,9 +82,9 @@ async def test_a_model_that_fails_or_answers_nonsense_leaves_the_evidence_only_a
 async def test_a_run_without_a_domain_or_without_findings_distils_nothing(tmp_path):
     llm = ScriptedLLM(offline)
     services = _services(tmp_path, llm)
-    await distil(services, fold(_run(domain=None).events))
+    await distill_run(services, fold(_run(domain=None).events))
     empty = fold(_run().events[:1])
-    await distil(services, empty)
+    await distill_run(services, empty)
     assert await services.knowledge.domains() == [] and llm.prompts == []
 
 
@@ -95,7 +95,7 @@ class _BrokenKnowledge(InMemoryKnowledgeLog):
 
 async def test_a_failing_knowledge_log_never_fails_the_run(tmp_path):
     services = _services(tmp_path, ScriptedLLM(offline), knowledge=_BrokenKnowledge())
-    await distil(services, fold(_run().events))
+    await distill_run(services, fold(_run().events))
 
 
 class _Racing(InMemoryKnowledgeLog):
@@ -120,7 +120,7 @@ def _atom(atom_id: str, effect: str = "helped", confidence: float = 0.5, run_id:
 async def test_a_conflicting_append_is_retried_against_the_newer_knowledge(tmp_path):
     other = KnowledgeDistilled(domain="bc", seq=1, at=1.0, run_id="r0", atoms=(_atom("family.lightgbm", confidence=0.4),))
     services = _services(tmp_path, ScriptedLLM(offline), knowledge=_Racing(other))
-    await distil(services, fold(_run().events))
+    await distill_run(services, fold(_run().events))
     first, mine = await _distilled(services)
     assert first.run_id == "r0" and mine.run_id == "r1" and mine.seq == 2
     lgbm = next(a for a in mine.atoms if a.atom_id == "family.lightgbm")
@@ -169,7 +169,7 @@ class _Hanging:
 
 
 async def _finished_nodes(services) -> None:
-    """The run's nodes are all done and its budget is spent: the next drive distils and finishes it."""
+    """The run's nodes are all done and its budget is spent: the next drive distills and finishes it."""
     for event in _run(budget=Budget(max_nodes=7)).events:
         await services.log.append(event)
 

@@ -3,7 +3,13 @@
 import msgspec
 import pytest
 
-from airad.tasks.medals import GradingReport, grading_report, medal_ranks, read_leaderboard, thresholds_from_scores
+from airad.tasks.grading.medals import (
+    GradingReport,
+    grading_report,
+    medal_ranks,
+    read_leaderboard,
+    thresholds_from_scores,
+)
 
 
 def descending(n: int) -> list[float]:

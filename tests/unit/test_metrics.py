@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 from airad.tasks.metrics import METRICS
@@ -19,7 +20,8 @@ def binary_case(draw):
     if len(set(truth.tolist())) < 2:
         truth[0], truth[-1] = 0, 1
     # few distinct scores, so ties are common
-    scores = np.array(draw(st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.5001, 0.9, 1.0, 3.5, -2.0]), min_size=n, max_size=n)))
+    few = [0.0, 0.1, 0.25, 0.5, 0.5001, 0.9, 1.0, 3.5, -2.0]
+    scores = np.array(draw(st.lists(st.sampled_from(few), min_size=n, max_size=n)))
     labels = draw(st.sampled_from([(0, 1), (-1, 1), (3, 7), ("no", "yes"), ("b", "a")]))
     return np.array(labels, dtype=object if isinstance(labels[0], str) else None)[truth], scores
 
@@ -36,11 +38,13 @@ def test_roc_auc_matches_scikit_learn_with_ties_and_any_two_labels(case):
 def test_accuracy_matches_scikit_learn(data):
     n = data.draw(ROWS)
     classes = data.draw(st.sampled_from([[0, 1, 2], ["setosa", "virginica"], [1, 5]]))
-    truth = np.array(data.draw(st.lists(st.sampled_from(classes), min_size=n, max_size=n)), dtype=object if isinstance(classes[0], str) else None)
+    dtype = object if isinstance(classes[0], str) else None
+    truth = np.array(data.draw(st.lists(st.sampled_from(classes), min_size=n, max_size=n)), dtype=dtype)
     predicted = np.array(data.draw(st.lists(st.sampled_from(classes), min_size=n, max_size=n)), dtype=truth.dtype)
-    assert METRICS["accuracy"](truth, predicted) == pytest.approx(skm.accuracy_score(truth, predicted), abs=1e-12)
+    expected = skm.accuracy_score(truth, predicted)
+    assert METRICS["accuracy"](truth, predicted) == pytest.approx(expected, abs=1e-12)
     if truth.dtype != object:
-        assert METRICS["accuracy"](truth, predicted.astype(float)) == pytest.approx(skm.accuracy_score(truth, predicted), abs=1e-12)
+        assert METRICS["accuracy"](truth, predicted.astype(float)) == pytest.approx(expected, abs=1e-12)
 
 
 @settings(max_examples=200, deadline=None)
@@ -50,8 +54,9 @@ def test_rmse_and_mae_match_scikit_learn(data):
     floats = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
     truth = np.array(data.draw(st.lists(floats, min_size=n, max_size=n)))
     predicted = np.array(data.draw(st.lists(floats, min_size=n, max_size=n)))
-    assert METRICS["rmse"](truth, predicted) == pytest.approx(np.sqrt(skm.mean_squared_error(truth, predicted)), rel=1e-9, abs=1e-9)
-    assert METRICS["mae"](truth, predicted) == pytest.approx(skm.mean_absolute_error(truth, predicted), rel=1e-9, abs=1e-9)
+    rmse, mae = np.sqrt(skm.mean_squared_error(truth, predicted)), skm.mean_absolute_error(truth, predicted)
+    assert METRICS["rmse"](truth, predicted) == pytest.approx(rmse, rel=1e-9, abs=1e-9)
+    assert METRICS["mae"](truth, predicted) == pytest.approx(mae, rel=1e-9, abs=1e-9)
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ def test_every_competition_gets_a_row_saying_ready_or_why_not(data_root, tmp_pat
 def airad(*args: str) -> subprocess.CompletedProcess:
     """The real command, in its own process (in-process, its logging setup would outlive the test)."""
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    return subprocess.run([sys.executable, "-m", "airad.cli.main", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "airad.cli", *args], env=env, capture_output=True, text=True,
                           timeout=120, stdin=subprocess.DEVNULL)
 
 

@@ -94,7 +94,7 @@ def test_problems_name_the_field_and_the_reason(playground, tmp_path):
 
 
 def test_the_leaderboard_gives_the_medal_thresholds(playground, tmp_path):
-    from airad.tasks.medals import grading_report
+    from airad.tasks.grading.medals import grading_report
 
     task = prepare_mlebench(spec(playground), seed=0, tasks_root=tmp_path / "tasks")
     thresholds = task.medal_thresholds

@@ -6,9 +6,9 @@ import pytest
 
 import airad.daemon.opened_tasks as opened_tasks
 from airad.daemon.opened_tasks import OpenedTasks
+from airad.schemas.errors import FieldError
 from airad.schemas.request import BundledTask, CsvTask
 from airad.tasks.table import data_overview
-from airad.tasks.registry import TaskError
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ async def test_a_task_that_cannot_be_opened_fails_every_run_that_asks(tmp_path):
     tasks = OpenedTasks()
     spec = CsvTask(train=str(tmp_path / "missing.csv"), target="y", metric="rmse")
     for _ in range(2):
-        with pytest.raises(TaskError):
+        with pytest.raises(FieldError):
             await tasks.open(spec, 0, tmp_path)
     assert tasks._locks == {}
 

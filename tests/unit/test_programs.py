@@ -8,7 +8,8 @@ import pytest
 from airad.agents.analysis import build_analyze_prompt
 from airad.agents.operators import TaskBrief, build_prompt
 from airad.agents.policy_view import NodeView, PolicyView
-from airad.daemon.validation import RequestError, parse_request
+from airad.daemon.validation import parse_request
+from airad.schemas.errors import FieldError
 from airad.schemas.request import MAX_PROGRAM_CHARS
 
 BRIEF = TaskBrief("# Wine\n\nPredict the cultivar. Evaluated on accuracy.", "- train.csv: 100 rows; columns: id (int64), target (int64)")
@@ -66,7 +67,7 @@ def test_a_task_brief_may_replace_the_response_format():
 
 def test_program_is_bounded_and_the_rejection_names_it():
     assert parse_request(json.dumps({**BUNDLED, "program": "x" * MAX_PROGRAM_CHARS})).program == "x" * MAX_PROGRAM_CHARS
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(FieldError) as caught:
         parse_request(json.dumps({**BUNDLED, "program": "x" * (MAX_PROGRAM_CHARS + 1)}))
     assert caught.value.field == "$.program" and str(MAX_PROGRAM_CHARS) in caught.value.reason
 
@@ -96,19 +97,19 @@ def test_a_request_file_names_its_program_and_script_beside_it(tmp_path):
 def test_file_references_that_cannot_be_inlined_are_rejected_by_field(tmp_path, extra, field, reason):
     (tmp_path / "PROGRAM.md").write_text("# Goal\n")
     (tmp_path / "big.md").write_text("x" * (MAX_PROGRAM_CHARS + 1))
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(FieldError) as caught:
         parse_request(json.dumps({**BUNDLED, **extra}), base_dir=tmp_path)
     assert caught.value.field == field and reason in caught.value.reason
 
 
 def test_a_published_request_cannot_name_files():
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(FieldError) as caught:
         parse_request(json.dumps({**BUNDLED, "program_file": "PROGRAM.md"}))
     assert caught.value.field == "$.program_file"
 
 
 def test_baseline_must_be_a_script():
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(FieldError) as caught:
         parse_request(json.dumps({**BUNDLED, "baseline": ""}))
     assert caught.value.field == "$.baseline"
 

@@ -6,13 +6,13 @@ import time
 import anyio
 import pytest
 
-from airad.daemon.runner import budget_exhausted, drive_run
 from airad.daemon.run_services import RunServices
+from airad.daemon.runner import budget_exhausted, drive_run
 from airad.events.fold import fold
 from airad.events.in_memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
+from airad.executors.base import JobResult
 from airad.schemas.events import NodeDispatched, NodeGenerated, NodeSelected, RunStarted, RunSubmitted
 from airad.schemas.request import Budget, BundledTask, GreedyPolicy, RunRequest
-from airad.executors.base import JobResult
 from airad.tasks.registry import open_task
 from tests.fakes import InlineExecutor, ScriptedLLM
 
@@ -212,10 +212,10 @@ async def test_an_oom_or_a_killed_job_is_recorded_on_its_node(tmp_path, outcome,
 
 async def test_a_task_that_cannot_be_prepared_ends_the_run_with_the_reason(tmp_path, monkeypatch):
     from airad.daemon import opened_tasks
-    from airad.tasks.registry import TaskError
+    from airad.schemas.errors import FieldError
 
     def broken(spec, seed, root):
-        raise TaskError("$.task.train", "cannot read /data/gone.csv")
+        raise FieldError("$.task.train", "cannot read /data/gone.csv")
 
     monkeypatch.setattr(opened_tasks, "open_task", broken)
     services = _services(tmp_path, ScriptedLLM(lambda prompt: GOOD))

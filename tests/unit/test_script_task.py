@@ -4,10 +4,11 @@ import json
 
 import pytest
 
-from airad.daemon.validation import RequestError, parse_request
+from airad.daemon.validation import parse_request
+from airad.schemas.errors import FieldError
 from airad.schemas.request import ScriptTask
-from airad.tasks.metric_file import read_metric
-from airad.tasks.registry import TaskError, open_task, task_problem
+from airad.tasks.grading.metric_file import read_metric
+from airad.tasks.registry import open_task, task_problem
 from airad.tasks.script import ScriptProject
 
 
@@ -93,13 +94,13 @@ def test_a_script_task_opens_on_its_directory(tmp_path):
 def test_task_problems_name_the_field(tmp_path, fields, field, reason):
     spec = ScriptTask(**{"dir": str(tmp_path), **fields})
     assert task_problem(spec)[0] == field and reason in task_problem(spec)[1]
-    with pytest.raises(TaskError):
+    with pytest.raises(FieldError):
         open_task(spec, 0, tmp_path)
 
 
 @pytest.mark.parametrize("metric_file", ["../metrics.json", "/tmp/metrics.json", ".hidden", "a//b", ""])
 def test_the_metric_file_stays_inside_the_work_dir(tmp_path, metric_file):
     raw = json.dumps({"task": {"kind": "script", "dir": str(tmp_path), "metric_file": metric_file}})
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(FieldError) as caught:
         parse_request(raw)
     assert caught.value.field == "$.task.metric_file"

@@ -8,13 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from airad.daemon.validation import RequestError, parse_request
+from airad.daemon.validation import parse_request
+from airad.schemas.errors import FieldError
 from airad.schemas.request import ContractTask, CsvTask
 from airad.tasks import split_secret
 from airad.tasks.contract import contract_task_problem, freeze
-from airad.tasks.table import split_sizes
-from airad.tasks.registry import TaskError, open_task, task_problem
 from airad.tasks.csv_task import csv_task_problem
+from airad.tasks.registry import open_task, task_problem
+from airad.tasks.table import split_sizes
 
 
 def shop_table(n: int = 120, seed: int = 0) -> pd.DataFrame:
@@ -180,14 +181,14 @@ def test_bad_csv_specs_name_the_field_and_the_reason(tmp_path, make, field, reas
     problem = csv_task_problem(spec)
     assert problem is not None and problem[0] == field and reason in problem[1], problem
     assert task_problem(spec) == problem
-    with pytest.raises(TaskError) as caught:
+    with pytest.raises(FieldError) as caught:
         open_task(spec, 0, tmp_path / "tasks")
     assert caught.value.field == field
 
 
 def test_a_request_naming_a_bad_csv_is_rejected_at_parse_time(tmp_path):
     request = f'[task]\nkind = "csv"\ntrain = "{tmp_path / "nope.csv"}"\ntarget = "y"\nmetric = "rmse"\n'
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(FieldError) as caught:
         parse_request(request, toml=True)
     assert caught.value.field == "$.task.train" and "cannot read" in caught.value.reason
 
@@ -245,7 +246,7 @@ def test_an_edited_contract_file_is_rejected_naming_the_sha(contract_file):
     found = hashlib.sha256(contract_file.read_bytes()).hexdigest()
     assert field == "$.task.sha256"
     assert f"{spec.path} changed since it was frozen: expected {spec.sha256}, found {found}" in reason
-    with pytest.raises(TaskError, match="changed since it was frozen"):
+    with pytest.raises(FieldError, match="changed since it was frozen"):
         open_task(spec, 0, contract_file.parent / "tasks")
 
 
@@ -316,6 +317,6 @@ def test_a_contract_with_a_train_test_pair_and_no_test_labels(contract_file):
 
 def test_a_load_data_problem_fails_the_preparation_naming_the_file(contract_file):
     contract_file.write_text(CONTRACT.replace('TARGET = "price"', 'TARGET = "cost"'))
-    with pytest.raises(TaskError) as caught:
+    with pytest.raises(FieldError) as caught:
         open_task(_frozen(contract_file), seed=0, tasks_root=contract_file.parent / "tasks")
     assert caught.value.field == "$.task.path" and "has no column 'cost'" in caught.value.reason

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from airad.daemon.validation import RequestError, parse_request
+from airad.daemon.validation import parse_request
+from airad.schemas.errors import FieldError
 
 GOOD = {"task": {"kind": "bundled", "name": "wine"}}
 
@@ -29,7 +30,7 @@ MALFORMED = [
 @pytest.mark.parametrize("payload, field, reason", MALFORMED)
 def test_malformed_requests_name_field_and_reason(payload, field, reason):
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(FieldError) as info:
         parse_request(raw)
     assert info.value.field == field
     assert reason in info.value.reason
@@ -43,14 +44,14 @@ def test_good_request_gets_defaults():
 def test_toml_request(tmp_path):
     text = '[task]\nkind = "bundled"\nname = "diabetes"\n[budget]\nmax_nodes = 4\n'
     assert parse_request(text.encode(), toml=True).budget.max_nodes == 4
-    with pytest.raises(RequestError, match="not valid TOML"):
+    with pytest.raises(FieldError, match="not valid TOML"):
         parse_request(b"[task\n", toml=True)
 
 
 def test_an_executor_the_daemon_lacks_is_rejected_naming_the_ones_it_has():
     raw = json.dumps({**GOOD, "executor": {"kind": "slurm", "partition": "gpu"}}).encode()
     assert parse_request(raw, executors=["local", "slurm"]).executor.partition == "gpu"
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(FieldError) as info:
         parse_request(raw, executors=["local", "container"])
     assert info.value.field == "$.executor.kind"
     assert "no 'slurm' executor configured (it has: container, local)" in info.value.reason

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from airad.schemas.request import MleBenchTask
+from airad.tasks.competition_views import Source, ViewError, plan_view
 from airad.tasks.competitions import competition
 from airad.tasks.mlebench import PreparedCompetition, mlebench_task_problem, prepare_mlebench
-from airad.tasks.competition_views import Source, ViewError, plan_view
 
 COMPETITION = "mlsp-2013-birds"
 RECORDINGS = 40
@@ -28,7 +28,9 @@ def prepared_birds(root: Path) -> dict[int, list[int]]:
         "filtered_spectrograms", "segmentation_examples", "spectrograms", "supervised_segmentation"
     ))):
         folder.mkdir(parents=True)
-    species = {r: sorted(rng.choice(SPECIES, size=rng.integers(0, 4), replace=False).tolist()) for r in range(RECORDINGS)}
+    species = {
+        r: sorted(rng.choice(SPECIES, size=rng.integers(0, 4), replace=False).tolist()) for r in range(RECORDINGS)
+    }
     species[1] = [3, 11]  # at least one test recording has species, and every recording some feature
     test = set(range(1, RECORDINGS, 5))
     names = {r: f"PC{r % 13 + 1}_2009{r % 12 + 1:02d}06_0500{r:02d}_0010" for r in range(RECORDINGS)}
@@ -59,8 +61,10 @@ def prepared_birds(root: Path) -> dict[int, list[int]]:
     (supplemental / "histogram_of_segments.txt").write_text(
         header + "".join(f"{r},{0.5:.6f},{0.25:.6f},{0.25:.6f}\n" for r in range(RECORDINGS))
     )
-    (supplemental / "segment_features.txt").write_text(header + "".join(f"{r},0,0.9,0.{r}\n" for r in range(RECORDINGS)))
-    (supplemental / "segment_rectangles.txt").write_text(header + "".join(f"{r},0,1,2,3,4\n" for r in range(RECORDINGS)))
+    features = "".join(f"{r},0,0.9,0.{r}\n" for r in range(RECORDINGS))
+    (supplemental / "segment_features.txt").write_text(header + features)
+    rectangles = "".join(f"{r},0,1,2,3,4\n" for r in range(RECORDINGS))
+    (supplemental / "segment_rectangles.txt").write_text(header + rectangles)
 
     ordered_test = sorted(test)
     pd.DataFrame({"Id": [r * 100 + s for r in ordered_test for s in range(SPECIES)], "Probability": 0}).to_csv(
@@ -100,7 +104,7 @@ def held_recordings(view: Path) -> list[int]:
 
 def folds_of(view: Path) -> dict[int, int]:
     frame = pd.read_csv(view / "public" / "essential_data" / "CVfolds_2.txt")
-    return dict(zip(frame["rec_id"], frame["fold"]))
+    return dict(zip(frame["rec_id"], frame["fold"], strict=True))
 
 
 @pytest.fixture
@@ -143,7 +147,7 @@ def test_validation_answers_are_the_held_recordings_species(birds, tmp_path):
     answers = answers_of(view)
     validation = answers[answers["split"] == "validation"]
     assert len(validation) == 8 * SPECIES
-    for rec_id, probability in zip(validation["Id"], validation["Probability"]):
+    for rec_id, probability in zip(validation["Id"], validation["Probability"], strict=True):
         assert probability == int(rec_id % 100 in species[rec_id // 100])
     test = answers[answers["split"] == "test"].drop(columns="split")
     pd.testing.assert_frame_equal(test.reset_index(drop=True), pd.read_csv(root / "private" / "answers.csv"))

@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 
 from airad.schemas.request import MleBenchTask
-from airad.tasks.competitions import competition
-from airad.tasks.mlebench import PreparedCompetition, prepare_mlebench
 from airad.tasks.competition_views import Source, ViewError, plan_view
 from airad.tasks.competition_views.pixels import pixel_answers
+from airad.tasks.competitions import competition
+from airad.tasks.mlebench import PreparedCompetition, prepare_mlebench
 
 COMPETITION = "denoising-dirty-documents"
 TRAIN_NAMES = [2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 23]

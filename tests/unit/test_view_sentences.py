@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from airad.schemas.request import MleBenchTask
+from airad.tasks.competition_views import Source, ViewError, plan_view
 from airad.tasks.competitions import competition
 from airad.tasks.mlebench import mlebench_task_problem, prepare_mlebench
-from airad.tasks.competition_views import Source, ViewError, plan_view
 
 ENGLISH = "text-normalization-challenge-english-language"
 RUSSIAN = "text-normalization-challenge-russian-language"
@@ -87,7 +87,8 @@ def held_sentences(view: Path) -> dict[int, int]:
     """New test sentence id -> original training sentence id, read from the test file's marker token."""
     test = verbatim(view / "public" / "en_test_2.csv.zip")
     markers = test[test["before"].str.fullmatch(r"X\d+Y")]
-    return {int(s): int(b[1:-1]) for s, b in zip(markers["sentence_id"], markers["before"]) if int(s) >= TEST_SENTENCES}
+    pairs = zip(markers["sentence_id"], markers["before"], strict=True)
+    return {int(s): int(b[1:-1]) for s, b in pairs if int(s) >= TEST_SENTENCES}
 
 
 def test_held_sentences_move_to_the_test_file_under_new_ids_without_their_labels(tmp_path):

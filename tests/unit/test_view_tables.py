@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from airad.schemas.request import MleBenchTask
-from airad.tasks.mlebench import mlebench_task_problem, prepare_mlebench
 from airad.tasks.competition_views import ViewError
+from airad.tasks.mlebench import mlebench_task_problem, prepare_mlebench
 
 SPOOKY = ("EAP", "HPL", "MWS")
 
@@ -118,8 +118,9 @@ def pizza(root, n=40):
     """random-acts-of-pizza: train.json / test.json records (+ their zips), sampleSubmission.csv."""
     public, private = _dirs(root)
     records = [
-        {"request_id": f"t3_{i:04x}", "request_text_edit_aware": f"please {i}", "requester_subreddits_at_request": ["a", "b"],
-         "requester_received_pizza": bool(i % 3 == 0), "number_of_upvotes_of_request_at_retrieval": i}
+        {"request_id": f"t3_{i:04x}", "request_text_edit_aware": f"please {i}",
+         "requester_subreddits_at_request": ["a", "b"], "requester_received_pizza": bool(i % 3 == 0),
+         "number_of_upvotes_of_request_at_retrieval": i}
         for i in range(n + 10)
     ]
     test_fields = ("request_id", "request_text_edit_aware", "requester_subreddits_at_request")
@@ -163,7 +164,8 @@ def insults(root):
     train = pd.DataFrame({"Insult": [i % 2 for i in range(30)], "Date": "20120618192155Z", "Comment": comments})
     train.loc[5, "Insult"] = train.loc[4, "Insult"]
     train.to_csv(public / "train.csv", index=False)
-    test = pd.DataFrame({"Insult": [0, 1, 0, 1], "Date": "", "Comment": ['"test 0"', '"test 1"', '"test 1"', '"test 3"'], "Usage": "PrivateTest"})
+    comments = ['"test 0"', '"test 1"', '"test 1"', '"test 3"']
+    test = pd.DataFrame({"Insult": [0, 1, 0, 1], "Date": "", "Comment": comments, "Usage": "PrivateTest"})
     test.to_csv(private / "test.csv", index=False)
     test[["Date", "Comment"]].to_csv(public / "test.csv", index=False)
     test[["Insult", "Date", "Comment"]].assign(Insult=0).to_csv(public / "sample_submission_null.csv", index=False)
@@ -191,7 +193,8 @@ def test_a_text_the_answers_repeat_may_repeat_in_the_submission_and_no_other(tmp
     answers = pd.read_csv(task.root / "private" / "answers.csv")
     perfect = answers[["Insult", "Date", "Comment"]].astype({"Insult": float})
     grades = task.grade(perfect.to_csv(index=False).encode())
-    assert grades.test.valid and grades.test.score == pytest.approx(1.0) and grades.validation.score == pytest.approx(1.0)
+    assert grades.test.valid and grades.test.score == pytest.approx(1.0)
+    assert grades.validation.score == pytest.approx(1.0)
     twice = perfect.copy()
     twice.loc[twice["Comment"] != '"test 1"', "Comment"] = perfect["Comment"].iloc[0]
     rejected = task.grade(twice.to_csv(index=False).encode())
@@ -202,14 +205,16 @@ def nomad(root, n=30, m=8):
     """nomad2018: train and test ids both count from 1; geometry in train/<id>/ and test/<id>/."""
     public, private = _dirs(root)
     frame = pd.DataFrame({"id": range(1, n + m + 1), "x": np.arange(n + m) * 0.1,
-                          "formation_energy_ev_natom": np.arange(n + m) * 0.01 + 0.1, "bandgap_energy_ev": np.arange(n + m) * 0.02 + 1})
+                          "formation_energy_ev_natom": np.arange(n + m) * 0.01 + 0.1,
+                          "bandgap_energy_ev": np.arange(n + m) * 0.02 + 1})
     train = frame.iloc[:n].copy()
     test = frame.iloc[n:].copy()
     test["id"] = range(1, m + 1)
     train.to_csv(public / "train.csv", index=False)
     test.drop(columns=["formation_energy_ev_natom", "bandgap_energy_ev"]).to_csv(public / "test.csv", index=False)
     test.to_csv(private / "test.csv", index=False)
-    test[["id"]].assign(formation_energy_ev_natom=0.18, bandgap_energy_ev=1.9).to_csv(public / "sample_submission.csv", index=False)
+    sample = test[["id"]].assign(formation_energy_ev_natom=0.18, bandgap_energy_ev=1.9)
+    sample.to_csv(public / "sample_submission.csv", index=False)
     for side, ids, offset in (("train", train["id"], 0), ("test", test["id"], 1000)):
         for i in ids:
             (public / side / str(i)).mkdir(parents=True)
@@ -247,7 +252,8 @@ def siim(root, n=20, m=6):
     target = [int(i % 4 == 0) for i in range(n + m)]
     train = pd.DataFrame({"image_name": names[:n], "patient_id": "IP_1", "sex": "male", "target": target[:n]})
     train.to_csv(public / "train.csv", index=False)
-    pd.DataFrame({"image_name": names[n:], "patient_id": "IP_2", "sex": "female"}).to_csv(public / "test.csv", index=False)
+    test = pd.DataFrame({"image_name": names[n:], "patient_id": "IP_2", "sex": "female"})
+    test.to_csv(public / "test.csv", index=False)
     pd.DataFrame({"image_name": names[:n], "lesion": "nevus"}).to_csv(public / "lesions.csv", index=False)
     pd.DataFrame({"image_name": names[n:], "target": target[n:]}).to_csv(private / "test.csv", index=False)
     pd.DataFrame({"image_name": names[n:], "target": 0}).to_csv(public / "sample_submission.csv", index=False)
@@ -266,7 +272,7 @@ def test_nested_image_folders_follow_and_label_bearing_files_are_left_out(tmp_pa
     task = _prepare(root, "siim-isic-melanoma-classification", tmp_path)
     held = set(_answers(task, "validation")["image_name"])
     assert len(held) == 5
-    for folder, ext in (("test", "dcm"), ("jpeg/test", "jpg")):
+    for folder in ("test", "jpeg/test"):
         assert held <= {p.stem for p in (task.public_dir / folder).iterdir()}
         assert len(list((task.public_dir / folder).iterdir())) == 11
     for folder in ("train", "jpeg/train"):
@@ -288,13 +294,15 @@ def test_no_public_file_reveals_a_held_label(tmp_path):
 
 def test_the_split_follows_the_seed(tmp_path):
     root = spooky(tmp_path / "spooky")
-    held = lambda seed: set(_answers(_prepare(root, "spooky-author-identification", tmp_path, seed=seed), "validation")["id"])  # noqa: E731
+    def held(seed):
+        return set(_answers(_prepare(root, "spooky-author-identification", tmp_path, seed=seed), "validation")["id"])
     assert held(1) == held(1) and held(1) != held(2)
 
 
 def test_a_table_without_the_labels_is_named_in_the_reason(tmp_path):
     root = spooky(tmp_path / "spooky")
-    pd.read_csv(root / "public" / "train.csv").drop(columns=["author"]).to_csv(root / "public" / "train.csv", index=False)
+    train = pd.read_csv(root / "public" / "train.csv").drop(columns=["author"])
+    train.to_csv(root / "public" / "train.csv", index=False)
     field, reason = mlebench_task_problem(MleBenchTask(competition="spooky-author-identification", data_dir=str(root)))
     assert field == "$.task.competition" and "'author'" in reason and "another format" in reason
     with pytest.raises(ViewError):

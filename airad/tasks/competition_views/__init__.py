@@ -6,22 +6,23 @@ own, named here by competition id and imported only when used.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
-from typing import Callable
 
-from airad.tasks.competitions.spec import Competition
 from airad.tasks.competition_views.base import Held, Source, Split, ViewError, ViewFacts, find_sample, write_view
+from airad.tasks.competitions.spec import Competition
 
 __all__ = ["Held", "Source", "Split", "ViewError", "ViewFacts", "find_sample", "plan_view", "write_view"]
 
 SplitFactory = Callable[[Competition, Source], Split]
 
+SENTENCES = ("airad.tasks.competition_views.sentences", "text_normalization_split")
 LAYOUTS: dict[str, tuple[str, str]] = {
     "denoising-dirty-documents": ("airad.tasks.competition_views.pixels", "denoising_split"),
     "dogs-vs-cats-redux-kernels-edition": ("airad.tasks.competition_views.file_labels", "dogs_vs_cats_split"),
     "the-icml-2013-whale-challenge-right-whale-redux": ("airad.tasks.competition_views.file_labels", "whale_split"),
-    "text-normalization-challenge-english-language": ("airad.tasks.competition_views.sentences", "text_normalization_split"),
-    "text-normalization-challenge-russian-language": ("airad.tasks.competition_views.sentences", "text_normalization_split"),
+    "text-normalization-challenge-english-language": SENTENCES,
+    "text-normalization-challenge-russian-language": SENTENCES,
     "mlsp-2013-birds": ("airad.tasks.competition_views.birds", "birds_split"),
 }
 TABLES = ("airad.tasks.competition_views.tables", "table_split")

@@ -14,9 +14,10 @@ import os
 import secrets
 import shutil
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -82,7 +83,7 @@ class ViewFacts:
     left_out: tuple[str, ...] = field(default=())
 
     @classmethod
-    def read(cls, root: Path) -> "ViewFacts":
+    def read(cls, root: Path) -> ViewFacts:
         path = root / "private" / VIEW_FACTS
         if not path.exists():
             return cls(sample="sample_submission.csv")
@@ -95,8 +96,11 @@ def find_sample(public: Path) -> str | None:
     if (public / "sample_submission.csv").is_file():
         return "sample_submission.csv"
     names = sorted(
-        p.name for p in public.iterdir()
-        if p.is_file() and "samplesubmission" in p.name.lower().replace("_", "") and p.name.endswith((".csv", ".csv.zip"))
+        p.name
+        for p in public.iterdir()
+        if p.is_file()
+        and "samplesubmission" in p.name.lower().replace("_", "")
+        and p.name.endswith((".csv", ".csv.zip"))
     )
     return names[0] if len(names) == 1 else None
 
@@ -156,7 +160,8 @@ def _shadowed_archives(public: Path, skipped: set[str]) -> set[str]:
     `train/` or `train.json`): left as they are they would still hold the held-out examples."""
     stems = {_stem(path.split("/")[0]) for path in skipped}
     return {
-        p.name for p in public.iterdir()
+        p.name
+        for p in public.iterdir()
         if p.name.endswith(".zip") and p.name not in skipped and _stem(p.name[: -len(".zip")]) in stems
     }
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from airad.tasks.competitions.spec import Competition
 from airad.tasks.competition_views.base import Held, Source, ViewError
+from airad.tasks.competitions.spec import Competition
 
 FOLDS = "essential_data/CVfolds_2.txt"
 LABELS = "essential_data/rec_labels_test_hidden.txt"
@@ -56,9 +56,9 @@ class BirdsSplit:
 
         ids, present = [], []
         for rec_id in sorted(held_ids):
-            species = {int(s) for s in self.labels[rec_id]}
+            heard = {int(s) for s in self.labels[rec_id]}
             ids += [rec_id * 100 + s for s in range(SPECIES)]
-            present += [int(s in species) for s in range(SPECIES)]
+            present += [int(s in heard) for s in range(SPECIES)]
         answers = pd.DataFrame({self.id_column: ids, self.target_column: present})
         return Held(answers=answers, sample=answers.assign(**{self.target_column: 0}))
 

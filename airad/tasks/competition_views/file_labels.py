@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 
-from airad.tasks.competitions.spec import Competition
 from airad.tasks.competition_views.base import Held, Source, ViewError, copy_member, link_file, link_tree
+from airad.tasks.competitions.spec import Competition
 
 CAT_OR_DOG = re.compile(r"(cat|dog)\.\d+\.jpg")
 NUMBERED_JPG = re.compile(r"(\d+)\.jpg")
@@ -24,11 +24,20 @@ WHALE_TRAIN = re.compile(r"(.+_)TRAIN\d+_([01])\.aif")
 WHALE_TEST = re.compile(r".+_Test(\d+)\.aif")
 
 
-def to_test_names(held: list[str], rng: np.random.Generator, first: int,
-                  test_name: Callable[[str, int], str]) -> list[tuple[str, str]]:
+def to_test_names(
+    held: list[str], rng: np.random.Generator, first: int, test_name: Callable[[str, int], str]
+) -> list[tuple[str, str]]:
     """Each held file paired with its new test name, numbered from `first` in a seed-drawn order; the
     pairs come in the order of their new numbers."""
     return [(held[i], test_name(held[i], first + k)) for k, i in enumerate(rng.permutation(len(held)))]
+
+
+def _whale_test_name(old: str, number: int) -> str:
+    """`<date>_<time>_TRAIN<k>_<label>.aif` renamed `<date>_<time>_Test<number>.aif`."""
+    match = WHALE_TRAIN.fullmatch(old)
+    if match is None:
+        raise ViewError(f"{old} is not a training clip's name (<date>_<time>_TRAIN<k>_<label>.aif)")
+    return f"{match.group(1)}Test{number}.aif"
 
 
 def next_number(names: Iterable[str], pattern: re.Pattern[str], start: int) -> int:
@@ -37,7 +46,7 @@ def next_number(names: Iterable[str], pattern: re.Pattern[str], start: int) -> i
     return max(numbers) + 1 if numbers else start
 
 
-def dogs_vs_cats_split(competition: Competition, source: Source) -> "DogsVsCatsSplit":
+def dogs_vs_cats_split(competition: Competition, source: Source) -> DogsVsCatsSplit:
     """dogs-vs-cats-redux-kernels-edition: `train/` (cat.N.jpg, dog.N.jpg) and `test/` (1.jpg ... T.jpg)."""
     train, test = source.public / "train", source.public / "test"
     for folder in (train, test):
@@ -78,13 +87,17 @@ class DogsVsCatsSplit:
         moved = to_test_names(held, rng, next_number(tests, NUMBERED_JPG, 1), lambda _, n: f"{n}.jpg")
         for old, new in moved:
             link_file(self.train / old, public / "test" / new)
-        return Held(pd.DataFrame({
-            self.id_column: [new.removesuffix(".jpg") for _, new in moved],
-            self.label_column: [int(old.startswith("dog.")) for old, _ in moved],
-        }))
+        return Held(
+            pd.DataFrame(
+                {
+                    self.id_column: [new.removesuffix(".jpg") for _, new in moved],
+                    self.label_column: [int(old.startswith("dog.")) for old, _ in moved],
+                }
+            )
+        )
 
 
-def whale_split(competition: Competition, source: Source) -> "WhaleSplit":
+def whale_split(competition: Competition, source: Source) -> WhaleSplit:
     """the-icml-2013-whale-challenge-right-whale-redux: `train2.zip` (train2/<date>_<time>_TRAIN<k>_<0|1>.aif)
     and `test2.zip` (test2/<date>_<time>_Test<k>.aif)."""
     members = {}
@@ -99,8 +112,9 @@ def whale_split(competition: Competition, source: Source) -> "WhaleSplit":
             raise ViewError(f"public/{name} is not a zip archive") from None
     if not any(WHALE_TRAIN.fullmatch(_base(m)) for m in members["train2.zip"]):
         raise ViewError("public/train2.zip holds no <date>_<time>_TRAIN<k>_<label>.aif clips")
-    return WhaleSplit(source.public, members["train2.zip"], members["test2.zip"],
-                      competition.id_column, competition.target_columns[0])
+    return WhaleSplit(
+        source.public, members["train2.zip"], members["test2.zip"], competition.id_column, competition.target_columns[0]
+    )
 
 
 @dataclass(frozen=True)
@@ -124,12 +138,14 @@ class WhaleSplit:
         """Write `train2.zip` without the held clips and `test2.zip` with them under new test names."""
         leaving = set(held)
         first = next_number(map(_base, self.test_members), WHALE_TEST, 0)
-        moved = to_test_names(held, rng, first, lambda old, n: f"{WHALE_TRAIN.fullmatch(old).group(1)}Test{n}.aif")
+        moved = to_test_names(held, rng, first, _whale_test_name)
         test_folder = _folder(self.test_members[0]) if self.test_members else "test2/"
-        with zipfile.ZipFile(self.public / "train2.zip") as train, \
-                zipfile.ZipFile(self.public / "test2.zip") as test, \
-                zipfile.ZipFile(public / "train2.zip", "w", zipfile.ZIP_STORED) as new_train, \
-                zipfile.ZipFile(public / "test2.zip", "w", zipfile.ZIP_STORED) as new_test:
+        with (
+            zipfile.ZipFile(self.public / "train2.zip") as train,
+            zipfile.ZipFile(self.public / "test2.zip") as test,
+            zipfile.ZipFile(public / "train2.zip", "w", zipfile.ZIP_STORED) as new_train,
+            zipfile.ZipFile(public / "test2.zip", "w", zipfile.ZIP_STORED) as new_test,
+        ):
             held_members = {}
             for info in train.infolist():
                 if _base(info.filename) in leaving and not info.is_dir():
@@ -140,10 +156,14 @@ class WhaleSplit:
                 copy_member(test, info, new_test, info.filename)
             for old, new in moved:
                 copy_member(train, held_members[old], new_test, test_folder + new)
-        return Held(pd.DataFrame({
-            self.id_column: [new for _, new in moved],
-            self.label_column: [int(WHALE_TRAIN.fullmatch(old).group(2)) for old, _ in moved],
-        }))
+        return Held(
+            pd.DataFrame(
+                {
+                    self.id_column: [new for _, new in moved],
+                    self.label_column: [int(WHALE_TRAIN.fullmatch(old).group(2)) for old, _ in moved],
+                }
+            )
+        )
 
 
 def _base(member: str) -> str:

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from airad.tasks.competitions.spec import Competition
 from airad.tasks.competition_views.base import Held, Source, ViewError, link_file, link_tree
+from airad.tasks.competitions.spec import Competition
 
 TRAIN = "train"
 CLEANED = "train_cleaned"

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from airad.tasks.competitions.spec import Competition
 from airad.tasks.competition_views.base import Held, Source, ViewError
+from airad.tasks.competitions.spec import Competition
 
 LANGUAGES = {
     "text-normalization-challenge-english-language": "en",

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from airad.tasks.competitions.spec import Competition
 from airad.tasks.competition_views.base import Held, Source, ViewError, copy_member, link_tree
+from airad.tasks.competitions.spec import Competition
 
 PROBE_ROWS = 50
 MAX_DEPTH = 3
@@ -95,7 +95,8 @@ class TableSplit:
         validation = validation.drop_duplicates(key)
         if self.test_file:
             test = read_table(self.source / self.test_file, key)
-            moved = validation[[c for c in test.columns if c in validation.columns]].assign(**{key: validation[key].map(renamed)})
+            shared = [c for c in test.columns if c in validation.columns]
+            moved = validation[shared].assign(**{key: validation[key].map(renamed)})
             mixed = pd.concat([test, moved], ignore_index=True)
             write_table(mixed.iloc[rng.permutation(len(mixed))], public / self.test_file)
         for name in self.side_files:
@@ -109,8 +110,12 @@ class TableSplit:
 
     def _chunks(self, **options):
         return pd.read_csv(
-            self.source / self.labels_file, chunksize=CHUNK_ROWS, dtype={self.id_column: str}, keep_default_na=False,
-            na_values=[""], **options,
+            self.source / self.labels_file,
+            chunksize=CHUNK_ROWS,
+            dtype={self.id_column: str},
+            keep_default_na=False,
+            na_values=[""],
+            **options,
         )
 
     def _stream_labels(self, positions: set[int], target: Path) -> pd.DataFrame:
@@ -155,25 +160,28 @@ class TableSplit:
             if old is None:
                 link_tree(path, public / train_dir / path.name)
             else:
-                new_name = renamed[old] + path.name[len(old):] if path.name.startswith(old) else path.name
+                new_name = renamed[old] + path.name[len(old) :] if path.name.startswith(old) else path.name
                 link_tree(path, public / test_dir / new_name)
-
 
     def _split_zips(self, public: Path, train_zip: str, test_zip: str, renamed: dict[str, str]) -> None:
         """Rewrite a pair of archives of files named by id: the held files leave the training archive
         and join the test one (in its folder, renamed where ids were renumbered)."""
-        with zipfile.ZipFile(self.source / train_zip) as train, zipfile.ZipFile(self.source / test_zip) as test, \
-                zipfile.ZipFile(public / train_zip, "w") as new_train, zipfile.ZipFile(public / test_zip, "w") as new_test:
+        with (
+            zipfile.ZipFile(self.source / train_zip) as train,
+            zipfile.ZipFile(self.source / test_zip) as test,
+            zipfile.ZipFile(public / train_zip, "w") as new_train,
+            zipfile.ZipFile(public / test_zip, "w") as new_test,
+        ):
             folder = next((_folder(i.filename) for i in test.infolist() if not i.is_dir()), "")
             for info in test.infolist():
                 copy_member(test, info, new_test, info.filename)
             for info in train.infolist():
-                base = info.filename[len(_folder(info.filename)):]
+                base = info.filename[len(_folder(info.filename)) :]
                 old = None if info.is_dir() else next((k for k in file_keys(base) if k in renamed), None)
                 if old is None:
                     copy_member(train, info, new_train, info.filename)
                 else:
-                    copy_member(train, info, new_test, folder + renamed[old] + base[len(old):])
+                    copy_member(train, info, new_test, folder + renamed[old] + base[len(old) :])
 
 
 def _folder(member: str) -> str:
@@ -187,7 +195,7 @@ def _zip_pairs(public: Path, label_ids: set[str], answer_ids: set[str]) -> tuple
     for path in sorted(public.glob("*.zip")):
         try:
             with zipfile.ZipFile(path) as archive:
-                names = [n[len(_folder(n)):] for n in archive.namelist() if not n.endswith("/")]
+                names = [n[len(_folder(n)) :] for n in archive.namelist() if not n.endswith("/")]
         except zipfile.BadZipFile:
             continue
         stems = {k for name in names for k in file_keys(name)}
@@ -195,24 +203,24 @@ def _zip_pairs(public: Path, label_ids: set[str], answer_ids: set[str]) -> tuple
             train.append(path.name)
         elif answer_ids & stems and not label_ids & stems:
             test.append(path.name)
-    return tuple(zip(train, test))
+    return tuple(zip(train, test, strict=False))
 
 
 class RowPositions(Sequence[str]):
     """The positions 0 .. n-1 of a table's rows as unit names, without making n strings."""
 
     def __init__(self, count: int):
-        self.count = count
+        self.size = count
 
     def __len__(self) -> int:
-        return self.count
+        return self.size
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return [str(i) for i in range(self.count)[index]]
-        if not -self.count <= index < self.count:
+            return [str(i) for i in range(self.size)[index]]
+        if not -self.size <= index < self.size:
             raise IndexError(index)
-        return str(index % self.count)
+        return str(index % self.size)
 
 
 def file_keys(name: str) -> tuple[str, str]:
@@ -236,7 +244,10 @@ def table_split(competition: Competition, source: Source) -> TableSplit:
         labels_file = _labelled(heads, {label_column})
     if labels_file is None:
         wanted = sorted(answer_columns)[:8] + ([competition.label_column] if competition.label_column else [])
-        raise ViewError(f"no public table has {key!r} and the answers' columns {wanted}: the labelled training data is in another format")
+        raise ViewError(
+            f"no public table has {key!r} and the answers' columns {wanted}: "
+            "the labelled training data is in another format"
+        )
     labels_head = heads.pop(labels_file)
     test_file = next((name for name, head in heads.items() if set(head[key]) <= answer_ids), None)
     if test_file is not None and not set(heads[test_file].columns) <= set(labels_head.columns):
@@ -251,9 +262,18 @@ def table_split(competition: Competition, source: Source) -> TableSplit:
     labels_path = source.public / labels_file
     streamed = labels_path.suffix == ".csv" and labels_path.stat().st_size > STREAM_OVER_BYTES
     return TableSplit(
-        id_column=key, answer_columns=answer_columns, label_column=label_column, labels_file=labels_file,
-        test_file=test_file, side_files=side_files, file_dirs=file_dirs, source=source.public,
-        renumber_after=renumber_after, left_out=competition.left_out, streamed=streamed, zip_pairs=zip_pairs,
+        id_column=key,
+        answer_columns=answer_columns,
+        label_column=label_column,
+        labels_file=labels_file,
+        test_file=test_file,
+        side_files=side_files,
+        file_dirs=file_dirs,
+        source=source.public,
+        renumber_after=renumber_after,
+        left_out=competition.left_out,
+        streamed=streamed,
+        zip_pairs=zip_pairs,
     )
 
 
@@ -291,7 +311,9 @@ def _renumber_after(label_ids: set[str], answer_ids: set[str]) -> int | None:
     try:
         return max(int(i) for i in answer_ids)
     except ValueError:
-        raise ViewError("training and test rows share ids that are not numbers, so held rows cannot be given new ones") from None
+        raise ViewError(
+            "training and test rows share ids that are not numbers, so held rows cannot be given new ones"
+        ) from None
 
 
 def _file_dirs(public: Path, label_ids: set[str], answer_ids: set[str], by_name: bool) -> tuple[tuple[str, str], ...]:
@@ -316,7 +338,9 @@ def _file_dirs(public: Path, label_ids: set[str], answer_ids: set[str], by_name:
             elif answer_ids & stems and not label_ids & stems:
                 test.append(directory)
         for train, test in by_parent.values():
-            pairs += [(str(a.relative_to(public)), str(b.relative_to(public))) for a, b in zip(train, test)]
+            pairs += [
+                (str(a.relative_to(public)), str(b.relative_to(public))) for a, b in zip(train, test, strict=False)
+            ]
         paired = {p for pair in pairs for p in pair}
         folders = [d for d in children if str(d.relative_to(public)) not in paired]
     return tuple(pairs)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from airad.tasks.harness import SubmissionError
+from airad.tasks.grading.grades import SubmissionError
 
 ROW_SUM_TOLERANCE = 1e-5
 
@@ -53,7 +53,9 @@ def align(submitted: pd.Series, truth: pd.Series) -> np.ndarray:
     empty = submitted.isna()
     if empty.any():
         first = int(np.argmax(empty))
-        raise SubmissionError(f"id column {submitted.name!r} has {int(empty.sum())} empty values (first at row {first})")
+        raise SubmissionError(
+            f"id column {submitted.name!r} has {int(empty.sum())} empty values (first at row {first})"
+        )
     ours, theirs = _comparable(submitted.reset_index(drop=True), truth.reset_index(drop=True))
     index = pd.Index(ours)
     if index.is_unique:

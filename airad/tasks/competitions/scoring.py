@@ -29,7 +29,7 @@ def roc_auc(truth: np.ndarray, predicted: np.ndarray) -> float:
 def mean_columnwise_roc_auc(truth: np.ndarray, predicted: np.ndarray) -> float:
     """ROC AUC of each target column, averaged; rows whose answers are -1 (unscored) are left out."""
     scored = (truth >= 0).all(axis=1)
-    return float(np.mean([roc_auc_score(t, p) for t, p in zip(truth[scored].T, predicted[scored].T)]))
+    return float(np.mean([roc_auc_score(t, p) for t, p in zip(truth[scored].T, predicted[scored].T, strict=False)]))
 
 
 def binary_log_loss(truth: np.ndarray, predicted: np.ndarray) -> float:
@@ -48,7 +48,8 @@ def multiclass_log_loss(truth: np.ndarray, predicted: np.ndarray) -> float:
 
 def quadratic_weighted_kappa(truth: np.ndarray, predicted: np.ndarray) -> float:
     """Cohen's kappa with weights (i - j)^2 on the grades' values (a grade nobody used still counts in distances)."""
-    t, p = truth[:, 0].astype(int), predicted[:, 0].astype(int)
+    t: np.ndarray = truth[:, 0].astype(int)
+    p: np.ndarray = predicted[:, 0].astype(int)
     grades = np.arange(min(t.min(), p.min()), max(t.max(), p.max()) + 1)
     return float(cohen_kappa_score(t, p, labels=grades, weights="quadratic"))
 

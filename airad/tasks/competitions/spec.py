@@ -8,7 +8,7 @@ from msgspec import Struct
 
 from airad.tasks.competitions import checks
 from airad.tasks.competitions.scoring import SCORERS, Scorer
-from airad.tasks.harness import SubmissionError
+from airad.tasks.grading.grades import SubmissionError
 
 
 class Competition(Struct, frozen=True):

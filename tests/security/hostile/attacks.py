@@ -97,7 +97,7 @@ for proc in pids:
         match = pattern.search(data)
         if match:
             hits.append(f"{proc}/{part}: {match.group().decode()}")
-        if part == "cmdline" and (b"airad.cli.main" in data or b"nats-server" in data):
+        if part == "cmdline" and (b"airad.cli" in data or b"nats-server" in data):
             daemons.append(f"{proc}: {data.replace(bytes(1), b' ')[:100].decode(errors='replace')}")
 report("ESCAPED" if hits else "BLOCKED", "proc-environ", "; ".join(hits[:5]) if hits else f"{readable} files of {len(pids)} processes read, no secret")
 report("ESCAPED" if daemons else "BLOCKED", "proc-daemon", "; ".join(daemons[:3]) if daemons else f"{len(pids)} processes visible, none of the daemon's")

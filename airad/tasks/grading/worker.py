@@ -1,5 +1,5 @@
 """Grading in a worker process: the task is opened there from its spec (once per task and seed) and
-grades the submission, so the daemon's event loop never waits on the harness's CPU. A worker also
+grades the node, so the daemon's event loop never waits on the harness's CPU. A worker also
 prepares a task's split ahead of the daemon opening it (writing the CSVs is the costly part)."""
 
 from __future__ import annotations
@@ -10,8 +10,12 @@ from pathlib import Path
 import msgspec
 
 from airad.schemas.request import TaskSpec
-from airad.tasks.base import Grades, Task
+from airad.tasks.base import Task
+from airad.tasks.grading.node import FinishedNode, Verdict, grade_node
 from airad.tasks.registry import open_task
+
+Job = tuple[bytes, int, str, FinishedNode]
+"""One node to grade: its task's spec as JSON, the run's seed, the tasks root, and the node."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -19,14 +23,14 @@ def _opened(spec_json: bytes, seed: int, tasks_root: str) -> Task:
     return open_task(msgspec.json.decode(spec_json, type=TaskSpec), seed, Path(tasks_root))
 
 
-def grade_in_worker(spec_json: bytes, seed: int, tasks_root: str, submission: bytes | None) -> Grades:
-    """Grade `submission` with the task `spec_json` names, prepared for `seed` under `tasks_root`."""
-    return _opened(spec_json, seed, tasks_root).grade(submission)
+def grade_in_worker(spec_json: bytes, seed: int, tasks_root: str, node: FinishedNode) -> Verdict:
+    """Grade `node` with the task `spec_json` names, prepared for `seed` under `tasks_root`."""
+    return grade_node(_opened(spec_json, seed, tasks_root), node)
 
 
-def grade_batch_in_worker(jobs: list[tuple[bytes, int, str, bytes | None]]) -> list[Grades | Exception]:
+def grade_batch_in_worker(jobs: list[Job]) -> list[Verdict | Exception]:
     """`grade_in_worker` for each job; a job that raises gets its exception in its place."""
-    outcomes: list[Grades | Exception] = []
+    outcomes: list[Verdict | Exception] = []
     for job in jobs:
         try:
             outcomes.append(grade_in_worker(*job))

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
+
 import pandas as pd
 from msgspec import Struct
 
@@ -58,10 +59,12 @@ class GradingReport(Struct, frozen=True):
     @property
     def medal(self) -> Medal | None:
         """The medal won, if any."""
-        for name, won in (("gold", self.gold_medal), ("silver", self.silver_medal), ("bronze", self.bronze_medal)):
-            if won:
-                return name
-        return None
+        won: tuple[tuple[Medal, bool], ...] = (
+            ("gold", self.gold_medal),
+            ("silver", self.silver_medal),
+            ("bronze", self.bronze_medal),
+        )
+        return next((name for name, medal in won if medal), None)
 
 
 def _top(num_teams: int, share: str) -> int:
@@ -113,12 +116,14 @@ def _reaches(score: float, threshold: float, lower_is_better: bool) -> bool:
 
 def grading_report(score: float | None, valid: bool, thresholds: MedalThresholds) -> GradingReport:
     """Grade a test score against the thresholds; an invalid or missing score wins nothing."""
-    graded = valid and score is not None
     lower = thresholds.is_lower_better
-    gold = graded and _reaches(score, thresholds.gold, lower)
-    silver = graded and not gold and _reaches(score, thresholds.silver, lower)
-    bronze = graded and not gold and not silver and _reaches(score, thresholds.bronze, lower)
-    above_median = graded and (score < thresholds.median if lower else score > thresholds.median)
+    graded = gold = silver = bronze = above_median = False
+    if valid and score is not None:
+        graded = True
+        gold = _reaches(score, thresholds.gold, lower)
+        silver = not gold and _reaches(score, thresholds.silver, lower)
+        bronze = not gold and not silver and _reaches(score, thresholds.bronze, lower)
+        above_median = score < thresholds.median if lower else score > thresholds.median
     return GradingReport(
         score=score,
         gold_threshold=thresholds.gold,

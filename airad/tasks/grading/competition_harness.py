@@ -9,16 +9,20 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from airad.tasks.base import Grades, Score
-from airad.tasks.harness import SubmissionError
+from airad.tasks.grading.grades import Grades, Score, SubmissionError
 
 
-class Grader(Protocol):
+class CompetitionGrader(Protocol):
     """What the harness needs of a competition: its row key, its metric, and its grading function."""
 
-    id_column: str
-    metric: str
-    lower_is_better: bool
+    @property
+    def id_column(self) -> str: ...
+
+    @property
+    def metric(self) -> str: ...
+
+    @property
+    def lower_is_better(self) -> bool: ...
 
     def grade(self, submission: pd.DataFrame, answers: pd.DataFrame) -> float:
         """Score a submission against answers with the same rows; raise SubmissionError if it is malformed."""
@@ -31,7 +35,7 @@ class CompetitionHarness:
     The file must have the sample submission's columns and one row per answer row; then each split's
     rows go to the competition's grader with that split's answers."""
 
-    def __init__(self, answers: pd.DataFrame, grader: Grader, columns: list[str]):
+    def __init__(self, answers: pd.DataFrame, grader: CompetitionGrader, columns: list[str]):
         self.answers = answers
         self.grader = grader
         self.columns = columns
@@ -44,7 +48,10 @@ class CompetitionHarness:
             failed = Score(valid=False, error=str(exc))
             return Grades(self.grader.metric, self.grader.lower_is_better, failed, failed)
         return Grades(
-            self.grader.metric, self.grader.lower_is_better, self._score(frame, "validation"), self._score(frame, "test")
+            self.grader.metric,
+            self.grader.lower_is_better,
+            self._score(frame, "validation"),
+            self._score(frame, "test"),
         )
 
     def _score(self, frame: pd.DataFrame, split: str) -> Score:
@@ -79,7 +86,9 @@ class CompetitionHarness:
         key = self.grader.id_column
         expected = len(self.answers)
         if len(frame) != expected:
-            raise SubmissionError(f"submission has {len(frame)} rows, expected {expected} (one per row of sample_submission.csv)")
+            raise SubmissionError(
+                f"submission has {len(frame)} rows, expected {expected} (one per row of sample_submission.csv)"
+            )
         ids = frame[key]
         if ids.duplicated().any():
             counts = ids.value_counts()
@@ -90,6 +99,7 @@ class CompetitionHarness:
         unknown = ~ids.isin(self.answers[key])
         if unknown.any():
             raise SubmissionError(
-                f"submission has {int(unknown.sum())} {key} values not in sample_submission.csv, e.g. {ids[unknown].iloc[0]!r}"
+                f"submission has {int(unknown.sum())} {key} values not in sample_submission.csv, "
+                f"e.g. {ids[unknown].iloc[0]!r}"
             )
         return frame

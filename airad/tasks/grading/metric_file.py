@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from airad.tasks.base import Score
+from airad.tasks.grading.grades import Score
 
 SHOWN_CHARS = 80
 
@@ -14,7 +14,10 @@ def read_metric(data: bytes | None, file_name: str, key: str | None) -> Score:
     """The score in a metric file's bytes (None when the script wrote no such file); an invalid
     Score says exactly what is wrong with the file."""
     if data is None:
-        return Score(valid=False, error=f"the script wrote no {file_name} (it must write the metric file into its working directory)")
+        return Score(
+            valid=False,
+            error=f"the script wrote no {file_name} (it must write the metric file into its working directory)",
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -26,7 +29,9 @@ def read_metric(data: bytes | None, file_name: str, key: str | None) -> Score:
     except ValueError as exc:
         return Score(valid=False, error=f"{file_name} is not JSON ({exc}): {_shown(text)}")
     if not isinstance(document, dict):
-        return Score(valid=False, error=f"{file_name} should be a JSON object with the key {key!r} but is {_shown(text)}")
+        return Score(
+            valid=False, error=f"{file_name} should be a JSON object with the key {key!r} but is {_shown(text)}"
+        )
     if key not in document:
         keys = ", ".join(repr(k) for k in list(document)[:10]) or "none"
         return Score(valid=False, error=f"{file_name} has no key {key!r} (its keys: {keys})")
@@ -50,4 +55,6 @@ def _number(text: str, where: str, problem: str) -> Score:
 
 def _shown(text: str) -> str:
     text = " ".join(text.split())
-    return repr(text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…") if text else "nothing (an empty file)"
+    if not text:
+        return "nothing (an empty file)"
+    return repr(text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…")

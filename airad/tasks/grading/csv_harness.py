@@ -1,4 +1,4 @@
-"""The harness that scores a CSV submission against answers it keeps to itself."""
+"""The harness of table tasks: scores a CSV submission against answers it keeps to itself."""
 
 from __future__ import annotations
 
@@ -7,12 +7,8 @@ import io
 import numpy as np
 import pandas as pd
 
-from airad.tasks.base import Grades, Score
+from airad.tasks.grading.grades import Grades, Score, SubmissionError
 from airad.tasks.metrics import Metric
-
-
-class SubmissionError(ValueError):
-    """The submission cannot be scored; the message is shown to the debug operator."""
 
 
 class CsvHarness:
@@ -68,9 +64,7 @@ class CsvHarness:
             raise SubmissionError(f"submission.csv is not a readable CSV: {exc}") from None
         for column in (self.id_column, self.target_column):
             if column not in frame.columns:
-                raise SubmissionError(
-                    f"submission is missing column {column!r} (it has {list(frame.columns)[:10]})"
-                )
+                raise SubmissionError(f"submission is missing column {column!r} (it has {list(frame.columns)[:10]})")
         expected = len(self.answers)
         if len(frame) != expected:
             raise SubmissionError(f"submission has {len(frame)} rows, expected {expected} (one per row of test.csv)")
@@ -80,13 +74,15 @@ class CsvHarness:
         positions = self.answers.index.get_indexer(ids)
         unknown = positions < 0
         if unknown.any():
-            raise SubmissionError(f"submission has {int(unknown.sum())} ids that are not in test.csv, e.g. {ids[unknown].tolist()[0]!r}")
+            raise SubmissionError(
+                f"submission has {int(unknown.sum())} ids that are not in test.csv, e.g. {ids[unknown].tolist()[0]!r}"
+            )
         values = frame[self.target_column]
         if self.metric.probabilities or values.dtype.kind in "fiub":
             values = pd.to_numeric(values, errors="coerce")
         missing = int(values.isna().sum())
         if missing:
             raise SubmissionError(f"column {self.target_column!r} has {missing} missing or non-numeric values")
-        aligned = np.empty(len(positions), dtype=values.dtype if values.dtype.kind in "biuf" else object)
+        aligned: np.ndarray = np.empty(len(positions), dtype=values.dtype if values.dtype.kind in "biuf" else object)
         aligned[positions] = values.to_numpy()
         return aligned

@@ -1,0 +1,167 @@
+"""`airad run`, `submit`, `runs`, `show`, `events` and `cancel`: one run at a time, through `airad.Client`."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+
+from airad.cli import output as out
+from airad.cli.connection import connect
+from airad.cli.errors import EXIT_FAILED, EXIT_OK, CliError, read_request_file
+from airad.daemon.settings import Settings
+from airad.daemon.validation import parse_request
+from airad.events.fold import RunState
+from airad.schemas.events import Event, NodeFailed, NodeTested
+from airad.schemas.policies import policy_kind
+from airad.schemas.request import RunRequest, task_label
+
+if TYPE_CHECKING:
+    from airad.client import Client
+
+
+def read_request(path: Path) -> RunRequest:
+    """A run request from a TOML or JSON file, validated; the files it names (`program_file`,
+    `baseline_file`, a script task's `dir`) are resolved relative to it and inlined."""
+    return read_request_file(path, parse_request, "run request")
+
+
+def print_node(state: RunState, event: Event) -> None:
+    """Print a progress line when a node has finished (`Client.wait`'s `on_event`)."""
+    if isinstance(event, (NodeTested, NodeFailed)):
+        print(out.node_line(state.nodes[event.node_id], state.metric), flush=True)
+
+
+async def read_run(client: Client, run_id: str) -> RunState:
+    """The run's state now; a CliError when the log holds no such run."""
+    from airad.client import RunNotFound
+
+    try:
+        return await client.run(run_id)
+    except RunNotFound:
+        raise CliError(f"no run {run_id!r} in the log", EXIT_FAILED) from None
+
+
+def print_result(state: RunState, as_json: bool) -> int:
+    """Print how a run ended (`airad run`, `submit --wait`); exit code 1 when it was rejected."""
+    if as_json:
+        from airad.reports.summary import summarize
+
+        print(out.to_json(summarize(state, time.time())))
+    else:
+        print(out.final_report(state))
+    return EXIT_FAILED if state.status == "rejected" else EXIT_OK
+
+
+async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """`airad run FILE`: a daemon in this process serves the one request, followed until the run ends."""
+    from airad.client import Client
+    from airad.daemon.connection import nats_connection
+    from airad.daemon.daemon import Daemon
+
+    request = read_request(Path(args.file))
+    async with nats_connection(settings, args.environ) as (nc, url):
+        async with anyio.create_task_group() as tg:
+            await tg.start(Daemon(settings, env=args.environ).serve, url)
+            client = Client.from_connection(nc)
+            run_id = await client.submit(request)
+            if not args.json:
+                print(
+                    f"run {run_id}: {task_label(request.task)} with {policy_kind(request.policy)}, "
+                    f"model {request.model.name}, up to {request.budget.max_nodes} nodes "
+                    f"(state in {settings.state_dir})",
+                    flush=True,
+                )
+            state = await client.wait(run_id, None if args.json else print_node)
+            tg.cancel_scope.cancel()
+    return print_result(state, args.json)
+
+
+async def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
+    """`airad submit FILE [--wait]`: publish a request for a daemon to serve."""
+    request = read_request(Path(args.file))
+    async with connect(settings, args.environ) as client:
+        run_id = await client.submit(request)
+        if not args.wait:
+            print(out.to_json({"run_id": run_id}) if args.json else run_id)
+            return EXIT_OK
+        if not args.json:
+            print(f"run {run_id} submitted; waiting", flush=True)
+        state = await client.wait(run_id, None if args.json else print_node)
+    return print_result(state, args.json)
+
+
+async def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
+    """`airad runs`: one line per run."""
+    async with connect(settings, args.environ) as client:
+        summaries = await client.runs()
+    print(out.to_json(summaries) if args.json else out.runs_table(summaries))
+    return EXIT_OK
+
+
+async def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    """`airad show RUN [--node N]`: the run and its nodes, or one node in full."""
+    async with connect(settings, args.environ) as client:
+        state = await read_run(client, args.run_id)
+    if args.node is not None:
+        if not 0 <= args.node < len(state.nodes):
+            raise CliError(f"run {args.run_id} has no node {args.node} (it has {len(state.nodes)})", EXIT_FAILED)
+        print(out.to_json(state.nodes[args.node]) if args.json else out.node_detail(state, args.node))
+        return EXIT_OK
+    if args.json:
+        print(out.to_json(state))
+    else:
+        print(out.show_header(state))
+        if state.nodes:
+            print(out.nodes_table(state))
+    return EXIT_OK
+
+
+async def cmd_events(args: argparse.Namespace, settings: Settings) -> int:
+    """`airad events RUN`: the run's events, one a line."""
+    from airad.schemas.events import encode_event
+
+    async with connect(settings, args.environ) as client:
+        events = await client.events(args.run_id)
+    if not events:
+        raise CliError(f"no run {args.run_id!r} in the log", EXIT_FAILED)
+    for event in events:
+        print(encode_event(event).decode() if args.json else out.event_line(event))
+    return EXIT_OK
+
+
+async def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    """`airad cancel RUN [--wait]`: mark the run cancelled (an ended run is left alone)."""
+    async with connect(settings, args.environ) as client:
+        state = await read_run(client, args.run_id)
+        if not state.terminal:
+            await client.cancel(args.run_id, "airad cancel")
+            if args.wait:
+                state = await client.wait(args.run_id)
+    ended = state.finish_reason or state.rejection
+    if args.json:
+        print(out.to_json({"run_id": args.run_id, "status": state.status, "reason": ended, "cancel_requested": True}))
+    elif state.terminal:
+        print(f"run {args.run_id}: {state.status} ({ended})")
+    else:
+        print(f"run {args.run_id}: cancel requested; the daemon that drives it ends it at its next step")
+    return EXIT_OK
+
+
+def register(command) -> None:
+    """Add run, submit, runs, show, events and cancel to `airad`'s parser."""
+    command("run", cmd_run, "run one request end to end in this process").add_argument("file")
+    submit = command("submit", cmd_submit, "publish a run request (TOML or JSON)")
+    submit.add_argument("file")
+    submit.add_argument("--wait", action="store_true", help="follow the run until it ends")
+    command("runs", cmd_runs, "list runs")
+    show = command("show", cmd_show, "show a run and its nodes, or one node in full")
+    show.add_argument("run_id")
+    show.add_argument("--node", type=int, help="print this node's plan, code, output and review")
+    command("events", cmd_events, "print a run's events").add_argument("run_id")
+    cancel = command("cancel", cmd_cancel, "cancel a run: its daemon stops it at a safe point (reason 'cancelled')")
+    cancel.add_argument("run_id", metavar="RUN")
+    cancel.add_argument("--wait", action="store_true", help="wait until the run has ended")

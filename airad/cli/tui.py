@@ -1,0 +1,46 @@
+"""`airad tui`: the Textual app, live over the log or replaying a run from the log or a file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from airad.cli.connection import connect
+from airad.cli.errors import EXIT_OK, CliError
+from airad.daemon.settings import Settings
+
+
+async def cmd_tui(args: argparse.Namespace, settings: Settings) -> int:
+    """Open the list of runs, one run, or RUN's replay; `--from FILE` replays a file without a daemon."""
+    from airad.tui.app import AiradApp
+
+    if args.replay and not args.run_id:
+        raise CliError("--replay needs a RUN")
+    if args.from_file:
+        from airad.tui.event_file import read_event_file
+
+        try:
+            events = read_event_file(Path(args.from_file))
+        except (OSError, ValueError) as exc:
+            raise CliError(f"cannot replay {args.from_file}: {exc}") from None
+        await AiradApp(events=events).run_async()
+        return EXIT_OK
+    from airad.events.jetstream import JetStreamEventLog, JetStreamRunIndex
+
+    async with connect(settings, args.environ) as client:
+        log, index = JetStreamEventLog(client.js), await JetStreamRunIndex.open(client.js)
+        await AiradApp(log=log, index=index, run_id=args.run_id, replay=args.replay).run_async()
+    return EXIT_OK
+
+
+def register(command) -> None:
+    """Add `tui` to `airad`'s parser."""
+    tui = command("tui", cmd_tui, "watch runs live, or replay one (Textual; ? lists the keys)", json_flag=False)
+    tui.add_argument("run_id", nargs="?", metavar="RUN", help="open this run (default: the list of runs)")
+    tui.add_argument("--replay", action="store_true", help="step through RUN's events from the first one")
+    tui.add_argument(
+        "--from",
+        dest="from_file",
+        metavar="FILE",
+        help="replay an `airad events --json` or `airad export` file, no daemon needed",
+    )
