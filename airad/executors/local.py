@@ -45,11 +45,12 @@ log = structlog.get_logger("airad.executors")
 
 
 def thread_limits(cpus: int) -> dict[str, str]:
-    """Cap the thread pools of OpenMP, BLAS and friends at the job's CPUs: oversubscribed spinning
-    threads make a one-second fit take minutes on a busy host."""
+    """Cap the thread pools of OpenMP, BLAS and friends at the job's CPUs, and let idle OpenMP threads
+    sleep instead of spinning: a script that asks for more threads than its CPUs (`n_jobs=2` under a
+    one-CPU quota) otherwise burns several times the CPU of its fit on a busy host."""
     value = str(max(1, cpus))
     names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "LOKY_MAX_CPU_COUNT")
-    return {name: value for name in names}
+    return {**{name: value for name in names}, "OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def bwrap_path() -> str | None:

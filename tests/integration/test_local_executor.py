@@ -63,9 +63,9 @@ async def started(executor, spec) -> tuple[str, int]:
 
 async def test_thread_pools_are_capped_at_the_jobs_cpus(executor, layout):
     _, inputs, _ = layout
-    code = "import os\nprint('threads', os.environ['OMP_NUM_THREADS'], os.environ['LOKY_MAX_CPU_COUNT'])\n"
+    code = "import os\nprint('threads', *(os.environ[k] for k in ('OMP_NUM_THREADS', 'LOKY_MAX_CPU_COUNT', 'OMP_WAIT_POLICY')))\n"
     result = await run(executor, _spec(inputs, code, cpus=2))
-    assert result.exit_code == 0 and b"threads 2 2" in result.stdout
+    assert result.exit_code == 0 and b"threads 2 2 PASSIVE" in result.stdout
 
 
 async def test_timeout_kills_the_whole_process_group(executor, layout):
