@@ -13,7 +13,7 @@ from airad.cli.errors import EXIT_FAILED, EXIT_OK, CliError, read_request_file
 from airad.daemon.settings import Settings
 from airad.daemon.validation import parse_experiment
 from airad.events.experiment import ExperimentState
-from airad.schemas.experiment import ExperimentRequest
+from airad.schemas.experiment import ExperimentRequest, run_count
 from airad.schemas.experiment_events import ExperimentEvent, ExperimentRunFinished
 
 if TYPE_CHECKING:
@@ -73,8 +73,7 @@ async def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
             print(out.to_json({"experiment_id": experiment_id}) if args.json else experiment_id)
             return EXIT_OK
         if not args.json:
-            runs = len(request.tasks) * len(request.solvers) * len(request.seeds)
-            print(f"experiment {experiment_id} submitted: {runs} runs; waiting", flush=True)
+            print(f"experiment {experiment_id} submitted: {run_count(request)} runs; waiting", flush=True)
         state = await client.wait_experiment(experiment_id, None if args.json else print_run_finished)
     return _print_report(state, args.json)
 
