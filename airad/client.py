@@ -17,11 +17,11 @@ from airad.events.jetstream import (
     EXPERIMENTS_SUBJECT,
     REQUESTS_SUBJECT,
     JetStreamBlobStore,
-    JetStreamCancelMarks,
     JetStreamEventLog,
     JetStreamRunIndex,
     ensure_streams,
 )
+from airad.events.jetstream_marks import JetStreamCancelMarks
 from airad.events.log import EXPERIMENT_EVENTS, RunSummary, experiment_key
 from airad.reports.experiment_report import ExperimentReport, experiment_report
 from airad.schemas.errors import FieldError

@@ -36,12 +36,11 @@ from airad.events.jetstream import (
     REQUESTS_STREAM,
     REQUESTS_SUBJECT,
     JetStreamBlobStore,
-    JetStreamCancelMarks,
     JetStreamEventLog,
-    JetStreamLeases,
     JetStreamRunIndex,
     ensure_streams,
 )
+from airad.events.jetstream_marks import JetStreamCancelMarks, JetStreamLeases
 from airad.events.knowledge_log import JetStreamKnowledgeLog
 from airad.events.log import EXPERIMENT_EVENTS, AppendConflict, Leases
 from airad.executors.base import Executor

@@ -4,8 +4,6 @@ in jetstream_blobs)."""
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 
@@ -40,9 +38,6 @@ EVENTS_PREFIX = RUN_EVENTS.prefix
 KNOWLEDGE_STREAM = KNOWLEDGE_EVENTS.stream
 KNOWLEDGE_PREFIX = KNOWLEDGE_EVENTS.prefix
 RUNS_BUCKET = "AIRAD_RUNS"
-LEASES_BUCKET = "AIRAD_LEASES"
-CANCELS_BUCKET = "AIRAD_CANCELS"
-_CANCELS_PREFIX = f"$KV.{CANCELS_BUCKET}."
 WRONG_LAST_SEQUENCE = 10071
 
 
@@ -235,7 +230,8 @@ async def messages(sub) -> AsyncIterator:
             pass
 
 
-async def _bucket(js: JetStreamContext, name: str, **config):
+async def bucket(js: JetStreamContext, name: str, **config):
+    """The KV bucket `name`, created with `config` if it does not exist yet."""
     try:
         return await js.key_value(name)
     except nats.js.errors.BucketNotFoundError:
@@ -253,7 +249,7 @@ class JetStreamRunIndex:
     @classmethod
     async def open(cls, js: JetStreamContext) -> JetStreamRunIndex:
         """Create or bind the summaries bucket."""
-        return cls(await _bucket(js, RUNS_BUCKET, history=1), js._nc)
+        return cls(await bucket(js, RUNS_BUCKET, history=1), js._nc)
 
     async def put(self, summary: RunSummary) -> None:
         """Replace the run's summary; announce it when it says the run ended."""
@@ -333,104 +329,3 @@ async def latest_values(kv, batch: int = 1000) -> list[bytes]:
     finally:
         await sub.unsubscribe()
     return values
-
-
-class JetStreamLeases:
-    """Leases in a KV bucket whose entries expire after `ttl_s` unless renewed."""
-
-    def __init__(self, kv, owner: str):
-        self.kv = kv
-        self.owner = owner
-        self._revisions: dict[str, int] = {}
-
-    @classmethod
-    async def open(cls, js: JetStreamContext, owner: str, ttl_s: float) -> JetStreamLeases:
-        """Create or bind the leases bucket (the TTL is fixed when the bucket is created)."""
-        return cls(await _bucket(js, LEASES_BUCKET, history=1, ttl=ttl_s), owner)
-
-    async def acquire(self, run_id: str) -> bool:
-        """Create the key; an existing key is ours only if it names this owner."""
-        try:
-            self._revisions[run_id] = await self.kv.create(run_id, self.owner.encode())
-            return True
-        except nats.js.errors.KeyWrongLastSequenceError:
-            pass
-        try:
-            entry = await self.kv.get(run_id)
-        except nats.js.errors.KeyNotFoundError:
-            return await self.acquire(run_id)
-        if entry.value and entry.value.decode() != self.owner:
-            return False
-        try:
-            self._revisions[run_id] = await self.kv.update(run_id, self.owner.encode(), last=entry.revision)
-            return True
-        except nats.js.errors.KeyWrongLastSequenceError:
-            return False
-
-    async def renew(self, run_id: str) -> bool:
-        """Rewrite the key at the revision we last wrote; False if someone else wrote since."""
-        revision = self._revisions.get(run_id)
-        if revision is None:
-            return False
-        try:
-            self._revisions[run_id] = await self.kv.update(run_id, self.owner.encode(), last=revision)
-            return True
-        except (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.KeyNotFoundError):
-            self._revisions.pop(run_id, None)
-            return False
-
-    async def release(self, run_id: str) -> None:
-        """Delete the key if we still hold it."""
-        revision = self._revisions.pop(run_id, None)
-        if revision is not None:
-            try:
-                await self.kv.delete(run_id, last=revision)
-            except nats.js.errors.APIError as exc:
-                # kv.delete reports a stale revision as a plain BadRequestError (10071): the key was
-                # rewritten since (a renewal racing the run's end, or another owner); leave it be.
-                if exc.err_code != WRONG_LAST_SEQUENCE:
-                    raise
-
-
-class JetStreamCancelMarks:
-    """CancelMarks in a KV bucket: one key per run (its id) or experiment (`experiment.<id>`), kept
-    after the run ends, so a run adopted later by another daemon still sees its mark."""
-
-    def __init__(self, kv, js: JetStreamContext):
-        self.kv = kv
-        self.js = js
-
-    @classmethod
-    async def open(cls, js: JetStreamContext) -> JetStreamCancelMarks:
-        """Create or bind the cancel-marks bucket."""
-        return cls(await _bucket(js, CANCELS_BUCKET, history=1), js)
-
-    async def mark(self, key: str, reason: str = "") -> None:
-        """Write the mark (a second mark only rewrites it)."""
-        await self.kv.put(key, json.dumps({"at": time.time(), "reason": reason}).encode())
-
-    async def marked(self, key: str) -> bool:
-        """Whether the key holds a mark."""
-        try:
-            entry = await self.kv.get(key)
-        except nats.js.errors.KeyNotFoundError:
-            return False
-        return bool(entry.value)
-
-    async def watch(self) -> AsyncIterator[str]:
-        """Subscribe now; the iterator returned yields the keys marked from then on (an ordered consumer
-        of the bucket's subjects, which recovers from a NATS restart by itself). Marks already present
-        are for `marked` to find."""
-        sub = await self.js.subscribe(
-            _CANCELS_PREFIX + ">",
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.NEW,
-            idle_heartbeat=5.0,
-            inactive_threshold=60.0,
-        )
-        return self._keys(sub)
-
-    async def _keys(self, sub) -> AsyncIterator[str]:
-        async for message in messages(sub):
-            if message.data:
-                yield message.subject[len(_CANCELS_PREFIX) :]

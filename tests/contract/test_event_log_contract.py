@@ -4,15 +4,20 @@ import anyio
 import msgspec
 import pytest
 
+from airad.events.in_memory import (
+    InMemoryBlobStore,
+    InMemoryCancelMarks,
+    InMemoryEventLog,
+    InMemoryLeases,
+    InMemoryRunIndex,
+)
 from airad.events.jetstream import (
     JetStreamBlobStore,
-    JetStreamCancelMarks,
     JetStreamEventLog,
-    JetStreamLeases,
     JetStreamRunIndex,
 )
+from airad.events.jetstream_marks import JetStreamCancelMarks, JetStreamLeases
 from airad.events.log import EXPERIMENT_EVENTS, AppendConflict, RunSummary
-from airad.events.in_memory import InMemoryBlobStore, InMemoryCancelMarks, InMemoryEventLog, InMemoryLeases, InMemoryRunIndex
 from tests.factories import History
 
 
