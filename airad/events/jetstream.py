@@ -28,6 +28,7 @@ from airad.events.log import (
     EventFamily,
     RunSummary,
 )
+from airad.events.nats_faults import ride_out
 
 REQUESTS_STREAM = "AIRAD_REQUESTS"
 REQUESTS_SUBJECT = "airad.requests"
@@ -116,7 +117,7 @@ class JetStreamEventLog:
     async def _last_message(self, run_id: str):
         """The run's last message, None for an empty run."""
         try:
-            return await self.js.get_last_msg(self.family.stream, self._subject(run_id))
+            return await ride_out(lambda: self.js.get_last_msg(self.family.stream, self._subject(run_id)))
         except nats.js.errors.NotFoundError:
             return None
 
@@ -166,14 +167,10 @@ class JetStreamEventLog:
         self._remember(self.family.key(event), (event.seq, message.seq))
         return True
 
-    async def _publish(self, subject: str, payload: bytes, headers: dict[str, str], attempts: int = 3):
-        """Publish, retrying a lost ack with the same Nats-Msg-Id: the server de-duplicates a retry that landed."""
-        for attempt in range(attempts):
-            try:
-                return await self.js.publish(subject, payload, headers=headers, timeout=5.0)
-            except nats.errors.TimeoutError:
-                if attempt == attempts - 1:
-                    raise
+    async def _publish(self, subject: str, payload: bytes, headers: dict[str, str]):
+        """Publish, riding out a restart or a lost ack with the same Nats-Msg-Id and fence: the server
+        de-duplicates a try that landed, and the fence refuses one that another writer overtook."""
+        return await ride_out(lambda: self.js.publish(subject, payload, headers=headers, timeout=5.0))
 
     async def read(self, run_id: str) -> list:
         """All of the run's events, read with an ordered consumer up to the last one present now.
