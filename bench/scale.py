@@ -86,7 +86,7 @@ class DelayedLLM:
         self.seconds = seconds
         self.calls = 0
 
-    async def complete(self, model, messages, tools=None):
+    async def complete(self, model, messages, tools=None, context=None):
         self.calls += 1
         await anyio.sleep(self.seconds)
         if tools:

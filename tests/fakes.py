@@ -25,7 +25,7 @@ class ScriptedLLM:
         self.prompts: list[str] = []
         self.reviews = 0
 
-    async def complete(self, model, messages, tools=None):
+    async def complete(self, model, messages, tools=None, context=None):
         prompt = messages[-1].content
         if tools:
             self.reviews += 1

@@ -11,14 +11,9 @@ from typing import Literal
 
 from msgspec import Struct
 
-from airad.agents import prompt_headings as headings
-from airad.agents.operators import Message, TaskBrief, program_section
-from airad.agents.prompt_headings import section
-
-OUTPUT_CHARS = 4000
-REVIEW_JOB = (
-    "Review the execution of the solution below. Call the function `submit_review`; if you cannot call "
-    "functions, answer with one JSON object with the keys is_bug, summary, metric and lower_is_better."
+ANALYZE_CONTRACT = (
+    "Call the function `submit_review`; if you cannot call functions, answer with one JSON object with the keys "
+    "is_bug, summary, metric and lower_is_better."
 )
 
 REVIEW_TOOL = {
@@ -51,21 +46,6 @@ class Review(Struct, frozen=True):
     metric: float | None = None
     lower_is_better: bool | None = None
     via: Literal["tool", "json", "none"] = "none"
-
-
-def build_analyze_prompt(brief: TaskBrief, plan: str, code: str, output: str, program: str = "") -> tuple[Message, ...]:
-    """Messages asking the model to review one execution by calling `submit_review`; a research
-    `program` gets its own section after the task."""
-    sections = [section(headings.TASK, brief.description.strip())]
-    if program.strip():
-        sections.append(program_section(program))
-    sections += [
-        section(f"{headings.JOB}: analyze", REVIEW_JOB),
-        section(headings.SOLUTION, f"{plan.strip()}\n\n```python\n{code.rstrip()}\n```"),
-        section(headings.EXECUTION_OUTPUT, f"```\n{output[-OUTPUT_CHARS:].strip() or '(no output)'}\n```"),
-    ]
-    text = "\n\n".join(sections) + "\n"
-    return (Message("system", "You review machine-learning experiments precisely."), Message("user", text))
 
 
 def parse_review(tool_arguments: str | None, text: str) -> Review:

@@ -1,8 +1,9 @@
 """Distillation: a run's findings become knowledge atoms, worded by a model or from the evidence alone.
 
-`build_distill_prompt` asks the model for atoms as JSON; `parse_distilled` keeps only atoms whose
-evidence is the harness's (node ids of the findings, their measured deltas, the same direction of
-effect) and raises DistillError when nothing usable is left; `evidence_atoms` is the fallback.
+The distill template (`daemon/prompts.distill_prompt`) asks the model for atoms as JSON;
+`parse_distilled` keeps only atoms whose evidence is the harness's (node ids of the findings, their
+measured deltas, the same direction of effect) and raises DistillError when nothing usable is left;
+`evidence_atoms` is the fallback.
 """
 
 from __future__ import annotations
@@ -14,11 +15,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from airad.agents import prompt_headings as headings
 from airad.agents.findings import Finding, gain
-from airad.agents.knowledge_prompt import atom_line
-from airad.agents.operators import Message
-from airad.agents.prompt_headings import section
 from airad.schemas.knowledge_events import ATOM_KINDS, Atom, AtomKind, Evidence
 
 JOB = "distill"
@@ -44,41 +41,6 @@ class DistillError(ValueError):
 def findings_json(findings: Sequence[Finding]) -> str:
     """The findings as a JSON array, one finding per line."""
     return "[\n" + ",\n".join(msgspec.json.encode(f).decode() for f in findings) + "\n]"
-
-
-def build_distill_prompt(
-    task: str,
-    run_id: str,
-    metric: str,
-    lower_is_better: bool,
-    findings: Sequence[Finding],
-    current: Sequence[Atom] = (),
-) -> tuple[Message, ...]:
-    """The messages asking a model to turn a run's findings into atoms, given the domain's current atoms."""
-    direction = "lower" if lower_is_better else "higher"
-    scored = f"{task}: scored by {metric} on a validation split ({direction} is better). Run {run_id}."
-    sections = [
-        section(headings.TASK, scored),
-        section(
-            headings.FINDINGS,
-            "Each finding is an effect the harness measured in this run: the nodes it rests on, their validation "
-            "scores, and their score deltas against a reference (an improve step's parent, or the mean of the run's "
-            f"drafts).\n\n```json\n{findings_json(findings)}\n```",
-        ),
-    ]
-    if current:
-        sections.append(section(headings.CURRENT_KNOWLEDGE, "\n".join(atom_line(a) for a in current)))
-    sections.append(
-        section(
-            f"{headings.JOB}: {JOB}",
-            "Turn the findings into knowledge atoms: claims about what helped or hurt on this problem (model family, "
-            "features, hyper-parameters, preprocessing) that a later run can act on. Base every atom on findings and "
-            "cite their node ids. Use a finding's key for a claim about it; to update an atom of the current "
-            "knowledge, use its id as the key.",
-        )
-    )
-    sections.append(section(headings.RESPONSE_FORMAT, RESPONSE_FORMAT))
-    return (Message("system", SYSTEM), Message("user", "\n\n".join(sections) + "\n"))
 
 
 def evidence_atoms(findings: Sequence[Finding], run_id: str, metric: str, lower_is_better: bool) -> tuple[Atom, ...]:

@@ -1,24 +1,18 @@
-"""The `# Knowledge from earlier runs` section of operator prompts: a bounded choice of a domain's
-atoms (the most confident first) and one line per atom.
-
-Each line ends with the atom's id, version and confidence in a fixed form, so a reader (a model,
-or the offline coder) can tell which atom says what.
+"""Which of a domain's knowledge atoms a run's prompts show: a bounded choice, the most confident
+first, sized by the line each takes (`atom_line`, the form the bundled templates also write:
+effect, kind, claim, then the atom's id, version and confidence, so a reader can tell which atom
+says what).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from airad.agents.prompt_headings import KNOWLEDGE, section
 from airad.schemas.knowledge_events import Atom
 
 TOP_K = 8
 MAX_CHARS = 2000
 CLAIM_CHARS = 300
-INTRO = (
-    "Earlier runs on this problem found the following (measured by the harness on their validation "
-    "split). Prefer what helped and avoid what hurt, unless you have a good reason."
-)
 
 
 def atom_line(atom: Atom) -> str:
@@ -43,10 +37,3 @@ def select_atoms(atoms: Sequence[Atom], top_k: int = TOP_K, max_chars: int = MAX
         chosen.append(atom)
         used += size
     return tuple(chosen)
-
-
-def knowledge_section(atoms: Sequence[Atom]) -> str:
-    """The prompt section for atoms already selected; empty when there are none."""
-    if not atoms:
-        return ""
-    return section(KNOWLEDGE, f"{INTRO}\n\n" + "\n".join(atom_line(a) for a in atoms))

@@ -6,15 +6,7 @@ from airad.agents.policy_view import NodeView, PolicyView
 from airad.schemas.events import Operator
 from airad.schemas.policies import OperatorSpec
 
-PLAN_CHARS = 300
 SCOPE = {"draft": "drafts", "improve": "sibling", "crossover": "sibling", "debug": "ancestral", "baseline": "drafts"}
-
-
-def summarize(node: NodeView) -> str:
-    """One line about a finished node: its operator, outcome and the start of its plan."""
-    outcome = "bug" if node.buggy else f"score {node.score:.6g}" if node.score is not None else "no score"
-    plan = " ".join(node.plan.split())[:PLAN_CHARS] or "(no plan)"
-    return f"- node {node.id} ({node.operator}, {outcome}): {plan}"
 
 
 def _ancestors(view: PolicyView, node_id: int) -> list[NodeView]:
@@ -41,8 +33,3 @@ def recalled(view: PolicyView, operator: Operator, parent_ids: tuple[int, ...], 
     else:
         chosen = finished
     return chosen[-spec.memory_size :]
-
-
-def memory_lines(view: PolicyView, operator: Operator, parent_ids: tuple[int, ...], spec: OperatorSpec) -> list[str]:
-    """The `# Previous attempts` lines of a prompt."""
-    return [summarize(n) for n in recalled(view, operator, parent_ids, spec)]

@@ -11,11 +11,11 @@ from pathlib import Path
 import anyio
 import structlog
 
-from airad.cli import analysis, daemon, experiments, knowledge, runs, tasks, tui
+from airad.cli import analysis, daemon, environment, experiments, knowledge, runs, tasks, templates, tui
 from airad.cli.errors import EXIT_FAILED, EXIT_USAGE, CliError
 from airad.daemon.settings import SettingsError, load_settings
 
-GROUPS = (runs, daemon, tui, analysis, experiments, knowledge, tasks)
+GROUPS = (runs, daemon, tui, analysis, experiments, knowledge, tasks, environment, templates)
 """The command groups, in the order `airad --help` lists their commands."""
 
 

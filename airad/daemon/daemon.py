@@ -21,6 +21,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from airad.daemon.backends import Backend, build_backends
 from airad.daemon.cancels import CancelWatch
 from airad.daemon.connection import connect_nats, safe_url, settings_connect_options
+from airad.daemon.environments import Environments
 from airad.daemon.experiments import Experiments, ExperimentServices
 from airad.daemon.grading import Grader
 from airad.daemon.intake import accept
@@ -125,6 +126,7 @@ class Daemon:
                 grader=grader,
                 tasks=OpenedTasks(prepare=grader.prepare),
                 knowledge=JetStreamKnowledgeLog(js),
+                environments=Environments(self.settings.state_path / "work"),
             )
             self.cancels = CancelWatch(await JetStreamCancelMarks.open(js))
             self.experiments = Experiments(

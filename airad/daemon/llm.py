@@ -37,9 +37,15 @@ class LLM(Protocol):
     """Anything that answers chat messages."""
 
     async def complete(
-        self, model: ModelSpec, messages: Sequence[Message], tools: list[dict] | None = None
+        self,
+        model: ModelSpec,
+        messages: Sequence[Message],
+        tools: list[dict] | None = None,
+        context: dict | None = None,
     ) -> Completion:
-        """Answer `messages` with `model`, optionally offering `tools`."""
+        """Answer `messages` with `model`, optionally offering `tools`. `context` is the operator's
+        structured context the messages were rendered from (models that read it, like the offline
+        coder, answer from it; others ignore it)."""
         ...
 
 
@@ -106,9 +112,10 @@ class LiteLLMClient:
     ):
         import litellm
 
-        from airad.offline.provider import register
+        from airad.offline.provider import CONTEXT_KEY, PROVIDER, register
 
         register()
+        self._offline_provider, self._context_key = PROVIDER, CONTEXT_KEY
         litellm.suppress_debug_info = True
         warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
         self._litellm = litellm
@@ -148,10 +155,17 @@ class LiteLLMClient:
         return options
 
     async def complete(
-        self, model: ModelSpec, messages: Sequence[Message], tools: list[dict] | None = None
+        self,
+        model: ModelSpec,
+        messages: Sequence[Message],
+        tools: list[dict] | None = None,
+        context: dict | None = None,
     ) -> Completion:
-        """Call the model, retrying transient failures with exponential backoff."""
+        """Call the model, retrying transient failures with exponential backoff; the offline coder gets
+        `context` in litellm's metadata (never sent to a provider)."""
         options = self._call_options(model, tools)
+        if context is not None and model.name.startswith(f"{self._offline_provider}/"):
+            options["metadata"] = {self._context_key: context}
         payload = [{"role": m.role, "content": m.content} for m in messages]
         concurrency, rate = self._limits(model.name)
         async with concurrency:

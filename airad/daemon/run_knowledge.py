@@ -15,10 +15,12 @@ import anyio
 import structlog
 from structlog.typing import FilteringBoundLogger
 
-from airad.agents.distill import DistillError, build_distill_prompt, evidence_atoms, parse_distilled
+from airad.agents.distill import DistillError, evidence_atoms, parse_distilled
 from airad.agents.findings import Finding, run_findings
 from airad.agents.knowledge_prompt import select_atoms
+from airad.agents.templates import TemplateProblem
 from airad.daemon.llm import LLMError
+from airad.daemon.prompts import distill_prompt
 from airad.daemon.run_services import RunServices, RunWriter
 from airad.events.fold import RunState
 from airad.events.knowledge_fold import KnowledgeState, fold_knowledge, supersede
@@ -135,17 +137,14 @@ async def _ask_model(
     """The model's atoms and what the call cost; the evidence-only atoms, with the problem, when the
     call failed or its answer was nonsense."""
     fallback = evidence_atoms(findings, state.run_id, state.metric, state.lower_is_better)
-    messages = build_distill_prompt(
-        task_label(request.task),
-        state.run_id,
-        state.metric,
-        state.lower_is_better,
-        findings,
-        select_atoms(knowledge.current()),
-    )
+    try:
+        prompt = distill_prompt(request, state, task_label(request.task), findings, select_atoms(knowledge.current()))
+    except TemplateProblem as exc:
+        return fallback, {"problem": f"the distill template could not render: {exc}"[:1000]}
+    messages = prompt.messages
     prompt_ref = await services.blobs.put(json.dumps([[m.role, m.content] for m in messages]).encode())
     try:
-        completion = await services.llm.complete(request.model, messages)
+        completion = await services.llm.complete(request.model, messages, context=prompt.context)
     except LLMError as exc:
         return fallback, {"prompt_ref": prompt_ref, "problem": f"the model call failed: {exc}"[:1000]}
     details = {

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import anyio
 
+from airad.daemon.environments import Environments
 from airad.daemon.grading import Grader
 from airad.daemon.llm import LLM
 from airad.daemon.opened_tasks import OpenedTasks
@@ -38,6 +39,7 @@ class RunServices:
     tasks: OpenedTasks = field(default_factory=OpenedTasks)
     clock: Callable[[], float] = field(default=time.time)
     knowledge: KnowledgeLog | None = None  # the domains' knowledge; None: runs neither see nor distil any
+    environments: Environments | None = None  # probed once per executor environment; None: prompts name no packages
 
 
 class RunWriter(StreamWriter[RunState, Event]):

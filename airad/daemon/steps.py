@@ -10,12 +10,13 @@ import json
 from collections.abc import Sequence
 
 import anyio
+import msgspec
 
-from airad.agents.analysis import REVIEW_TOOL, build_analyze_prompt, parse_review
+from airad.agents.analysis import REVIEW_TOOL, parse_review
 from airad.agents.answers import AnswerError, parse_answer
-from airad.agents.operators import build_prompt
-from airad.agents.policy_view import policy_view
+from airad.agents.templates import TemplateProblem
 from airad.daemon.llm import LLMError
+from airad.daemon.prompts import node_prompt
 from airad.daemon.run_services import RunServices, RunWriter
 from airad.events.fold import Node
 from airad.events.log import AppendConflict
@@ -92,17 +93,19 @@ async def generate(
             completion_ref="",
         )
         return
-    brief = await anyio.to_thread.run_sync(task.brief)
-    spec = operators_of(request)
-    messages = build_prompt(
-        node.operator, brief, policy_view(writer.state), node.parent_ids, spec, request.program, knowledge
-    )
+    try:
+        prompt = await node_prompt(services, writer.state, task, node, knowledge)
+    except TemplateProblem as exc:
+        await writer.append(NodeFailed, node_id=node.id, stage="generate", reason=f"template {exc}"[:1000])
+        return
+    messages = prompt.messages
     prompt_ref = await services.blobs.put(json.dumps([[m.role, m.content] for m in messages]).encode())
+    context_ref = await services.blobs.put(msgspec.json.encode(prompt.context))
     problem = ""
     spent = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
     for attempt in range(1, services.generation_attempts + 1):
         try:
-            completion = await services.llm.complete(request.model, messages)
+            completion = await services.llm.complete(request.model, messages, context=prompt.context)
         except LLMError as exc:
             reason = f"model call failed: {exc}"
             await writer.append(NodeFailed, node_id=node.id, stage="generate", reason=reason, **spent)
@@ -124,6 +127,7 @@ async def generate(
             model=completion.model,
             prompt_ref=prompt_ref,
             completion_ref=completion_ref,
+            context_ref=context_ref,
             llm_seconds=completion.seconds,
             attempts=attempt,
             **spent,
@@ -250,13 +254,11 @@ def _executor_fault(backend: str, what: str, exc: Exception) -> str:
 
 async def analyze(services: RunServices, writer: RunWriter, task: Task, node: Node) -> None:
     """Ask the model to review the execution (tool call, JSON fallback); never blocks the node."""
-    brief = await anyio.to_thread.run_sync(task.brief)
-    output = f"{node.stdout_tail}\n{node.stderr_tail}".strip()
     request = _request(writer)
-    messages = build_analyze_prompt(brief, node.plan, node.code, output, request.program)
     try:
-        completion = await services.llm.complete(request.model, messages, tools=[REVIEW_TOOL])
-    except LLMError as exc:
+        prompt = await node_prompt(services, writer.state, task, node)
+        completion = await services.llm.complete(request.model, prompt.messages, [REVIEW_TOOL], prompt.context)
+    except (LLMError, TemplateProblem) as exc:
         await writer.append(NodeAnalyzed, node_id=node.id, summary=f"analysis failed: {exc}"[:1000])
         return
     review = parse_review(completion.tool_arguments, completion.text)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import msgspec
 
+from airad.daemon.template_sets import operators_problem
 from airad.schemas.errors import FieldError
 from airad.schemas.experiment import ExperimentRequest, experiment_problem
 from airad.schemas.request import ExecutorSpec, RunRequest
@@ -16,13 +17,15 @@ from airad.schemas.tags import struct_tag
 from airad.tasks.registry import task_problem
 
 _NAMED_FIELD = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
-_AT_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<field>[^`]*)`)?$", re.DOTALL)
+_AT_PATH = re.compile(r"^(?P<reason>.*?)(?: - at (?P<key>`key` in )?`(?P<field>[^`]*)`)?$", re.DOTALL)
 
 
 def _from_msgspec(exc: msgspec.MsgspecError) -> FieldError:
     match = _AT_PATH.match(str(exc))
     field = (match.group("field") if match else None) or "$"
     reason = match.group("reason") if match else str(exc)
+    if match and match.group("key"):
+        reason = f"a key: {reason}"
     named = _NAMED_FIELD.search(reason)
     if named:
         field = f"{field}.{named.group(1)}"
@@ -61,8 +64,15 @@ def parse_request(
     problem = task_problem(request.task)
     if problem is not None:
         raise FieldError(*problem)
+    if request.operators is not None:
+        _raise(operators_problem(request.operators, "$.operators"))
     _check_executor(request.executor, executors)
     return request
+
+
+def _raise(problem: FieldError | None) -> None:
+    if problem is not None:
+        raise problem
 
 
 def parse_experiment(
@@ -82,6 +92,9 @@ def parse_experiment(
     problem = experiment_problem(request)
     if problem is not None:
         raise FieldError(*problem)
+    for index, solver in enumerate(request.solvers):
+        if solver.operators is not None:
+            _raise(operators_problem(solver.operators, f"$.solvers[{index}].operators"))
     _check_executor(request.executor, executors)
     return request
 

@@ -14,8 +14,9 @@ import json
 import random
 from dataclasses import dataclass
 
+from airad.offline.context_prompt import prompt_from_context
 from airad.offline.crossover import crossover
-from airad.offline.distill import DISTILL_JOB, distill
+from airad.offline.distill import DISTILL_JOB, distill, distill_findings, findings_from_json
 from airad.offline.drafting import FAMILIES, FAMILY_ALIASES, draft, new_config, tried_families
 from airad.offline.program import program_hints
 from airad.offline.prompt import parse_prompt, task_facts
@@ -63,18 +64,24 @@ def answer(messages: list[dict]) -> str:
     return respond(messages).text or ""
 
 
-def respond(messages: list[dict], tools: list | None = None, tool_choice: object = None) -> Reply:
+def respond(
+    messages: list[dict], tools: list | None = None, tool_choice: object = None, context: dict | None = None
+) -> Reply:
     """The answer to chat messages when `tools` (OpenAI format) are offered with `tool_choice`.
+    With the operator's structured `context` (the daemon passes it), the coder reads that instead of
+    the messages' text, so any template gets the same kind of answer.
 
     Only analyze uses a tool: it calls `submit_review` when offered and allowed.
     """
-    prompt = parse_prompt(_user_text(messages))
+    prompt = prompt_from_context(context) if context else parse_prompt(_user_text(messages))
     if prompt.job == "analyze":
         verdict = review(prompt)
         if _tool_allowed(REVIEW_TOOL_NAME, tools, tool_choice):
             return Reply(None, REVIEW_TOOL_NAME, json.dumps(verdict, ensure_ascii=False))
         return Reply(review_text(verdict))
     if prompt.job == DISTILL_JOB:
+        if context:
+            return Reply(distill_findings(findings_from_json(str(context.get("findings_json", "")))))
         return Reply(distill(_user_text(messages)))
     if prompt.job not in SOLUTION_JOBS:
         return Reply(NOT_A_JOB)

@@ -18,10 +18,13 @@ _FINDINGS = re.compile(rf"^# {re.escape(headings.FINDINGS)}\s*$.*?```(?:json)?\s
 def findings_in(text: str) -> list[dict]:
     """The findings of a distill prompt (its `# Findings` JSON block); empty when it has none."""
     match = _FINDINGS.search(text)
-    if not match:
-        return []
+    return findings_from_json(match.group(1)) if match else []
+
+
+def findings_from_json(text: str) -> list[dict]:
+    """The findings of a JSON array; empty when it is not one."""
     try:
-        data = json.loads(match.group(1))
+        data = json.loads(text)
     except ValueError:
         return []
     return [f for f in data if isinstance(f, dict)] if isinstance(data, list) else []
@@ -29,8 +32,13 @@ def findings_in(text: str) -> list[dict]:
 
 def distill(text: str) -> str:
     """A JSON object `{"atoms": [...]}` with one atom per finding of the prompt."""
+    return distill_findings(findings_in(text))
+
+
+def distill_findings(findings: list[dict]) -> str:
+    """A JSON object `{"atoms": [...]}` with one atom per finding."""
     atoms = []
-    for finding in findings_in(text):
+    for finding in findings:
         try:
             atoms.append(_atom(finding))
         except (KeyError, TypeError, ValueError, ZeroDivisionError):

@@ -15,6 +15,7 @@ from litellm.types.utils import ChatCompletionMessageToolCall, Function, Usage
 from airad.offline.coder import prompt_seed, respond
 
 PROVIDER = "airad-offline"
+CONTEXT_KEY = "airad_context"  # litellm metadata key: the operator's structured context, which the coder reads
 MODEL = f"{PROVIDER}/coder"
 
 
@@ -32,7 +33,7 @@ class OfflineCoder(CustomLLM):
         **kwargs,
     ) -> ModelResponse:
         """Answer the messages synchronously, filling litellm's `model_response`."""
-        return _respond(model, messages, model_response, kwargs.get("optional_params"))
+        return _respond(model, messages, model_response, kwargs.get("optional_params"), kwargs.get("litellm_params"))
 
     async def acompletion(
         self,
@@ -45,7 +46,7 @@ class OfflineCoder(CustomLLM):
         **kwargs,
     ) -> ModelResponse:
         """Answer the messages (the work is pure CPU and quick, so no thread is needed)."""
-        return _respond(model, messages, model_response, kwargs.get("optional_params"))
+        return _respond(model, messages, model_response, kwargs.get("optional_params"), kwargs.get("litellm_params"))
 
 
 def register() -> None:
@@ -60,9 +61,12 @@ def estimate_tokens(text: str) -> int:
     return len(text) // 4
 
 
-def _respond(model: str, messages: list, model_response: ModelResponse, optional_params: dict | None) -> ModelResponse:
+def _respond(
+    model: str, messages: list, model_response: ModelResponse, optional_params: dict | None, litellm_params: dict | None
+) -> ModelResponse:
     params = optional_params or {}
-    reply = respond(messages, params.get("tools"), params.get("tool_choice"))
+    metadata = (litellm_params or {}).get("metadata") or {}
+    reply = respond(messages, params.get("tools"), params.get("tool_choice"), metadata.get(CONTEXT_KEY))
     message = model_response.choices[0].message
     if reply.tool_name is not None:
         call_id = f"call_{prompt_seed(messages):016x}"  # deterministic, unlike litellm's default uuid4

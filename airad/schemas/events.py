@@ -78,7 +78,9 @@ class NodeSelected(EventBase, frozen=True, tag="node.selected"):
 
 class NodeGenerated(EventBase, frozen=True, tag="node.generated"):
     """The model answered and the answer parsed into a plan and a script. For a `baseline` node no
-    model was asked: `model` is "user", the code is the user's script and the refs are empty."""
+    model was asked: `model` is "user", the code is the user's script and the refs are empty.
+    `context_ref` is a blob of the operator's structured context (JSON) that the request's templates
+    rendered into the prompt at `prompt_ref`: with the request, it is everything that made the prompt."""
 
     node_id: int
     plan: str
@@ -91,6 +93,7 @@ class NodeGenerated(EventBase, frozen=True, tag="node.generated"):
     cost_usd: float = 0.0
     llm_seconds: float = 0.0
     attempts: int = 1
+    context_ref: str = ""
 
 
 class NodeQueued(EventBase, frozen=True, tag="node.queued"):

@@ -15,6 +15,10 @@ Probability = Annotated[float, Meta(ge=0, le=1)]
 InFlight = Annotated[int, Meta(ge=1, le=64, description="Nodes this run keeps in flight at once.")]
 
 MemoryKind = Literal["none", "simple", "sibling", "ancestral", "scoped"]
+MAX_TEMPLATE_CHARS = 64 * 1024
+MAX_TEMPLATES = 32
+TemplateName = Annotated[str, Meta(pattern=r"^_?[a-z][a-z0-9_]{0,39}$")]
+TemplateText = Annotated[str, Meta(max_length=MAX_TEMPLATE_CHARS)]
 
 
 class OperatorSpec(Struct, frozen=True, forbid_unknown_fields=True):
@@ -29,9 +33,27 @@ class OperatorSpec(Struct, frozen=True, forbid_unknown_fields=True):
     memory_size: Annotated[int, Meta(ge=0, le=50)] = 8
     diverse_drafts: bool = True
     analyze: bool = True
+    template_set: Annotated[
+        str,
+        Meta(
+            pattern=r"^[a-z][a-z0-9_-]{0,39}$",
+            description="The bundled prompt templates the operators render: aide or aira (`airad templates`).",
+        ),
+    ] = "aira"
+    templates: Annotated[
+        dict[TemplateName, TemplateText],
+        Meta(
+            max_length=MAX_TEMPLATES,
+            description=(
+                "Jinja2 templates by name (system, draft, improve, debug, crossover, analyze, distill, or a partial "
+                "starting with _) that replace the set's; a request file's templates_dir fills it from a folder's "
+                "*.j2 files. See docs/operators.md."
+            ),
+        ),
+    ] = {}
 
 
-AIDE_OPERATORS = OperatorSpec(memory="simple", diverse_drafts=False)
+AIDE_OPERATORS = OperatorSpec(memory="simple", diverse_drafts=False, template_set="aide")
 AIRA_OPERATORS = OperatorSpec()
 
 

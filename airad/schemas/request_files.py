@@ -1,7 +1,8 @@
 """Files a request file names beside it, resolved relative to the request file and inlined.
 
 `program_file = "PROGRAM.md"` becomes `program` (its text) and `baseline_file = "train.py"` becomes
-`baseline` (the script's source), also in an experiment's solvers; a script task's relative `dir`
+`baseline` (the script's source), also in an experiment's solvers; `templates_dir = "my-prompts"` in
+`operators` becomes `templates`, the text of the folder's `*.j2` files by name; a script task's relative `dir`
 (in `task`, or in an experiment's `tasks`) becomes an absolute path. So what
 is published on `airad.requests` is always self-contained: text, and paths that do not depend on
 where the request file was.
@@ -12,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from airad.schemas.errors import FieldError
+from airad.schemas.policies import MAX_TEMPLATE_CHARS, MAX_TEMPLATES
 from airad.schemas.request import MAX_BASELINE_CHARS, MAX_PROGRAM_CHARS
 
 FILE_FIELDS = {"program_file": ("program", MAX_PROGRAM_CHARS), "baseline_file": ("baseline", MAX_BASELINE_CHARS)}
@@ -47,7 +49,29 @@ def _inline_text_files(data: dict, base_dir: Path, at: str) -> dict:
         if not isinstance(name, str) or not name:
             raise FieldError(where, "expected the name of a file")
         data[text_field] = _read_text(base_dir / name, where, limit)
+    if isinstance(data.get("operators"), dict) and "templates_dir" in data["operators"]:
+        data["operators"] = _inline_templates(dict(data["operators"]), base_dir, f"{at}.operators")
     return data
+
+
+def _inline_templates(operators: dict, base_dir: Path, at: str) -> dict:
+    """`templates_dir` becomes `templates`: each `<name>.j2` file of the folder by name."""
+    name = operators.pop("templates_dir")
+    where = f"{at}.templates_dir"
+    if "templates" in operators:
+        raise FieldError(where, "give templates or templates_dir, not both")
+    if not isinstance(name, str) or not name:
+        raise FieldError(where, "expected the name of a folder")
+    folder = base_dir / name
+    if not folder.is_dir():
+        raise FieldError(where, f"{folder} is not a folder")
+    files = sorted(folder.glob("*.j2"))
+    if not files:
+        raise FieldError(where, f"{folder} holds no *.j2 template")
+    if len(files) > MAX_TEMPLATES:
+        raise FieldError(where, f"{folder} holds {len(files)} templates; the limit is {MAX_TEMPLATES}")
+    operators["templates"] = {path.stem: _read_text(path, where, MAX_TEMPLATE_CHARS) for path in files}
+    return operators
 
 
 def _absolute_dir(task: object, base_dir: Path) -> object:

@@ -141,7 +141,12 @@ class PreparedCompetition:
                     f"\n\nNote: this copy of the data leaves out {', '.join(self.facts.left_out)}: they would reveal "
                     "the labels of rows held out for validation. Use the other files.\n"
                 )
-            self._brief = TaskBrief(description=description, data_overview=data_overview(self.public_dir))
+            self._brief = TaskBrief(
+                description=description,
+                data_overview=data_overview(self.public_dir),
+                metric=self.grader.metric,
+                lower_is_better=self.grader.lower_is_better,
+            )
         return self._brief
 
     def grade(self, submission: bytes | None) -> Grades:

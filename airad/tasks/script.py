@@ -61,7 +61,13 @@ class ScriptProject:
     def brief(self) -> TaskBrief:
         """The description, the project's files and a response format that asks for the metric file."""
         if self._brief is None:
-            self._brief = TaskBrief(self._description(), project_overview(self.public_dir), self._response_format())
+            self._brief = TaskBrief(
+                self._description(),
+                project_overview(self.public_dir),
+                self._response_format(),
+                metric=self.spec.metric,
+                lower_is_better=self.spec.lower_is_better,
+            )
         return self._brief
 
     def grade(self, submission: bytes | None) -> Grades:

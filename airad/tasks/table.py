@@ -224,7 +224,12 @@ class TableTask:
         """The description and a column-level overview of the public files (read once)."""
         if self._brief is None:
             description = (self.public_dir / "description.md").read_text()
-            self._brief = TaskBrief(description=description, data_overview=data_overview(self.public_dir))
+            self._brief = TaskBrief(
+                description=description,
+                data_overview=data_overview(self.public_dir),
+                metric=self.harness.metric.name,
+                lower_is_better=self.harness.metric.lower_is_better,
+            )
         return self._brief
 
     def grade(self, submission: bytes | None) -> Grades:

@@ -27,8 +27,10 @@ from collections.abc import Callable, Sequence
 import anyio
 import pytest
 
-from airad.agents.analysis import REVIEW_TOOL, build_analyze_prompt, parse_review
-from airad.agents.operators import Message, TaskBrief, build_prompt
+from airad.agents.analysis import REVIEW_TOOL, parse_review
+from tests.prompting import build_analyze_prompt
+from airad.agents.operators import Message, TaskBrief
+from tests.prompting import build_prompt
 from airad.agents.policy_view import PolicyView
 from airad.daemon.llm import Completion, LLMError
 

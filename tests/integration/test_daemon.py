@@ -167,3 +167,60 @@ def assert_continued_history(events: list[dict], before: list[dict], nodes: int)
     closed = [e["node_id"] for e in events if e["type"] in ("node.tested", "node.failed")]
     assert sorted(closed) == list(range(nodes)), "every node ends exactly once"
     assert events[-1]["type"] == "run.finished"
+
+
+CUSTOM_DRAFT = """\
+# Custom draft prompt (MARKER-7f3a) for {{ task.name }}
+
+{{ task.description }}
+
+You have {{ compute.cpus }} CPU and {{ time_limit }}; {{ packages | length }} packages are installed, among them
+{% for p in packages if p.startswith("lightgbm==") %}{{ p }}{% endfor %}.
+
+{{ output_contract }}
+"""
+
+
+async def _blob_texts(nats_url: str, refs: list[str]) -> list[str]:
+    import nats
+
+    from airad.events.jetstream import JetStreamBlobStore
+
+    nc = await nats.connect(nats_url)
+    try:
+        blobs = await JetStreamBlobStore.open(nc.jetstream())
+        return [(await blobs.get(ref)).decode() for ref in refs]
+    finally:
+        await nc.close()
+
+
+@SERVED
+async def test_a_request_s_own_template_makes_its_prompts_and_the_log_holds_its_text(served):
+    nats_url, daemon = served
+    body = json.loads(_request("templated-1", max_nodes=2))
+    body["operators"] = {"template_set": "aide", "templates": {"draft": CUSTOM_DRAFT}}
+    await publish_raw(nats_url, json.dumps(body).encode())
+    events = await run_events(nats_url, "templated-1")
+    assert events[0]["type"] == "run.submitted", events[0]
+    assert events[0]["request"]["operators"]["templates"] == {"draft": CUSTOM_DRAFT}, "the log holds the text"
+    generated = [e for e in events if e["type"] == "node.generated"]
+    assert len(generated) == 2, [e["type"] for e in events]
+    for prompt in await _blob_texts(nats_url, [e["prompt_ref"] for e in generated]):
+        user = json.loads(prompt)[1][1]
+        assert user.startswith("# Custom draft prompt (MARKER-7f3a) for breast-cancer\n")
+        assert "You have 1 CPU and 10 minutes" in user and re.search(r"among them\nlightgbm==\d", user)
+    scored = [e for e in events if e["type"] == "node.scored"]
+    assert any(e["valid"] for e in scored), "the offline coder answered the custom prompt from its context"
+    assert daemon.alive()
+
+
+@SERVED
+async def test_a_template_with_an_unknown_variable_is_rejected_naming_its_field(served):
+    nats_url, daemon = served
+    body = json.loads(_request("templated-bad", max_nodes=1))
+    body["operators"] = {"templates": {"improve": "{{ parent.code }} {{ output_contract }}"}}
+    await publish_raw(nats_url, json.dumps(body).encode())
+    events = await run_events(nats_url, "templated-bad")
+    assert [e["type"] for e in events] == ["run.rejected"]
+    assert events[0]["field"] == "$.operators.templates.improve" and "parent" in events[0]["reason"]
+    assert daemon.alive()

@@ -10,8 +10,10 @@ import nats
 import pytest
 
 from airad.agents.knowledge_prompt import select_atoms
-from airad.agents.operators import build_prompt
 from airad.agents.policy_view import policy_view
+from airad.agents.prompt_context import OperatorContext, Surroundings, operator_context
+from airad.agents.templates import messages
+from airad.daemon.template_sets import templates_of
 from airad.events.fold import fold
 from airad.events.jetstream import JetStreamBlobStore, JetStreamEventLog, JetStreamRunIndex
 from airad.events.knowledge_fold import fold_knowledge
@@ -20,7 +22,6 @@ from airad.reports.summary import summarize
 from airad.schemas.events import NodeGenerated, NodeSelected, RunFinished, decode_event
 from airad.schemas.knowledge_events import decode_atoms
 from airad.schemas.request import operators_of
-from airad.tasks.registry import open_task
 from tests.conftest import require
 from tests.integration.daemon_process import DaemonProcess, publish_raw, run_events
 from tests.integration.test_cli import airad
@@ -60,22 +61,33 @@ async def _prompts(nats_url: str, events: list[dict]) -> list[str]:
 
 
 async def _assert_prompts_replay(nats_url: str, events: list, tasks_root) -> None:
-    """Every prompt of the run is rebuilt from its own events: the fold up to the node's decision, the
-    task's brief, and the atoms its run.knowledge event references."""
+    """Every prompt of the run is rebuilt from its own events: the request's templates render the
+    context its node.generated references, and that context is the fold up to the node's decision,
+    the atoms its run.knowledge event references, and the surroundings (compute, packages, budget)."""
     nc = await nats.connect(nats_url)
     try:
         blobs = await JetStreamBlobStore.open(nc.jetstream())
         state = fold(events)
         atoms = decode_atoms(await blobs.get(state.knowledge_ref))
-        brief = open_task(state.request.task, state.request.seed, tasks_root).brief()
+        templates = templates_of(operators_of(state.request))
         selected = {e.node_id: i for i, e in enumerate(events) if isinstance(e, NodeSelected)}
         for event in events:
             if isinstance(event, NodeGenerated):
+                stored = msgspec.json.decode(await blobs.get(event.context_ref), type=OperatorContext)
                 before = fold(events[: selected[event.node_id] + 1])
                 node = before.nodes[event.node_id]
-                messages = build_prompt(node.operator, brief, policy_view(before), node.parent_ids, operators_of(state.request), state.request.program, atoms)
-                stored = json.loads(await blobs.get(event.prompt_ref))
-                assert stored == [[m.role, m.content] for m in messages], f"node {event.node_id}'s prompt replays"
+                around = Surroundings(
+                    stored.task, stored.output_contract, stored.compute, stored.time_limit_s, stored.budget_left,
+                    stored.packages, state.request.program,
+                )
+                rebuilt = operator_context(
+                    node.operator, node.id, node.parent_ids, policy_view(before), operators_of(state.request), around,
+                    atoms, {p: f"{before.nodes[p].stdout_tail}\n{before.nodes[p].stderr_tail}".strip() for p in node.parent_ids},
+                )
+                assert rebuilt == stored, f"node {event.node_id}'s context is its run's fold"
+                prompt = json.loads(await blobs.get(event.prompt_ref))
+                assert prompt == [[m.role, m.content] for m in messages(templates, stored)], f"node {event.node_id}'s prompt replays"
+                assert "lightgbm==" in prompt[1][1], "the probed packages are in the prompt"
     finally:
         await nc.close()
 

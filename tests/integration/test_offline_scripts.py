@@ -19,7 +19,8 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
 from airad.agents.answers import parse_answer
-from airad.agents.operators import TaskBrief, build_prompt
+from airad.agents.operators import TaskBrief
+from tests.prompting import build_prompt
 from airad.agents.policy_view import NodeView, PolicyView, node_error
 from airad.offline.coder import answer
 from airad.offline.ensemble import as_member

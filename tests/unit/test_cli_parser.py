@@ -2,12 +2,12 @@
 
 import argparse
 
-from airad.cli import analysis, daemon, experiments, knowledge, runs, tasks, tui
+from airad.cli import analysis, daemon, environment, experiments, knowledge, runs, tasks, templates, tui
 from airad.cli.main import build_parser
 
 COMMANDS = {
     "run", "daemon", "submit", "runs", "show", "events", "cancel", "tui", "export", "import", "report", "mlflow-sync",
-    "experiment", "knowledge", "tasks", "task",
+    "experiment", "knowledge", "tasks", "task", "environment", "templates",
 }
 
 
@@ -34,3 +34,8 @@ def test_each_command_reaches_its_groups_handler():
     assert _parse("knowledge", "ls").handler is knowledge.cmd_knowledge
     assert _parse("tasks", "--metrics").handler is tasks.cmd_tasks
     assert _parse("task", "freeze", "c.toml").handler is tasks.cmd_task_freeze
+    probed = _parse("environment", "--executor", "container", "--image", "img:1", "--json")
+    assert probed.handler is environment.cmd_environment
+    exported = _parse("templates", "aira", "--export", "prompts")
+    assert exported.handler is templates.cmd_templates and exported.set == "aira" and str(exported.export) == "prompts"
+    assert (probed.executor, probed.image, probed.json) == ("container", "img:1", True)

@@ -6,7 +6,8 @@ import json
 import msgspec
 import pytest
 
-from airad.agents.distill import DistillError, build_distill_prompt, evidence_atoms, parse_distilled
+from airad.agents.distill import DistillError, evidence_atoms, parse_distilled
+from tests.prompting import build_distill_prompt
 from airad.agents.families import family_of
 from airad.agents.findings import change_key, change_kind, plan_change, run_findings
 from airad.events.fold import fold

@@ -2,8 +2,9 @@
 
 import pytest
 
-from airad.agents.knowledge_prompt import atom_line, knowledge_section, select_atoms
-from airad.agents.operators import TaskBrief, build_prompt
+from airad.agents.knowledge_prompt import atom_line, select_atoms
+from airad.agents.operators import TaskBrief
+from tests.prompting import build_prompt
 from airad.agents.policy_view import policy_view
 from airad.events.fold import fold
 from airad.events.knowledge_fold import MAX_EVIDENCE, KnowledgeState, evolve_knowledge, fold_knowledge, supersede
@@ -62,10 +63,10 @@ def test_the_prompt_section_shows_the_most_confident_atoms_within_bounds():
     long = [_atom(f"change.long{i}", confidence=0.5, claim="word " * 100) for i in range(10)]
     bounded = select_atoms(long, top_k=8, max_chars=1000)
     assert 0 < len(bounded) < 8 and sum(len(atom_line(a)) + 1 for a in bounded) <= 1000
-    section = knowledge_section(chosen)
-    assert section.startswith("# Knowledge from earlier runs\n")
-    assert "- helped [features] change.a9 helped. (atom change.a9 v1, confidence 0.90)" in section
-    assert knowledge_section(()) == ""
+    assert atom_line(chosen[0]) == "- helped [features] change.a9 helped. (atom change.a9 v1, confidence 0.90)"
+    brief = TaskBrief("Predict the target.", "- train.csv: 10 rows")
+    shown = build_prompt("draft", brief, policy_view(fold(History().events)), (), knowledge=chosen)[1].content
+    assert atom_line(chosen[0]) in shown
 
 
 def test_operators_put_the_knowledge_between_the_data_and_the_previous_attempts():

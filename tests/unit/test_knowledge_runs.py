@@ -163,7 +163,7 @@ class _Hanging:
     def __init__(self):
         self.called = anyio.Event()
 
-    async def complete(self, model, messages, tools=None):
+    async def complete(self, model, messages, tools=None, context=None):
         self.called.set()
         await anyio.sleep_forever()
 

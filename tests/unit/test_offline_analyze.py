@@ -12,7 +12,8 @@ import re
 
 import pytest
 
-from airad.agents.analysis import REVIEW_TOOL, build_analyze_prompt, parse_review
+from airad.agents.analysis import REVIEW_TOOL, parse_review
+from tests.prompting import build_analyze_prompt
 from airad.agents.operators import TaskBrief
 from airad.offline.coder import answer, respond
 from airad.offline.scripts import render
@@ -149,7 +150,7 @@ async def test_litellm_returns_a_submit_review_tool_call():
 async def test_litellm_solution_prompts_ignore_the_tools():
     import litellm
 
-    from airad.agents.operators import build_prompt
+    from tests.prompting import build_prompt
     from airad.agents.policy_view import PolicyView
     from airad.offline.provider import MODEL, register
 

@@ -10,7 +10,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetc
 import pytest
 
 from airad.agents.answers import AnswerError, parse_answer
-from airad.agents.operators import TaskBrief, build_prompt
+from airad.agents.operators import TaskBrief
+from tests.prompting import build_prompt
 from airad.agents.policy_view import NodeView, PolicyView
 from airad.offline.coder import FAMILIES, NOT_A_JOB, answer, new_config, tried_families
 from airad.offline.ensemble import as_member, make_ensemble

@@ -4,9 +4,11 @@ and uses them (drafts and improve steps follow what helped and avoid what hurt).
 from __future__ import annotations
 
 from airad.agents.answers import parse_answer
-from airad.agents.distill import build_distill_prompt, parse_distilled
+from airad.agents.distill import parse_distilled
+from tests.prompting import build_distill_prompt
 from airad.agents.findings import change_key, run_findings
-from airad.agents.operators import TaskBrief, build_prompt
+from airad.agents.operators import TaskBrief
+from tests.prompting import build_prompt
 from airad.agents.policy_view import NodeView, PolicyView
 from airad.events.fold import fold
 from airad.offline.catalog import FAMILY_NAMES, default_params

@@ -8,7 +8,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import pytest
 
 from airad.agents.answers import parse_answer
-from airad.agents.operators import TaskBrief, build_prompt
+from airad.agents.operators import TaskBrief
+from tests.prompting import build_prompt
 from airad.agents.policy_view import NodeView, PolicyView
 from airad.offline.coder import FAMILIES, answer, tried_families
 from airad.offline.drafting import new_config

@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from airad.agents.analysis import build_analyze_prompt
-from airad.agents.operators import TaskBrief, build_prompt
+from tests.prompting import build_analyze_prompt
+from airad.agents.operators import TaskBrief
+from tests.prompting import build_prompt
 from airad.agents.policy_view import NodeView, PolicyView
 from airad.daemon.validation import parse_request
 from airad.schemas.errors import FieldError
