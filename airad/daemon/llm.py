@@ -7,12 +7,14 @@ import re
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 from msgspec import Struct
 
 from airad.agents.operators import Message
+from airad.offline.reply import PROVIDER as OFFLINE_PROVIDER
+from airad.offline.reply import offline_completion
 from airad.schemas.request import ModelSpec
 
 
@@ -97,7 +99,8 @@ class LiteLLMClient:
     of `env` whose name says it holds a secret (litellm also reads keys such as OPENAI_API_KEY from
     the process environment by itself, and servers quote them back in errors).
 
-    Registers the offline coder as the `airad-offline/...` provider when constructed.
+    `airad-offline/...` models are answered by the offline coder directly; litellm is imported (and the
+    offline coder registered as its `airad-offline` provider) on the first call to any other model.
     """
 
     def __init__(
@@ -110,15 +113,8 @@ class LiteLLMClient:
         env: Mapping[str, str] | None = None,
         seed: int = 0,
     ):
-        import litellm
-
-        from airad.offline.provider import CONTEXT_KEY, PROVIDER, register
-
-        register()
-        self._offline_provider, self._context_key = PROVIDER, CONTEXT_KEY
-        litellm.suppress_debug_info = True
-        warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
-        self._litellm = litellm
+        self._litellm_module: Any = None
+        self._importing = anyio.Lock()
         self.concurrency = concurrency
         self.requests_per_minute = requests_per_minute
         self.retries = retries
@@ -127,6 +123,20 @@ class LiteLLMClient:
         self._secrets = secret_values(self.env)
         self._limiters: dict[str, tuple[anyio.CapacityLimiter, RateLimiter | None]] = {}
         self._jitter = random.Random(seed)
+
+    @property
+    def _litellm(self):
+        """litellm, once `_import_litellm` has run."""
+        if self._litellm_module is None:
+            raise RuntimeError("litellm is imported by the first call to a model that needs it")
+        return self._litellm_module
+
+    async def _import_litellm(self) -> None:
+        """Import litellm on the first call to a model that needs it (4-6 s of CPU), in a worker thread so
+        the daemon's other runs go on meanwhile; a daemon that only uses the offline coder never pays for it."""
+        async with self._importing:
+            if self._litellm_module is None:
+                self._litellm_module = await anyio.to_thread.run_sync(_load_litellm)
 
     def _limits(self, model: str) -> tuple[anyio.CapacityLimiter, RateLimiter | None]:
         if model not in self._limiters:
@@ -164,9 +174,10 @@ class LiteLLMClient:
         """Call the model, retrying transient failures with exponential backoff; the offline coder gets
         `context` in litellm's metadata (never sent to a provider)."""
         options = self._call_options(model, tools)
-        if context is not None and model.name.startswith(f"{self._offline_provider}/"):
-            options["metadata"] = {self._context_key: context}
         payload = [{"role": m.role, "content": m.content} for m in messages]
+        if model.name.startswith(f"{OFFLINE_PROVIDER}/"):
+            return _offline(model, payload, tools, context)
+        await self._import_litellm()
         concurrency, rate = self._limits(model.name)
         async with concurrency:
             for attempt in range(1, self.retries + 2):
@@ -207,6 +218,32 @@ class LiteLLMClient:
             tool_arguments=arguments,
             attempts=attempts,
         )
+
+
+def _load_litellm():
+    """litellm, quiet, with the offline coder registered as its `airad-offline` provider."""
+    import litellm
+
+    from airad.offline.provider import register
+
+    register()
+    litellm.suppress_debug_info = True
+    warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
+    return litellm
+
+
+def _offline(model: ModelSpec, payload: list[dict], tools: list[dict] | None, context: dict | None) -> Completion:
+    """The offline coder's answer, called directly: what its litellm provider would return, without litellm."""
+    started = time.monotonic()
+    reply = offline_completion(payload, tools, "auto" if tools else None, context)
+    return Completion(
+        text=reply.text or "",
+        model=model.name,
+        prompt_tokens=reply.prompt_tokens,
+        completion_tokens=reply.completion_tokens,
+        seconds=time.monotonic() - started,
+        tool_arguments=reply.tool_arguments,
+    )
 
 
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)

@@ -12,11 +12,9 @@ import litellm
 from litellm import CustomLLM, ModelResponse
 from litellm.types.utils import ChatCompletionMessageToolCall, Function, Usage
 
-from airad.offline.coder import prompt_seed, respond
+from airad.offline.reply import CONTEXT_KEY, MODEL, PROVIDER, estimate_tokens, offline_completion
 
-PROVIDER = "airad-offline"
-CONTEXT_KEY = "airad_context"  # litellm metadata key: the operator's structured context, which the coder reads
-MODEL = f"{PROVIDER}/coder"
+__all__ = ["CONTEXT_KEY", "MODEL", "PROVIDER", "OfflineCoder", "estimate_tokens", "register"]
 
 
 class OfflineCoder(CustomLLM):
@@ -56,38 +54,25 @@ def register() -> None:
     litellm.utils.custom_llm_setup()  # litellm also runs this on every call; doing it now is harmless
 
 
-def estimate_tokens(text: str) -> int:
-    """The usual rough estimate: four characters per token."""
-    return len(text) // 4
-
-
 def _respond(
     model: str, messages: list, model_response: ModelResponse, optional_params: dict | None, litellm_params: dict | None
 ) -> ModelResponse:
     params = optional_params or {}
     metadata = (litellm_params or {}).get("metadata") or {}
-    reply = respond(messages, params.get("tools"), params.get("tool_choice"), metadata.get(CONTEXT_KEY))
+    reply = offline_completion(messages, params.get("tools"), params.get("tool_choice"), metadata.get(CONTEXT_KEY))
     message = model_response.choices[0].message
     if reply.tool_name is not None:
-        call_id = f"call_{prompt_seed(messages):016x}"  # deterministic, unlike litellm's default uuid4
         message.content = None
-        message.tool_calls = [
-            ChatCompletionMessageToolCall(
-                id=call_id, type="function", function=Function(name=reply.tool_name, arguments=reply.tool_arguments)
-            )
-        ]
+        call = Function(name=reply.tool_name, arguments=reply.tool_arguments)
+        message.tool_calls = [ChatCompletionMessageToolCall(id=reply.call_id, type="function", function=call)]
         model_response.choices[0].finish_reason = "tool_calls"
-        completion_text = f"{reply.tool_name}{reply.tool_arguments}"
     else:
         message.content = reply.text
         model_response.choices[0].finish_reason = "stop"
-        completion_text = reply.text or ""
-    prompt_text = "".join(str(m.get("content") or "") for m in messages)
-    prompt_tokens, completion_tokens = estimate_tokens(prompt_text), estimate_tokens(completion_text)
     model_response.model = model
     model_response.usage = Usage(
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        total_tokens=prompt_tokens + completion_tokens,
+        prompt_tokens=reply.prompt_tokens,
+        completion_tokens=reply.completion_tokens,
+        total_tokens=reply.prompt_tokens + reply.completion_tokens,
     )
     return model_response
