@@ -31,6 +31,7 @@ def build_backends(settings: Settings, env: Mapping[str, str]) -> dict[str, Back
                 ro_binds=settings.sandbox_ro_binds,
                 output_limit_bytes=limit,
                 hidden_packages=DATASET_PACKAGE_DATA,
+                weights_cache=settings.weights_cache,
             ),
             settings.local_slots,
         ),
@@ -39,7 +40,12 @@ def build_backends(settings: Settings, env: Mapping[str, str]) -> dict[str, Back
         from airad.executors.container import ContainerExecutor
 
         backends["container"] = Backend(
-            ContainerExecutor(settings.container, output_limit_bytes=limit, hidden_packages=DATASET_PACKAGE_DATA),
+            ContainerExecutor(
+                settings.container,
+                output_limit_bytes=limit,
+                hidden_packages=DATASET_PACKAGE_DATA,
+                weights_cache=settings.weights_cache,
+            ),
             settings.container.slots,
         )
     if settings.ssh_hosts:

@@ -64,6 +64,11 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     `HOST:SANDBOX` (`~` is the daemon user's home, itself hidden): a model cache, say
     (`AIRAD_SANDBOX_RO_BINDS` as a JSON list).
 
+    `weights_cache`: a host folder of pretrained weights (`huggingface/` and `torch/` in it) that the
+    local executor's sandboxed jobs see read-only at its own path, and container jobs at /weights
+    (a path on the engine's host), with `HF_HOME` and `TORCH_HOME` pointing into it and the Hugging
+    Face libraries set offline (`executors.weights_cache`; `AIRAD_WEIGHTS_CACHE`).
+
     `max_output_file_mb`: an output file (a node's submission) bigger than this is not collected
     by any executor; the node's stderr and its score error say so.
 
@@ -87,6 +92,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     experiment_poll_s: Annotated[float, Meta(gt=0)] = 30.0
     sandbox: bool | None = None
     sandbox_ro_binds: tuple[str, ...] = ()
+    weights_cache: str | None = None
     log_level: str = "info"
     container: ContainerBackend | None = None
     ssh_hosts: tuple[SshHost, ...] = ()

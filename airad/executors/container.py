@@ -1,11 +1,13 @@
 """Run jobs in containers on a Docker or Podman engine, through its Docker API (aiodocker).
 
-A job is one container, named after its job id, created by `prepare` and removed once `wait` has
-collected its result. The container runs as an unprivileged uid (`JOB_USER`) with every capability
-dropped and `no-new-privileges`, no network, capped memory (no swap), CPUs and pids, its inputs
-read-only at /work/input, its files copied into /work (owned by the job's uid), and an environment
-made only of the job's own variables. The only host paths mounted are its inputs and the backend's
-`ro_binds`, and those may not reach an engine socket (`check_ro_binds`). As the job's uid owns
+A job is one container, named after its job id, created by `prepare` (from `container_config`) and
+removed once `wait` has collected its result. The container runs as an unprivileged uid (`JOB_USER`)
+with every capability dropped and `no-new-privileges`, no network, capped memory (no swap), CPUs
+and pids, its inputs read-only at /work/input, its files copied into /work (owned by the job's uid),
+and an environment made only of the job's own variables. The only host paths mounted are its
+inputs, the backend's `ro_binds` and the weights cache, all read-only, and those may not reach an
+engine socket (`check_ro_binds`). GPUs are asked of the engine as it takes them (`container_gpus`:
+which engine it is comes from its `/version`, asked once). As the job's uid owns
 nothing in the image, all it can write is /work, /tmp and /var/tmp: all in its container's own
 writable layer, thrown away with the container.
 
@@ -32,10 +34,9 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
 
 import aiodocker
 from aiodocker.containers import DockerContainer
@@ -53,27 +54,28 @@ from airad.executors.base import (
     truncation_marker,
 )
 from airad.executors.config import ContainerBackend
-from airad.executors.container_files import WORK, archive, read_file, read_output
-from airad.executors.container_limits import DISK_LABEL, WATCH_INTERVAL_S, LimitWatch, limit_hit, mark_limit, with_limit
-from airad.executors.container_mounts import check_ro_binds, read_only_bind
-from airad.executors.local import thread_limits
+from airad.executors.container_config import (
+    OUTPUTS_LABEL,
+    TIMEOUT_LABEL,
+    create_config,
+    probe_config,
+    weights_bind,
+    work_archive,
+)
+from airad.executors.container_files import archive, read_file, read_output
+from airad.executors.container_gpus import Engine, engine_of
+from airad.executors.container_limits import WATCH_INTERVAL_S, LimitWatch, limit_hit, mark_limit, with_limit
+from airad.executors.container_mounts import check_ro_binds
 from airad.executors.output_files import OutputRefused
 from airad.executors.sandbox_launch import PACKAGE_FINDER
 
 CANCEL_MARKER = ".airad-cancelled"
-JOB_LABEL = "airad.job_id"
-TIMEOUT_LABEL = "airad.timeout_s"
-BACKSTOP_GRACE_S = 10
-OUTPUTS_LABEL = "airad.outputs"
-BASE_ENV = {"HOME": WORK, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
 ENDED = ("exited", "dead", "stopped")
-MIB = 1024 * 1024
-JOB_UID = JOB_GID = 65534  # nobody:nogroup; numeric, so any image runs it, with or without that user
-JOB_USER = f"{JOB_UID}:{JOB_GID}"
 
 
 class ContainerExecutor:
-    """Executor on a Docker or Podman engine: one container per job, addressed by its name."""
+    """Executor on a Docker or Podman engine: one container per job, addressed by its name.
+    `weights_cache`: a host folder every job sees read-only at /weights, the libraries set offline."""
 
     name = "container"
 
@@ -83,12 +85,15 @@ class ContainerExecutor:
         *,
         output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES,
         hidden_packages: dict[str, tuple[str, ...]] | None = None,
+        weights_cache: str | None = None,
     ):
-        check_ro_binds(backend)
+        check_ro_binds(backend, extra=[weights_bind(weights_cache)] if weights_cache else [])
         self.backend = backend
         self.output_limit_bytes = output_limit_bytes
         self.hidden_packages = {name: list(dirs) for name, dirs in (hidden_packages or {}).items()}
+        self.weights_cache = weights_cache
         self._hidden: dict[str, list[str]] = {}
+        self._engine_kind: Engine | None = None
 
     async def prepare(self, spec: JobSpec) -> str:
         """Create the job's container (not started) with its files in /work; a container left by an
@@ -103,7 +108,12 @@ class ContainerExecutor:
             hidden = (
                 await self._hidden_dirs(docker, spec.image or self.backend.image) if spec.hide_dataset_packages else []
             )
-            container = await docker.containers.create(create_config(spec, self.backend, hidden), name=name)
+            if self._engine_kind is None:
+                self._engine_kind = engine_of(await docker.version())
+            config = create_config(
+                spec, self.backend, hidden, engine=self._engine_kind, weights_cache=self.weights_cache
+            )
+            container = await docker.containers.create(config, name=name)
             await put_files(container, work_archive(spec.files))
         return encode_handle(container=name, job_id=spec.job_id)
 
@@ -174,20 +184,7 @@ class ContainerExecutor:
             return []
         if image not in self._hidden:
             command = [self.backend.python, "-I", "-c", PACKAGE_FINDER, json.dumps(self.hidden_packages)]
-            config: dict[str, Any] = {
-                "Image": image,
-                "Entrypoint": command[:1],
-                "Cmd": command[1:],
-                "User": JOB_USER,
-                "NetworkDisabled": True,
-                "HostConfig": {
-                    "NetworkMode": "none",
-                    "CapDrop": ["ALL"],
-                    "SecurityOpt": ["no-new-privileges"],
-                    "Binds": [read_only_bind(bind) for bind in self.backend.ro_binds],
-                },
-            }
-            probe = await docker.containers.create(config)
+            probe = await docker.containers.create(probe_config(image, self.backend, command))
             try:
                 await probe.start()
                 await asyncio.wait_for(probe.wait(), 120)
@@ -235,65 +232,6 @@ def container_name(job_id: str) -> str:
     """A valid, unique container name for a job id: its safe characters plus a digest of it."""
     safe = re.sub(r"[^a-zA-Z0-9_.-]+", "-", job_id).strip("-.")[:80]
     return f"airad-{safe}-{hashlib.sha256(job_id.encode()).hexdigest()[:10]}"
-
-
-def create_config(spec: JobSpec, backend: ContainerBackend, hidden: Sequence[str] = ()) -> dict:
-    """The engine's create request for a job: its command in /work, limits, mounts (an empty
-    read-only tmpfs over each `hidden` dir) and labels. The command runs under coreutils `timeout`
-    a little past the deadline, so a job whose daemon never comes back still ends."""
-    command = [backend.python if part == "python" else part for part in spec.command]
-    command = ["timeout", "--kill-after=5", f"{spec.timeout_s + BACKSTOP_GRACE_S:.0f}", *command]
-    env = {**BASE_ENV, **thread_limits(spec.cpus), **spec.env}
-    memory = spec.memory_mb * MIB if spec.memory_mb else 0
-    disk_mb = job_disk_mb(spec, backend)
-    host_config = {
-        "NetworkMode": "none",
-        "Binds": [f"{spec.inputs_dir}:{WORK}/input:ro", *(read_only_bind(bind) for bind in backend.ro_binds)],
-        "Memory": memory,
-        "MemorySwap": memory,
-        "NanoCpus": int(spec.cpus * 1e9),
-        "PidsLimit": spec.processes or backend.pids_limit,
-        "CapDrop": ["ALL"],
-        "SecurityOpt": ["no-new-privileges"],
-        "Privileged": False,
-    }
-    if hidden:
-        host_config["Tmpfs"] = {path: "ro,size=64k" for path in hidden}
-    if spec.gpus > 0:
-        host_config["DeviceRequests"] = [{"Driver": "", "Count": spec.gpus, "Capabilities": [["gpu"]]}]
-    return {
-        "Image": spec.image or backend.image,
-        "Entrypoint": command[:1],
-        "Cmd": command[1:],
-        "WorkingDir": WORK,
-        "User": JOB_USER,
-        "Env": [f"{key}={value}" for key, value in env.items()],
-        "NetworkDisabled": True,
-        "Labels": {
-            JOB_LABEL: spec.job_id,
-            TIMEOUT_LABEL: repr(float(spec.timeout_s)),
-            OUTPUTS_LABEL: json.dumps(list(spec.outputs)),
-            DISK_LABEL: str(disk_mb * MIB),
-        },
-        "HostConfig": host_config,
-    }
-
-
-def job_disk_mb(spec: JobSpec, backend: ContainerBackend) -> int:
-    """The job's disk quota in MiB: its own, else the backend's."""
-    return spec.disk_mb or backend.disk_mb
-
-
-def work_archive(files: dict[str, str]) -> bytes:
-    """The job's /work: its files, an empty submission/ dir, and every parent dir they need, all
-    owned by the job's uid (the engine applies the tar's owner to /work itself too)."""
-    work = WORK.strip("/")
-    paths = {f"{work}/{name}": text.encode() for name, text in files.items()}
-    dirs = {work, f"{work}/submission"}
-    for path in paths:
-        parts = path.split("/")[:-1]
-        dirs.update("/".join(parts[: i + 1]) for i in range(len(parts)))
-    return archive(paths, tuple(sorted(dirs)), owner=JOB_UID)
 
 
 async def kill(container: DockerContainer) -> None:

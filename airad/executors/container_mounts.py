@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 
 from airad.executors.config import ContainerBackend
 
@@ -19,13 +20,14 @@ def read_only_bind(bind: str) -> str:
     return f"{host}:{target or host}:ro"
 
 
-def check_ro_binds(backend: ContainerBackend) -> None:
-    """Refuse `ro_binds` that could hand a job an engine: a socket, a path ending in `.sock`, the
-    engine's own socket or the dir holding it, anything at or below (or above) /run, /var/run, /proc,
-    /sys or /dev, and "/" itself; a relative path is refused too. `ValueError` names the bad entry."""
+def check_ro_binds(backend: ContainerBackend, extra: Sequence[str] = ()) -> None:
+    """Refuse `ro_binds` (and the `extra` binds the executor adds, such as the weights cache) that
+    could hand a job an engine: a socket, a path ending in `.sock`, the engine's own socket or the
+    dir holding it, anything at or below (or above) /run, /var/run, /proc, /sys or /dev, and "/"
+    itself; a relative path is refused too. `ValueError` names the bad entry."""
     engine_socket = backend.url.removeprefix("unix://") if backend.url.startswith("unix://") else None
     guarded = [*FORBIDDEN_BIND_ROOTS, *([engine_socket, os.path.realpath(engine_socket)] if engine_socket else [])]
-    for bind in backend.ro_binds:
+    for bind in (*backend.ro_binds, *extra):
         host = bind.partition(":")[0]
         if not os.path.isabs(host):
             raise ValueError(f"container ro_binds entry {bind!r}: the host path must be absolute")

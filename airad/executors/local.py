@@ -36,6 +36,7 @@ from airad.executors.base import (
     refused_output_note,
 )
 from airad.executors.output_files import OutputRefused, read_beneath
+from airad.executors.weights_cache import weights_env
 
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
 START_GRACE_S = 10.0
@@ -58,13 +59,26 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+def local_weights_cache(folder: str | None) -> str | None:
+    """The weights cache's real path on this host (`~` expanded), which sandboxed jobs see read-only
+    at the same path; `ValueError` for a relative one."""
+    if not folder:
+        return None
+    path = os.path.expanduser(folder)
+    if not os.path.isabs(path):
+        raise ValueError(f"weights_cache {folder!r}: the path must be absolute")
+    return os.path.realpath(path)
+
+
 def job_dir_name(job_id: str) -> str:
     """A job id as one path component (`run-1/7` → `run-1_7`)."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", job_id)
 
 
 class LocalExecutor:
-    """Executor for this host; jobs live under `work_root/<job id>/`."""
+    """Executor for this host; jobs live under `work_root/<job id>/`. `weights_cache`: a folder of
+    pretrained weights that sandboxed jobs see read-only at its own path, with the libraries pointed
+    at it and set offline (`weights_cache.weights_env`); an unsandboxed job only gets the variables."""
 
     name = "local"
 
@@ -78,6 +92,7 @@ class LocalExecutor:
         ro_binds: tuple[str, ...] = (),
         output_limit_bytes: int = OUTPUT_FILE_LIMIT_BYTES,
         hidden_packages: dict[str, tuple[str, ...]] | None = None,
+        weights_cache: str | None = None,
     ):
         self.work_root = Path(work_root)
         self.python = python
@@ -88,7 +103,8 @@ class LocalExecutor:
             log.warning("sandbox.unavailable", executor="local", reason="bwrap is not installed", jobs="unsandboxed")
         self.required = bool(sandbox)
         self.hidden = tuple(Path(p).resolve() for p in hidden)
-        self.ro_binds = ro_binds
+        self.weights_cache = local_weights_cache(weights_cache)
+        self.ro_binds = (*ro_binds, self.weights_cache) if self.weights_cache else ro_binds
         self.hidden_packages = dict(hidden_packages or {})
         self._facts: dict | None = None
         self.output_limit_bytes = output_limit_bytes
@@ -116,7 +132,8 @@ class LocalExecutor:
         sandboxed = self.bwrap is not None and facts["bwrap"] is not None
         if sandboxed:
             argv = self._bwrap_command(work.resolve(), inputs, spec) + argv
-        env = {**BASE_ENV, **thread_limits(spec.cpus), "HOME": str(work), **spec.env}
+        cache = weights_env(self.weights_cache) if self.weights_cache else {}
+        env = {**BASE_ENV, **thread_limits(spec.cpus), "HOME": str(work), **cache, **spec.env}
         limits = job_script.Limits(
             memory_mb=spec.memory_mb,
             processes=spec.processes,

@@ -11,6 +11,7 @@ import pytest
 
 from airad.executors.base import JobLost, JobSpec
 from airad.executors.container import ContainerExecutor
+from airad.executors.container_gpus import DOCKER, PODMAN, PODMAN_CDI_REQUESTS, GpusUnsupported, engine_of
 from tests.contract.executor_contract import SandboxedExecutorContract, secret_path  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("shared-infra")]  # its engines are requested by name (getfixturevalue)
@@ -66,6 +67,30 @@ async def test_a_gpu_job_asks_the_engine_for_its_gpus(dockerd_backend, tmp_path)
         assert (await executor.wait(handle)).killed == "cancelled"
 
 
+async def test_each_engine_is_told_apart_and_asked_for_gpus_its_own_way(backend, tmp_path):
+    async with aiodocker.Docker(url=backend.url) as docker:
+        engine = engine_of(await docker.version())
+    assert engine.name == (PODMAN if "podman" in backend.url else DOCKER) and engine.version
+    executor = ContainerExecutor(backend)
+    spec = job(tmp_path, "print('gpu')\n", gpus=1)
+    if engine.name == PODMAN and engine.version < PODMAN_CDI_REQUESTS:
+        with pytest.raises(GpusUnsupported, match=f"podman {'.'.join(map(str, engine.version))} drops"):
+            await executor.prepare(spec)
+        return
+    try:
+        handle = await executor.prepare(spec)
+    except aiodocker.DockerError as error:  # podman 5.4+ on a host with no CDI spec for the GPU
+        assert engine.name == PODMAN and "nvidia.com/gpu=0" in str(error)
+        return
+    try:
+        requests = (await inspect(backend, handle))["HostConfig"].get("DeviceRequests")
+        if engine.name == DOCKER:
+            assert [(r["Driver"], r["Count"], r["Capabilities"]) for r in requests] == [("", 1, [["gpu"]])]
+    finally:
+        await executor.cancel(handle)
+        await executor.wait(handle)
+
+
 async def test_the_container_is_removed_once_its_result_is_collected(backend, tmp_path):
     executor = ContainerExecutor(backend)
     handle = await executor.prepare(job(tmp_path, "print('bye')\n"))
@@ -92,7 +117,7 @@ async def test_a_job_cancelled_before_it_starts_never_runs(backend, tmp_path):
 async def test_a_job_whose_daemon_never_comes_back_still_ends(backend, tmp_path):
     import asyncio
 
-    from airad.executors.container import BACKSTOP_GRACE_S
+    from airad.executors.container_config import BACKSTOP_GRACE_S
 
     executor = ContainerExecutor(backend)
     handle = await executor.prepare(job(tmp_path, "import time\ntime.sleep(300)\n", timeout_s=1.0))

@@ -3,16 +3,10 @@ unprivileged user, its disk quota and pids limit, and how an ended job's limit i
 
 from __future__ import annotations
 
-
 from airad.executors.base import JobResult, JobSpec
 from airad.executors.config import ContainerBackend
+from airad.executors.container_config import JOB_USER, MIB, create_config, work_archive
 from airad.executors.container_limits import DISK_LABEL, LimitWatch, over_disk_quota, with_limit
-from airad.executors.container import (
-    JOB_USER,
-    MIB,
-    create_config,
-    work_archive,
-)
 
 BACKEND = ContainerBackend(url="unix:///tmp/engine.sock", pids_limit=200, disk_mb=512)
 
