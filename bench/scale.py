@@ -86,6 +86,12 @@ class DelayedLLM:
         self.seconds = seconds
         self.calls = 0
 
+    async def context_window(self, model):
+        return model.context_tokens
+
+    def count_tokens(self, model, messages):
+        return sum(len(m.content) for m in messages) // 4
+
     async def complete(self, model, messages, tools=None, context=None):
         self.calls += 1
         await anyio.sleep(self.seconds)

@@ -25,6 +25,12 @@ class ScriptedLLM:
         self.prompts: list[str] = []
         self.reviews = 0
 
+    async def context_window(self, model):
+        return model.context_tokens
+
+    def count_tokens(self, model, messages):
+        return sum(len(m.content) for m in messages) // 4
+
     async def complete(self, model, messages, tools=None, context=None):
         prompt = messages[-1].content
         if tools:

@@ -14,7 +14,7 @@ from msgspec import Struct
 
 from airad.agents.operators import Message
 from airad.offline.reply import PROVIDER as OFFLINE_PROVIDER
-from airad.offline.reply import offline_completion
+from airad.offline.reply import estimate_tokens, offline_completion
 from airad.schemas.request import ModelSpec
 
 
@@ -48,6 +48,14 @@ class LLM(Protocol):
         """Answer `messages` with `model`, optionally offering `tools`. `context` is the operator's
         structured context the messages were rendered from (models that read it, like the offline
         coder, answer from it; others ignore it)."""
+        ...
+
+    async def context_window(self, model: ModelSpec) -> int | None:
+        """How many tokens `model` takes in: the request's `context_tokens`, else what the client knows."""
+        ...
+
+    def count_tokens(self, model: ModelSpec, messages: Sequence[Message]) -> int:
+        """How many tokens `messages` take for `model` (an estimate where the client has no tokenizer)."""
         ...
 
 
@@ -137,6 +145,28 @@ class LiteLLMClient:
         async with self._importing:
             if self._litellm_module is None:
                 self._litellm_module = await anyio.to_thread.run_sync(_load_litellm)
+
+    async def context_window(self, model: ModelSpec) -> int | None:
+        """The request's `context_tokens`, else litellm's model info (input tokens); None when unknown."""
+        if model.context_tokens or model.name.startswith(f"{OFFLINE_PROVIDER}/"):
+            return model.context_tokens
+        await self._import_litellm()
+        try:
+            info = self._litellm.get_model_info(model.name)
+        except Exception:
+            return None
+        window = info.get("max_input_tokens") or info.get("max_tokens")
+        return int(window) if window else None
+
+    def count_tokens(self, model: ModelSpec, messages: Sequence[Message]) -> int:
+        """litellm's count for the model once litellm is loaded; else four characters a token."""
+        payload = [{"role": m.role, "content": m.content} for m in messages]
+        if self._litellm_module is None or model.name.startswith(f"{OFFLINE_PROVIDER}/"):
+            return estimate_tokens("".join(m.content for m in messages))
+        try:
+            return int(self._litellm.token_counter(model=model.name, messages=payload))
+        except Exception:
+            return estimate_tokens("".join(m.content for m in messages))
 
     def _limits(self, model: str) -> tuple[anyio.CapacityLimiter, RateLimiter | None]:
         if model not in self._limiters:

@@ -24,22 +24,26 @@ from airad.agents.prompt_context import (
     knowledge_items,
     operator_context,
 )
+from airad.agents.prompt_fit import fit_context
 from airad.agents.templates import messages
 from airad.daemon.run_services import RunServices
 from airad.daemon.template_sets import templates_of
 from airad.events.fold import Node, RunState
 from airad.schemas.environment import ExecutionEnvironment
 from airad.schemas.knowledge_events import Atom
-from airad.schemas.request import RunRequest, operators_of
+from airad.schemas.request import ModelSpec, RunRequest, model_for, operators_of
 from airad.schemas.tags import struct_tag
 from airad.tasks.base import Task
 
 
 class Prompt(msgspec.Struct, frozen=True):
-    """Rendered messages and the context they were rendered from (the offline coder reads the latter)."""
+    """Rendered messages, the context they were rendered from (the offline coder reads it), the model
+    they go to, and what was shortened to fit its context window."""
 
     messages: tuple[Message, ...]
     context: dict
+    model: ModelSpec
+    shortened: tuple[str, ...] = ()
 
 
 def task_context(name: str, brief: TaskBrief) -> TaskContext:
@@ -107,7 +111,9 @@ async def node_prompt(
     services: RunServices, state: RunState, task: Task, node: Node, knowledge: Sequence[Atom] = ()
 ) -> Prompt:
     """The prompt of a node's operator (draft, improve, debug, crossover, or analyze of the node
-    itself); raises `TemplateProblem` when the request's templates cannot render it."""
+    itself), for the operator's model, shortened to fit its context window (`agents/prompt_fit.py`);
+    raises `TemplateProblem` when the request's templates cannot render it and `PromptTooLong` when
+    even the shortened prompt does not fit."""
     request = _request(state)
     operator = "analyze" if node.status == "executed" else node.operator
     around = await surroundings(services, state, task, operator)
@@ -122,7 +128,17 @@ async def node_prompt(
         knowledge,
         _outputs(state, shown),
     )
-    return _rendered(request, context)
+    model = model_for(request, operator)
+    templates = templates_of(operators_of(request))
+    window = await services.llm.context_window(model)
+    shortened: tuple[str, ...] = ()
+    if window is not None:
+
+        def tokens(candidate: OperatorContext) -> int:
+            return services.llm.count_tokens(model, messages(templates, candidate))
+
+        context, shortened = fit_context(context, tokens, window - model.max_tokens)
+    return Prompt(messages(templates, context), msgspec.to_builtins(context), model, shortened)
 
 
 def distill_prompt(
@@ -145,11 +161,8 @@ def distill_prompt(
         findings_json=findings_json(findings),
         current_knowledge=knowledge_items(current),
     )
-    return _rendered(request, context)
-
-
-def _rendered(request: RunRequest, context: OperatorContext | DistillContext) -> Prompt:
-    return Prompt(messages(templates_of(operators_of(request)), context), msgspec.to_builtins(context))
+    rendered = messages(templates_of(operators_of(request)), context)
+    return Prompt(rendered, msgspec.to_builtins(context), model_for(request, "distill"))
 
 
 def _request(state: RunState) -> RunRequest:

@@ -144,7 +144,7 @@ async def _ask_model(
     messages = prompt.messages
     prompt_ref = await services.blobs.put(json.dumps([[m.role, m.content] for m in messages]).encode())
     try:
-        completion = await services.llm.complete(request.model, messages, context=prompt.context)
+        completion = await services.llm.complete(prompt.model, messages, context=prompt.context)
     except LLMError as exc:
         return fallback, {"prompt_ref": prompt_ref, "problem": f"the model call failed: {exc}"[:1000]}
     details = {

@@ -14,6 +14,7 @@ import msgspec
 
 from airad.agents.analysis import REVIEW_TOOL, parse_review
 from airad.agents.answers import AnswerError, parse_answer
+from airad.agents.prompt_fit import PromptTooLong
 from airad.agents.templates import TemplateProblem
 from airad.daemon.llm import LLMError
 from airad.daemon.prompts import node_prompt
@@ -98,6 +99,9 @@ async def generate(
     except TemplateProblem as exc:
         await writer.append(NodeFailed, node_id=node.id, stage="generate", reason=f"template {exc}"[:1000])
         return
+    except PromptTooLong as exc:
+        await writer.append(NodeFailed, node_id=node.id, stage="generate", reason=str(exc)[:1000])
+        return
     messages = prompt.messages
     prompt_ref = await services.blobs.put(json.dumps([[m.role, m.content] for m in messages]).encode())
     context_ref = await services.blobs.put(msgspec.json.encode(prompt.context))
@@ -105,7 +109,7 @@ async def generate(
     spent = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
     for attempt in range(1, services.generation_attempts + 1):
         try:
-            completion = await services.llm.complete(request.model, messages, context=prompt.context)
+            completion = await services.llm.complete(prompt.model, messages, context=prompt.context)
         except LLMError as exc:
             reason = f"model call failed: {exc}"
             await writer.append(NodeFailed, node_id=node.id, stage="generate", reason=reason, **spent)
@@ -128,6 +132,7 @@ async def generate(
             prompt_ref=prompt_ref,
             completion_ref=completion_ref,
             context_ref=context_ref,
+            shortened=prompt.shortened,
             llm_seconds=completion.seconds,
             attempts=attempt,
             **spent,
@@ -254,11 +259,10 @@ def _executor_fault(backend: str, what: str, exc: Exception) -> str:
 
 async def analyze(services: RunServices, writer: RunWriter, task: Task, node: Node) -> None:
     """Ask the model to review the execution (tool call, JSON fallback); never blocks the node."""
-    request = _request(writer)
     try:
         prompt = await node_prompt(services, writer.state, task, node)
-        completion = await services.llm.complete(request.model, prompt.messages, [REVIEW_TOOL], prompt.context)
-    except (LLMError, TemplateProblem) as exc:
+        completion = await services.llm.complete(prompt.model, prompt.messages, [REVIEW_TOOL], prompt.context)
+    except (LLMError, TemplateProblem, PromptTooLong) as exc:
         await writer.append(NodeAnalyzed, node_id=node.id, summary=f"analysis failed: {exc}"[:1000])
         return
     review = parse_review(completion.tool_arguments, completion.text)
@@ -271,6 +275,7 @@ async def analyze(services: RunServices, writer: RunWriter, task: Task, node: No
         lower_is_better=review.lower_is_better,
         via=review.via,
         completion_ref=await services.blobs.put((completion.tool_arguments or completion.text).encode()),
+        model=completion.model,
         prompt_tokens=completion.prompt_tokens,
         completion_tokens=completion.completion_tokens,
         cost_usd=completion.cost_usd,

@@ -94,6 +94,7 @@ class NodeGenerated(EventBase, frozen=True, tag="node.generated"):
     llm_seconds: float = 0.0
     attempts: int = 1
     context_ref: str = ""
+    shortened: tuple[str, ...] = ()  # what the prompt lost to fit the model's context (docs/operators.md)
 
 
 class NodeQueued(EventBase, frozen=True, tag="node.queued"):
@@ -172,6 +173,7 @@ class NodeAnalyzed(EventBase, frozen=True, tag="node.analyzed"):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    model: str = ""
 
 
 class NodeFailed(EventBase, frozen=True, tag="node.failed"):

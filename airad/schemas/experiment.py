@@ -18,6 +18,7 @@ from airad.schemas.request import (
     LocalExecutor,
     ModelSpec,
     NonNegativeInt,
+    OperatorModels,
     PositiveInt,
     Program,
     RunId,
@@ -43,6 +44,7 @@ class Solver(Struct, frozen=True, forbid_unknown_fields=True):
     policy: PolicySpec = GreedyPolicy()
     operators: OperatorSpec | None = None
     model: ModelSpec = ModelSpec()
+    operator_models: OperatorModels = {}
     budget: Budget | None = None
     program: Program | None = None
 
@@ -109,6 +111,7 @@ def run_request(experiment_id: str, request: ExperimentRequest, planned: Planned
         policy=solver.policy,
         operators=solver.operators,
         model=solver.model,
+        operator_models=solver.operator_models,
         seed=planned.seed,
         budget=solver.budget or request.budget,
         executor=request.executor,

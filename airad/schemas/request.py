@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -167,6 +167,26 @@ class ModelSpec(Struct, frozen=True, forbid_unknown_fields=True):
         ]
         | None
     ) = None
+    context_tokens: (
+        Annotated[
+            int,
+            Meta(
+                ge=256,
+                description=(
+                    "The model's context window in tokens; prompts that would not fit, with max_tokens kept for the "
+                    "answer, are shortened by docs/operators.md's rule. Null: litellm's model info, if it knows it."
+                ),
+            ),
+        ]
+        | None
+    ) = None
+
+
+OperatorName = Literal["draft", "improve", "debug", "crossover", "analyze", "distill"]
+OperatorModels = Annotated[
+    dict[OperatorName, ModelSpec],
+    Meta(description="A model per operator, replacing `model` for it (e.g. a cheaper one for analyze)."),
+]
 
 
 class Budget(Struct, frozen=True, forbid_unknown_fields=True):
@@ -270,6 +290,7 @@ class RunRequest(Struct, frozen=True, forbid_unknown_fields=True):
     policy: PolicySpec = GreedyPolicy()
     operators: OperatorSpec | None = None
     model: ModelSpec = ModelSpec()
+    operator_models: OperatorModels = {}
     seed: NonNegativeInt = 0
     budget: Budget = Budget()
     executor: ExecutorSpec = LocalExecutor()
@@ -293,6 +314,11 @@ def task_label(task: TaskSpec) -> str:
 def operators_of(request: RunRequest) -> OperatorSpec:
     """The request's operator settings, or its policy's published operator set."""
     return request.operators or default_operators(request.policy)
+
+
+def model_for(request: RunRequest, operator: str) -> ModelSpec:
+    """The model that answers `operator`'s prompts: its own, or the request's."""
+    return request.operator_models.get(operator, request.model)  # type: ignore[call-overload]
 
 
 def derived_run_id(request_seq: int) -> str:

@@ -224,3 +224,34 @@ async def test_a_template_with_an_unknown_variable_is_rejected_naming_its_field(
     assert [e["type"] for e in events] == ["run.rejected"]
     assert events[0]["field"] == "$.operators.templates.improve" and "parent" in events[0]["reason"]
     assert daemon.alive()
+
+
+@SERVED
+async def test_a_small_context_window_shortens_prompts_by_the_rule_and_the_node_records_it(served):
+    nats_url, daemon = served
+    body = json.loads(_request("small-window", max_nodes=3, num_drafts=3))
+    body["model"] = {"context_tokens": 1800, "max_tokens": 400}
+    await publish_raw(nats_url, json.dumps(body).encode())
+    events = await run_events(nats_url, "small-window")
+    generated = [e for e in events if e["type"] == "node.generated"]
+    assert generated and any(e["shortened"] for e in generated), [(e["type"], e.get("reason")) for e in events]
+    for event, prompt in zip(generated, await _blob_texts(nats_url, [e["prompt_ref"] for e in generated])):
+        text = "".join(content for _, content in json.loads(prompt))
+        assert len(text) // 4 <= 1800 - 400, "the prompt fits the window with the answer's tokens kept"
+        if event["shortened"]:
+            assert all(step.split(":")[0] in ("memory", "output tails", "data overview") for step in event["shortened"])
+            assert "shortened to fit the model's context" in text or event["shortened"][0].startswith("memory")
+    assert daemon.alive()
+
+
+@SERVED
+async def test_each_operator_can_have_its_own_model(served):
+    nats_url, daemon = served
+    body = json.loads(_request("per-operator", max_nodes=2))
+    body["operator_models"] = {"analyze": {"name": "airad-offline/reviewer", "temperature": 0}}
+    await publish_raw(nats_url, json.dumps(body).encode())
+    events = await run_events(nats_url, "per-operator")
+    assert {e["model"] for e in events if e["type"] == "node.generated"} == {"airad-offline/coder"}
+    analyzed = [e for e in events if e["type"] == "node.analyzed"]
+    assert analyzed and {e["model"] for e in analyzed} == {"airad-offline/reviewer"}
+    assert daemon.alive()

@@ -10,6 +10,7 @@ from airad.schemas.environment import measured_environment
 from airad.schemas.policies import OperatorSpec
 from airad.schemas.request import BundledTask, Budget, ContainerExecutor, RunRequest
 from tests.factories import History
+from tests.fakes import ScriptedLLM
 
 H100 = measured_environment("3.11.7", ("torch==2.5.1", "timm==1.0.12"), ("NVIDIA H100 80GB HBM3",) * 2, 16, 65536)
 
@@ -34,7 +35,8 @@ class Task:
 
 
 def _services(environments, now=1000.0):
-    return SimpleNamespace(environments=environments, executors={"container": object()}, clock=lambda: now)
+    llm = ScriptedLLM([])
+    return SimpleNamespace(environments=environments, executors={"container": object()}, clock=lambda: now, llm=llm)
 
 
 async def test_a_gpu_executor_s_compute_and_the_probed_packages_are_in_the_prompt():

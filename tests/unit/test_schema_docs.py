@@ -15,7 +15,7 @@ def test_schema_names_every_top_level_field():
     schema = run_request_json_schema()
     request = schema["$defs"]["RunRequest"]
     assert set(request["properties"]) == {
-        "task", "policy", "operators", "model", "seed", "budget", "executor", "run_id", "labels", "program", "baseline", "domain",
+        "task", "policy", "operators", "model", "operator_models", "seed", "budget", "executor", "run_id", "labels", "program", "baseline", "domain",
     }
     assert request["required"] == ["task"]
 
