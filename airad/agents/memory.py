@@ -20,7 +20,7 @@ def _ancestors(view: PolicyView, node_id: int) -> list[NodeView]:
 
 def recalled(view: PolicyView, operator: Operator, parent_ids: tuple[int, ...], spec: OperatorSpec) -> list[NodeView]:
     """The finished nodes a prompt recalls, oldest first, at most `spec.memory_size`."""
-    kind = SCOPE[operator] if spec.memory == "scoped" else spec.memory
+    kind = SCOPE.get(operator, "sibling" if parent_ids else "drafts") if spec.memory == "scoped" else spec.memory
     if kind == "none" or spec.memory_size == 0:
         return []
     finished = [n for n in view.nodes if n.done and n.id not in parent_ids]

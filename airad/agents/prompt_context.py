@@ -257,7 +257,7 @@ def operator_context(
         task=around.task,
         output_contract=around.output_contract,
         parents=tuple(parent_context(view.nodes[p], outputs.get(p, "")) for p in parent_ids),
-        memory=memory_items(view, operator, parent_ids, spec) if operator != "analyze" else (),  # type: ignore[arg-type]
+        memory=memory_items(view, operator, parent_ids, spec) if operator != "analyze" else (),
         program=around.program.strip(),
         knowledge=knowledge_items(atoms),
         compute=around.compute,

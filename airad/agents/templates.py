@@ -138,6 +138,26 @@ def template_problems(templates: Mapping[str, str], custom: Iterable[str] = ()) 
     return problems
 
 
+def plugin_template_problem(templates: Mapping[str, str], name: str, like: str) -> TemplateProblem | None:
+    """Why a plugin operator's template `name` (in `templates`, beside a bundled set) cannot be used:
+    checked like a request's own template, on the sample contexts of the built-in operator `like`."""
+    env = _environment(templates)
+    try:
+        unknown = sorted(meta.find_undeclared_variables(env.parse(templates[name])) - _context_names() - JINJA_NAMES)
+    except TemplateSyntaxError as exc:
+        return TemplateProblem(name, _reason(exc))
+    if unknown:
+        return TemplateProblem(name, f"names unknown variable(s): {', '.join(unknown)}")
+    for context in sample_contexts(like):
+        try:
+            text = render(templates, name, msgspec.structs.replace(context, operator=name))
+        except TemplateProblem as exc:
+            return exc
+        if CONTRACT_SENTINEL not in text:
+            return TemplateProblem(name, "leaves out the output contract: include {{ output_contract }}")
+    return None
+
+
 def _render_problem(templates: Mapping[str, str], name: str) -> TemplateProblem | None:
     if name not in templates:
         return TemplateProblem(name, "is missing from the set")

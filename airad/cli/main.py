@@ -11,11 +11,11 @@ from pathlib import Path
 import anyio
 import structlog
 
-from airad.cli import analysis, daemon, environment, experiments, knowledge, runs, tasks, templates, tui
+from airad.cli import analysis, daemon, environment, experiments, knowledge, plugins, runs, tasks, templates, tui
 from airad.cli.errors import EXIT_FAILED, EXIT_USAGE, CliError
 from airad.daemon.settings import SettingsError, load_settings
 
-GROUPS = (runs, daemon, tui, analysis, experiments, knowledge, tasks, environment, templates)
+GROUPS = (runs, daemon, tui, analysis, experiments, knowledge, tasks, environment, templates, plugins)
 """The command groups, in the order `airad --help` lists their commands."""
 
 

@@ -107,18 +107,15 @@ def _outputs(state: RunState, node_ids: Sequence[int]) -> dict[int, str]:
     return {i: f"{state.nodes[i].stdout_tail}\n{state.nodes[i].stderr_tail}".strip() for i in node_ids}
 
 
-async def node_prompt(
+async def node_context(
     services: RunServices, state: RunState, task: Task, node: Node, knowledge: Sequence[Atom] = ()
-) -> Prompt:
-    """The prompt of a node's operator (draft, improve, debug, crossover, or analyze of the node
-    itself), for the operator's model, shortened to fit its context window (`agents/prompt_fit.py`);
-    raises `TemplateProblem` when the request's templates cannot render it and `PromptTooLong` when
-    even the shortened prompt does not fit."""
+) -> OperatorContext:
+    """The structured context of a node's operator (analyze, for a node that has executed)."""
     request = _request(state)
     operator = "analyze" if node.status == "executed" else node.operator
     around = await surroundings(services, state, task, operator)
     shown = (node.id,) if operator == "analyze" else node.parent_ids
-    context = operator_context(
+    return operator_context(
         operator,
         node.id,
         () if operator == "analyze" else node.parent_ids,
@@ -128,8 +125,23 @@ async def node_prompt(
         knowledge,
         _outputs(state, shown),
     )
-    model = model_for(request, operator)
+
+
+async def node_prompt(
+    services: RunServices, state: RunState, task: Task, node: Node, knowledge: Sequence[Atom] = ()
+) -> Prompt:
+    """The prompt of a node's operator (draft, improve, debug, crossover, a plugin's template operator,
+    or analyze of the node itself), for the operator's model, shortened to fit its context window
+    (`agents/prompt_fit.py`); raises `TemplateProblem` when the templates cannot render it and
+    `PromptTooLong` when even the shortened prompt does not fit. The offline coder's copy of the
+    context names the built-in job a plugin operator is answered as."""
+    request = _request(state)
+    context = await node_context(services, state, task, node, knowledge)
+    model = model_for(request, context.operator)
     templates = templates_of(operators_of(request))
+    plugin = services.plugins.operators.get(context.operator)
+    if plugin is not None:
+        templates = {**templates, plugin.name: plugin.template}
     window = await services.llm.context_window(model)
     shortened: tuple[str, ...] = ()
     if window is not None:
@@ -138,7 +150,10 @@ async def node_prompt(
             return services.llm.count_tokens(model, messages(templates, candidate))
 
         context, shortened = fit_context(context, tokens, window - model.max_tokens)
-    return Prompt(messages(templates, context), msgspec.to_builtins(context), model, shortened)
+    offline = msgspec.to_builtins(context)
+    if plugin is not None:
+        offline["operator"] = plugin.offline_as
+    return Prompt(messages(templates, context), offline, model, shortened)
 
 
 def distill_prompt(

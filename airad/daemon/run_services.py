@@ -13,6 +13,7 @@ from airad.daemon.environments import Environments
 from airad.daemon.grading import Grader
 from airad.daemon.llm import LLM
 from airad.daemon.opened_tasks import OpenedTasks
+from airad.daemon.plugins import Plugins, installed_plugins
 from airad.events.fold import RunState, evolve
 from airad.events.knowledge_log import KnowledgeLog
 from airad.events.log import BlobStore, EventLog, RunIndex
@@ -39,6 +40,7 @@ class RunServices:
     tasks: OpenedTasks = field(default_factory=OpenedTasks)
     clock: Callable[[], float] = field(default=time.time)
     knowledge: KnowledgeLog | None = None  # the domains' knowledge; None: runs neither see nor distil any
+    plugins: Plugins = field(default_factory=installed_plugins)  # policies, operators and task kinds from packages
     environments: Environments | None = None  # probed once per executor environment; None: prompts name no packages
 
 

@@ -167,7 +167,8 @@ class RunLoop:
 
     async def _select_next(self, tg: TaskGroup) -> None:
         """Decide the next node, record it, and start carrying it out."""
-        action = decide(self.request.policy, policy_view(self.writer.state), self.request.seed)
+        view = policy_view(self.writer.state)
+        action = decide(self.request.policy, view, self.request.seed, self.services.plugins.policies)
         node_id = len(self.writer.state.nodes)
         await self.writer.append(NodeSelected, node_id=node_id, operator=action.operator, parent_ids=action.parent_ids)
         self._start(tg, node_id)

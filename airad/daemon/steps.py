@@ -17,7 +17,7 @@ from airad.agents.answers import AnswerError, parse_answer
 from airad.agents.prompt_fit import PromptTooLong
 from airad.agents.templates import TemplateProblem
 from airad.daemon.llm import LLMError
-from airad.daemon.prompts import node_prompt
+from airad.daemon.prompts import node_context, node_prompt
 from airad.daemon.run_services import RunServices, RunWriter
 from airad.events.fold import Node
 from airad.events.log import AppendConflict
@@ -94,6 +94,11 @@ async def generate(
             completion_ref="",
         )
         return
+    plugin = services.plugins.operators.get(node.operator)
+    if plugin is not None and plugin.function is not None:
+        await _generate_by_function(services, writer, task, node, knowledge)
+        return
+    parse = plugin.parse if plugin is not None else parse_answer
     try:
         prompt = await node_prompt(services, writer.state, task, node, knowledge)
     except TemplateProblem as exc:
@@ -119,7 +124,7 @@ async def generate(
         spent["cost_usd"] += completion.cost_usd
         completion_ref = await services.blobs.put(completion.text.encode())
         try:
-            answer = parse_answer(completion.text)
+            answer = parse(completion.text)
         except AnswerError as exc:
             problem = str(exc)
             continue
@@ -144,6 +149,30 @@ async def generate(
         stage="generate",
         reason=f"no usable answer after {services.generation_attempts} attempts: {problem}",
         **spent,
+    )
+
+
+async def _generate_by_function(
+    services: RunServices, writer: RunWriter, task: Task, node: Node, knowledge: Sequence[Atom]
+) -> None:
+    """A plugin operator that is a pure function of its context: no model is asked."""
+    plugin = services.plugins.operators[node.operator]
+    context = await node_context(services, writer.state, task, node, knowledge)
+    try:
+        plan, code = plugin.function(context)  # type: ignore[misc]
+    except Exception as exc:
+        reason = f"operator {node.operator!r} failed: {type(exc).__name__}: {exc}"[:1000]
+        await writer.append(NodeFailed, node_id=node.id, stage="generate", reason=reason)
+        return
+    await writer.append(
+        NodeGenerated,
+        node_id=node.id,
+        plan=plan,
+        code=code,
+        model=f"plugin:{node.operator}",
+        prompt_ref="",
+        completion_ref="",
+        context_ref=await services.blobs.put(msgspec.json.encode(context)),
     )
 
 

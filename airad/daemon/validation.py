@@ -8,6 +8,7 @@ from pathlib import Path
 
 import msgspec
 
+from airad.daemon.plugins import Plugins, installed_plugins
 from airad.daemon.template_sets import operators_problem
 from airad.schemas.errors import FieldError
 from airad.schemas.experiment import ExperimentRequest, experiment_problem
@@ -57,13 +58,12 @@ def parse_request(
     With `executors`, the request must name one of those executor kinds (the ones configured).
     With `base_dir` (the folder of a request file), the files it names are inlined first (see
     `airad.schemas.request_files`)."""
-    if base_dir is not None:
-        raw = _inlined(raw, toml, base_dir)
-        toml = False
-    request = _decode(raw, RunRequest, toml)
+    plugins = installed_plugins()
+    request = _decode(_prepared(raw, toml, base_dir, plugins), RunRequest, False)
     problem = task_problem(request.task)
     if problem is not None:
         raise FieldError(*problem)
+    _raise(plugins.policy_problem(request.policy))
     if request.operators is not None:
         _raise(operators_problem(request.operators, "$.operators"))
     _check_executor(request.executor, executors)
@@ -80,10 +80,8 @@ def parse_experiment(
 ) -> ExperimentRequest:
     """Decode and check an experiment request like `parse_request` (files named by a request file
     are inlined the same way); a task's problem is named at its place in the list (`$.tasks[1].name`)."""
-    if base_dir is not None:
-        raw = _inlined(raw, toml, base_dir)
-        toml = False
-    request = _decode(raw, ExperimentRequest, toml)
+    plugins = installed_plugins()
+    request = _decode(_prepared(raw, toml, base_dir, plugins), ExperimentRequest, False)
     for index, task in enumerate(request.tasks):
         problem = task_problem(task)
         if problem is not None:
@@ -93,16 +91,17 @@ def parse_experiment(
     if problem is not None:
         raise FieldError(*problem)
     for index, solver in enumerate(request.solvers):
+        _raise(plugins.policy_problem(solver.policy, f"$.solvers[{index}].policy"))
         if solver.operators is not None:
             _raise(operators_problem(solver.operators, f"$.solvers[{index}].operators"))
     _check_executor(request.executor, executors)
     return request
 
 
-def _inlined(raw: bytes | str, toml: bool, base_dir: Path) -> bytes:
-    """A request file's text as JSON with its file references inlined."""
-    try:
-        data = msgspec.toml.decode(raw) if toml else msgspec.json.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise FieldError("$", f"not valid {'TOML' if toml else 'JSON'}: {exc}") from None
-    return msgspec.json.encode(inline_files(data, base_dir))
+def _prepared(raw: bytes | str, toml: bool, base_dir: Path | None, plugins: Plugins) -> bytes:
+    """A request's text as JSON, with the files a request file names inlined (`base_dir`: its folder)
+    and plugin kinds in the log's form."""
+    data = _decode(raw, object, toml)
+    if base_dir is not None:
+        data = inline_files(data, base_dir)
+    return msgspec.json.encode(plugins.normalized(data))

@@ -7,16 +7,17 @@ outputs in the blob store, referenced by SHA-256.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
-from msgspec import Struct
+from msgspec import Meta, Struct
 
 from airad.schemas.knowledge_events import AtomRef
 from airad.schemas.request import RunRequest
 from airad.schemas.tags import struct_tag
 
-Operator = Literal["draft", "improve", "debug", "crossover", "baseline"]  # baseline: the user's own script, node 0
+BUILTIN_OPERATORS = ("draft", "improve", "debug", "crossover", "baseline")  # baseline: the user's own script, node 0
+Operator = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]  # a built-in one, or a plugin's (docs/extending.md)
 FinishReason = Literal["max_nodes", "wall_seconds", "budget", "cancelled", "error"]
 FailureStage = Literal["generate", "execute", "score"]
 Medal = Literal["gold", "silver", "bronze"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from msgspec import Meta, Struct
 
@@ -104,7 +104,21 @@ class EvolutionaryPolicy(Struct, frozen=True, forbid_unknown_fields=True, tag="e
     parallel: InFlight = 1
 
 
-PolicySpec = GreedyPolicy | AiraGreedyPolicy | MctsPolicy | EvolutionaryPolicy
+PluginName = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
+
+
+class PluginPolicy(Struct, frozen=True, forbid_unknown_fields=True, tag="plugin", tag_field="kind"):
+    """A policy from an installed plugin (docs/extending.md). A request may name it by its own kind,
+    `{kind = "successive-halving", rungs = 3}`; intake records it in this form, checked against the
+    plugin's parameters, so any airad can read the log without the plugin."""
+
+    name: PluginName
+    params: dict[str, Any] = {}
+    parallel: InFlight = 1
+
+
+PolicySpec = GreedyPolicy | AiraGreedyPolicy | MctsPolicy | EvolutionaryPolicy | PluginPolicy
+BUILTIN_POLICIES = ("greedy", "aira-greedy", "mcts", "evolutionary")
 
 
 def policy_kind(policy: PolicySpec) -> str:

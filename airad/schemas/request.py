@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
 
-from airad.schemas.policies import GreedyPolicy, OperatorSpec, PolicySpec, default_operators
+from airad.schemas.policies import GreedyPolicy, OperatorSpec, PluginName, PolicySpec, default_operators
 from airad.schemas.tags import struct_tag
 
 RunId = Annotated[
@@ -146,7 +146,16 @@ class ScriptTask(Struct, frozen=True, forbid_unknown_fields=True, tag="script", 
     description: str = ""
 
 
-TaskSpec = BundledTask | MleBenchTask | CsvTask | ContractTask | ScriptTask
+class PluginTask(Struct, frozen=True, forbid_unknown_fields=True, tag="plugin", tag_field="kind"):
+    """A task kind from an installed plugin (docs/extending.md). A request may name it by its own kind;
+    intake records it in this form, checked against the plugin's parameters."""
+
+    name: PluginName
+    params: dict[str, Any] = {}
+
+
+TaskSpec = BundledTask | MleBenchTask | CsvTask | ContractTask | ScriptTask | PluginTask
+BUILTIN_TASKS = ("bundled", "mlebench", "csv", "contract", "script")
 
 
 class ModelSpec(Struct, frozen=True, forbid_unknown_fields=True):

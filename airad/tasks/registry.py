@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from airad.schemas.errors import FieldError
-from airad.schemas.request import BundledTask, ContractTask, CsvTask, MleBenchTask, ScriptTask, TaskSpec
+from airad.schemas.request import BundledTask, ContractTask, CsvTask, MleBenchTask, PluginTask, ScriptTask, TaskSpec
 from airad.tasks.base import Task
 from airad.tasks.bundled import DATASETS, bundled_task_names, prepare_bundled
 
@@ -32,6 +32,10 @@ def task_problem(spec: TaskSpec) -> tuple[str, str] | None:
         from airad.tasks.script import script_task_problem
 
         return script_task_problem(spec)
+    if isinstance(spec, PluginTask):
+        from airad.tasks.plugins import plugin_task_problem
+
+        return plugin_task_problem(spec)
     return "$.task.kind", f"unsupported task kind {type(spec).__name__}"
 
 
@@ -54,6 +58,10 @@ def open_task(spec: TaskSpec, seed: int, tasks_root: Path) -> Task:
         from airad.tasks.script import prepare_script
 
         return prepare_script(spec)
+    if isinstance(spec, PluginTask):
+        from airad.tasks.plugins import open_plugin_task
+
+        return open_plugin_task(spec, seed, tasks_root)
     from airad.tasks.mlebench import prepare_mlebench
 
     return prepare_mlebench(spec, seed, tasks_root)

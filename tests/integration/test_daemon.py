@@ -83,7 +83,7 @@ MALFORMED = [
     (b'["a", "list"]', "$", "Expected `object`"),
     (b'{"run_id": "bad-1"}', "$.task", "missing required field"),
     (b'{"run_id": "bad-2", "task": {"kind": "bundled", "name": "mnist-in-the-sky"}}', "$.task.name", "unknown bundled task"),
-    (b'{"run_id": "bad-3", "task": {"kind": "bundled", "name": "wine"}, "policy": {"kind": "oracle"}}', "$.policy.kind", "Invalid value"),
+    (b'{"run_id": "bad-3", "task": {"kind": "bundled", "name": "wine"}, "policy": {"kind": "oracle"}}', "$.policy.kind", "no policy 'oracle'"),
     (b'{"run_id": "bad-4", "task": {"kind": "bundled", "name": "wine"}, "budget": {"max_nodes": -5}}', "$.budget.max_nodes", ">= 1"),
     (b'{"run_id": "bad-5", "task": {"kind": "bundled", "name": "wine"}, "budget": {"usd": -0.5}}', "$.budget.usd", ">= 0"),
     (b'{"run_id": "bad-6", "task": {"kind": "bundled", "name": "wine"}, "seed": "seven"}', "$.seed", "Expected `int`"),

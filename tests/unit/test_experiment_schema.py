@@ -28,7 +28,7 @@ def _raw(**fields) -> bytes:
     (_raw(tasks=[WINE, {"kind": "bundled", "name": "mnist-in-the-sky"}]), "$.tasks[1].name", "unknown bundled task"),
     (_raw(solvers=[{"name": "a"}, {"name": "a"}]), "$.solvers[1].name", "used twice"),
     (_raw(solvers=[{"name": "no spaces"}]), "$.solvers[0].name", "matching regex"),
-    (_raw(solvers=[{"name": "a", "policy": {"kind": "oracle"}}]), "$.solvers[0].policy.kind", "Invalid value"),
+    (_raw(solvers=[{"name": "a", "policy": {"kind": "oracle"}}]), "$.solvers[0].policy.kind", "no policy 'oracle'"),
     (_raw(solvers=[{"name": "a", "budget": {"max_nodes": 0}}]), "$.solvers[0].budget.max_nodes", ">= 1"),
     (_raw(solvers=[{"name": "a", "colour": "red"}]), "$.solvers[0].colour", "unknown field"),
     (_raw(seeds=[1, 1]), "$.seeds[1]", "listed twice"),

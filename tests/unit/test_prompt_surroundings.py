@@ -4,6 +4,7 @@ its probed environment reports, the probed packages, the time limit and the budg
 from types import SimpleNamespace
 
 from airad.agents.operators import TaskBrief
+from airad.daemon.plugins import Plugins
 from airad.daemon.prompts import node_prompt
 from airad.events.fold import fold
 from airad.schemas.environment import measured_environment
@@ -36,7 +37,9 @@ class Task:
 
 def _services(environments, now=1000.0):
     llm = ScriptedLLM([])
-    return SimpleNamespace(environments=environments, executors={"container": object()}, clock=lambda: now, llm=llm)
+    return SimpleNamespace(
+        environments=environments, executors={"container": object()}, clock=lambda: now, llm=llm, plugins=Plugins()
+    )
 
 
 async def test_a_gpu_executor_s_compute_and_the_probed_packages_are_in_the_prompt():
