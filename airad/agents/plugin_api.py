@@ -27,12 +27,12 @@ class PolicyPlugin:
     """A search policy: `params` is a frozen msgspec Struct whose tag (with `tag_field="kind"`) names the
     policy in a request; `decide(params, view, rng)` returns the operator and the parent node ids of the
     next node. `operators` lists every operator it may choose (built-in or a plugin's), which intake
-    checks the daemon has; `template_set` is the bundled set its runs render by default."""
+    checks the daemon has. Its runs render the request's template set (`aira` unless the request's
+    `operators` say otherwise)."""
 
     params: type[Struct]
     decide: Callable[[Any, PolicyView, random.Random], Decision]
     operators: tuple[str, ...] = ("draft", "improve", "debug")
-    template_set: str = "aira"
 
     @property
     def name(self) -> str:

@@ -17,10 +17,7 @@ async def cmd_plugins(args: argparse.Namespace, settings: Settings) -> int:
     """Print the installed plugins, by kind."""
     plugins = installed_plugins()
     listing: dict[str, dict[str, dict]] = {
-        "policies": {
-            name: {"operators": list(p.operators), "template_set": p.template_set}
-            for name, p in plugins.policies.items()
-        },
+        "policies": {name: {"operators": list(p.operators)} for name, p in plugins.policies.items()},
         "operators": {
             name: {"kind": "function" if o.function else "template", "parents": o.parents, "offline_as": o.offline_as}
             for name, o in plugins.operators.items()

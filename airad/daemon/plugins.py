@@ -23,7 +23,7 @@ from airad.daemon.template_sets import bundled_set
 from airad.schemas.errors import FieldError
 from airad.schemas.events import BUILTIN_OPERATORS
 from airad.schemas.policies import BUILTIN_POLICIES, PluginPolicy
-from airad.schemas.request import BUILTIN_TASKS, RunRequest
+from airad.schemas.request import BUILTIN_TASKS, MODEL_OPERATORS, RunRequest
 from airad.tasks.plugin_api import TaskPlugin
 from airad.tasks.plugins import task_plugins
 
@@ -101,6 +101,14 @@ class Plugins:
             return FieldError(f"{at}.kind", f"policy {policy.name!r} needs operator(s) this daemon lacks: {missing}")
         return None
 
+    def operator_models_problem(self, models: Mapping[str, object], at: str = "$.operator_models") -> FieldError | None:
+        """A model named for an operator that is neither built in nor a plugin's here."""
+        for name in models:
+            if name not in MODEL_OPERATORS and name not in self.operators:
+                known = ", ".join([*MODEL_OPERATORS, *sorted(self.operators)])
+                return FieldError(f"{at}.{name}", f"no operator {name!r} (operators: {known})")
+        return None
+
     def request_problem(self, request: RunRequest) -> FieldError | None:
         """The first plugin problem of a run request, if any (task plugins are checked with the task)."""
         return self.policy_problem(request.policy)
@@ -156,6 +164,10 @@ def request_schema(plugins: Plugins, schema: dict) -> dict:
     if not params:
         return schema
     refs, components = msgspec.json.schema_components(params, ref_template="#/$defs/{name}")
+    parallel = schema["$defs"]["PluginPolicy"]["properties"]["parallel"]
+    for plugin in plugins.policies.values():
+        properties = components[plugin.params.__name__].setdefault("properties", {})
+        properties.setdefault("parallel", parallel)  # the runner's, beside the plugin's own parameters
     schema = {**schema, "$defs": {**schema["$defs"], **components}}
     marks = ["greedy"] * len(plugins.policies) + ["bundled"] * len(plugins.tasks)
     kinds = [*plugins.policies, *plugins.tasks]

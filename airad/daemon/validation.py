@@ -64,6 +64,7 @@ def parse_request(
     if problem is not None:
         raise FieldError(*problem)
     _raise(plugins.policy_problem(request.policy))
+    _raise(plugins.operator_models_problem(request.operator_models))
     if request.operators is not None:
         _raise(operators_problem(request.operators, "$.operators"))
     _check_executor(request.executor, executors)
@@ -92,6 +93,7 @@ def parse_experiment(
         raise FieldError(*problem)
     for index, solver in enumerate(request.solvers):
         _raise(plugins.policy_problem(solver.policy, f"$.solvers[{index}].policy"))
+        _raise(plugins.operator_models_problem(solver.operator_models, f"$.solvers[{index}].operator_models"))
         if solver.operators is not None:
             _raise(operators_problem(solver.operators, f"$.solvers[{index}].operators"))
     _check_executor(request.executor, executors)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta, Struct
@@ -191,10 +191,16 @@ class ModelSpec(Struct, frozen=True, forbid_unknown_fields=True):
     ) = None
 
 
-OperatorName = Literal["draft", "improve", "debug", "crossover", "analyze", "distill"]
+MODEL_OPERATORS = ("draft", "improve", "debug", "crossover", "analyze", "distill")
+OperatorName = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 OperatorModels = Annotated[
     dict[OperatorName, ModelSpec],
-    Meta(description="A model per operator, replacing `model` for it (e.g. a cheaper one for analyze)."),
+    Meta(
+        description=(
+            "A model per operator (draft, improve, debug, crossover, analyze, distill, or a plugin's), replacing "
+            "`model` for it (e.g. a cheaper one for analyze)."
+        )
+    ),
 ]
 
 
@@ -327,7 +333,7 @@ def operators_of(request: RunRequest) -> OperatorSpec:
 
 def model_for(request: RunRequest, operator: str) -> ModelSpec:
     """The model that answers `operator`'s prompts: its own, or the request's."""
-    return request.operator_models.get(operator, request.model)  # type: ignore[call-overload]
+    return request.operator_models.get(operator, request.model)
 
 
 def derived_run_id(request_seq: int) -> str:

@@ -22,7 +22,8 @@ class TaskPlugin:
     """A task kind: `params` is a frozen msgspec Struct whose tag (with `tag_field="kind"`) names the
     kind in a request; `open(params, seed, tasks_root)` prepares the task for a run's seed and returns
     an object implementing the `Task` protocol (its harness included); `problem(params)` says what is
-    wrong with a request's parameters as (field below `$.task.params`, reason), or None."""
+    wrong with a request's parameters as (field, reason), or None: the field is a parameter's name or
+    path below the parameters (`"rows"`, or `"$.rows"`), reported as `$.task.params.rows`."""
 
     params: type[Struct]
     open: Callable[[Any, int, Path], Task]

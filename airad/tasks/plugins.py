@@ -50,7 +50,10 @@ def plugin_task_problem(spec: PluginTask) -> tuple[str, str] | None:
     except FieldError as exc:
         return exc.field, exc.reason
     problem = plugin.problem(params)
-    return None if problem is None else (f"$.task.params{problem[0].removeprefix('$')}", problem[1])
+    if problem is None:
+        return None
+    below = problem[0].removeprefix("$").lstrip(".")
+    return (f"$.task.params.{below}" if below else "$.task.params"), problem[1]
 
 
 def open_plugin_task(spec: PluginTask, seed: int, tasks_root) -> Task:

@@ -105,3 +105,14 @@ def test_the_schema_offers_each_plugin_under_its_own_kind():
     assert policy["discriminator"]["mapping"]["two-step"] == "#/$defs/TwoStep"
     assert schema["$defs"]["TwoStep"]["properties"]["drafts"] == {"type": "integer", "default": 2}
     assert request_schema(Plugins(), run_request_json_schema()) == run_request_json_schema()
+
+
+def test_the_schema_lets_a_plugin_policy_run_nodes_in_parallel_as_intake_does():
+    schema = request_schema(PLUGINS, run_request_json_schema())
+    assert schema["$defs"]["TwoStep"]["properties"]["parallel"]["maximum"] == 64
+
+
+def test_operator_models_may_name_plugin_operators_but_no_unknown_one():
+    assert PLUGINS.operator_models_problem({"analyze": {}, "polish": {}}) is None
+    problem = PLUGINS.operator_models_problem({"polsh": {}}, "$.solvers[0].operator_models")
+    assert problem.field == "$.solvers[0].operator_models.polsh" and "polish" in problem.reason
