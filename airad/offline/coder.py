@@ -3,7 +3,8 @@
 Solution operators (draft, improve, debug, crossover) get a plan and one Python script; analyze
 gets a review, as a `submit_review` tool call when that tool is offered, else as JSON in text.
 Pure and deterministic: every choice comes from `random.Random` seeded with a hash of the
-messages, so the same prompt always gets the same answer. A `# Research program` steers it: its
+operator's context (its stable parts, `context_seed`), or of the messages when there is no context,
+so the same node always gets the same answer. A `# Research program` steers it: its
 model families to avoid are never used, its families to try are drafted first (`program`).
 """
 
@@ -85,7 +86,7 @@ def respond(
         return Reply(distill(_user_text(messages)))
     if prompt.job not in SOLUTION_JOBS:
         return Reply(NOT_A_JOB)
-    rng = random.Random(prompt_seed(messages))
+    rng = random.Random(context_seed(context) if context else prompt_seed(messages))
     facts = task_facts(prompt.task, prompt.data)
     if prompt.job == "draft":
         sentences, code = draft(
@@ -99,6 +100,19 @@ def respond(
         sentences, code = crossover(facts, prompt, rng)
     plan = " ".join(s.replace("```", "'''") for s in sentences)
     return Reply(f"{plan}\n\n```python\n{code.rstrip()}\n```\n")
+
+
+# What the answer to a context must not depend on: what is left of the budget (it moves with the clock)
+# and what the probed environment reports (it differs from machine to machine), nor the template's words.
+VOLATILE = ("budget_left", "packages", "compute")
+
+
+def context_seed(context: dict) -> int:
+    """A 64-bit seed from the SHA-256 of the context without its volatile parts: the same node of the
+    same run gets the same answer on any machine, whatever template rendered its prompt."""
+    stable = {key: value for key, value in context.items() if key not in VOLATILE}
+    payload = json.dumps(stable, sort_keys=True, ensure_ascii=False, default=list)
+    return int.from_bytes(hashlib.sha256(payload.encode()).digest()[:8], "big")
 
 
 def prompt_seed(messages: list[dict]) -> int:
