@@ -315,13 +315,18 @@ class LocalExecutor:
         if not job_dir.exists() or (job_dir / job_script.EXIT_CODE).exists():
             return
         (job_dir / job_script.CANCELLED).touch()
+        # The wrapper records the job's pid before `timeout` makes it a process group of its own: until
+        # then there is no group to kill, so keep looking until there is one or the job has ended.
         for _ in range(int(START_GRACE_S / 0.05)):
             pgid = _read_int(job_dir / job_script.STARTED / "pid")
-            if pgid is not None or str(job_dir) not in self._started:
-                break
+            if pgid is None and str(job_dir) not in self._started:
+                return
+            if (job_dir / job_script.EXIT_CODE).exists():
+                return
+            if pgid is not None and _group_runs_in(pgid, job_dir):
+                _kill_group(pgid)
+                return
             await asyncio.sleep(0.05)
-        if pgid is not None and _group_runs_in(pgid, job_dir):
-            _kill_group(pgid)
 
 
 def _read(path: Path) -> str | None:
