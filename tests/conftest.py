@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import NoReturn
 from pathlib import Path
 
 import pytest
@@ -47,14 +48,18 @@ def pytest_collection_modifyitems(items) -> None:
             item.add_marker(pytest.mark.xdist_group(groups[0]))
 
 
+def missing(message: str) -> NoReturn:
+    """Infrastructure a test needs is missing: a failure in CI, a skip elsewhere."""
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)  # only outside CI: under CI=true the line above fails instead
+
+
 def require(tool: str) -> str:
     """The path of `tool`; a missing tool fails in CI and skips elsewhere."""
     path = shutil.which(tool)
     if path is None:
-        message = f"{tool} is not installed (scripts/setup.sh installs it)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)  # only outside CI: under CI=true the line above fails instead
+        missing(f"{tool} is not installed (scripts/setup.sh installs it)")
     return path
 
 

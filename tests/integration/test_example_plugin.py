@@ -21,7 +21,7 @@ from airad.daemon.nats_server import EmbeddedNats
 from airad.daemon.plugins import installed_plugins
 from airad.events.fold import fold
 from airad.schemas.events import Event, NodeSelected, NodeTested
-from tests.conftest import IN_CI, require
+from tests.conftest import missing, require
 from tests.integration.daemon_process import DaemonProcess, publish_raw, run_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("example-plugin")]
@@ -42,10 +42,7 @@ def require_plugin() -> None:
     plugins = installed_plugins()
     if "successive-halving" in plugins.policies and "simplify" in plugins.operators:
         return
-    message = "the example plugin is not installed (scripts/setup.sh installs examples/plugins/airad-halving)"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
+    missing("the example plugin is not installed (scripts/setup.sh installs examples/plugins/airad-halving)")
 
 
 @pytest.fixture(scope="module")

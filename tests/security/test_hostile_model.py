@@ -34,7 +34,7 @@ from airad.client import Client, RunNotFound
 from airad.executors.config import ContainerBackend
 from airad.schemas.events import NodeDispatched, NodeExecuted, NodeGenerated
 from airad.schemas.request import JobResources
-from tests.conftest import IN_CI, require
+from tests.conftest import missing, require
 from tests.infra.containers import HOST_BINDS, host_image_tar, import_image
 from tests.integration.daemon_process import DaemonProcess, delegated_cgroups
 from tests.openai_server import ok, openai_server  # noqa: F401  (a fixture)
@@ -65,10 +65,7 @@ def privilege_user(privilege: str):
     """None to run the daemon as this process (root), else the unprivileged system user."""
     if privilege == "root":
         if os.geteuid() != 0:
-            message = "the root variant needs the tests to run as root (the user variant runs as this user)"
-            if IN_CI:
-                pytest.fail(message)
-            pytest.skip(message)
+            missing("the root variant needs the tests to run as root (the user variant runs as this user)")
         return None
     if os.geteuid() != 0:
         print(f"hostile-model: not root, so the unprivileged variant runs the daemon as this user (uid {os.geteuid()})")
