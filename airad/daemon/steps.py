@@ -21,7 +21,7 @@ from airad.daemon.prompts import node_context, node_prompt
 from airad.daemon.run_services import RunServices, RunWriter
 from airad.events.fold import Node
 from airad.events.log import AppendConflict
-from airad.executors.base import JobLost, JobSpec, uncollected_reason
+from airad.executors.base import JobLost, JobSpec, job_resources, uncollected_reason
 from airad.schemas.events import (
     NodeAnalyzed,
     NodeDispatched,
@@ -271,12 +271,7 @@ def job_spec(services: RunServices, writer: RunWriter, task: Task, node: Node) -
         inputs_dir=str(task.public_dir),
         timeout_s=max(1.0, min(resources.node_timeout_s, remaining)),
         outputs=(task.submission_path,),
-        cpus=resources.cpus,
-        memory_mb=resources.memory_mb,
-        processes=resources.processes,
-        disk_mb=resources.disk_mb,
-        gpus=getattr(resources, "gpus", 0),
-        image=getattr(resources, "image", None),
+        **job_resources(resources),
         hidden=tuple(str(path) for path in getattr(task, "private_dirs", ())),
         hide_dataset_packages=getattr(task, "from_packages", False),
     )

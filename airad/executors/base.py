@@ -46,6 +46,19 @@ class JobSpec(Struct, frozen=True):
     hidden: tuple[str, ...] = ()
 
 
+def job_resources(resources: object) -> dict:
+    """A request's executor resources (`schemas.request.ExecutorSpec`) as `JobSpec` fields: CPUs,
+    memory, processes, disk, and the GPUs and image of the executors that have them."""
+    return {
+        "cpus": getattr(resources, "cpus", 1),
+        "memory_mb": getattr(resources, "memory_mb", None),
+        "processes": getattr(resources, "processes", None),
+        "disk_mb": getattr(resources, "disk_mb", None),
+        "gpus": getattr(resources, "gpus", 0),
+        "image": getattr(resources, "image", None),
+    }
+
+
 class JobResult(Struct, frozen=True):
     """How the job ended and what it wrote; `outputs` maps a relative path to its bytes.
 

@@ -10,7 +10,7 @@ import anyio
 import msgspec
 from msgspec import Meta, Struct
 
-from airad.executors.base import Executor, JobResult, JobSpec, uncollected_reason
+from airad.executors.base import Executor, JobResult, JobSpec, job_resources, uncollected_reason
 from airad.schemas.environment import ExecutionEnvironment, measured_environment
 from airad.schemas.request import ExecutorSpec
 
@@ -160,12 +160,7 @@ def probe_spec(job_id: str, inputs_dir: str, resources: ExecutorSpec) -> JobSpec
         command=("python", "probe.py"),
         timeout_s=PROBE_TIMEOUT_S,
         outputs=(PROBE_OUTPUT,),
-        cpus=resources.cpus,
-        memory_mb=resources.memory_mb,
-        processes=resources.processes,
-        disk_mb=resources.disk_mb,
-        gpus=getattr(resources, "gpus", 0),
-        image=getattr(resources, "image", None),
+        **job_resources(resources),
     )
 
 
