@@ -3,7 +3,7 @@ and task kinds (`airad.tasks`), found by entry point once, and what intake does 
 
 A request names a plugin by its own kind (`policy = {kind = "successive-halving", rungs = 3}`);
 `normalized` rewrites that to the log's form (`{kind = "plugin", name = ..., params = {...}}`) before
-the request is decoded, and `request_problem` checks it as intake checks a built-in.
+the request is decoded, and `policy_problem` checks it as intake checks a built-in.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import structlog
 from airad.agents.plugin_api import OperatorPlugin, PolicyPlugin
 from airad.agents.templates import plugin_template_problem
 from airad.daemon.template_sets import bundled_set
-from airad.schemas.errors import FieldError
+from airad.schemas.errors import FieldError, field_error
 from airad.schemas.events import BUILTIN_OPERATORS
 from airad.schemas.policies import BUILTIN_POLICIES, PluginPolicy
-from airad.schemas.request import BUILTIN_TASKS, MODEL_OPERATORS, RunRequest
+from airad.schemas.request import BUILTIN_TASKS, MODEL_OPERATORS
 from airad.tasks.plugin_api import TaskPlugin
 from airad.tasks.plugins import task_plugins
 
@@ -94,8 +94,7 @@ class Plugins:
         try:
             msgspec.convert(policy.params, plugin.params)
         except msgspec.ValidationError as exc:
-            reason, _, where = str(exc).partition(" - at `$")
-            return FieldError(f"{at}.params{where.rstrip('`')}", reason)
+            return field_error(exc, f"{at}.params")
         missing = [op for op in plugin.operators if op not in BUILTIN_OPERATORS and op not in self.operators]
         if missing:
             return FieldError(f"{at}.kind", f"policy {policy.name!r} needs operator(s) this daemon lacks: {missing}")
@@ -108,10 +107,6 @@ class Plugins:
                 known = ", ".join([*MODEL_OPERATORS, *sorted(self.operators)])
                 return FieldError(f"{at}.{name}", f"no operator {name!r} (operators: {known})")
         return None
-
-    def request_problem(self, request: RunRequest) -> FieldError | None:
-        """The first plugin problem of a run request, if any (task plugins are checked with the task)."""
-        return self.policy_problem(request.policy)
 
 
 def _refusal(plugin: Any, kind: type, builtin: tuple[str, ...]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from pathlib import Path
 
@@ -10,27 +9,12 @@ import msgspec
 
 from airad.daemon.plugins import Plugins, installed_plugins
 from airad.daemon.template_sets import operators_problem
-from airad.schemas.errors import FieldError
+from airad.schemas.errors import FieldError, field_error
 from airad.schemas.experiment import ExperimentRequest, experiment_problem
 from airad.schemas.request import ExecutorSpec, RunRequest
 from airad.schemas.request_files import inline_files
 from airad.schemas.tags import struct_tag
 from airad.tasks.registry import task_problem
-
-_NAMED_FIELD = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
-_AT_PATH = re.compile(r"^(?P<reason>.*?)(?: - at (?P<key>`key` in )?`(?P<field>[^`]*)`)?$", re.DOTALL)
-
-
-def _from_msgspec(exc: msgspec.MsgspecError) -> FieldError:
-    match = _AT_PATH.match(str(exc))
-    field = (match.group("field") if match else None) or "$"
-    reason = match.group("reason") if match else str(exc)
-    if match and match.group("key"):
-        reason = f"a key: {reason}"
-    named = _NAMED_FIELD.search(reason)
-    if named:
-        field = f"{field}.{named.group(1)}"
-    return FieldError(field, reason)
 
 
 def _decode(raw: bytes | str, kind: type, toml: bool):
@@ -39,7 +23,7 @@ def _decode(raw: bytes | str, kind: type, toml: bool):
             return msgspec.toml.decode(raw, type=kind)
         return msgspec.json.decode(raw, type=kind)
     except msgspec.ValidationError as exc:
-        raise _from_msgspec(exc) from None
+        raise field_error(exc) from None
     except msgspec.DecodeError as exc:
         raise FieldError("$", f"not valid {'TOML' if toml else 'JSON'}: {exc}") from None
 

@@ -8,7 +8,7 @@ from importlib.metadata import entry_points
 
 import msgspec
 
-from airad.schemas.errors import FieldError
+from airad.schemas.errors import FieldError, field_error
 from airad.schemas.request import PluginTask
 from airad.tasks.base import Task
 from airad.tasks.plugin_api import TaskPlugin
@@ -35,8 +35,7 @@ def plugin_params(spec: PluginTask, plugin: TaskPlugin):
     try:
         return msgspec.convert(spec.params, plugin.params)
     except msgspec.ValidationError as exc:
-        reason, _, where = str(exc).partition(" - at `$")
-        raise FieldError("$.task.params" + where.rstrip("`"), reason) from None
+        raise field_error(exc, "$.task.params") from None
 
 
 def plugin_task_problem(spec: PluginTask) -> tuple[str, str] | None:
