@@ -155,7 +155,7 @@ def _replay(events: list[Event]) -> tuple[list, list]:
 REJECTED = [
     ({"kind": "halving"}, "$.policy.kind", "successive-halving"),
     ({"kind": "successive-halving", "drafts": 1}, "$.policy.params.drafts", ">= 2"),
-    ({"kind": "successive-halving", "rungs": 3}, "$.policy.params", "rungs"),
+    ({"kind": "successive-halving", "rungs": 3}, "$.policy.params.rungs", "unknown field `rungs`"),
 ]
 
 
