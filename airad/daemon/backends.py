@@ -8,7 +8,7 @@ from typing import NamedTuple
 from airad.daemon.settings import Settings
 from airad.executors.base import Executor
 from airad.executors.local import LocalExecutor
-from airad.tasks.bundled import DATASET_PACKAGE_DATA
+from airad.tasks.dataset_files import DATASET_PACKAGE_DATA
 
 
 class Backend(NamedTuple):

@@ -10,14 +10,11 @@ tell which rows score which split, nor rebuild the split from the seed and a pub
 Categorical strings and missing values stay in the CSVs as the package ships them.
 
 The datasets' own files ship in installed packages, where a script could read the answers:
-`DATASET_PACKAGE_DATA` names those dirs, and `dataset_data_dirs()` finds them for the sandbox to hide.
+`airad.tasks.dataset_files` names those dirs for the sandbox to hide.
 """
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,29 +28,15 @@ from airad.tasks.table import TableTask, data_overview, is_prepared, write_layou
 
 __all__ = [
     "DATASETS",
-    "DATASET_PACKAGE_DATA",
     "BundledDataset",
     "PreparedTask",
     "bundled_task_names",
     "data_overview",
-    "dataset_data_dirs",
     "dataset_facts",
     "prepare_bundled",
 ]
 
 TEST_FRACTION = 0.2
-
-# Importable package -> its dirs (relative to the package's dir) holding a copy of a bundled dataset
-# that a job's interpreter could load: hide them (an empty tmpfs over each) or a script can look the
-# answers up. The last entries are full copies found among other packages' test data.
-DATASET_PACKAGE_DATA: dict[str, tuple[str, ...]] = {
-    # breast_cancer.csv, wine_data.csv, iris.csv, digits.csv.gz, diabetes_*.csv.gz; descriptions; images
-    # tests/data/openml: iris (id_61), penguins (id_42585)
-    "sklearn.datasets": ("data", "descr", "images", "tests/data"),
-    "palmerpenguins": ("data",),  # penguins.csv, penguins-raw.csv
-    "scipy.io.arff": ("tests/data",),  # iris.arff, with the species
-    "scipy.spatial": ("tests/data",),  # iris.txt: the features in class order, so the labels too
-}
 
 
 class BundledDataset(Struct, frozen=True):
@@ -261,36 +244,3 @@ def dataset_facts(dataset: BundledDataset) -> DatasetFacts:
 def bundled_task_names() -> list[str]:
     """Names accepted by `task = {kind = "bundled", name = ...}`."""
     return sorted(DATASETS)
-
-
-def dataset_data_dirs() -> list[str]:
-    """The existing dirs of `DATASET_PACKAGE_DATA` in this interpreter, as sorted real paths.
-
-    Found by import specs alone: no package is imported (importing sklearn takes a second)."""
-    found = set()
-    for package, subdirs in DATASET_PACKAGE_DATA.items():
-        for location in _package_dirs(package):
-            for subdir in subdirs:
-                path = os.path.realpath(os.path.join(location, subdir))
-                if os.path.isdir(path):
-                    found.add(path)
-    return sorted(found)
-
-
-def _package_dirs(package: str) -> list[str]:
-    """The dirs of a (dotted) package, resolving each part with the path finder so that no parent
-    package is imported; [] when it is not installed."""
-    top, *rest = package.split(".")
-    try:
-        spec = importlib.util.find_spec(top)
-    except (ImportError, ValueError):
-        return []
-    for part in rest:
-        if spec is None or not spec.submodule_search_locations:
-            return []
-        spec = importlib.machinery.PathFinder.find_spec(part, list(spec.submodule_search_locations))
-    if spec is None:
-        return []
-    if spec.submodule_search_locations:
-        return list(spec.submodule_search_locations)
-    return [os.path.dirname(spec.origin)] if spec.origin else []

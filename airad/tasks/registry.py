@@ -7,12 +7,13 @@ from pathlib import Path
 from airad.schemas.errors import FieldError
 from airad.schemas.request import BundledTask, ContractTask, CsvTask, MleBenchTask, PluginTask, ScriptTask, TaskSpec
 from airad.tasks.base import Task
-from airad.tasks.bundled import DATASETS, bundled_task_names, prepare_bundled
 
 
 def task_problem(spec: TaskSpec) -> tuple[str, str] | None:
     """(field, reason) when the task spec cannot be opened, else None. Cheap: no data is read."""
     if isinstance(spec, BundledTask):
+        from airad.tasks.bundled import DATASETS, bundled_task_names
+
         if spec.name not in DATASETS:
             return "$.task.name", f"unknown bundled task {spec.name!r}; known: {', '.join(bundled_task_names())}"
         return None
@@ -45,6 +46,8 @@ def open_task(spec: TaskSpec, seed: int, tasks_root: Path) -> Task:
     if problem is not None:
         raise FieldError(*problem)
     if isinstance(spec, BundledTask):
+        from airad.tasks.bundled import prepare_bundled
+
         return prepare_bundled(spec, seed, tasks_root)
     if isinstance(spec, CsvTask):
         from airad.tasks.csv_task import prepare_csv

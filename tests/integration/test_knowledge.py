@@ -36,8 +36,8 @@ def _request(run_id: str, seed: int) -> bytes:
     return json.dumps({
         "run_id": run_id, "domain": DOMAIN, "seed": seed,
         "task": {"kind": "bundled", "name": "breast-cancer"},
-        "policy": {"kind": "greedy", "num_drafts": 3, "debug_prob": 0.0},
-        "budget": {"max_nodes": 5},
+        "policy": {"kind": "greedy", "num_drafts": 2, "debug_prob": 0.0},
+        "budget": {"max_nodes": 3},
     }).encode()
 
 

@@ -16,8 +16,9 @@ import pytest
 
 from airad.schemas.request import BundledTask, CsvTask
 from airad.tasks import split_secret
-from airad.tasks.bundled import DATASET_PACKAGE_DATA, dataset_data_dirs, prepare_bundled
+from airad.tasks.bundled import prepare_bundled
 from airad.tasks.csv_task import prepare_csv
+from airad.tasks.dataset_files import DATASET_PACKAGE_DATA, dataset_data_dirs
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -140,7 +141,7 @@ def test_dataset_data_dirs_are_the_installed_copies_found_without_importing_them
     assert {"breast_cancer.csv", "iris.csv", "wine_data.csv", "digits.csv.gz", "diabetes_data_raw.csv.gz"} <= files
     assert "penguins.csv" in files and {"sklearn.datasets", "palmerpenguins"} <= set(DATASET_PACKAGE_DATA)
     code = (
-        "import sys; from airad.tasks.bundled import dataset_data_dirs; d = dataset_data_dirs(); "
+        "import sys; from airad.tasks.dataset_files import dataset_data_dirs; d = dataset_data_dirs(); "
         "print(len(d), [m for m in ('sklearn', 'scipy', 'palmerpenguins') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(None, 1)
