@@ -86,6 +86,9 @@ class DelayedLLM:
         self.seconds = seconds
         self.calls = 0
 
+    async def check_model(self, model):
+        return None
+
     async def context_window(self, model):
         return model.context_tokens
 

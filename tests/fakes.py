@@ -16,14 +16,24 @@ from airad.executors.local import thread_limits
 
 
 class ScriptedLLM:
-    """Answers from a list (or a function of the prompt); an Exception in the list is raised.
-    Calls offering tools (the analyze step) get a fixed review without consuming an answer."""
+    """Answers from a list (or a function of the prompt): a string is the answer's text, a Completion
+    is returned as it is (with the call's max_tokens recorded in `max_tokens`), an Exception is raised
+    (an LLMError as it is, keeping its kind). Calls offering tools (the analyze step) get a fixed review
+    without consuming an answer. `check_model` raises `broken` while it is set, and counts the checks."""
 
     def __init__(self, answers: list | Callable[[str], str], cost_usd: float = 0.0):
         self.answers = answers
         self.cost_usd = cost_usd
         self.prompts: list[str] = []
+        self.max_tokens: list[int] = []
         self.reviews = 0
+        self.broken: LLMError | None = None
+        self.checks = 0
+
+    async def check_model(self, model):
+        self.checks += 1
+        if self.broken is not None:
+            raise self.broken
 
     async def context_window(self, model):
         return model.context_tokens
@@ -38,9 +48,14 @@ class ScriptedLLM:
             review = '{"is_bug": false, "summary": "ran", "metric": 0.9, "lower_is_better": false}'
             return Completion(text="", model=model.name, tool_arguments=review, prompt_tokens=10, completion_tokens=5)
         self.prompts.append(prompt)
+        self.max_tokens.append(model.max_tokens)
         answer = self.answers(prompt) if callable(self.answers) else self.answers.pop(0)
+        if isinstance(answer, LLMError):
+            raise answer
         if isinstance(answer, Exception):
             raise LLMError(str(answer))
+        if isinstance(answer, Completion):
+            return answer
         return Completion(text=answer, model=model.name, prompt_tokens=100, completion_tokens=50, cost_usd=self.cost_usd)
 
 

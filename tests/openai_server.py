@@ -8,7 +8,8 @@ are built by the module-level helpers: `ok`, `tool_call`, `status`, `hang`, `gar
 
 Every request is recorded (`Recorded`: headers, JSON body, arrival time), and the server tracks
 the largest number of requests in flight at once (`max_in_flight`), so tests can assert on what
-the client sent and how it paced itself.
+the client sent and how it paced itself. `abandoned` counts requests whose client went away before
+the answer (their handler was cancelled: the server stopped working on them).
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ class Behaviour:
     retry_after: float | None = None
     echo_auth: bool = False  # put the request's Authorization header in the error message
     seconds: float = 0.0  # hang length, or delay before answering
+    finish: str = "stop"  # the finish_reason of an "ok" answer ("length": cut off at max_tokens)
 
 
-def ok(text: str = "hello", *, delay: float = 0.0) -> Behaviour:
-    """A normal assistant answer."""
-    return Behaviour("ok", text=text, seconds=delay)
+def ok(text: str = "hello", *, delay: float = 0.0, finish: str = "stop") -> Behaviour:
+    """A normal assistant answer (`finish="length"`: one cut off at max_tokens)."""
+    return Behaviour("ok", text=text, seconds=delay, finish=finish)
 
 
 def tool_call(name: str, arguments_json: str, *, delay: float = 0.0) -> Behaviour:
@@ -89,6 +91,7 @@ class ScriptedServer:
     requests: list[Recorded] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
+    abandoned: int = 0
     url: str = ""
     _runner: web.AppRunner | None = None
 
@@ -128,6 +131,9 @@ class ScriptedServer:
             if behaviour.seconds:
                 await asyncio.sleep(behaviour.seconds)
             return self._respond(behaviour, body or {}, request.headers.get("Authorization", ""))
+        except asyncio.CancelledError:
+            self.abandoned += 1
+            raise
         finally:
             self.in_flight -= 1
 
@@ -140,7 +146,7 @@ class ScriptedServer:
         if b.kind == "garbage":
             return web.Response(status=200, text="<html>definitely not json", content_type="application/json")
         message: dict = {"role": "assistant", "content": b.text, "tool_calls": None}
-        finish = "stop"
+        finish = b.finish
         if b.kind == "tool":
             message["content"] = None
             message["tool_calls"] = [

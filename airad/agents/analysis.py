@@ -49,7 +49,8 @@ class Review(Struct, frozen=True):
 
 
 def parse_review(tool_arguments: str | None, text: str) -> Review:
-    """The review from a tool call's arguments, else from a JSON object in the text, else none."""
+    """The review from a tool call's arguments, else from a JSON object in the text, else none (an
+    empty summary, `via` "none": an answer such as code or prose is no review)."""
     if tool_arguments:
         review = _from_json(tool_arguments, "tool")
         if review is not None:
@@ -60,7 +61,7 @@ def parse_review(tool_arguments: str | None, text: str) -> Review:
         review = _from_json(candidate, "json")
         if review is not None:
             return review
-    return Review(summary=(text or "").strip()[:500])
+    return Review(summary="")
 
 
 def _from_json(raw: str, via: Literal["tool", "json"]) -> Review | None:

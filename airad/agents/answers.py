@@ -22,7 +22,7 @@ class AnswerError(ValueError):
 
 
 def parse_answer(text: str) -> Answer:
-    """Plan = the prose before the first code fence; code = the longest Python block that compiles."""
+    """Plan = the prose before the first code fence; code = the longest non-blank Python block, which must compile."""
     text = _THINK.sub("", text or "").strip()
     if not text:
         raise AnswerError("the answer is empty")
@@ -32,6 +32,9 @@ def parse_answer(text: str) -> Answer:
         candidates = [text]
     if not candidates:
         raise AnswerError("the answer contains no Python code block")
+    candidates = [body for body in candidates if body.strip()]
+    if not candidates:
+        raise AnswerError("the answer's code block is empty")
     code = max(candidates, key=len).strip("\n") + "\n"
     try:
         compile(code, "solution.py", "exec")

@@ -21,11 +21,11 @@ def awaiting_baseline(view: PolicyView) -> bool:
 
 def instead_of_draft(view: PolicyView) -> tuple[Operator, tuple[int, ...]]:
     """What replaces a draft in a run from the user's script: improve the best valid node; with none
-    valid yet, debug the newest buggy leaf (the script's own debug chain first); else improve node 0."""
+    valid yet, debug the newest buggy leaf with a script (the script's own debug chain first); else improve node 0."""
     best = view.best()
     if best is not None:
         return "improve", (best.id,)
-    leaves = [node for node in view.nodes if node.done and node.buggy and not node.children]
+    leaves = [node for node in view.nodes if node.can_be_debugged() and not node.children]
     if leaves:
         return "debug", (leaves[-1].id,)
     return "improve", (0,)

@@ -11,11 +11,11 @@ from airad.schemas.policies import AiraGreedyPolicy, GreedyPolicy
 
 
 def debuggable_leaves(view: PolicyView, max_debug_depth: int) -> list[NodeView]:
-    """Finished buggy nodes with no children yet whose debug chain is shorter than the limit."""
+    """Buggy nodes with a script, no children yet, and a debug chain shorter than the limit."""
     return [
         node
         for node in view.nodes
-        if node.done and node.buggy and not node.children and node.debug_depth < max_debug_depth
+        if node.can_be_debugged() and not node.children and node.debug_depth < max_debug_depth
     ]
 
 

@@ -52,7 +52,7 @@ class _Tree:
         return self.nodes[node_id].children
 
     def can_debug(self, node: NodeView) -> bool:
-        if node.debug_depth >= self.params.max_debug_depth:
+        if not node.can_be_debugged() or node.debug_depth >= self.params.max_debug_depth:
             return False
         seconds, current = 0.0, node
         while True:

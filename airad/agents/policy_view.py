@@ -24,6 +24,11 @@ class NodeView(Struct, frozen=True):
     debug_depth: int
     duration_s: float = 0.0
 
+    def can_be_debugged(self) -> bool:
+        """Finished, buggy and with a script: the debug operator needs code and its error, so a node
+        whose generation failed (no script) is never debugged."""
+        return self.done and self.buggy and bool(self.code.strip())
+
 
 class PolicyView(Struct, frozen=True):
     """The run's tree as a policy sees it; `decisions` counts the decisions made so far. `baseline`:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import msgspec
 
@@ -22,22 +22,32 @@ def fmt_score(value: float | None) -> str:
     return "-" if value is None else f"{value:.5g}"
 
 
+def shorten(text: str, width: int = 160) -> str:
+    """`text` on one line, at most `width` characters: cut from the middle, so that both what failed
+    (the start) and why (the end) stay."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    head = (width - 3) // 2
+    return f"{text[:head]} … {text[-(width - 3 - head) :]}"
+
+
 def node_line(node: Node, metric: str) -> str:
     """One progress line for a finished node."""
     parents = f"<-{','.join(map(str, node.parent_ids))}" if node.parent_ids else ""
     if node.status == "failed":
-        outcome = f"failed  {node.failure[:70]}"
+        outcome = f"failed  {shorten(node.failure)}"
     elif node.buggy:
         if node.killed:
-            outcome = f"buggy   stopped: {node.killed[:60]}"
+            outcome = f"buggy   stopped: {shorten(node.killed)}"
         elif node.oom:
             outcome = "buggy   out of memory"
         elif node.timed_out:
             outcome = "buggy   timed out"
         elif node.exit_code:
-            outcome = f"buggy   exit {node.exit_code}: {last_line(node.stderr_tail)[:70]}"
+            outcome = f"buggy   exit {node.exit_code}: {shorten(last_line(node.stderr_tail))}"
         else:
-            outcome = f"buggy   {node.score_error[:70]}"
+            outcome = f"buggy   {shorten(node.score_error)}"
     else:
         outcome = f"valid {metric} {fmt_score(node.score)}"
     duration = f"{node.duration_s:.1f}s" if node.duration_s is not None else ""
@@ -59,6 +69,8 @@ def final_report(state: RunState) -> str:
         f"run {state.run_id} finished ({state.finish_reason}): {len(state.nodes)} nodes, {buggy} buggy, "
         f"cost ${state.cost_usd:.4f}"
     ]
+    if state.finish_reason in ("model", "error"):
+        lines.append(f"why: {state.finish_detail}")
     best = state.best_node()
     if best is None:
         lines.append("no valid node")
@@ -150,8 +162,10 @@ def show_header(state: RunState) -> str:
     return "\n".join(lines)
 
 
-def node_detail(state: RunState, node_id: int) -> str:
-    """Everything about one node: outcome, plan, the model's review, the script and its output."""
+def node_detail(state: RunState, node_id: int, answers: Mapping[str, str] | None = None) -> str:
+    """Everything about one node: outcome, every answer the model gave (with its text, from `answers`:
+    completion ref -> text, for the answers that were not used), plan, the model's review, the script
+    and its output."""
     node = state.nodes[node_id]
     parents = ", ".join(map(str, node.parent_ids)) or "-"
     lines = [
@@ -170,15 +184,38 @@ def node_detail(state: RunState, node_id: int) -> str:
         lines.append(f"grading (held-out test): {verdict}, {median} the median; thresholds: {thresholds}")
     if node.handle:
         lines.append(f"job: {node.handle}")
-    if node.analyzed:
+    lines += model_calls(node, answers or {})
+    if node.analyzed and node.analysis:
         lines.append(
             f"model's review (not trusted over the harness): {node.analysis} "
             f"[reported metric {fmt_score(node.reported_metric)}]"
         )
+    elif node.analyzed:
+        lines.append("model's review: none (its answer to the analyze prompt was not a review)")
     lines += ["", "plan:", node.plan or "(none)", "", "code:", node.code or "(none)"]
     if node.stdout_tail or node.stderr_tail:
         lines += ["output (tail):", (node.stdout_tail + node.stderr_tail).rstrip()]
     return "\n".join(lines)
+
+
+def model_calls(node: Node, answers: Mapping[str, str], lines_each: int = 20) -> list[str]:
+    """One line per answer the model gave for the node (why it stopped, its size, its time, why it was
+    not used), each unused answer's text below it (its first `lines_each` lines)."""
+    if not node.calls:
+        return []
+    lines = [f"model answers: {len(node.calls)} in {node.llm_seconds:.1f} s"]
+    for number, call in enumerate(node.calls, 1):
+        outcome = call.problem or "used"
+        lines.append(
+            f"  {number}. finish {call.finish_reason or '?'}, {call.completion_tokens} of {call.max_tokens} tokens, "
+            f"{call.seconds:.1f} s: {outcome} [{call.completion_ref}]"
+        )
+        text = answers.get(call.completion_ref)
+        if call.problem and text is not None:
+            body = text.splitlines() or ["(empty)"]
+            more = [f"     … {len(body) - lines_each} more lines"] if len(body) > lines_each else []
+            lines += [f"     | {line}" for line in body[:lines_each]] + more
+    return lines
 
 
 def fmt_stat(stat: Stat) -> str:

@@ -46,14 +46,15 @@ async def read_run(client: Client, run_id: str) -> RunState:
 
 
 def print_result(state: RunState, as_json: bool) -> int:
-    """Print how a run ended (`airad run`, `submit --wait`); exit code 1 when it was rejected."""
+    """Print how a run ended (`airad run`, `submit --wait`); exit code 1 when it was rejected, or ended
+    because its model or its task could not be used (reason "model" or "error")."""
     if as_json:
         from airad.reports.summary import summarize
 
         print(out.to_json(summarize(state, time.time())))
     else:
         print(out.final_report(state))
-    return EXIT_FAILED if state.status == "rejected" else EXIT_OK
+    return EXIT_FAILED if state.status == "rejected" or state.finish_reason in ("model", "error") else EXIT_OK
 
 
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -80,9 +81,40 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return print_result(state, args.json)
 
 
+async def check_models_here(request: RunRequest, environ: dict[str, str]) -> None:
+    """Check the request's models from this machine before submitting: a refused key or an unknown
+    model is a CliError (the run would end at once); a model this machine cannot reach, or whose key
+    variable is not set here, is only noted (the daemon may reach it; it checks at the run's start)."""
+    from airad.daemon.llm import LiteLLMClient, LLMError
+    from airad.daemon.runner import run_models
+
+    for model in run_models(request):
+        if model.name.startswith("airad-offline/"):
+            continue
+        if model.api_key_env and not environ.get(model.api_key_env):
+            print(
+                f"note: {model.name} not checked here ({model.api_key_env} is not set); the daemon checks it",
+                flush=True,
+            )
+            continue
+        try:
+            await LiteLLMClient(env=environ).check_model(model)
+        except LLMError as exc:
+            if exc.kind == "unreachable":
+                print(f"note: {model.name} {exc.what} from here; the daemon checks it when the run starts", flush=True)
+                continue
+            raise CliError(
+                f"the model {model.name} {exc.what}: {exc}\nnothing was submitted (--no-model-check submits anyway)",
+                EXIT_FAILED,
+            ) from None
+
+
 async def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
-    """`airad submit FILE [--wait]`: publish a request for a daemon to serve."""
+    """`airad submit FILE [--wait]`: check the request's models from here, then publish the request for
+    a daemon to serve."""
     request = read_request(Path(args.file))
+    if args.model_check:
+        await check_models_here(request, args.environ)
     async with connect(settings, args.environ) as client:
         run_id = await client.submit(request)
         if not args.wait:
@@ -106,11 +138,17 @@ async def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     """`airad show RUN [--node N]`: the run and its nodes, or one node in full."""
     async with connect(settings, args.environ) as client:
         state = await read_run(client, args.run_id)
-    if args.node is not None:
-        if not 0 <= args.node < len(state.nodes):
-            raise CliError(f"run {args.run_id} has no node {args.node} (it has {len(state.nodes)})", EXIT_FAILED)
-        print(out.to_json(state.nodes[args.node]) if args.json else out.node_detail(state, args.node))
-        return EXIT_OK
+        if args.node is not None:
+            if not 0 <= args.node < len(state.nodes):
+                raise CliError(f"run {args.run_id} has no node {args.node} (it has {len(state.nodes)})", EXIT_FAILED)
+            node = state.nodes[args.node]
+            if args.json:
+                print(out.to_json(node))
+                return EXIT_OK
+            unused = [call.completion_ref for call in node.calls if call.problem and call.completion_ref]
+            answers = {ref: (await client.blob(ref)).decode("utf-8", errors="replace") for ref in unused}
+            print(out.node_detail(state, args.node, answers))
+            return EXIT_OK
     if args.json:
         print(out.to_json(state))
     else:
@@ -157,6 +195,12 @@ def register(command) -> None:
     submit = command("submit", cmd_submit, "publish a run request (TOML or JSON)")
     submit.add_argument("file")
     submit.add_argument("--wait", action="store_true", help="follow the run until it ends")
+    submit.add_argument(
+        "--no-model-check",
+        dest="model_check",
+        action="store_false",
+        help="do not check the model from here first (a refused key or an unknown model stops the submit)",
+    )
     command("runs", cmd_runs, "list runs")
     show = command("show", cmd_show, "show a run and its nodes, or one node in full")
     show.add_argument("run_id")

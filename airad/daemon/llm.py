@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import random
-import re
 import time
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import anyio
-from msgspec import Struct
+from msgspec import Struct, structs
 
 from airad.agents.operators import Message
+from airad.daemon.llm_faults import LLMError, fault_kind, redact, retried, retry_after, secret_values
 from airad.offline.reply import PROVIDER as OFFLINE_PROVIDER
 from airad.offline.reply import estimate_tokens, offline_completion
 from airad.schemas.request import ModelSpec
 
+__all__ = ["LLM", "Completion", "LLMError", "LiteLLMClient", "RateLimiter"]
+
+CHECK_MESSAGES = (Message("user", "Reply with the word OK."),)
+
 
 class Completion(Struct, frozen=True):
-    """A model's answer and what it cost; `tool_arguments` holds the first tool call's JSON, if any."""
+    """A model's answer and what it cost; `tool_arguments` holds the first tool call's JSON, if any.
+    `finish_reason` is the provider's ("stop", "length" when cut off at max_tokens, "tool_calls"; ""
+    when not given); `seconds` is the whole call, retries and their waits included; `attempts` counts
+    the tries it took."""
 
     text: str
     model: str
@@ -29,10 +36,7 @@ class Completion(Struct, frozen=True):
     seconds: float = 0.0
     tool_arguments: str | None = None
     attempts: int = 1
-
-
-class LLMError(RuntimeError):
-    """The model could not be reached or kept failing after retries."""
+    finish_reason: str = ""
 
 
 class LLM(Protocol):
@@ -45,9 +49,15 @@ class LLM(Protocol):
         tools: list[dict] | None = None,
         context: dict | None = None,
     ) -> Completion:
-        """Answer `messages` with `model`, optionally offering `tools`. `context` is the operator's
-        structured context the messages were rendered from (models that read it, like the offline
-        coder, answer from it; others ignore it)."""
+        """Answer `messages` with `model`. With `tools`, the model is asked to call the first one (forced
+        where the provider takes `tool_choice`). `context` is the operator's structured context the
+        messages were rendered from (models that read it, like the offline coder, answer from it;
+        others ignore it). Failures raise `LLMError` with its kind."""
+        ...
+
+    async def check_model(self, model: ModelSpec) -> None:
+        """A cheap call that raises `LLMError` when `model` cannot answer at all (bad key, no server,
+        unknown model); models that need no check (in-process ones) return at once."""
         ...
 
     async def context_window(self, model: ModelSpec) -> int | None:
@@ -76,32 +86,11 @@ class RateLimiter:
         await anyio.sleep(slot - now)
 
 
-def _retryable(litellm, exc: Exception) -> bool:
-    retryable = (
-        litellm.RateLimitError,
-        litellm.Timeout,
-        litellm.APIConnectionError,
-        litellm.InternalServerError,
-        litellm.ServiceUnavailableError,
-    )
-    return isinstance(exc, retryable)
-
-
-def _retry_after(exc: Exception) -> float | None:
-    # litellm swaps `exc.response` for a stand-in without headers; the server's are kept here.
-    headers = (
-        getattr(exc, "litellm_response_headers", None) or getattr(getattr(exc, "response", None), "headers", None) or {}
-    )
-    value = headers.get("retry-after") if hasattr(headers, "get") else None
-    try:
-        return min(float(value), 60.0) if value is not None else None
-    except ValueError:
-        return None
-
-
 class LiteLLMClient:
-    """LLM through `litellm.acompletion`: per-model concurrency and rate limits, retries with backoff
-    on 429 / 5xx / timeouts honouring Retry-After, API keys looked up in `env` by name at call time.
+    """LLM through `litellm.acompletion`: concurrency and rate limits per server, retries with backoff
+    on passing faults honouring Retry-After (`ModelSpec.retries`, `retry_timeouts`; never on a refused
+    key or an unknown model), API keys looked up in `env` by name at call time. A call that times out
+    closes its connection, which servers such as llama.cpp's and vLLM's take as a cancel.
 
     Error messages are redacted before they leave: the call's key, and the value of every variable
     of `env` whose name says it holds a secret (litellm also reads keys such as OPENAI_API_KEY from
@@ -168,11 +157,20 @@ class LiteLLMClient:
         except Exception:
             return estimate_tokens("".join(m.content for m in messages))
 
-    def _limits(self, model: str) -> tuple[anyio.CapacityLimiter, RateLimiter | None]:
-        if model not in self._limiters:
+    def _limits(self, model: ModelSpec) -> tuple[anyio.CapacityLimiter, RateLimiter | None]:
+        """The limits of the model's server: its `api_base` (shared by every alias served there), else the model."""
+        server = model.api_base or model.name
+        if server not in self._limiters:
             rate = RateLimiter(self.requests_per_minute) if self.requests_per_minute else None
-            self._limiters[model] = (anyio.CapacityLimiter(self.concurrency), rate)
-        return self._limiters[model]
+            self._limiters[server] = (anyio.CapacityLimiter(model.concurrency or self.concurrency), rate)
+        return self._limiters[server]
+
+    def _retries(self, model: ModelSpec) -> tuple[int, bool]:
+        """How often a call is tried again, and whether after a timeout: the model's settings, else the
+        defaults (the daemon's retries and yes for a hosted API; 1 and no for a local server)."""
+        retries = model.retries if model.retries is not None else min(1, self.retries) if model.local else self.retries
+        timeouts = model.retry_timeouts if model.retry_timeouts is not None else not model.local
+        return retries, timeouts
 
     def _call_options(self, model: ModelSpec, tools: list[dict] | None) -> dict:
         options: dict = {
@@ -188,11 +186,21 @@ class LiteLLMClient:
         if model.api_key_env:
             key = self.env.get(model.api_key_env)
             if not key:
-                raise LLMError(f"the API key variable {model.api_key_env} is not set in the daemon's environment")
+                message = f"the API key variable {model.api_key_env} is not set in the daemon's environment"
+                raise LLMError(message, "auth")
             options["api_key"] = key
         if tools:
             options["tools"] = tools
+            if self._takes_tool_choice(model):
+                options["tool_choice"] = {"type": "function", "function": {"name": tools[0]["function"]["name"]}}
         return options
+
+    def _takes_tool_choice(self, model: ModelSpec) -> bool:
+        """Whether litellm sends `tool_choice` to this model's provider (OpenAI-compatible servers do)."""
+        try:
+            return "tool_choice" in (self._litellm.get_supported_openai_params(model=model.name) or ())
+        except Exception:
+            return False
 
     async def complete(
         self,
@@ -201,36 +209,54 @@ class LiteLLMClient:
         tools: list[dict] | None = None,
         context: dict | None = None,
     ) -> Completion:
-        """Call the model, retrying transient failures with exponential backoff; the offline coder gets
-        `context` in litellm's metadata (never sent to a provider)."""
-        options = self._call_options(model, tools)
+        """Call the model, retrying passing faults with exponential backoff; the offline coder is
+        answered in-process from `context`."""
         payload = [{"role": m.role, "content": m.content} for m in messages]
         if model.name.startswith(f"{OFFLINE_PROVIDER}/"):
+            self._call_options(model, tools)  # the same checks (an unset key variable) as any model
             return _offline(model, payload, tools, context)
         await self._import_litellm()
-        concurrency, rate = self._limits(model.name)
+        options = self._call_options(model, tools)
+        concurrency, rate = self._limits(model)
+        retries, retry_timeouts = self._retries(model)
+        started = time.monotonic()
         async with concurrency:
-            for attempt in range(1, self.retries + 2):
+            for attempt in range(1, retries + 2):
                 if rate is not None:
                     await rate.wait()
-                started = time.monotonic()
                 try:
                     response = await self._litellm.acompletion(messages=payload, **options)
                     break
                 except Exception as exc:
-                    if attempt > self.retries or not _retryable(self._litellm, exc):
-                        raise LLMError(
-                            f"{type(exc).__name__}: {_redact(str(exc), options, self._secrets)[:500]}"
-                        ) from None
+                    kind = fault_kind(self._litellm, exc)
+                    if attempt > retries or not retried(kind, retry_timeouts):
+                        tries = f" (after {attempt} tries)" if attempt > 1 else ""
+                        text = redact(str(exc), options.get("api_key"), self._secrets)[:500]
+                        raise LLMError(f"{type(exc).__name__}{tries}: {text}", kind) from None
                     delay = self.backoff_s * 2 ** (attempt - 1) * (1 + self._jitter.random())
-                    await anyio.sleep(_retry_after(exc) or delay)
+                    await anyio.sleep(retry_after(exc) or delay)
         return self._completion(model, response, time.monotonic() - started, attempt)
+
+    async def check_model(self, model: ModelSpec) -> None:
+        """One call for a single token, with the model's retries: raises `LLMError` (its kind says
+        whether the key, the server or the model is at fault); the offline coder needs no check."""
+        self._call_options(model, None)  # an unset key variable fails here, for any model
+        if model.name.startswith(f"{OFFLINE_PROVIDER}/"):
+            return
+        probe = structs.replace(model, max_tokens=1, temperature=0.0, timeout_s=min(model.timeout_s, 60.0))
+        try:
+            await self.complete(probe, CHECK_MESSAGES)
+        except LLMError as exc:
+            if not exc.broken:
+                return  # the server is there and knows the model; the probe met a passing fault or was refused
+            raise
 
     def _completion(self, model: ModelSpec, response, seconds: float, attempts: int) -> Completion:
         try:
-            message = response.choices[0].message
+            choice = response.choices[0]
+            message = choice.message
         except (AttributeError, IndexError) as exc:
-            raise LLMError(f"the model's response has no message: {exc}") from None
+            raise LLMError(f"the model's response has no message: {exc}", "bad_response") from None
         tool_calls = getattr(message, "tool_calls", None) or []
         arguments = tool_calls[0].function.arguments if tool_calls else None
         usage = getattr(response, "usage", None)
@@ -247,6 +273,7 @@ class LiteLLMClient:
             seconds=seconds,
             tool_arguments=arguments,
             attempts=attempts,
+            finish_reason=str(getattr(choice, "finish_reason", None) or ""),
         )
 
 
@@ -273,19 +300,5 @@ def _offline(model: ModelSpec, payload: list[dict], tools: list[dict] | None, co
         completion_tokens=reply.completion_tokens,
         seconds=time.monotonic() - started,
         tool_arguments=reply.tool_arguments,
+        finish_reason="tool_calls" if reply.tool_arguments else "stop",
     )
-
-
-SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
-
-
-def secret_values(env: Mapping[str, str]) -> tuple[str, ...]:
-    """The values (8 characters or more) of the variables whose names say they hold a secret, longest first."""
-    return tuple(sorted({v for k, v in env.items() if SECRET_NAME.search(k) and len(v) >= 8}, key=len, reverse=True))
-
-
-def _redact(text: str, options: dict, secrets: tuple[str, ...] = ()) -> str:
-    key = options.get("api_key")
-    for secret in (key, *secrets) if key else secrets:
-        text = text.replace(secret, "***")
-    return text

@@ -5,6 +5,11 @@ Every step is an event appended before the next step starts, so a run resumed by
 finished ones never. Decisions see exactly the events appended before them, so a replay of the
 log re-derives each one.
 
+A run's models are checked with one cheap call before its first decision, and again after a node's
+generation failed as if the model were broken (a refused key, an unknown model, no server): a model
+that fails the check ends the run at once (reason "model", the detail naming the cause) instead of
+spending its budget on calls that cannot succeed.
+
 A cancel (the `cancel` event, set by the daemon when the run's cancel mark appears) stops the
 decisions and the nodes in flight at once: their jobs are stopped, they are recorded as failed, and
 the run ends with `run.finished` (reason "cancelled").
@@ -21,6 +26,7 @@ from anyio.abc import TaskGroup
 from airad.agents.baseline import awaiting_baseline
 from airad.agents.policy import decide
 from airad.agents.policy_view import policy_view
+from airad.daemon.llm_faults import LLMError
 from airad.daemon.run_knowledge import distill_run, run_knowledge
 from airad.daemon.run_services import RunServices, RunWriter
 from airad.daemon.steps import abandon, carry_out
@@ -28,7 +34,7 @@ from airad.events.fold import RunState, fold
 from airad.events.log import AppendConflict
 from airad.schemas.events import NodeSelected, RunFinished, RunStarted
 from airad.schemas.knowledge_events import Atom
-from airad.schemas.request import RunRequest
+from airad.schemas.request import ModelSpec, RunRequest
 from airad.tasks.base import Task
 
 log = structlog.get_logger("airad.runner")
@@ -47,6 +53,25 @@ def budget_exhausted(state: RunState, now: float) -> tuple[str, str] | None:
     elapsed = now - (state.submitted_at or now)
     if elapsed >= budget.wall_seconds:
         return "wall_seconds", f"{elapsed:.0f} s elapsed of {budget.wall_seconds:g}"
+    return None
+
+
+def run_models(request: RunRequest) -> list[ModelSpec]:
+    """The models a run asks: its model and each operator's own, once each."""
+    models: list[ModelSpec] = []
+    for model in (request.model, *request.operator_models.values()):
+        if model not in models:
+            models.append(model)
+    return models
+
+
+async def model_problem(services: RunServices, request: RunRequest) -> str | None:
+    """Why one of the run's models cannot answer at all (one cheap call each), else None."""
+    for model in run_models(request):
+        try:
+            await services.llm.check_model(model)
+        except LLMError as exc:
+            return f"the model {model.name} {exc.what}: {exc}"[:1000]
     return None
 
 
@@ -88,8 +113,12 @@ async def drive_run(services: RunServices, run_id: str, cancel: anyio.Event | No
     log.info("run.started", run_id=run_id, resumed=bool(state.owner), nodes=len(state.nodes))
     if cancel.is_set():
         return await _finish_cancelled(services, writer)
-    knowledge = await run_knowledge(services, writer)
     request = state.request
+    problem = await model_problem(services, request)
+    if problem is not None:
+        log.warning("run.model_unusable", run_id=run_id, problem=problem)
+        return await _finish(services, writer, "model", problem)
+    knowledge = await run_knowledge(services, writer)
     try:
         task = await services.tasks.open(request.task, request.seed, services.tasks_root)
     except Exception as exc:
@@ -106,7 +135,8 @@ class RunLoop:
     policy's `parallel` allows, and ends the run once a budget is spent and no node is working.
 
     `working` holds the ids of the nodes being carried out; `wake` is set when one of them ends, so
-    the loop looks again; `stop` is the (reason, detail) of the budget that ran out, if one has."""
+    the loop looks again; `stop` is the (reason, detail) of the budget that ran out, if one has;
+    `model_down` is why the run's model cannot answer, once a failed generation and a check found it."""
 
     def __init__(
         self, services: RunServices, writer: RunWriter, request: RunRequest, task: Task, knowledge: Sequence[Atom]
@@ -119,6 +149,7 @@ class RunLoop:
         self.working: set[int] = set()
         self.wake = anyio.Event()
         self.stop: tuple[str, str] | None = None
+        self.model_down: str | None = None
 
     async def run(self, cancel: anyio.Event) -> RunState:
         """Search until the run ends, or until `cancel` is set: then the nodes in flight are stopped
@@ -145,13 +176,19 @@ class RunLoop:
         while True:
             self.wake = anyio.Event()
             self._resume_unfinished(tg)
-            self.stop = budget_exhausted(self.writer.state, self.services.clock())
+            self.stop = self._stop_reason()
             while self.stop is None and self._may_decide():
                 await self._select_next(tg)
-                self.stop = budget_exhausted(self.writer.state, self.services.clock())
+                self.stop = self._stop_reason()
             if self.stop is not None and not self.working:
                 return self.stop
             await self.wake.wait()
+
+    def _stop_reason(self) -> tuple[str, str] | None:
+        """Why no more nodes are decided: the model is down, or a budget is spent; None while neither."""
+        if self.model_down is not None:
+            return "model", self.model_down
+        return budget_exhausted(self.writer.state, self.services.clock())
 
     def _resume_unfinished(self, tg: TaskGroup) -> None:
         """Carry out every decided node that is neither done nor working (on resume: those an earlier
@@ -179,7 +216,9 @@ class RunLoop:
 
     async def _work(self, node_id: int) -> None:
         try:
-            await carry_out(self.services, self.writer, self.task, node_id, self.knowledge)
+            fault = await carry_out(self.services, self.writer, self.task, node_id, self.knowledge)
+            if fault is not None and fault.broken and self.model_down is None:
+                self.model_down = await model_problem(self.services, self.request)
             await self.writer.publish_summary()
         finally:
             self.working.discard(node_id)

@@ -10,14 +10,13 @@ import json
 from collections.abc import Sequence
 
 import anyio
-import msgspec
 
 from airad.agents.analysis import REVIEW_TOOL, parse_review
-from airad.agents.answers import AnswerError, parse_answer
 from airad.agents.prompt_fit import PromptTooLong
 from airad.agents.templates import TemplateProblem
+from airad.daemon.generation import generate
 from airad.daemon.llm import LLMError
-from airad.daemon.prompts import node_context, node_prompt
+from airad.daemon.prompts import node_prompt
 from airad.daemon.run_services import RunServices, RunWriter
 from airad.events.fold import Node
 from airad.events.log import AppendConflict
@@ -27,7 +26,6 @@ from airad.schemas.events import (
     NodeDispatched,
     NodeExecuted,
     NodeFailed,
-    NodeGenerated,
     NodeQueued,
     NodeScored,
     NodeTested,
@@ -39,20 +37,17 @@ from airad.tasks.base import Task
 from airad.tasks.grading.node import FinishedNode
 
 TAIL_CHARS = 4000
-BASELINE_PLAN = (
-    "The user's own script, run as given: no model wrote it. The harness scores it like any node, "
-    "and the search improves on it."
-)
 STAGE_OF_STATUS = {"selected": "generate", "generated": "execute", "dispatched": "execute", "executed": "score"}
 
 
 async def carry_out(
     services: RunServices, writer: RunWriter, task: Task, node_id: int, knowledge: Sequence[Atom] = ()
-) -> None:
+) -> LLMError | None:
     """Take one node from wherever its events left it to scored or failed; an unexpected error fails
-    the node (recorded, the search goes on) instead of the run. `knowledge`: the run's atoms."""
+    the node (recorded, the search goes on) instead of the run. `knowledge`: the run's atoms.
+    Returns the model's fault that failed the node's generation, if one did."""
     try:
-        await _carry_out(services, writer, task, node_id, knowledge)
+        return await _carry_out(services, writer, task, node_id, knowledge)
     except (AppendConflict, anyio.get_cancelled_exc_class()):
         raise
     except Exception as exc:
@@ -60,13 +55,16 @@ async def carry_out(
         if not node.done:
             stage = STAGE_OF_STATUS.get(node.status, "score")
             await writer.append(NodeFailed, node_id=node_id, stage=stage, reason=f"internal error: {exc!r}"[:1000])
+        return None
 
 
 async def _carry_out(
     services: RunServices, writer: RunWriter, task: Task, node_id: int, knowledge: Sequence[Atom]
-) -> None:
+) -> LLMError | None:
     if writer.state.nodes[node_id].status == "selected":
-        await generate(services, writer, task, writer.state.nodes[node_id], knowledge)
+        fault = await generate(services, writer, task, writer.state.nodes[node_id], knowledge)
+        if fault is not None:
+            return fault
     if writer.state.nodes[node_id].status in ("generated", "dispatched"):
         await execute(services, writer, task, writer.state.nodes[node_id])
     node = writer.state.nodes[node_id]
@@ -75,105 +73,7 @@ async def _carry_out(
         await analyze(services, writer, task, node)
     if writer.state.nodes[node_id].status == "executed":
         await score(services, writer, task, writer.state.nodes[node_id])
-
-
-async def generate(
-    services: RunServices, writer: RunWriter, task: Task, node: Node, knowledge: Sequence[Atom] = ()
-) -> None:
-    """Ask the model; parse its answer into plan + code; retry a nonsense answer, then fail the node.
-    A `baseline` node asks no model: its code is the user's script from the request."""
-    request = _request(writer)
-    if node.operator == "baseline":
-        await writer.append(
-            NodeGenerated,
-            node_id=node.id,
-            plan=BASELINE_PLAN,
-            code=request.baseline or "",
-            model="user",
-            prompt_ref="",
-            completion_ref="",
-        )
-        return
-    plugin = services.plugins.operators.get(node.operator)
-    if plugin is not None and plugin.function is not None:
-        await _generate_by_function(services, writer, task, node, knowledge)
-        return
-    parse = plugin.parse if plugin is not None else parse_answer
-    try:
-        prompt = await node_prompt(services, writer.state, task, node, knowledge)
-    except TemplateProblem as exc:
-        await writer.append(NodeFailed, node_id=node.id, stage="generate", reason=f"template {exc}"[:1000])
-        return
-    except PromptTooLong as exc:
-        await writer.append(NodeFailed, node_id=node.id, stage="generate", reason=str(exc)[:1000])
-        return
-    messages = prompt.messages
-    prompt_ref = await services.blobs.put(json.dumps([[m.role, m.content] for m in messages]).encode())
-    context_ref = await services.blobs.put(msgspec.json.encode(prompt.context))
-    problem = ""
-    spent = {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
-    for attempt in range(1, services.generation_attempts + 1):
-        try:
-            completion = await services.llm.complete(prompt.model, messages, context=prompt.context)
-        except LLMError as exc:
-            reason = f"model call failed: {exc}"
-            await writer.append(NodeFailed, node_id=node.id, stage="generate", reason=reason, **spent)
-            return
-        spent["prompt_tokens"] += completion.prompt_tokens
-        spent["completion_tokens"] += completion.completion_tokens
-        spent["cost_usd"] += completion.cost_usd
-        completion_ref = await services.blobs.put(completion.text.encode())
-        try:
-            answer = parse(completion.text)
-        except AnswerError as exc:
-            problem = str(exc)
-            continue
-        await writer.append(
-            NodeGenerated,
-            node_id=node.id,
-            plan=answer.plan,
-            code=answer.code,
-            model=completion.model,
-            prompt_ref=prompt_ref,
-            completion_ref=completion_ref,
-            context_ref=context_ref,
-            shortened=prompt.shortened,
-            llm_seconds=completion.seconds,
-            attempts=attempt,
-            **spent,
-        )
-        return
-    await writer.append(
-        NodeFailed,
-        node_id=node.id,
-        stage="generate",
-        reason=f"no usable answer after {services.generation_attempts} attempts: {problem}",
-        **spent,
-    )
-
-
-async def _generate_by_function(
-    services: RunServices, writer: RunWriter, task: Task, node: Node, knowledge: Sequence[Atom]
-) -> None:
-    """A plugin operator that is a pure function of its context: no model is asked."""
-    plugin = services.plugins.operators[node.operator]
-    context = await node_context(services, writer.state, task, node, knowledge)
-    try:
-        plan, code = plugin.function(context)  # type: ignore[misc]
-    except Exception as exc:
-        reason = f"operator {node.operator!r} failed: {type(exc).__name__}: {exc}"[:1000]
-        await writer.append(NodeFailed, node_id=node.id, stage="generate", reason=reason)
-        return
-    await writer.append(
-        NodeGenerated,
-        node_id=node.id,
-        plan=plan,
-        code=code,
-        model=f"plugin:{node.operator}",
-        prompt_ref="",
-        completion_ref="",
-        context_ref=await services.blobs.put(msgspec.json.encode(context)),
-    )
+    return None
 
 
 async def execute(services: RunServices, writer: RunWriter, task: Task, node: Node) -> None:
@@ -282,12 +182,16 @@ def _executor_fault(backend: str, what: str, exc: Exception) -> str:
 
 
 async def analyze(services: RunServices, writer: RunWriter, task: Task, node: Node) -> None:
-    """Ask the model to review the execution (tool call, JSON fallback); never blocks the node."""
+    """Ask the model to review the execution (its tool forced where the provider allows, JSON in text
+    as the fallback); never blocks the node. An answer that is no review is recorded as none."""
+    prompt_ref = ""
     try:
         prompt = await node_prompt(services, writer.state, task, node)
+        prompt_ref = await services.blobs.put(json.dumps([[m.role, m.content] for m in prompt.messages]).encode())
         completion = await services.llm.complete(prompt.model, prompt.messages, [REVIEW_TOOL], prompt.context)
     except (LLMError, TemplateProblem, PromptTooLong) as exc:
-        await writer.append(NodeAnalyzed, node_id=node.id, summary=f"analysis failed: {exc}"[:1000])
+        summary = f"analysis failed: {exc}"[:1000]
+        await writer.append(NodeAnalyzed, node_id=node.id, summary=summary, prompt_ref=prompt_ref)
         return
     review = parse_review(completion.tool_arguments, completion.text)
     await writer.append(
@@ -303,6 +207,9 @@ async def analyze(services: RunServices, writer: RunWriter, task: Task, node: No
         prompt_tokens=completion.prompt_tokens,
         completion_tokens=completion.completion_tokens,
         cost_usd=completion.cost_usd,
+        prompt_ref=prompt_ref,
+        finish_reason=completion.finish_reason,
+        llm_seconds=round(completion.seconds, 3),
     )
 
 

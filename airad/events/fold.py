@@ -11,6 +11,7 @@ from airad.events.stream import check_next
 from airad.schemas.events import (
     Event,
     Medal,
+    ModelCall,
     NodeAnalyzed,
     NodeDispatched,
     NodeExecuted,
@@ -69,6 +70,9 @@ class Node(Struct, frozen=True):
     reported_metric: float | None = None
     reported_bug: bool | None = None
     analysis: str = ""
+    prompt_ref: str = ""
+    calls: tuple[ModelCall, ...] = ()
+    llm_seconds: float = 0.0
 
     @property
     def done(self) -> bool:
@@ -170,6 +174,9 @@ def evolve(state: RunState, event: Event) -> RunState:
                 model=event.model,
                 cost_usd=event.cost_usd,
                 tokens=tokens,
+                prompt_ref=event.prompt_ref,
+                calls=event.calls,
+                llm_seconds=event.llm_seconds,
             )
             return structs.replace(
                 state, nodes=nodes, cost_usd=state.cost_usd + event.cost_usd, tokens=state.tokens + tokens
@@ -235,6 +242,9 @@ def evolve(state: RunState, event: Event) -> RunState:
                 failure=f"{event.stage}: {event.reason}",
                 cost_usd=node.cost_usd + event.cost_usd,
                 tokens=node.tokens + tokens,
+                prompt_ref=event.prompt_ref or node.prompt_ref,
+                calls=node.calls + event.calls,
+                llm_seconds=node.llm_seconds + event.llm_seconds,
             )
             return structs.replace(
                 state, nodes=nodes, cost_usd=state.cost_usd + event.cost_usd, tokens=state.tokens + tokens

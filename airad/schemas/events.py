@@ -18,7 +18,7 @@ from airad.schemas.tags import struct_tag
 
 BUILTIN_OPERATORS = ("draft", "improve", "debug", "crossover", "baseline")  # baseline: the user's own script, node 0
 Operator = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]  # a built-in one, or a plugin's (docs/extending.md)
-FinishReason = Literal["max_nodes", "wall_seconds", "budget", "cancelled", "error"]
+FinishReason = Literal["max_nodes", "wall_seconds", "budget", "cancelled", "model", "error"]
 FailureStage = Literal["generate", "execute", "score"]
 Medal = Literal["gold", "silver", "bronze"]
 
@@ -77,6 +77,23 @@ class NodeSelected(EventBase, frozen=True, tag="node.selected"):
     parent_ids: tuple[int, ...] = ()
 
 
+class ModelCall(Struct, frozen=True):
+    """One answer a model gave to a node's prompt, used or not: its text (`completion_ref`, a blob), why
+    it stopped (`finish_reason` as the provider said it: "stop", "length" for cut off at `max_tokens`,
+    "tool_calls"; "" when not given), the room it was given, what it cost, and how long the call took
+    (retries of transient faults included). `problem` says why the answer was not used; "" for the
+    one that was."""
+
+    completion_ref: str
+    finish_reason: str = ""
+    max_tokens: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+    problem: str = ""
+
+
 class NodeGenerated(EventBase, frozen=True, tag="node.generated"):
     """The model answered and the answer parsed into a plan and a script. For a `baseline` node no
     model was asked: `model` is "user", the code is the user's script and the refs are empty.
@@ -96,6 +113,7 @@ class NodeGenerated(EventBase, frozen=True, tag="node.generated"):
     attempts: int = 1
     context_ref: str = ""
     shortened: tuple[str, ...] = ()  # what the prompt lost to fit the model's context (docs/operators.md)
+    calls: tuple[ModelCall, ...] = ()  # every answer asked for, in order; the last is the one used
 
 
 class NodeQueued(EventBase, frozen=True, tag="node.queued"):
@@ -162,7 +180,8 @@ class NodeTested(EventBase, frozen=True, tag="node.tested"):
 
 class NodeAnalyzed(EventBase, frozen=True, tag="node.analyzed"):
     """The model's own review of a run (AIDE's analyze step): recorded beside the harness score,
-    never trusted over it. `via` says whether it came as a tool call or as JSON in text."""
+    never trusted over it. `via` says whether it came as a tool call or as JSON in text; "none" (with
+    an empty summary) when the answer was no review. `prompt_ref`: the messages the model was sent."""
 
     node_id: int
     summary: str
@@ -175,10 +194,14 @@ class NodeAnalyzed(EventBase, frozen=True, tag="node.analyzed"):
     completion_tokens: int = 0
     cost_usd: float = 0.0
     model: str = ""
+    prompt_ref: str = ""
+    finish_reason: str = ""
+    llm_seconds: float = 0.0
 
 
 class NodeFailed(EventBase, frozen=True, tag="node.failed"):
-    """A node could not be carried through a stage (model nonsense, executor fault); the search goes on."""
+    """A node could not be carried through a stage (model nonsense, executor fault); the search goes on.
+    A failed generation records every answer the model gave (`calls`) and the time spent asking."""
 
     node_id: int
     stage: FailureStage
@@ -186,6 +209,9 @@ class NodeFailed(EventBase, frozen=True, tag="node.failed"):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    llm_seconds: float = 0.0
+    calls: tuple[ModelCall, ...] = ()
+    prompt_ref: str = ""
 
 
 class RunFinished(EventBase, frozen=True, tag="run.finished"):

@@ -189,6 +189,52 @@ class ModelSpec(Struct, frozen=True, forbid_unknown_fields=True):
         ]
         | None
     ) = None
+    retries: (
+        Annotated[
+            int,
+            Meta(
+                ge=0,
+                le=10,
+                description=(
+                    "How many times a call that met a passing fault (rate limit, 5xx, dropped connection) is tried "
+                    "again. Null: the daemon's model_retries (4) for a hosted API, 1 when api_base is set (a local "
+                    "server). Authentication errors and unknown models are never retried."
+                ),
+            ),
+        ]
+        | None
+    ) = None
+    retry_timeouts: (
+        Annotated[
+            bool,
+            Meta(
+                description=(
+                    "Whether a call that timed out is tried again. Null: true for a hosted API, false when "
+                    "api_base is set: a one-at-a-time local server is still busy with the abandoned call."
+                )
+            ),
+        ]
+        | None
+    ) = None
+    concurrency: (
+        Annotated[
+            int,
+            Meta(
+                ge=1,
+                le=1024,
+                description=(
+                    "Calls in flight at once to this model's server (calls to one api_base share it, whatever "
+                    "the alias). Null: the daemon's setting. For a local server, its number of slots."
+                ),
+            ),
+        ]
+        | None
+    ) = None
+
+    @property
+    def local(self) -> bool:
+        """A model on a server of the user's own (`api_base` set), such as llama.cpp's or Ollama's."""
+        return self.api_base is not None
 
 
 MODEL_OPERATORS = ("draft", "improve", "debug", "crossover", "analyze", "distill")

@@ -30,6 +30,14 @@ def overview(state: RunState, node: Node) -> Text:
         text.append(f"   medal {node.medal or 'none'}, {median}")
     if node.model:
         text.append(f"\nmodel {node.model}   {node.tokens} tokens   ${node.cost_usd:.4f}")
+    if node.calls:
+        text.append(f"\nmodel answers: {len(node.calls)} in {node.llm_seconds:.1f} s")
+        for number, call in enumerate(node.calls, 1):
+            line = (
+                f"\n  {number}. finish {call.finish_reason or '?'}, {call.completion_tokens}/{call.max_tokens} tokens, "
+            )
+            text.append(line + f"{call.seconds:.1f} s: ")
+            text.append(call.problem or "used", style="red" if call.problem else "green")
     if node.exit_code is not None or node.duration_s is not None:
         text.append(f"\nexit {node.exit_code}   {node.duration_s or 0:.1f} s")
         for flag in ("timed out" if node.timed_out else "", "out of memory" if node.oom else "", node.killed or ""):
@@ -38,7 +46,8 @@ def overview(state: RunState, node: Node) -> Text:
     if node.failure or node.score_error:
         text.append(f"\nproblem: {node.failure or node.score_error}", style="red")
     if node.analyzed:
-        text.append(f"\nmodel's review: {node.analysis} (reported {score(node.reported_metric)})", style="italic")
+        review = node.analysis or "none (the answer was not a review)"
+        text.append(f"\nmodel's review: {review} (reported {score(node.reported_metric)})", style="italic")
     text.append("\n\nplan\n", style="bold")
     text.append(node.plan or "(not generated yet)")
     return text

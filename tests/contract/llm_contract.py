@@ -129,6 +129,9 @@ class LLMContract:
             await llm.complete(model, MESSAGES)
         assert fragment in str(caught.value)
 
+    async def test_the_model_check_passes_a_working_model(self, llm, model):
+        assert await llm.check_model(model) is None  # what fails it: tests/integration/test_llm_http.py
+
     async def test_after_a_failure_the_llm_still_answers(self, llm, model, failure, oracle: Oracle):
         failing_model, _ = failure
         with pytest.raises(LLMError):

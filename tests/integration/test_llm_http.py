@@ -14,6 +14,8 @@ import time
 import json
 import os
 
+import msgspec
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import pytest  # noqa: E402
@@ -39,9 +41,14 @@ KEY = "sk-test-123"
 MESSAGES = (Message("system", "You are terse."), Message("user", "Say hello."))
 
 
-def spec(server: ScriptedServer, *, timeout_s: float = 5.0, v1: bool = True) -> ModelSpec:
+def spec(server: ScriptedServer, *, timeout_s: float = 5.0, v1: bool = True, **settings) -> ModelSpec:
+    """The server's model. With `api_base` set it is a local server's, whose retry defaults are 1 try
+    again and no timeout retried; `settings` (`retries`, `retry_timeouts`) set them as for a hosted API."""
     base = f"{server.url}/v1" if v1 else server.url
-    return ModelSpec(name="openai/test-model", api_base=base, api_key_env="AIRAD_TEST_KEY", timeout_s=timeout_s, max_tokens=64, temperature=0.2)
+    return ModelSpec(
+        name="openai/test-model", api_base=base, api_key_env="AIRAD_TEST_KEY", timeout_s=timeout_s, max_tokens=64,
+        temperature=0.2, **settings,
+    )
 
 
 def client(**options) -> LiteLLMClient:
@@ -88,9 +95,9 @@ async def test_500_then_success_is_retried(openai_server: ScriptedServer):
 async def test_503_beyond_the_retry_limit_fails_without_the_key(openai_server: ScriptedServer):
     openai_server.default = status(503, echo_auth=True)
     with pytest.raises(LLMError) as caught:
-        await client(retries=2).complete(spec(openai_server), MESSAGES)
+        await client().complete(spec(openai_server, retries=2), MESSAGES)
     message = str(caught.value)
-    assert "ServiceUnavailableError" in message and "503" in message
+    assert "ServiceUnavailableError (after 3 tries)" in message and "503" in message and caught.value.kind == "passing"
     assert KEY not in message and "***" in message  # the server quoted the key; it was redacted
     assert len(openai_server.requests) == 3
 
@@ -104,7 +111,7 @@ async def test_non_retryable_status_fails_at_once(openai_server: ScriptedServer)
 
 async def test_timeout_then_success_is_retried(openai_server: ScriptedServer):
     openai_server.queue(hang(3.0), ok("in time"))
-    c = await client().complete(spec(openai_server, timeout_s=0.5), MESSAGES)
+    c = await client().complete(spec(openai_server, timeout_s=0.5, retry_timeouts=True), MESSAGES)
     assert (c.text, c.attempts) == ("in time", 2)
     assert len(openai_server.requests) == 2
 
@@ -112,8 +119,8 @@ async def test_timeout_then_success_is_retried(openai_server: ScriptedServer):
 async def test_only_timeouts_fail(openai_server: ScriptedServer):
     openai_server.default = hang(3.0)
     with pytest.raises(LLMError, match="Timeout") as caught:
-        await client(retries=1).complete(spec(openai_server, timeout_s=0.5), MESSAGES)
-    assert KEY not in str(caught.value)
+        await client(retries=1).complete(spec(openai_server, timeout_s=0.5, retry_timeouts=True), MESSAGES)
+    assert KEY not in str(caught.value) and caught.value.kind == "timeout"
     assert len(openai_server.requests) == 2
 
 
@@ -188,3 +195,101 @@ async def test_cost_comes_from_litellms_price_map(openai_server: ScriptedServer)
     expected = c.prompt_tokens * prices["input_cost_per_token"] + c.completion_tokens * prices["output_cost_per_token"]
     assert c.cost_usd > 0
     assert c.cost_usd == pytest.approx(expected)
+
+
+async def test_a_local_server_is_tried_again_once_and_a_timeout_not_at_all(openai_server: ScriptedServer):
+    """The defaults for a model with api_base: one more try after a passing fault; none after a
+    timeout, and the timed-out request is abandoned on the server (its connection closed)."""
+    openai_server.default = status(503)
+    with pytest.raises(LLMError, match=r"\(after 2 tries\)"):
+        await client(retries=4).complete(spec(openai_server), MESSAGES)
+    assert len(openai_server.requests) == 2
+    openai_server.requests.clear()
+    openai_server.default = hang(30.0)
+    with pytest.raises(LLMError, match="Timeout") as caught:
+        await client(retries=4).complete(spec(openai_server, timeout_s=0.5), MESSAGES)
+    assert caught.value.kind == "timeout" and len(openai_server.requests) == 1
+    for _ in range(100):  # the server notices the closed connection at once; the hang would last 30 s
+        if openai_server.abandoned:
+            break
+        await asyncio.sleep(0.05)
+    assert openai_server.abandoned == 1 and openai_server.in_flight == 0
+
+
+async def test_an_explicit_retry_setting_wins_over_the_default(openai_server: ScriptedServer):
+    openai_server.queue(status(500), status(500), status(500), ok("third time"))
+    c = await client(retries=0).complete(spec(openai_server, retries=3), MESSAGES)
+    assert (c.text, c.attempts) == ("third time", 4)
+
+
+@pytest.mark.parametrize(
+    "code, kind",
+    [(401, "auth"), (403, "auth"), (404, "unknown_model")],
+)
+async def test_a_refused_key_or_an_unknown_model_is_never_retried(openai_server: ScriptedServer, code, kind):
+    openai_server.default = status(code)
+    with pytest.raises(LLMError) as caught:
+        await client().complete(spec(openai_server, retries=4), MESSAGES)
+    assert caught.value.kind == kind and caught.value.broken
+    assert len(openai_server.requests) == 1
+
+
+async def test_the_model_check_tells_a_bad_key_an_unknown_model_and_no_server_apart(openai_server: ScriptedServer):
+    llm = client()
+    openai_server.queue(status(401))
+    with pytest.raises(LLMError) as bad_key:
+        await llm.check_model(spec(openai_server))
+    openai_server.queue(status(404))
+    with pytest.raises(LLMError) as unknown:
+        await llm.check_model(spec(openai_server))
+    openai_server.queue(ok("OK"))
+    await llm.check_model(spec(openai_server))
+    [*_, sent] = openai_server.requests
+    assert sent.body["max_tokens"] == 1, "the check asks for a single token"
+    url = openai_server.url
+    await openai_server.stop()
+    down = ModelSpec(name="openai/test-model", api_base=f"{url}/v1", api_key_env="AIRAD_TEST_KEY", timeout_s=5)
+    with pytest.raises(LLMError) as no_server:
+        await llm.check_model(down)
+    assert (bad_key.value.kind, unknown.value.kind, no_server.value.kind) == ("auth", "unknown_model", "unreachable")
+
+
+async def test_the_model_check_passes_a_server_that_is_only_slow_or_busy(openai_server: ScriptedServer):
+    openai_server.default = status(503)
+    await client().check_model(spec(openai_server))  # a passing fault: the server is there
+    openai_server.default = hang(30.0)
+    await client().check_model(spec(openai_server, timeout_s=0.5))  # so is a busy one
+
+
+async def test_a_missing_key_is_an_auth_fault_that_the_check_reports(openai_server: ScriptedServer):
+    bare = LiteLLMClient(env={}, retries=2, backoff_s=0.01)
+    with pytest.raises(LLMError) as caught:
+        await bare.check_model(spec(openai_server))
+    assert caught.value.kind == "auth" and "AIRAD_TEST_KEY" in str(caught.value)
+    assert openai_server.requests == []
+
+
+async def test_the_review_tool_is_forced_and_the_finish_reason_kept(openai_server: ScriptedServer):
+    openai_server.queue(tool_call("submit_review", '{"is_bug": false, "summary": "ok", "metric": 1, "lower_is_better": false}'))
+    openai_server.queue(ok("cut off mid", finish="length"))
+    llm = client()
+    reviewed = await llm.complete(spec(openai_server), MESSAGES, tools=[REVIEW_TOOL])
+    cut = await llm.complete(spec(openai_server), MESSAGES)
+    sent = openai_server.requests[0].body
+    assert sent["tool_choice"] == {"type": "function", "function": {"name": "submit_review"}}
+    assert (reviewed.finish_reason, cut.finish_reason, cut.text) == ("tool_calls", "length", "cut off mid")
+
+
+async def test_two_aliases_on_one_server_share_its_concurrency(openai_server: ScriptedServer):
+    openai_server.default = ok("slow", delay=0.3)
+    llm = client(concurrency=8)
+    one = spec(openai_server, concurrency=1)
+    other = msgspec.structs.replace(one, name="openai/another-alias")
+    await asyncio.gather(*(llm.complete(m, MESSAGES) for m in (one, other, one, other)))
+    assert len(openai_server.requests) == 4 and openai_server.max_in_flight == 1
+
+
+async def test_seconds_count_every_try_and_its_wait(openai_server: ScriptedServer):
+    openai_server.queue(status(429, retry_after=0.4), ok("after"))
+    c = await client().complete(spec(openai_server), MESSAGES)
+    assert c.attempts == 2 and c.seconds >= 0.4, "the wait for Retry-After is part of the call"

@@ -135,10 +135,10 @@ async def test_no_secret_reaches_an_event_a_blob_or_a_log(openai_server, tmp_pat
 
 
 def test_the_model_layer_redacts_every_secret_looking_variable():
-    from airad.daemon.llm import _redact, secret_values
+    from airad.daemon.llm_faults import redact, secret_values
 
     env = {"OPENAI_API_KEY": "sk-aaaaaaaaaa", "GH_TOKEN": "ghp_bbbbbbbbbb", "DB_PASSWORD": "cccccccccc", "HOME": "/root/dddddddd", "X_KEY": "short"}
     found = secret_values(env)
     assert set(found) == {"sk-aaaaaaaaaa", "ghp_bbbbbbbbbb", "cccccccccc"}
     text = "401 for Bearer sk-aaaaaaaaaa (ghp_bbbbbbbbbb, cccccccccc) at /root/dddddddd with sk-explicit"
-    assert _redact(text, {"api_key": "sk-explicit"}, found) == "401 for Bearer *** (***, ***) at /root/dddddddd with ***"
+    assert redact(text, "sk-explicit", found) == "401 for Bearer *** (***, ***) at /root/dddddddd with ***"

@@ -163,6 +163,9 @@ class _Hanging:
     def __init__(self):
         self.called = anyio.Event()
 
+    async def check_model(self, model):
+        return None
+
     async def context_window(self, model):
         return model.context_tokens
 

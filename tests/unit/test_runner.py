@@ -53,7 +53,7 @@ async def test_nonsense_is_retried_then_recorded_and_the_search_goes_on(tmp_path
     await _submit(services, budget=Budget(max_nodes=2))
     state = await drive_run(services, "r")
     assert state.nodes[0].status == "failed"
-    assert "no usable answer after 2 attempts" in state.nodes[0].failure
+    assert "no usable answer in 2 attempts" in state.nodes[0].failure
     assert "no Python code block" in state.nodes[0].failure
     assert state.nodes[1].status == "scored" and state.nodes[1].valid
     generated = [e for e in await services.log.read("r") if isinstance(e, NodeGenerated)]
