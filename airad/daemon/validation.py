@@ -26,6 +26,9 @@ def _decode(raw: bytes | str, kind: type, toml: bool):
         raise field_error(exc) from None
     except msgspec.DecodeError as exc:
         raise FieldError("$", f"not valid {'TOML' if toml else 'JSON'}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start : exc.start + 1]
+        raise FieldError("$", f"not valid UTF-8: {exc.reason} (byte {byte!r})") from None
 
 
 def _check_executor(executor: ExecutorSpec, executors: Collection[str] | None) -> None:

@@ -23,6 +23,7 @@ def _raw(**fields) -> bytes:
 
 @pytest.mark.parametrize("raw, field, reason", [
     (b"{not json", "$", "not valid JSON"),
+    (b"{\"tasks\": \"\xff\"}", "$", "not valid UTF-8"),
     (_raw(tasks=[]), "$.tasks", "length >= 1"),
     (json.dumps({"tasks": [WINE]}).encode(), "$.solvers", "missing required field"),
     (_raw(tasks=[WINE, {"kind": "bundled", "name": "mnist-in-the-sky"}]), "$.tasks[1].name", "unknown bundled task"),

@@ -9,6 +9,7 @@ GOOD = {"task": {"kind": "bundled", "name": "wine"}}
 
 MALFORMED = [
     (b"not json at all", "$", "not valid JSON"),
+    (b"{\"task\": \"\xff\"}", "$", "not valid UTF-8"),
     (b"[1, 2]", "$", "Expected `object`"),
     (b"{}", "$.task", "missing required field"),
     ({"task": {"kind": "bundled", "name": "no-such-task"}}, "$.task.name", "unknown bundled task"),
