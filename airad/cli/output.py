@@ -128,7 +128,7 @@ def nodes_table(state: RunState) -> str:
     """The node table of `airad show`."""
     rows = [("NODE", "OPERATOR", "PARENTS", "STATUS", "VALID", "TEST", "EXIT", "SECONDS", "PLAN")]
     for n in state.nodes:
-        status = "buggy" if n.buggy else n.status
+        status = "buggy" if n.buggy and n.status != "failed" else n.status
         plan = " ".join(n.plan.split())[:60]
         rows.append(
             (
@@ -170,7 +170,7 @@ def node_detail(state: RunState, node_id: int, answers: Mapping[str, str] | None
     parents = ", ".join(map(str, node.parent_ids)) or "-"
     lines = [
         f"node {node.id} of run {state.run_id}: {node.operator} (parents {parents}), "
-        f"{'buggy' if node.buggy else node.status}",
+        f"{'buggy' if node.buggy and node.status != 'failed' else node.status}",
         f"validation {state.metric} {fmt_score(node.score if node.valid else None)}, "
         f"held-out test {fmt_score(node.test_score)}, "
         f"exit {node.exit_code}, {node.duration_s or 0:.1f} s, {node.tokens} tokens, ${node.cost_usd:.4f}",
