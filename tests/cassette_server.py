@@ -37,10 +37,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from tests.openai_server import CHECK_MAX_TOKENS as PROBE_MAX_TOKENS
 from tests.openai_server import Recorded
 
 CASSETTE = Path(__file__).resolve().parent / "cassettes" / "smollm2.json"
-PROBE_MAX_TOKENS = 8
 _OPERATOR = re.compile(r"^# Your job: (\w+)", re.MULTILINE)
 
 

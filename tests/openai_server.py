@@ -8,7 +8,9 @@ are built by the module-level helpers: `ok`, `tool_call`, `status`, `hang`, `gar
 
 Every request is recorded (`Recorded`: headers, JSON body, arrival time), and the server tracks
 the largest number of requests in flight at once (`max_in_flight`), so tests can assert on what
-the client sent and how it paced itself. `abandoned` counts requests whose client went away before
+the client sent and how it paced itself. A model check (a request for at most `CHECK_MAX_TOKENS`
+tokens, as `LLM.check_model` sends before a run) never consumes the script: it gets `check` when set,
+else `default`. `abandoned` counts requests whose client went away before
 the answer (their handler was cancelled: the server stopped working on them).
 """
 
@@ -24,6 +26,9 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
+
+
+CHECK_MAX_TOKENS = 8
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ class ScriptedServer:
 
     default: Behaviour = field(default_factory=ok)
     script: deque[Behaviour] = field(default_factory=deque)
+    check: Behaviour | None = None
     requests: list[Recorded] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
@@ -127,7 +133,7 @@ class ScriptedServer:
             except ValueError:
                 body = None
             self.requests.append(Recorded(request.path, dict(request.headers), body, arrived))
-            behaviour = self.script.popleft() if self.script else self.default
+            behaviour = self._behaviour(body or {})
             if behaviour.seconds:
                 await asyncio.sleep(behaviour.seconds)
             return self._respond(behaviour, body or {}, request.headers.get("Authorization", ""))
@@ -136,6 +142,12 @@ class ScriptedServer:
             raise
         finally:
             self.in_flight -= 1
+
+    def _behaviour(self, body: dict) -> Behaviour:
+        max_tokens = body.get("max_tokens")
+        if isinstance(max_tokens, int) and max_tokens <= CHECK_MAX_TOKENS:
+            return self.check or self.default
+        return self.script.popleft() if self.script else self.default
 
     def _respond(self, b: Behaviour, body: dict, auth: str) -> web.Response:
         if b.kind == "status":

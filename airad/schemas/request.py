@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -85,6 +85,16 @@ class MleBenchTask(Struct, frozen=True, forbid_unknown_fields=True, tag="mlebenc
         ]
         | None
     ) = 50_000
+    grading: Annotated[
+        Literal["mlebench", "kaggle"],
+        Meta(
+            description=(
+                "How submissions are graded: 'mlebench' gives MLE-bench's own numbers (its graders' conventions, "
+                "scores rounded to 5 decimals before ranking); 'kaggle' follows the competition's published rules "
+                "(docs/tasks.md lists every difference)."
+            )
+        ),
+    ] = "mlebench"
 
 
 class CsvTask(Struct, frozen=True, forbid_unknown_fields=True, tag="csv", tag_field="kind"):

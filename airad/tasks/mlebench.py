@@ -126,9 +126,12 @@ class PreparedCompetition:
         self.grader = competition(spec.competition)
         self.facts = ViewFacts.read(root)
         answers = pd.read_csv(root / "private" / "answers.csv", dtype={self.grader.id_column: str})
-        columns = list(pd.read_csv(self.public_dir / self.facts.sample, nrows=0).columns)
-        self.harness = CompetitionHarness(answers, self.grader, columns)
-        self.medal_thresholds = read_leaderboard(source.leaderboard) if source.leaderboard else None
+        sample = pd.read_csv(self.public_dir / self.facts.sample, dtype={self.grader.id_column: str})
+        columns = list(sample.columns)
+        ids = sample[self.grader.id_column].tolist() if self.grader.pairs_by_position(spec.grading) else None
+        self.harness = CompetitionHarness(answers, self.grader, columns, grading=spec.grading, sample_ids=ids)
+        leaderboard = source.leaderboard
+        self.medal_thresholds = read_leaderboard(leaderboard, spec.grading) if leaderboard else None
         self._brief: TaskBrief | None = None
 
     def brief(self) -> TaskBrief:

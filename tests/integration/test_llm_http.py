@@ -236,13 +236,13 @@ async def test_a_refused_key_or_an_unknown_model_is_never_retried(openai_server:
 
 async def test_the_model_check_tells_a_bad_key_an_unknown_model_and_no_server_apart(openai_server: ScriptedServer):
     llm = client()
-    openai_server.queue(status(401))
+    openai_server.check = status(401)
     with pytest.raises(LLMError) as bad_key:
         await llm.check_model(spec(openai_server))
-    openai_server.queue(status(404))
+    openai_server.check = status(404)
     with pytest.raises(LLMError) as unknown:
         await llm.check_model(spec(openai_server))
-    openai_server.queue(ok("OK"))
+    openai_server.check = ok("OK")
     await llm.check_model(spec(openai_server))
     [*_, sent] = openai_server.requests
     assert sent.body["max_tokens"] == 1, "the check asks for a single token"

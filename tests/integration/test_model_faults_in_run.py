@@ -35,8 +35,9 @@ async def test_each_model_fault_is_recorded_on_its_node_and_the_run_finishes(ope
         hang(3.0), ok(GOOD),                                # node 4: a timeout, then an answer
         ok(f"```json\n{REVIEW}\n```"),                      # node 4 analyze: JSON in text
     )
+    # A local server's defaults retry no timeout; node 4 shows the hosted behaviour, asked for explicitly.
     model = ModelSpec(name="openai/test-model", api_base=f"{openai_server.url}/v1", api_key_env="AIRAD_TEST_KEY",
-                      timeout_s=1.0)
+                      timeout_s=1.0, retry_timeouts=True)
     request = RunRequest(task=BundledTask(name="breast-cancer"), model=model, budget=Budget(max_nodes=5),
                          policy=GreedyPolicy(num_drafts=5, debug_prob=0.0))
     log = InMemoryEventLog()

@@ -10,6 +10,7 @@ the daemon's log and every file under its state dir are searched for the secret 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import subprocess
@@ -24,7 +25,7 @@ from airad.client import Client
 from airad.events.connect import connect_nats, connect_options
 from airad.events.jetstream import BLOB_STREAM, BLOBS_BUCKET, RUNS_BUCKET
 from tests.integration.daemon_process import DaemonProcess
-from tests.openai_server import openai_server, status  # noqa: F401  (openai_server is a fixture)
+from tests.openai_server import ok, openai_server, status  # noqa: F401  (openai_server is a fixture)
 from tests.security.servers import AuthNats
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -103,10 +104,16 @@ async def test_no_secret_reaches_an_event_a_blob_or_a_log(openai_server, tmp_pat
     }
     daemon = DaemonProcess(server.url, tmp_path / "state", env=env).start()
     try:
+        requests = []
         for run_id, key_line in [("by-name", 'api_key_env = "MY_MODEL_KEY"'), ("from-env", "")]:
-            request = tmp_path / f"{run_id}.toml"
-            request.write_text(request_toml(run_id, f"{openai_server.url}/v1", key_line))
-            submitted = airad("--nats", server.url, "submit", str(request), env=env)
+            requests.append(tmp_path / f"{run_id}.toml")
+            requests[-1].write_text(request_toml(run_id, f"{openai_server.url}/v1", key_line))
+        # The client's check asks the model (served by this test's loop, so not from a blocking call): refused.
+        checked = [await asyncio.to_thread(airad, "--nats", server.url, "submit", str(r), env=env) for r in requests]
+        # The daemon's check passes, then every call is refused: prompts and answers reach the blob store.
+        openai_server.check = ok("OK")
+        for request in requests:
+            submitted = airad("--nats", server.url, "submit", "--no-model-check", str(request), env=env)
             assert submitted.returncode == 0, submitted.stderr
         async with Client(server.url, **server.client_kwargs) as client:
             states = [await client.wait(run_id) for run_id in ("by-name", "from-env")]
@@ -119,6 +126,7 @@ async def test_no_secret_reaches_an_event_a_blob_or_a_log(openai_server, tmp_pat
     # The model saw the keys and quoted them back: so there was something to leak.
     sent = {r.headers.get("Authorization") for r in openai_server.requests}
     assert {f"Bearer {model_key}", f"Bearer {openai_key}"} <= sent
+    assert all(c.returncode == 1 and "was refused its API key" in c.stderr for c in checked), [c.stderr for c in checked]
     assert all(s.status == "finished" and s.nodes and all(n.status == "failed" for n in s.nodes) for s in states)
     assert all("AuthenticationError" in n.failure for s in states for n in s.nodes)
     for result in events_json:
@@ -128,6 +136,7 @@ async def test_no_secret_reaches_an_event_a_blob_or_a_log(openai_server, tmp_pat
     assert "daemon.ready" in logs
     state_files = b"\n".join(p.read_bytes() for p in (tmp_path / "state").rglob("*") if p.is_file())
     places = {"events --json": "\n".join(r.stdout + r.stderr for r in events_json).encode(), "nats": everything,
+              "submit's check": "\n".join(c.stdout + c.stderr for c in checked).encode(),
               "daemon log": logs.encode(), "state dir": state_files}
     for where, text in places.items():
         for secret in secret_values:

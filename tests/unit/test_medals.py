@@ -138,3 +138,36 @@ def test_a_leaderboard_without_scores_is_refused(tmp_path):
         read_leaderboard(path)
     with pytest.raises(ValueError):
         thresholds_from_scores([])
+
+
+@pytest.mark.parametrize(
+    ("score", "mlebench", "kaggle"),
+    [
+        (0.899996, "gold", "silver"),  # rounds to 0.9, the gold threshold
+        (0.899994, "silver", "silver"),  # rounds to 0.89999
+        (0.9, "gold", "gold"),
+    ],
+)
+def test_mlebench_rounds_a_score_to_5_decimals_before_ranking_it(score, mlebench, kaggle):
+    scores = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0]  # 10 teams: gold at rank 1, silver at rank 2
+    rounded = thresholds_from_scores(scores)
+    raw = thresholds_from_scores(scores, decimals=None)
+    assert rounded.decimals == 5 and raw.decimals is None and rounded.gold == raw.gold == 0.9
+    assert grading_report(score, True, rounded).medal == mlebench
+    assert grading_report(score, True, raw).medal == kaggle
+    assert grading_report(score, True, rounded).score == round(score, 5)
+
+
+def test_lower_is_better_scores_are_rounded_too():
+    board = thresholds_from_scores([0.1 + 0.01 * rank for rank in range(20)])  # gold at rank 2: 0.11
+    assert board.is_lower_better and board.gold == pytest.approx(0.11)
+    assert grading_report(board.gold + 4e-6, True, board).medal == "gold"
+    raw = thresholds_from_scores([0.1 + 0.01 * rank for rank in range(20)], decimals=None)
+    assert grading_report(board.gold + 4e-6, True, raw).medal == "silver"
+
+
+def test_read_leaderboard_rounds_for_mlebench_grading_only(tmp_path):
+    path = tmp_path / "leaderboard.csv"
+    path.write_text("teamName,score\na,0.9\nb,0.8\nc,0.7\n")
+    assert read_leaderboard(path).decimals == 5
+    assert read_leaderboard(path, "kaggle").decimals is None

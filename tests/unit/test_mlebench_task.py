@@ -57,7 +57,7 @@ def test_both_splits_are_graded_by_the_competitions_metric(playground, tmp_path)
 
 
 @pytest.mark.parametrize("mangle, message", [
-    (lambda f: f.drop(columns=["target"]), "missing ['target']"),
+    (lambda f: f.drop(columns=["target"]), "missing columns ['target']"),
     (lambda f: f.iloc[:-3], "expected 160"),
     (lambda f: f.assign(id=f["id"].where(f.index != 0, 99999)), "not in sample_submission.csv"),
 ])
@@ -66,6 +66,29 @@ def test_a_malformed_submission_gets_a_graders_message(playground, tmp_path, man
     sample = pd.read_csv(task.public_dir / "sample_submission.csv")
     grades = task.grade(mangle(sample).to_csv(index=False).encode())
     assert not grades.validation.valid and message in grades.validation.error
+
+
+def test_grading_is_mlebench_s_by_default_ids_written_as_floats_and_an_extra_column_included(playground, tmp_path):
+    task = prepare_mlebench(spec(playground), seed=0, tasks_root=tmp_path / "tasks")
+    assert task.harness.grading == "mlebench"
+    answers = pd.read_csv(task.root / "private" / "answers.csv")
+    written = answers[["id", "target"]].astype({"id": float, "target": float}).assign(notes="x")
+    data = written.to_csv(index=False).encode()
+    assert b"0.0,1.0,x" in data or b".0," in data
+    grades = task.grade(data)
+    assert grades.validation.score == pytest.approx(1.0) and grades.test.score == pytest.approx(1.0)
+
+
+def test_kaggle_grading_checks_the_file_against_the_sample_first(playground, tmp_path):
+    """A request chooses it with `grading = "kaggle"`."""
+    strict = prepare_mlebench(spec(playground, grading="kaggle"), seed=0, tasks_root=tmp_path / "tasks")
+    assert strict.harness.grading == "kaggle"
+    task = strict
+    answers = pd.read_csv(task.root / "private" / "answers.csv")
+    floats = answers[["id", "target"]].astype({"id": float, "target": float}).to_csv(index=False).encode()
+    assert "not in sample_submission.csv" in strict.grade(floats).validation.error
+    exact = answers[["id", "target"]].astype({"target": float}).to_csv(index=False).encode()
+    assert strict.grade(exact).validation.score == pytest.approx(1.0)
 
 
 def test_files_named_by_id_follow_their_rows_to_the_test_side(tmp_path):

@@ -241,8 +241,12 @@ def test_colliding_ids_get_fresh_test_ids_and_their_folders_follow(tmp_path):
         assert geometry == f"atom {int(source['id'])}\n"
     answers = pd.read_csv(task.root / "private" / "answers.csv")
     perfect = answers[["id", "formation_energy_ev_natom", "bandgap_energy_ev"]]
-    grades = task.grade(perfect.to_csv(index=False).encode())
+    order = pd.read_csv(task.public_dir / "sample_submission.csv")["id"]
+    in_order = perfect.set_index("id").loc[order].reset_index()  # MLE-bench's nomad grader pairs rows by position
+    grades = task.grade(in_order.to_csv(index=False).encode())
     assert grades.validation.score == pytest.approx(0.0) and grades.test.score == pytest.approx(0.0)
+    shuffled = task.grade(in_order.iloc[::-1].to_csv(index=False).encode())
+    assert shuffled.validation.score > 0, "rows out of the sample's order are paired wrongly, as in MLE-bench"
 
 
 def siim(root, n=20, m=6):

@@ -1,4 +1,9 @@
-"""A competition's submission format and metric, and the grader that checks and scores a submission."""
+"""A competition's submission format and metric, and the grader that checks and scores a submission.
+
+Two gradings: `mlebench` (the default) gives MLE-bench's numbers, by each grader's own checks and
+scikit-learn's arithmetic (`mlebench_rules`); `kaggle` follows the competitions' published rules,
+with stricter checks (`checks`, `scoring`). docs/tasks.md lists where the two differ.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ import pandas as pd
 from msgspec import Struct
 
 from airad.tasks.competitions import checks
+from airad.tasks.competitions.mlebench_rules import BY_POSITION, IDS_UNCHECKED, RULES
 from airad.tasks.competitions.scoring import SCORERS, Scorer
+from airad.tasks.grading.competition_harness import GRADINGS, Grading
 from airad.tasks.grading.grades import SubmissionError
 
 
@@ -45,19 +52,39 @@ class Competition(Struct, frozen=True):
         """The metric's function and what it asks of predictions."""
         return SCORERS[self.metric]
 
-    def grade(self, submission: pd.DataFrame, answers: pd.DataFrame) -> float:
+    def grade(self, submission: pd.DataFrame, answers: pd.DataFrame, grading: Grading = "mlebench") -> float:
         """Check the submission like the competition's grader, then score it against the answers.
 
-        Raises `SubmissionError` for a submission that cannot be scored, `ValueError` for answers
-        that lack a column this competition needs.
+        `grading` is `mlebench` (MLE-bench's `grade()`: its checks, its pairing of rows, its
+        arithmetic) or `kaggle` (the published rules, checked strictly). Raises `SubmissionError` for
+        a submission that cannot be scored, `ValueError` for answers that lack a column this
+        competition needs.
         """
+        if grading not in GRADINGS:
+            raise ValueError(f"unknown grading {grading!r}; known: {', '.join(GRADINGS)}")
         columns = self.prediction_columns(submission, answers)
         self._check_answers(answers, columns)
+        if grading == "mlebench":
+            if self._answers_hold_labels(answers):  # answers as labels, not MLE-bench's one-hot: one-hot them
+                one_hot = pd.DataFrame(self._one_hot(answers[self.label_column], columns), columns=columns)
+                answers = one_hot.astype(int).assign(**{self.id_column: answers[self.id_column].to_numpy()})
+                answers = answers[[self.id_column, *columns]]
+            return RULES[self.id](self, submission, answers)
         checks.check_columns(submission, [self.id_column, *columns], self.optional_columns)
         checks.check_row_count(submission, len(answers))
         order = checks.align(submission[self.id_column], answers[self.id_column])
         predicted = self._predictions(submission, columns)[order]
         return float(self.scorer.fn(self._truth(answers, columns), predicted))
+
+    def pairs_by_position(self, grading: Grading = "mlebench") -> bool:
+        """Whether the grader pairs the i-th submission row with the i-th answer row (ids unread), so
+        that the answers must be in the sample submission's order."""
+        return grading == "mlebench" and self.id in BY_POSITION
+
+    def checks_ids(self, grading: Grading = "mlebench") -> bool:
+        """Whether the grader compares the submission's ids with the answers' (MLE-bench's taxi and
+        nomad graders never do)."""
+        return grading == "kaggle" or self.id not in IDS_UNCHECKED
 
     def prediction_columns(self, submission: pd.DataFrame, answers: pd.DataFrame) -> list[str]:
         """The columns scored, resolving "class columns from the file" for this pair of frames."""

@@ -10,7 +10,9 @@ medal is the score of the team at a rank; fractional ranks are truncated and nev
 | 250 - 999  | rank 10 + 0.2% N  | rank 50  | rank 100 |
 | >= 1000    | rank 10 + 0.2% N  | top 5%   | top 10%  |
 
-A score at a threshold (a tie) earns the medal; "above median" is strict.
+A score at a threshold (a tie) earns the medal; "above median" is strict. MLE-bench rounds a score to
+5 decimals before it ranks it (`decimals`, the default): a score within 5e-6 of a threshold may
+reach it. Thresholds read for `kaggle` grading rank the score as it is (`decimals=None`).
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from msgspec import Struct
 
 from airad.schemas.events import Medal
+from airad.tasks.grading.competition_harness import Grading
+
+MLEBENCH_DECIMALS = 5  # MLE-bench's grader returns round(score, 5), and ranks that
 
 
 class MedalThresholds(Struct, frozen=True):
@@ -34,6 +40,7 @@ class MedalThresholds(Struct, frozen=True):
     median: float
     is_lower_better: bool
     num_teams: int
+    decimals: int | None = MLEBENCH_DECIMALS
 
     def as_dict(self) -> dict[str, float]:
         """The four thresholds by name, as recorded on `node.tested`."""
@@ -85,10 +92,11 @@ def medal_ranks(num_teams: int) -> tuple[int, int, int]:
     return gold, _top(num_teams, "0.05"), _top(num_teams, "0.1")
 
 
-def thresholds_from_scores(scores: Sequence[float]) -> MedalThresholds:
+def thresholds_from_scores(scores: Sequence[float], decimals: int | None = MLEBENCH_DECIMALS) -> MedalThresholds:
     """Thresholds from a leaderboard's scores in rank order (best team first).
 
-    Lower is better when the first team's score is below the last team's.
+    Lower is better when the first team's score is below the last team's. `decimals`: what a score
+    is rounded to before it is ranked (None: not rounded).
     """
     series = pd.Series(list(scores), dtype=float)
     gold, silver, bronze = medal_ranks(len(series))
@@ -99,15 +107,17 @@ def thresholds_from_scores(scores: Sequence[float]) -> MedalThresholds:
         median=float(series.median()),
         is_lower_better=bool(series.iloc[0] < series.iloc[-1]),
         num_teams=len(series),
+        decimals=decimals,
     )
 
 
-def read_leaderboard(path: Path) -> MedalThresholds:
-    """Thresholds from a Kaggle `leaderboard.csv` (rows in rank order, a `score` column)."""
+def read_leaderboard(path: Path, grading: Grading = "mlebench") -> MedalThresholds:
+    """Thresholds from a Kaggle `leaderboard.csv` (rows in rank order, a `score` column); `mlebench`
+    grading ranks scores rounded to 5 decimals, `kaggle` grading ranks them as they are."""
     frame = pd.read_csv(path)
     if "score" not in frame.columns:
         raise ValueError(f"{path}: a leaderboard needs a 'score' column")
-    return thresholds_from_scores(frame["score"].tolist())
+    return thresholds_from_scores(frame["score"].tolist(), MLEBENCH_DECIMALS if grading == "mlebench" else None)
 
 
 def _reaches(score: float, threshold: float, lower_is_better: bool) -> bool:
@@ -115,9 +125,12 @@ def _reaches(score: float, threshold: float, lower_is_better: bool) -> bool:
 
 
 def grading_report(score: float | None, valid: bool, thresholds: MedalThresholds) -> GradingReport:
-    """Grade a test score against the thresholds; an invalid or missing score wins nothing."""
+    """Grade a test score against the thresholds (rounded first to their `decimals`, as the report's
+    score is); an invalid or missing score wins nothing."""
     lower = thresholds.is_lower_better
     graded = gold = silver = bronze = above_median = False
+    if score is not None and thresholds.decimals is not None and np.isfinite(score):
+        score = round(float(score), thresholds.decimals)
     if valid and score is not None:
         graded = True
         gold = _reaches(score, thresholds.gold, lower)
