@@ -38,7 +38,7 @@ import pytest
 from aiohttp import web
 
 from tests.openai_server import CHECK_MAX_TOKENS as PROBE_MAX_TOKENS
-from tests.openai_server import Recorded
+from tests.openai_server import Recorded, serve_on_loopback
 
 CASSETTE = Path(__file__).resolve().parent / "cassettes" / "smollm2.json"
 _OPERATOR = re.compile(r"^# Your job: (\w+)", re.MULTILINE)
@@ -111,12 +111,7 @@ class CassetteServer:
             app.router.add_post(path, self._handle)
         for path in ("/v1/models", "/models"):
             app.router.add_get(path, self._models)
-        self._runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve_on_loopback(app)
         return self.url
 
     async def stop(self) -> None:

@@ -87,6 +87,17 @@ class Recorded:
     arrived: float
 
 
+async def serve_on_loopback(app: web.Application) -> tuple[web.AppRunner, str]:
+    """Serve `app` on 127.0.0.1 at a free port: its runner (to clean up) and its URL. A client that
+    gives up (a timeout) cancels its handler, and shutdown never waits long on a hanging one."""
+    runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
 @dataclass
 class ScriptedServer:
     """The server; `url` is `http://127.0.0.1:<port>` once started."""
@@ -109,13 +120,7 @@ class ScriptedServer:
         app = web.Application()
         for path in ("/v1/chat/completions", "/chat/completions"):
             app.router.add_post(path, self._handle)
-        # A client that gives up (timeout) cancels its handler; shutdown never waits long on a hang.
-        self._runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve_on_loopback(app)
         return self.url
 
     async def stop(self) -> None:

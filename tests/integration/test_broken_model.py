@@ -4,14 +4,12 @@ at once with reason "model" and the cause, instead of spending its budget on cal
 
 from __future__ import annotations
 
-import asyncio
-import os
 import socket
-import sys
 
 import pytest
 
 from tests.conftest import require
+from tests.integration.test_cli import airad_async
 from tests.openai_server import ScriptedServer, openai_server, status  # noqa: F401  (openai_server: a fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -33,13 +31,7 @@ timeout_s = 10
 
 
 async def _airad(*args: str, state_dir) -> tuple[int, str, str]:
-    env = {**os.environ, "AIRAD_STATE_DIR": str(state_dir), "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LOCAL_LLM_KEY": "none"}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "airad.cli", *args, env=env, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 200)
-    return process.returncode, stdout.decode(), stderr.decode()
+    return await airad_async(*args, state_dir=state_dir, env={"LOCAL_LLM_KEY": "none"}, timeout=200)
 
 
 def _closed_port() -> int:

@@ -1,5 +1,6 @@
 """The `airad` command as a user runs it: a real process, a real embedded nats-server."""
 
+import asyncio
 import json
 import os
 import subprocess
@@ -31,6 +32,18 @@ def airad(*args, state_dir, timeout=300):
         [sys.executable, "-m", "airad.cli", *args], env=env, capture_output=True, text=True,
         timeout=timeout, stdin=subprocess.DEVNULL,
     )
+
+
+async def airad_async(*args, state_dir, env=None, timeout=280) -> tuple[int, str, str]:
+    """`airad` without blocking the test's event loop (for tests whose model server runs in it):
+    (exit code, stdout, stderr); `env` adds to the environment."""
+    env = {**os.environ, "AIRAD_STATE_DIR": str(state_dir), "LITELLM_LOCAL_MODEL_COST_MAP": "True", **(env or {})}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "airad.cli", *args, env=env, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+    return process.returncode, stdout.decode(), stderr.decode()
 
 
 def test_run_then_inspect_with_runs_show_events(tmp_path):

@@ -7,15 +7,13 @@ script is never debugged; a script that crashes is."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 
 import pytest
 
 from tests.cassette_server import CassetteServer, answer_text, cassette_server, entry  # noqa: F401  (a fixture)
 from tests.conftest import require
+from tests.integration.test_cli import airad_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -48,13 +46,7 @@ node_timeout_s = 60
 
 
 async def _airad(*args: str, state_dir) -> tuple[int, str, str]:
-    env = {**os.environ, "AIRAD_STATE_DIR": str(state_dir), "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LOCAL_LLM_KEY": "none"}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "airad.cli", *args, env=env, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 280)
-    return process.returncode, stdout.decode(), stderr.decode()
+    return await airad_async(*args, state_dir=state_dir, env={"LOCAL_LLM_KEY": "none"}, timeout=280)
 
 
 async def test_a_run_on_a_real_models_recorded_answers(tmp_path, cassette_server: CassetteServer):
