@@ -11,6 +11,7 @@ from pathlib import Path
 import anyio
 
 from airad.cli import output as out
+from airad.cli import report_output
 from airad.cli.connection import connect
 from airad.cli.errors import EXIT_FAILED, EXIT_OK, CliError, stop_on_signal
 from airad.daemon.settings import Settings
@@ -95,9 +96,9 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     states = select_runs(await _run_states(settings, args.run_ids, args.environ), task=args.task, labels=labels)
     report = build_report(states, by_labels=args.by)
     if args.csv:
-        print(out.report_csv(report), end="")
+        print(report_output.report_csv(report), end="")
     else:
-        print(out.to_json(report) if args.json else out.report_text(report))
+        print(out.to_json(report) if args.json else report_output.report_text(report))
     return EXIT_OK
 
 

@@ -17,7 +17,7 @@ from airad.daemon.validation import parse_request
 from airad.events.fold import RunState
 from airad.schemas.events import Event, NodeFailed, NodeTested
 from airad.schemas.policies import policy_kind
-from airad.schemas.request import RunRequest, task_label
+from airad.schemas.request import RunRequest, models_of, task_label
 
 if TYPE_CHECKING:
     from airad.client import Client
@@ -86,11 +86,8 @@ async def check_models_here(request: RunRequest, environ: dict[str, str]) -> Non
     model is a CliError (the run would end at once); a model this machine cannot reach, or whose key
     variable is not set here, is only noted (the daemon may reach it; it checks at the run's start)."""
     from airad.daemon.llm import LiteLLMClient, LLMError
-    from airad.daemon.runner import run_models
 
-    for model in run_models(request):
-        if model.name.startswith("airad-offline/"):
-            continue
+    for model in models_of(request):
         if model.api_key_env and not environ.get(model.api_key_env):
             print(
                 f"note: {model.name} not checked here ({model.api_key_env} is not set); the daemon checks it",

@@ -9,7 +9,6 @@ used either; the node fails once `generation_attempts` answers were unusable.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 
 import msgspec
@@ -19,7 +18,7 @@ from airad.agents.answers import Answer, AnswerError, parse_answer
 from airad.agents.prompt_fit import PromptTooLong
 from airad.agents.templates import TemplateProblem
 from airad.daemon.llm import Completion, LLMError
-from airad.daemon.prompts import Prompt, node_context, node_prompt
+from airad.daemon.prompts import Prompt, node_context, node_prompt, store_prompt
 from airad.daemon.run_services import RunServices, RunWriter
 from airad.events.fold import Node
 from airad.schemas.events import ModelCall, NodeFailed, NodeGenerated
@@ -68,7 +67,7 @@ async def generate(
 async def _ask(
     services: RunServices, writer: RunWriter, node: Node, prompt: Prompt, parse: Callable[[str], Answer]
 ) -> LLMError | None:
-    prompt_ref = await services.blobs.put(json.dumps([[m.role, m.content] for m in prompt.messages]).encode())
+    prompt_ref = await store_prompt(services, prompt.messages)
     context_ref = await services.blobs.put(msgspec.json.encode(prompt.context))
     calls: list[ModelCall] = []
     model = prompt.model

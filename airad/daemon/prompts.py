@@ -3,6 +3,7 @@ rendered by the request's templates (`daemon/template_sets.py`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import anyio
@@ -44,6 +45,11 @@ class Prompt(msgspec.Struct, frozen=True):
     context: dict
     model: ModelSpec
     shortened: tuple[str, ...] = ()
+
+
+async def store_prompt(services: RunServices, messages: Sequence[Message]) -> str:
+    """Put the messages sent to a model in the blob store, as [[role, content], ...] JSON: its ref."""
+    return await services.blobs.put(json.dumps([[m.role, m.content] for m in messages]).encode())
 
 
 def task_context(name: str, brief: TaskBrief) -> TaskContext:

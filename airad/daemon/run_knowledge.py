@@ -8,7 +8,6 @@ mid-way distills on resume and two writers never both add a run. It never fails 
 
 from __future__ import annotations
 
-import json
 from typing import NamedTuple
 
 import anyio
@@ -20,7 +19,7 @@ from airad.agents.findings import Finding, run_findings
 from airad.agents.knowledge_prompt import select_atoms
 from airad.agents.templates import TemplateProblem
 from airad.daemon.llm import LLMError
-from airad.daemon.prompts import distill_prompt
+from airad.daemon.prompts import distill_prompt, store_prompt
 from airad.daemon.run_services import RunServices, RunWriter
 from airad.events.fold import RunState
 from airad.events.knowledge_fold import KnowledgeState, fold_knowledge, supersede
@@ -142,7 +141,7 @@ async def _ask_model(
     except TemplateProblem as exc:
         return fallback, {"problem": f"the distill template could not render: {exc}"[:1000]}
     messages = prompt.messages
-    prompt_ref = await services.blobs.put(json.dumps([[m.role, m.content] for m in messages]).encode())
+    prompt_ref = await store_prompt(services, messages)
     try:
         completion = await services.llm.complete(prompt.model, messages, context=prompt.context)
     except LLMError as exc:

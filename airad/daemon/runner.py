@@ -34,7 +34,7 @@ from airad.events.fold import RunState, fold
 from airad.events.log import AppendConflict
 from airad.schemas.events import NodeSelected, RunFinished, RunStarted
 from airad.schemas.knowledge_events import Atom
-from airad.schemas.request import ModelSpec, RunRequest
+from airad.schemas.request import RunRequest, models_of
 from airad.tasks.base import Task
 
 log = structlog.get_logger("airad.runner")
@@ -56,18 +56,9 @@ def budget_exhausted(state: RunState, now: float) -> tuple[str, str] | None:
     return None
 
 
-def run_models(request: RunRequest) -> list[ModelSpec]:
-    """The models a run asks: its model and each operator's own, once each."""
-    models: list[ModelSpec] = []
-    for model in (request.model, *request.operator_models.values()):
-        if model not in models:
-            models.append(model)
-    return models
-
-
 async def model_problem(services: RunServices, request: RunRequest) -> str | None:
     """Why one of the run's models cannot answer at all (one cheap call each), else None."""
-    for model in run_models(request):
+    for model in models_of(request):
         try:
             await services.llm.check_model(model)
         except LLMError as exc:

@@ -6,7 +6,6 @@ its events stopped at.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import anyio
@@ -16,7 +15,7 @@ from airad.agents.prompt_fit import PromptTooLong
 from airad.agents.templates import TemplateProblem
 from airad.daemon.generation import generate
 from airad.daemon.llm import LLMError
-from airad.daemon.prompts import node_prompt
+from airad.daemon.prompts import node_prompt, store_prompt
 from airad.daemon.run_services import RunServices, RunWriter
 from airad.events.fold import Node
 from airad.events.log import AppendConflict
@@ -187,7 +186,7 @@ async def analyze(services: RunServices, writer: RunWriter, task: Task, node: No
     prompt_ref = ""
     try:
         prompt = await node_prompt(services, writer.state, task, node)
-        prompt_ref = await services.blobs.put(json.dumps([[m.role, m.content] for m in prompt.messages]).encode())
+        prompt_ref = await store_prompt(services, prompt.messages)
         completion = await services.llm.complete(prompt.model, prompt.messages, [REVIEW_TOOL], prompt.context)
     except (LLMError, TemplateProblem, PromptTooLong) as exc:
         summary = f"analysis failed: {exc}"[:1000]

@@ -392,6 +392,15 @@ def model_for(request: RunRequest, operator: str) -> ModelSpec:
     return request.operator_models.get(operator, request.model)
 
 
+def models_of(request: RunRequest) -> list[ModelSpec]:
+    """The models a run asks: its model and each operator's own, once each."""
+    models: list[ModelSpec] = []
+    for model in (request.model, *request.operator_models.values()):
+        if model not in models:
+            models.append(model)
+    return models
+
+
 def derived_run_id(request_seq: int) -> str:
     """The run id of a request that names none: from its stream sequence, so a redelivery maps to it."""
     return f"req-{request_seq}"

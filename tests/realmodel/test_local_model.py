@@ -12,7 +12,6 @@ every failed generation records the model's answers, and `llm_seconds` covers al
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -24,7 +23,6 @@ from tests.realmodel.local_run import airad, events, nodes, request_toml
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.timeout(2400),
-    pytest.mark.skipif(os.environ.get("AIRAD_REAL_MODEL") != "1", reason="opt-in: set AIRAD_REAL_MODEL=1"),
 ]
 
 N_CTX = 4096

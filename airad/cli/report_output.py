@@ -1,0 +1,151 @@
+"""What `airad report` prints: the table of runs grouped by task and policy over seeds, and its CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from airad.cli.output import fmt_score, fmt_stat, table
+from airad.reports.report import Pick, Report
+
+
+def report_text(report: Report) -> str:
+    """The `airad report` tables: one row per task and policy over seeds, then one row per run."""
+    if not report.runs:
+        return "no runs to report"
+    groups = [
+        (
+            "TASK",
+            "POLICY",
+            "LABELS",
+            "RUNS",
+            "SEEDS",
+            "METRIC",
+            "CHOSEN TEST",
+            "ORACLE TEST",
+            "GAP",
+            "OVERFIT",
+            "ANY MEDAL % (VALIDATION)",
+            "ANY MEDAL % (ORACLE)",
+        )
+    ]
+    for g in report.groups:
+        medals = g.any_medal_pct
+        groups.append(
+            (
+                g.task,
+                g.policy,
+                ",".join(f"{k}={v}" for k, v in g.labels.items()) or "-",
+                str(g.runs),
+                ",".join(map(str, g.seeds)),
+                g.metric + (" (lower is better)" if g.lower_is_better else ""),
+                fmt_stat(g.chosen_test),
+                fmt_stat(g.oracle_test),
+                fmt_stat(g.gap),
+                fmt_stat(g.overfitting),
+                fmt_stat(medals["validation"]) if medals else "-",
+                fmt_stat(medals["oracle"]) if medals else "-",
+            )
+        )
+    runs = [
+        (
+            "RUN",
+            "TASK",
+            "POLICY",
+            "SEED",
+            "NODES",
+            "CHOSEN",
+            "VALID",
+            "TEST",
+            "MEDAL",
+            "ORACLE",
+            "VALID",
+            "TEST",
+            "MEDAL",
+            "GAP",
+            "OVERFIT",
+        )
+    ]
+    for r in report.runs:
+        runs.append(
+            (
+                r.run_id,
+                r.task,
+                r.policy,
+                str(r.seed),
+                str(r.nodes),
+                *_pick_cells(r.chosen, r.has_medals),
+                *_pick_cells(r.oracle, r.has_medals),
+                fmt_score(r.gap),
+                fmt_score(r.overfitting),
+            )
+        )
+    return table(groups) + "\n\n" + table(runs)
+
+
+def _pick_cells(pick: Pick | None, has_medals: bool) -> tuple[str, str, str, str]:
+    if pick is None:
+        return ("-", "-", "-", "-")
+    medal = pick.medal or ("none" if has_medals else "-")
+    return (str(pick.node_id), fmt_score(pick.validation), fmt_score(pick.test), medal)
+
+
+REPORT_CSV_COLUMNS = (
+    "run_id",
+    "task",
+    "policy",
+    "seed",
+    "status",
+    "metric",
+    "lower_is_better",
+    "nodes",
+    "chosen_node",
+    "chosen_validation",
+    "chosen_test",
+    "chosen_medal",
+    "oracle_node",
+    "oracle_validation",
+    "oracle_test",
+    "oracle_medal",
+    "gap",
+    "overfitting",
+    "labels",
+)
+
+
+def report_csv(report: Report) -> str:
+    """One CSV row per run of a report (columns `REPORT_CSV_COLUMNS`); empty cells for missing values."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(REPORT_CSV_COLUMNS)
+    for r in report.runs:
+        writer.writerow(
+            _blank_none(
+                (
+                    r.run_id,
+                    r.task,
+                    r.policy,
+                    r.seed,
+                    r.status,
+                    r.metric,
+                    r.lower_is_better,
+                    r.nodes,
+                    *_pick_row(r.chosen),
+                    *_pick_row(r.oracle),
+                    r.gap,
+                    r.overfitting,
+                    ";".join(f"{k}={v}" for k, v in sorted(r.labels.items())),
+                )
+            )
+        )
+    return buffer.getvalue()
+
+
+def _pick_row(pick: Pick | None) -> tuple:
+    if pick is None:
+        return (None, None, None, None)
+    return (pick.node_id, pick.validation, pick.test, pick.medal)
+
+
+def _blank_none(values: tuple) -> list:
+    return ["" if v is None else v for v in values]
