@@ -19,6 +19,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip==26.3"
 .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]"
-# The example plugin (docs/extending.md), editable and without dependencies: it needs only airad,
+# The example plugins (docs/extending.md), editable and without dependencies: they need only airad,
 # installed above, and builds with the same setuptools as airad's own install.
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e examples/plugins/airad-halving
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e examples/plugins/airad-halving -e examples/plugins/airad-friedman

@@ -14,6 +14,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # The real-model tests are opt-in (docs/models.md): collected only with AIRAD_REAL_MODEL=1, where a
 # missing model fails them. Without it they are not part of the run at all, rather than skipped.
 collect_ignore_glob = [] if os.environ.get("AIRAD_REAL_MODEL") == "1" else ["realmodel/*"]
+# The deep-learning image's test is opt-in too (several GB to build): AIRAD_DL_IMAGE=1.
+collect_ignore_glob += [] if os.environ.get("AIRAD_DL_IMAGE") == "1" else ["dlimage/*"]
 # One split secret for every daemon the tests start, so the offline coder (whose answers follow the
 # data it is shown) behaves the same on every run; tests of the secret itself pass their own.
 os.environ.setdefault("AIRAD_SPLIT_KEY_FILE", str(Path(__file__).parent / "fixtures" / "split-secret"))

@@ -112,6 +112,18 @@ class CsvTask(Struct, frozen=True, forbid_unknown_fields=True, tag="csv", tag_fi
     test_fraction: Annotated[
         float, Meta(gt=0, lt=0.9, description="Share held out as the test split when `test` is not given.")
     ] = 0.2
+    stratify: Annotated[
+        bool | None,
+        Meta(description="Keep each label's share in every split; default: on for a classification metric."),
+    ] = None
+    group_column: (
+        Annotated[str, Meta(min_length=1, description="Rows sharing a value of this column stay in one split.")]
+        | None
+    ) = None
+    time_column: (
+        Annotated[str, Meta(min_length=1, description="A number or date column: validation and test rows come last.")]
+        | None
+    ) = None
 
 
 class ContractTask(Struct, frozen=True, forbid_unknown_fields=True, tag="contract", tag_field="kind"):

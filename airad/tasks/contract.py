@@ -12,7 +12,9 @@ The file defines, at module level:
         ...
 
 and may define `ID_COLUMN` (a column of unique ids, replaced by fresh ids like a CSV task's
-`id_column`) and `METRIC_NAME` (the score's name in reports; default "evaluate"). Its module
+`id_column`) and `METRIC_NAME` (the score's name in reports; default "evaluate"). In place of
+evaluate() and LOWER_IS_BETTER it may name one of the harness's own metrics, `METRIC = "rmsle"`
+(any of `airad tasks --metrics`, in any case), which then scores and names the predictions. Its module
 docstring and evaluate()'s docstring go into the task's description. A single frame is split like a
 CSV task without `test` (20% hidden test rows, fixed); a pair's second frame gives the test rows,
 as a CSV task's `test` file does. Files beside it are found with `Path(__file__).parent`.
@@ -42,7 +44,7 @@ from airad.schemas.errors import FieldError
 from airad.schemas.request import ContractTask
 from airad.tasks.bundled import TEST_FRACTION
 from airad.tasks.csv_task import TableProblem, check_table, private_dirs, table_layout, task_description
-from airad.tasks.metrics import Metric
+from airad.tasks.metrics import Metric, find_metric, unknown_metric_reason
 from airad.tasks.table import TableTask, is_prepared
 
 REQUIRED_FUNCTIONS = ("load_data", "evaluate")
@@ -61,11 +63,16 @@ def source_problem(source: bytes, path: str) -> str | None:
     except SyntaxError as exc:
         return f"{path} is not valid Python: {exc.msg} (line {exc.lineno})"
     functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-    for name in REQUIRED_FUNCTIONS:
-        if name not in functions:
-            return f"{path} defines no function {name}() at module level"
     constants = _module_constants(tree)
-    for name, kind in REQUIRED_CONSTANTS.items():
+    named = constants.get("METRIC")
+    if "METRIC" in constants and not (isinstance(named, str) and find_metric(named)):
+        return f"{path}: METRIC = {named!r}: {unknown_metric_reason(str(named))}"
+    required_functions = ("load_data",) if named else REQUIRED_FUNCTIONS
+    required_constants = {"TARGET": str} if named else REQUIRED_CONSTANTS
+    for name in required_functions:
+        if name not in functions:
+            return f"{path} defines no function {name}() at module level" + ("" if named else " (or METRIC)")
+    for name, kind in required_constants.items():
         if not isinstance(constants.get(name), kind):
             return f"{path} does not set {name} to a {kind.__name__} literal at module level"
     return None
@@ -197,6 +204,9 @@ def _load_data(module: types.ModuleType, path: str) -> tuple[pd.DataFrame, pd.Da
 
 
 def _metric(module: types.ModuleType) -> Metric:
+    built_in = find_metric(getattr(module, "METRIC", "") or "")
+    if built_in is not None:
+        return built_in
     evaluate = module.evaluate
 
     def score(truth: np.ndarray, prediction: np.ndarray) -> float:
@@ -213,6 +223,10 @@ def _description(spec: ContractTask, module: types.ModuleType) -> str:
     doc = inspect.cleandoc(module.__doc__ or "")
     title = spec.title or (doc.splitlines()[0] if doc else Path(spec.path).stem)
     summary = doc or f"Predict `{module.TARGET}` for every row of `test.csv` from the other columns."
+    built_in = find_metric(getattr(module, "METRIC", "") or "")
+    if built_in is not None:
+        evaluation = f"Submissions are evaluated on {built_in.text}."
+        return task_description(title, summary, evaluation, module.TARGET, getattr(module, "ID_COLUMN", None) or "id")
     direction = "lower" if module.LOWER_IS_BETTER else "higher"
     evaluation = f"Submissions are scored by the task's own evaluate(y_true, y_pred) function; {direction} is better."
     if module.evaluate.__doc__:

@@ -17,10 +17,12 @@ and (seed, fractions, split secret), so a changed CSV gives a new layout.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import io
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,20 +31,12 @@ import pandas as pd
 from airad.schemas.errors import FieldError
 from airad.schemas.request import CsvTask
 from airad.tasks import split_secret
-from airad.tasks.metrics import METRICS, Metric
-from airad.tasks.table import TableTask, held_out_rows, is_prepared, split_sizes, write_layout
+from airad.tasks.metrics import Metric, find_metric, unknown_metric_reason
+from airad.tasks.splits import RANDOM, SplitRule, check_split_counts, hold_out, split_rule
+from airad.tasks.table import TableProblem, TableTask, held_out_rows, is_prepared, split_sizes, write_layout
 
 _SCORING_NOTE = """Some rows of `test.csv` are scored during the search as a validation split; the others are
 held out and scored only for the final report. Both are scored by the harness, not by your script."""
-
-
-class TableProblem(ValueError):
-    """A table that cannot become a task; `key` is the spec field at fault (train, test, target, id_column)."""
-
-    def __init__(self, key: str, reason: str):
-        super().__init__(reason)
-        self.key = key
-        self.reason = reason
 
 
 def read_csv_bytes(data: bytes, name: str, key: str) -> pd.DataFrame:
@@ -64,10 +58,12 @@ def check_table(
     test_fraction: float,
     train_name: str,
     test_name: str = "",
+    split: Callable[[pd.DataFrame], SplitRule] | None = None,
 ) -> None:
-    """Raise `TableProblem` when the tables cannot be posed as a task with this target and metric."""
+    """Raise `TableProblem` when the tables cannot be posed as a task with this target and metric, or
+    the `split` rule (a function of the labelled frame, see `split_rows`) leaves a part too small."""
     if target not in train.columns:
-        raise TableProblem("target", f"{train_name} has no column {target!r} (it has {_listed(train.columns)})")
+        raise TableProblem("target", f"{train_name} has no column {target!r}{_suggested(target, train.columns)}")
     _check_ids(train, target, id_column, train_name)
     features = [c for c in train.columns if c not in (target, id_column)]
     if not features:
@@ -86,11 +82,24 @@ def check_table(
     test_labels = None if test is None else _test_labels(test, features, target, id_column, test_name, train_name)
     if metric is not None:
         _check_labels_fit_metric(labels if test_labels is None else pd.concat([labels, test_labels]), target, metric)
+    if split is not None:
+        frame, n_labelled = _frame(train, test, target)
+        _split_rows(frame, n_labelled, test is not None, split(frame), test_fraction, validation_fraction, 0, 0)
 
 
 def _listed(columns) -> str:
     names = [str(c) for c in columns]
     return ", ".join(names[:20]) + (f", ... ({len(names)} columns)" if len(names) > 20 else "")
+
+
+def _suggested(name: str, columns) -> str:
+    """The closest column names to a missing one (any case), then the columns: `; did you mean
+    'SalePrice'? (it has Id, MSSubClass, ..., ... (81 columns))`."""
+    names = [str(c) for c in columns]
+    by_folded = {n.casefold(): n for n in names}
+    close = difflib.get_close_matches(name.casefold(), list(by_folded), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(by_folded[c]) for c in close)}?" if close else ""
+    return f"{hint} (it has {_listed(names)})"
 
 
 def _check_ids(train: pd.DataFrame, target: str, id_column: str | None, train_name: str) -> None:
@@ -105,7 +114,9 @@ def _check_ids(train: pd.DataFrame, target: str, id_column: str | None, train_na
     if id_column == target:
         raise TableProblem("id_column", f"the id column cannot be the target {target!r}")
     if id_column not in train.columns:
-        raise TableProblem("id_column", f"{train_name} has no column {id_column!r} (it has {_listed(train.columns)})")
+        raise TableProblem(
+            "id_column", f"{train_name} has no column {id_column!r}{_suggested(id_column, train.columns)}"
+        )
     ids = train[id_column]
     if ids.isna().any():
         empty = int(ids.isna().sum())
@@ -169,29 +180,31 @@ def table_layout(
     description: str,
     secret: bytes | None = None,
     label: str = "",
+    split: Callable[[pd.DataFrame], SplitRule] | None = None,
 ) -> None:
     """Write the layout of checked tables (see `check_table`): unlabelled rows dropped from `train`, the
     file's id column replaced by fresh ids, the test rows held out of `train` or taken from `test`.
 
     With `secret`, the held-out rows and the run's draw come from it and `label` (which names the
-    data), not from fixed seeds and the bare `seed` (see `split_secret`)."""
+    data), not from fixed seeds and the bare `seed` (see `split_secret`). `split` gives the rule of a
+    stratified, group or time split (see `airad.tasks.splits`); without it, rows are drawn at random."""
     if secret is not None:
         seed = split_secret.derive_seed(secret, f"{label}|{seed}|{validation_fraction:g}|{test_fraction:g}")
-    train = train.dropna(subset=[target]).reset_index(drop=True)
     if id_column is not None:
         train = train.drop(columns=[id_column])
-    if test is None:
-        frame = train
+    frame, n_labelled = _frame(train, test, target)
+    rule = RANDOM if split is None else split(frame)
+    if rule is RANDOM and test is None:
         if secret is None:
             test_rows, labelled_rows = held_out_rows(len(frame), test_fraction)
         else:
             test_rows, labelled_rows = split_secret.held_out_rows(secret, label, len(frame), test_fraction)
+        validation_rows = None
     else:
-        test = test.reindex(columns=train.columns)
-        frame = pd.concat([train, test], ignore_index=True)
-        if pd.api.types.is_integer_dtype(train[target]):
-            frame[target] = frame[target].astype("Int64")
-        test_rows, labelled_rows = np.arange(len(train), len(frame)), np.arange(len(train))
+        test_seed = 0 if secret is None else split_secret.derive_seed(secret, f"{label}|test|{test_fraction:g}")
+        test_rows, labelled_rows, validation_rows = _split_rows(
+            frame, n_labelled, test is not None, rule, test_fraction, validation_fraction, test_seed, seed
+        )
     write_layout(
         root,
         frame,
@@ -203,7 +216,47 @@ def table_layout(
         seed=seed,
         sample_value=sample_value,
         description=description,
+        validation_rows=validation_rows,
     )
+
+
+def _frame(train: pd.DataFrame, test: pd.DataFrame | None, target: str) -> tuple[pd.DataFrame, int]:
+    """The labelled rows of `train` (an empty target drops a row), then `test`'s rows; and how many
+    rows are `train`'s."""
+    train = train.dropna(subset=[target]).reset_index(drop=True)
+    if test is None:
+        return train, len(train)
+    frame = pd.concat([train, test.reindex(columns=train.columns)], ignore_index=True)
+    if pd.api.types.is_integer_dtype(train[target]):
+        frame[target] = frame[target].astype("Int64")
+    return frame, len(train)
+
+
+def _split_rows(
+    frame: pd.DataFrame,
+    n_labelled: int,
+    test_given: bool,
+    rule: SplitRule,
+    test_fraction: float,
+    validation_fraction: float,
+    test_seed: int,
+    run_seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(test rows, labelled rows, validation rows) of `frame` by `rule`: the test rows held out under
+    `test_seed` (or the rows of a test file), the validation rows under the run's seed; `TableProblem`
+    when a part is too small."""
+    if test_given:
+        test_rows, labelled_rows = np.arange(n_labelled, len(frame)), np.arange(n_labelled)
+    else:
+        test_rng = np.random.default_rng(test_seed)
+        test_rows, labelled_rows = hold_out(np.arange(len(frame)), test_fraction, test_rng, rule)
+    if rule is RANDOM:
+        return test_rows, labelled_rows, None
+    validation_rows, train_rows = hold_out(labelled_rows, validation_fraction, np.random.default_rng(run_seed), rule)
+    groups = None if rule.kind != "group" or rule.key is None else len(set(rule.key[:n_labelled].tolist()))
+    key = {"group": "group_column", "time": "time_column"}.get(rule.kind, "train")
+    check_split_counts(len(train_rows), len(validation_rows), len(test_rows), groups, key)
+    return test_rows, labelled_rows, validation_rows
 
 
 def task_description(title: str, summary: str, evaluation: str, target: str, id_column: str) -> str:
@@ -250,7 +303,8 @@ def prepare_csv(spec: CsvTask, seed: int, tasks_root: Path, *, secret: bytes | N
         train_bytes, test_bytes, train, test = _checked_tables(spec)
     except TableProblem as exc:
         raise FieldError(f"$.task.{exc.key}", exc.reason) from None
-    metric = METRICS[spec.metric]
+    metric = find_metric(spec.metric)
+    assert metric is not None, "intake checked the metric"
     name = Path(spec.train).stem
     fingerprint = _fingerprint(spec, train_bytes, test_bytes)
     if secret is None:
@@ -278,6 +332,7 @@ def prepare_csv(spec: CsvTask, seed: int, tasks_root: Path, *, secret: bytes | N
             description=_description(spec, metric),
             secret=secret,
             label=f"csv|{data}",
+            split=_split_of(spec, metric),
         )
     files = [Path(spec.train)] + ([Path(spec.test)] if spec.test else [])
     return TableTask(
@@ -291,9 +346,9 @@ def prepare_csv(spec: CsvTask, seed: int, tasks_root: Path, *, secret: bytes | N
 
 
 def _checked_tables(spec: CsvTask) -> tuple[bytes, bytes | None, pd.DataFrame, pd.DataFrame | None]:
-    metric = METRICS.get(spec.metric)
+    metric = find_metric(spec.metric)
     if metric is None:
-        raise TableProblem("metric", f"unknown metric {spec.metric!r}; known: {', '.join(sorted(METRICS))}")
+        raise TableProblem("metric", unknown_metric_reason(spec.metric))
     train_bytes = _read_bytes(spec.train, "train")
     train = read_csv_bytes(train_bytes, spec.train, "train")
     test_bytes = test = None
@@ -310,8 +365,25 @@ def _checked_tables(spec: CsvTask) -> tuple[bytes, bytes | None, pd.DataFrame, p
         test_fraction=spec.test_fraction,
         train_name=spec.train,
         test_name=spec.test or "",
+        split=_split_of(spec, metric),
     )
     return train_bytes, test_bytes, train, test
+
+
+def _split_of(spec: CsvTask, metric: Metric) -> Callable[[pd.DataFrame], SplitRule]:
+    """The request's split rule, as a function of the labelled frame."""
+
+    def rule(frame: pd.DataFrame) -> SplitRule:
+        return split_rule(
+            frame,
+            target=spec.target,
+            classification=metric.classification,
+            stratify=spec.stratify,
+            group_column=spec.group_column,
+            time_column=spec.time_column,
+        )
+
+    return rule
 
 
 def _read_bytes(path: str, key: str) -> bytes:
@@ -330,6 +402,7 @@ def _fingerprint(spec: CsvTask, train_bytes: bytes, test_bytes: bytes | None) ->
         "metric": spec.metric,
         "title": spec.title,
         "description": spec.description,
+        "split": [spec.stratify, spec.group_column, spec.time_column],
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 

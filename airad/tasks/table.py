@@ -31,6 +31,16 @@ BIG_JSON_BYTES = 256 * 1024**2  # nor is a JSON file over this
 TEST_SPLIT_SEED = 20240101
 
 
+class TableProblem(ValueError):
+    """A table that cannot become a task; `key` is the request's field at fault (train, test, target,
+    id_column, group_column, ...)."""
+
+    def __init__(self, key: str, reason: str):
+        super().__init__(reason)
+        self.key = key
+        self.reason = reason
+
+
 def held_out_rows(n_rows: int, test_fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """(test rows, labelled rows): a split of `range(n_rows)` fixed for every run, whatever its seed."""
     fixed = np.random.default_rng(TEST_SPLIT_SEED).permutation(n_rows)
@@ -63,16 +73,21 @@ def write_layout(
     seed: int,
     sample_value: object | None,
     description: str,
+    validation_rows: np.ndarray | None = None,
 ) -> None:
     """Write the layout of `frame` (rows by position) at `root`, atomically; a racing writer's copy wins.
 
-    The run's seed draws the validation rows from `labelled_rows` and shuffles the scored rows.
-    `sample_value` fills the sample submission's target (None: the first training target).
+    The run's seed draws the validation rows from `labelled_rows` (unless `validation_rows`, drawn by
+    a split rule, are given) and shuffles the scored rows. `sample_value` fills the sample
+    submission's target (None: the first training target).
     """
     run_rng = np.random.default_rng(seed)
-    labelled_rows = run_rng.permutation(labelled_rows)
-    n_validation = int(round(len(labelled_rows) * validation_fraction))
-    validation_rows, train_rows = labelled_rows[:n_validation], np.sort(labelled_rows[n_validation:])
+    if validation_rows is None:
+        labelled_rows = run_rng.permutation(labelled_rows)
+        n_validation = int(round(len(labelled_rows) * validation_fraction))
+        validation_rows, train_rows = labelled_rows[:n_validation], np.sort(labelled_rows[n_validation:])
+    else:
+        train_rows = np.setdiff1d(labelled_rows, validation_rows)
 
     train = frame.loc[train_rows].reset_index(drop=True)
     train.insert(0, id_column, np.arange(len(train)))

@@ -15,7 +15,7 @@ from airad.schemas.request import BundledTask, ContractTask, CsvTask, MleBenchTa
 from airad.tasks import split_secret
 from airad.tasks.contract import freeze
 from airad.tasks.registry import open_task
-from tests.contract.task_contract import SEED, HeldOutTaskContract, TaskContract, public_files
+from airad.testing.task_contract import SEED, HeldOutTaskContract, TaskContract, public_files
 from tests.synthetic_competitions import tabular_playground
 
 pytestmark = pytest.mark.timeout(120)

@@ -1,6 +1,7 @@
-"""The example plugin (examples/plugins/airad-halving, installed by scripts/setup.sh) in a real daemon
-process on a real nats-server: a successive-halving run with its `simplify` operator, its decisions
-replayed from the log, intake's rejections, and the plugin's own tests."""
+"""The example plugins (examples/plugins/, installed by scripts/setup.sh) in a real daemon process on a
+real nats-server: a successive-halving run with its `simplify` operator (airad-halving), its decisions
+replayed from the log; a run on the `friedman` task kind (airad-friedman), graded by the plugin's
+harness; intake's rejections; and each plugin's own tests."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from tests.integration.daemon_process import DaemonProcess, publish_raw, run_eve
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("example-plugin")]
 
-PLUGIN = Path(__file__).parents[2] / "examples" / "plugins" / "airad-halving"
+PLUGINS = Path(__file__).parents[2] / "examples" / "plugins"
 REQUEST = {
     "run_id": "halving-1",
     "task": {"kind": "bundled", "name": "breast-cancer"},
@@ -37,12 +38,12 @@ REQUEST = {
 
 
 def require_plugin() -> None:
-    """The example plugin installed where this test runs (and so where its daemon runs): missing, it
-    fails in CI and skips elsewhere, like any missing infrastructure."""
+    """The example plugins installed where this test runs (and so where its daemon runs): missing, they
+    fail in CI and skip elsewhere, like any missing infrastructure."""
     plugins = installed_plugins()
-    if "successive-halving" in plugins.policies and "simplify" in plugins.operators:
+    if "successive-halving" in plugins.policies and "simplify" in plugins.operators and "friedman" in plugins.tasks:
         return
-    missing("the example plugin is not installed (scripts/setup.sh installs examples/plugins/airad-halving)")
+    missing("the example plugins are not installed (scripts/setup.sh installs examples/plugins/*)")
 
 
 @pytest.fixture(scope="module")
@@ -152,28 +153,56 @@ def _replay(events: list[Event]) -> tuple[list, list]:
     return recorded, replayed
 
 
+FRIEDMAN = {
+    "run_id": "friedman-1",
+    "task": {"kind": "friedman", "rows": 600, "noise": 0.5},
+    "policy": {"kind": "greedy", "num_drafts": 2},
+    "budget": {"max_nodes": 2},
+    "seed": 1,
+}
+
+
+async def test_a_run_on_the_plugin_task_kind_is_graded_by_its_harness(served):
+    nats_url, daemon = served
+    events = await _submit(nats_url, FRIEDMAN)
+    assert events[-1]["type"] == "run.finished" and events[-1]["reason"] == "max_nodes", events[-1]
+    assert events[0]["request"]["task"] == {"kind": "plugin", "name": "friedman", "params": {"rows": 600, "noise": 0.5}}
+    scored, tested = _by_node(events, "node.scored"), _by_node(events, "node.tested")
+    assert set(scored) == {0, 1} and set(tested) == {0, 1}, [e["type"] for e in events]
+    valid = [n for n in scored if scored[n]["valid"]]
+    assert valid, scored
+    for n in valid:
+        assert scored[n]["metric"] == "rmse" and scored[n]["lower_is_better"] is True, scored[n]
+        assert 0 <= scored[n]["score"] < 10 and math.isfinite(tested[n]["score"]), (scored[n], tested[n])
+    assert daemon.alive()
+
+
 REJECTED = [
-    ({"kind": "halving"}, "$.policy.kind", "successive-halving"),
-    ({"kind": "successive-halving", "drafts": 1}, "$.policy.params.drafts", ">= 2"),
-    ({"kind": "successive-halving", "rungs": 3}, "$.policy.params.rungs", "unknown field `rungs`"),
+    ({"policy": {"kind": "halving"}}, "$.policy.kind", "successive-halving"),
+    ({"policy": {"kind": "successive-halving", "drafts": 1}}, "$.policy.params.drafts", ">= 2"),
+    ({"policy": {"kind": "successive-halving", "rungs": 3}}, "$.policy.params.rungs", "unknown field `rungs`"),
+    ({"task": {"kind": "friedman", "rows": 10}}, "$.task.params.rows", ">= 200"),
+    ({"task": {"kind": "friedman", "rows": 2_000_000}}, "$.task.params.rows", "at most 1,000,000 rows"),
 ]
 
 
 async def test_intake_rejects_an_unknown_kind_and_bad_parameters(served):
     nats_url, daemon = served
-    for index, (policy, field, reason) in enumerate(REJECTED):
-        body = {**REQUEST, "run_id": f"halving-bad-{index}", "policy": policy}
+    for index, (change, field, reason) in enumerate(REJECTED):
+        body = {**REQUEST, "run_id": f"plugin-bad-{index}", **change}
         events = await _submit(nats_url, body, timeout_s=60)
         assert [e["type"] for e in events] == ["run.rejected"], events
         assert events[0]["field"] == field and reason in events[0]["reason"], events[0]
     assert daemon.alive()
 
 
-def test_the_plugins_own_tests_pass():
+@pytest.mark.parametrize("package", ["airad-halving", "airad-friedman"])
+def test_the_plugins_own_tests_pass(package):
     require_plugin()
+    plugin = PLUGINS / package
     found = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(PLUGIN / "airad_halving" / "tests")],
-        cwd=PLUGIN,
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(plugin / package.replace("-", "_") / "tests")],
+        cwd=plugin,
         capture_output=True,
         text=True,
         timeout=240,

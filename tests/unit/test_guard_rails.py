@@ -24,7 +24,9 @@ def test_ruff_finds_nothing_in_the_package():
 
 @pytest.mark.timeout(900)
 def test_mypy_finds_no_type_error_in_the_package():
-    found = _run(str(BIN / "mypy"), "--cache-dir", "/dev/null", timeout=900)
+    """With mypy's own cache (.mypy_cache, which git ignores): a fresh clone checks everything (~30 s),
+    a later run only what changed (~3 s). mypy keys its cache on each file's content and options."""
+    found = _run(str(BIN / "mypy"), timeout=900)
     assert found.returncode == 0, found.stdout[-6000:] + found.stderr[-2000:]
 
 

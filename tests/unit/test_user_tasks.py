@@ -161,7 +161,8 @@ def _write(tmp_path, frame, name="bad.csv"):
     [
         (lambda p: _spec(p / "gone.csv"), "$.task.train", "cannot read"),
         (lambda p: _spec(_write(p, shop_table()), target="nope"), "$.task.target", "has no column 'nope' (it has sku, size"),
-        (lambda p: _spec(_write(p, shop_table()), metric="f1"), "$.task.metric", "unknown metric 'f1'; known: accuracy, mae, rmse, roc_auc"),
+        (lambda p: _spec(_write(p, shop_table()), metric="smape"), "$.task.metric", "unknown metric 'smape'; known (any case): accuracy, f1, f1_macro, log_loss, mae, mape, mcc"),
+        (lambda p: _spec(_write(p, shop_table()), target="Prices"), "$.task.target", "has no column 'Prices'; did you mean 'price'?"),
         (lambda p: _spec(_write(p, shop_table()), id_column="uid"), "$.task.id_column", "has no column 'uid'"),
         (lambda p: _spec(_write(p, shop_table().assign(sku="same"))), "$.task.id_column", "repeats ids, e.g. 'same'"),
         (lambda p: _spec(_write(p, shop_table().rename(columns={"sku": "id"})), id_column=None), "$.task.id_column", "has a column 'id'"),
@@ -320,3 +321,150 @@ def test_a_load_data_problem_fails_the_preparation_naming_the_file(contract_file
     with pytest.raises(FieldError) as caught:
         open_task(_frozen(contract_file), seed=0, tasks_root=contract_file.parent / "tasks")
     assert caught.value.field == "$.task.path" and "has no column 'cost'" in caught.value.reason
+
+
+def test_a_misspelt_target_among_many_columns_is_suggested_though_it_is_not_listed(tmp_path):
+    """House Prices: the target is column 81; the list of columns stops at 20, the suggestion does not."""
+    frame = pd.DataFrame({f"Feature{i}": np.arange(40) for i in range(79)}).assign(Id=np.arange(40), SalePrice=1.0)
+    with pytest.raises(FieldError) as caught:
+        open_task(_spec(_write(tmp_path, frame), target="saleprice", id_column="Id"), seed=0, tasks_root=tmp_path / "t")
+    assert caught.value.field == "$.task.target"
+    assert "did you mean 'SalePrice'?" in caught.value.reason and "(81 columns)" in caught.value.reason
+
+
+def _dataset_csv(tmp_path, loader, name: str) -> str:
+    frame = loader(as_frame=True).frame
+    path = tmp_path / f"{name}.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "loader, metric, lower_is_better",
+    [
+        ("load_diabetes", "RMSLE", True),
+        ("load_diabetes", "r2", False),
+        ("load_diabetes", "MAPE", True),
+        ("load_breast_cancer", "LogLoss", True),
+        ("load_breast_cancer", "F1", False),
+        ("load_breast_cancer", "mcc", False),
+        ("load_wine", "f1_macro", False),
+        ("load_wine", "QWK", False),
+    ],
+)
+def test_each_new_metric_scores_a_csv_task_on_a_packaged_dataset(tmp_path, loader, metric, lower_is_better):
+    """scikit-learn's bundled tables as a user's CSV: the metric named in any case grades the answers
+    best, the sample submission validly, and a submission of the wrong kind invalid with a reason."""
+    import sklearn.datasets
+
+    path = _dataset_csv(tmp_path, getattr(sklearn.datasets, loader), loader)
+    task = open_task(CsvTask(train=path, target="target", metric=metric), seed=1, tasks_root=tmp_path / "tasks")
+    answers = pd.read_csv(task.root / "private" / "answers.csv")
+    perfect = task.grade(answers[["id", "target"]].to_csv(index=False).encode())
+    sample = task.grade((task.public_dir / "sample_submission.csv").read_bytes())
+    assert perfect.metric == metric.lower().replace("logloss", "log_loss").replace("qwk", "quadratic_weighted_kappa")
+    assert perfect.lower_is_better is lower_is_better
+    assert perfect.validation.valid and perfect.test.valid and sample.validation.valid, (perfect, sample)
+    better = (lambda a, b: a < b) if lower_is_better else (lambda a, b: a > b)
+    assert better(perfect.validation.score, sample.validation.score), (perfect.validation, sample.validation)
+    prose = task.grade(answers[["id"]].assign(target="many").to_csv(index=False).encode())
+    assert not prose.validation.valid and prose.validation.error
+
+
+def test_a_contract_file_may_name_a_built_in_metric(tmp_path):
+    source = (
+        '"""Diabetes progression, scored by RMSLE."""\n'
+        "from sklearn.datasets import load_diabetes\n"
+        'TARGET = "target"\n'
+        'METRIC = "RMSLE"\n'
+        "def load_data():\n"
+        "    return load_diabetes(as_frame=True).frame\n"
+    )
+    path = tmp_path / "diabetes_task.py"
+    path.write_text(source)
+    sha, _ = freeze(path)
+    task = open_task(ContractTask(path=str(path), sha256=sha), seed=0, tasks_root=tmp_path / "tasks")
+    answers = pd.read_csv(task.root / "private" / "answers.csv")
+    grades = task.grade(answers[["id", "target"]].to_csv(index=False).encode())
+    assert (grades.metric, grades.lower_is_better, grades.validation.score) == ("rmsle", True, 0.0)
+    assert "logarithmic error" in (task.public_dir / "description.md").read_text()
+    path.write_text(source.replace('"RMSLE"', '"smape"'))
+    with pytest.raises(ValueError, match="unknown metric 'smape'"):
+        freeze(path)
+
+
+@pytest.fixture
+def penguins_csv(tmp_path) -> str:
+    """Palmer penguins (a dataset shipped in a package): three islands, three years of samples."""
+    from palmerpenguins import load_penguins
+
+    path = tmp_path / "penguins.csv"
+    load_penguins().to_csv(path, index=False)
+    return str(path)
+
+
+def _splits(task) -> dict[str, pd.DataFrame]:
+    """Each split's rows with every original column: train from train.csv, the scored rows from test.csv
+    joined with the harness's answers."""
+    answers = pd.read_csv(task.root / "private" / "answers.csv")
+    scored = pd.read_csv(task.public_dir / "test.csv").merge(answers, on="id")
+    return {
+        "train": pd.read_csv(task.public_dir / "train.csv"),
+        "validation": scored[scored["split"] == "validation"],
+        "test": scored[scored["split"] == "test"],
+    }
+
+
+def test_a_group_split_keeps_each_island_on_one_side(penguins_csv, tmp_path):
+    spec = CsvTask(train=penguins_csv, target="species", metric="F1_macro", group_column="island")
+    task = open_task(spec, seed=2, tasks_root=tmp_path / "tasks")
+    islands = {name: set(rows["island"]) for name, rows in _splits(task).items()}
+    assert all(islands.values()) and not (islands["train"] & islands["validation"])
+    assert not (islands["train"] & islands["test"]) and not (islands["validation"] & islands["test"])
+    assert task.grade((task.public_dir / "sample_submission.csv").read_bytes()).validation.valid
+
+
+def test_a_time_split_puts_validation_and_test_after_training(penguins_csv, tmp_path):
+    spec = CsvTask(train=penguins_csv, target="body_mass_g", metric="mape", time_column="year", id_column=None)
+    parts = _splits(open_task(spec, seed=2, tasks_root=tmp_path / "tasks"))
+    assert parts["train"]["year"].max() <= parts["validation"]["year"].min()
+    assert parts["validation"]["year"].max() <= parts["test"]["year"].min()
+    assert len(parts["test"]) == round(342 * 0.2), "rows with no body mass are dropped, a fifth of the rest is test"
+    again = _splits(open_task(spec, seed=5, tasks_root=tmp_path / "tasks"))
+
+    def rows(frame):
+        return sorted(map(tuple, frame[["bill_length_mm", "body_mass_g", "year"]].astype(str).to_numpy().tolist()))
+
+    assert rows(again["validation"]) == rows(parts["validation"]), "time, not the seed, picks the validation rows"
+
+
+def test_a_classification_split_is_stratified_unless_switched_off(penguins_csv, tmp_path):
+    spec = CsvTask(train=penguins_csv, target="species", metric="accuracy", validation_fraction=0.3)
+    shares = {}
+    for stratify in (None, False):
+        task = open_task(msgspec.structs.replace(spec, stratify=stratify), seed=1, tasks_root=tmp_path / "tasks")
+        parts = _splits(task)
+        whole = pd.concat(parts.values())["species"].value_counts(normalize=True)
+        shares[stratify] = max(
+            abs(rows["species"].value_counts(normalize=True).reindex(whole.index, fill_value=0) - whole).max()
+            for rows in parts.values()
+        )
+    assert shares[None] < 0.02 < shares[False] or shares[None] < shares[False], shares
+
+
+@pytest.mark.parametrize(
+    "change, field, reason",
+    [
+        ({"group_column": "colony"}, "$.task.group_column", "no column 'colony'"),
+        ({"group_column": "sex"}, "$.task.group_column", "empty cells"),
+        ({"group_column": "island", "time_column": "year"}, "$.task.time_column", "not both"),
+        ({"time_column": "island"}, "$.task.time_column", "neither a number nor a date"),
+        ({"stratify": True, "target": "body_mass_g", "metric": "rmse"}, "$.task.stratify", "classification metric"),
+        ({"group_column": "year", "test_fraction": 0.7}, "$.task.group_column", "validation"),
+    ],
+)
+def test_a_split_the_table_cannot_have_is_named_at_submission(penguins_csv, change, field, reason):
+    spec = msgspec.structs.replace(CsvTask(train=penguins_csv, target="species", metric="accuracy"), **change)
+    assert task_problem(spec) is not None
+    found_field, found_reason = task_problem(spec)
+    assert found_field == field and reason in found_reason, (found_field, found_reason)
