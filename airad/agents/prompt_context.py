@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from msgspec import Struct
 
 from airad.agents.memory import recalled
+from airad.agents.operators import PRINTED_METRIC
 from airad.agents.policy_view import NodeView, PolicyView
 from airad.schemas.events import Operator
 from airad.schemas.knowledge_events import Atom
@@ -31,6 +32,8 @@ class TaskContext(Struct, frozen=True):
     metric: str = ""
     lower_is_better: bool | None = None
     direction: str = ""  # "lower" or "higher" is better; "" when the task does not say
+    metric_report: str = PRINTED_METRIC  # how a script reports its validation metric, by the task's contract
+    metric_printed: bool = True  # whether that report is in the script's output (else in a file the harness reads)
 
 
 class ParentContext(Struct, frozen=True):

@@ -8,7 +8,7 @@ import time
 
 from airad.cli.output import age, fmt_score, fmt_stat, table
 from airad.events.experiment import ExperimentState
-from airad.reports.experiment_report import ExperimentReport
+from airad.reports.experiment_report import CellReport, ExperimentReport
 from airad.schemas.experiment_events import ExperimentRunFinished
 
 
@@ -70,7 +70,8 @@ def progress_table(state: ExperimentState) -> str:
 
 
 def report_text(report: ExperimentReport) -> str:
-    """The aggregate tables: per task × solver over seeds, then the ranking of solvers."""
+    """The aggregate tables: per task × solver over seeds (mean ± SEM (n)), the runs left out of them,
+    then the rankings of solvers by Bradley–Terry and by SCO."""
     cells = [
         (
             "TASK",
@@ -89,7 +90,7 @@ def report_text(report: ExperimentReport) -> str:
             (
                 c.task,
                 c.solver,
-                f"{c.runs}/{c.planned}",
+                _runs_cell(c),
                 (c.metric + (" (lower is better)" if c.lower_is_better else "")) or "-",
                 fmt_stat(c.test),
                 fmt_stat(c.any_medal_pct) if c.any_medal_pct else "-",
@@ -98,6 +99,26 @@ def report_text(report: ExperimentReport) -> str:
                 fmt_stat(c.wall_s),
             )
         )
+    header = (
+        f"experiment {report.experiment_id}: {report.status}: {report.runs_ended}/{report.runs_planned} runs ended"
+        " (mean ± SEM (n) over seeds; runs = runs that ended on their own, one per seed / planned)"
+    )
+    return "\n".join([header, table(cells), *_left_out_lines(report), "", *_ranking_lines(report)])
+
+
+def _runs_cell(cell: CellReport) -> str:
+    repeated = ",".join(map(str, cell.repeated_seeds))
+    return f"{cell.runs}/{cell.planned}" + (f" (seed {repeated} repeated)" if repeated else "")
+
+
+def _left_out_lines(report: ExperimentReport) -> list[str]:
+    left_out = [(run_id, why) for c in report.cells for run_id, why in c.left_out.items()]
+    if not left_out:
+        return []
+    return ["", "left out of the aggregates and rankings:", *(f"  {run_id}: {why}" for run_id, why in left_out)]
+
+
+def _ranking_lines(report: ExperimentReport) -> list[str]:
     ranking = report.ranking
     ranks = [("RANK", "SOLVER", "STRENGTH", "WINS", "COMPARISONS")]
     for entry in ranking.solvers:
@@ -110,12 +131,22 @@ def report_text(report: ExperimentReport) -> str:
                 str(entry.comparisons),
             )
         )
-    header = (
-        f"experiment {report.experiment_id}: {report.status}: {report.runs_ended}/{report.runs_planned} runs ended"
-        " (mean ± SEM over seeds; runs = runs that ended on their own / planned)"
-    )
-    ranked = f"ranking of solvers by {ranking.method}, over {ranking.contests} task × seed contests:"
-    return "\n".join([header, table(cells), "", ranked, table(ranks)])
+    lines = [f"ranking of solvers by {ranking.method}, over {ranking.contests} task × seed contests:", table(ranks)]
+    sco = report.sco_ranking
+    if sco is not None:
+        rated = [("RANK", "SOLVER", "RATING", "ABOVE", "PAIRS")]
+        for rating in sco.solvers:
+            rated.append(
+                (
+                    "-" if rating.rank is None else str(rating.rank),
+                    rating.solver,
+                    fmt_score(rating.rating),
+                    str(rating.above),
+                    str(rating.pairs),
+                )
+            )
+        lines += ["", f"ranking of solvers by {sco.method}, over {sco.votes} task × seed votes:", table(rated)]
+    return lines
 
 
 CSV_COLUMNS = (
@@ -141,18 +172,25 @@ CSV_COLUMNS = (
     "rank",
     "strength",
     "ranking_method",
+    "sco_rank",
+    "sco_rating",
+    "sco_method",
+    "repeated_seeds",
 )
 
 
 def report_csv(report: ExperimentReport) -> str:
-    """One CSV row per task × solver (`CSV_COLUMNS`), with the solver's rank; empty cells for missing values."""
+    """One CSV row per task × solver (`CSV_COLUMNS`), with the solver's rank by Bradley–Terry and by SCO;
+    empty cells for missing values."""
     ranks = {entry.solver: entry for entry in report.ranking.solvers}
+    sco = report.sco_ranking
+    ratings = {rating.solver: rating for rating in sco.solvers} if sco else {}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for c in report.cells:
         medal = c.any_medal_pct
-        rank = ranks.get(c.solver)
+        rank, rating = ranks.get(c.solver), ratings.get(c.solver)
         values = (
             report.experiment_id,
             c.task,
@@ -176,6 +214,10 @@ def report_csv(report: ExperimentReport) -> str:
             rank.rank if rank else None,
             rank.strength if rank else None,
             report.ranking.method,
+            rating.rank if rating else None,
+            rating.rating if rating else None,
+            sco.method if sco else None,
+            ";".join(map(str, c.repeated_seeds)),
         )
         writer.writerow(["" if v is None else v for v in values])
     return buffer.getvalue()

@@ -62,11 +62,7 @@ def final_report(state: RunState) -> str:
     """The closing lines of `airad run` / `submit --wait`."""
     if state.status == "rejected":
         return f"run {state.run_id} rejected: {state.rejection}"
-    buggy = sum(1 for n in state.nodes if n.buggy)
-    lines = [
-        f"run {state.run_id} finished ({state.finish_reason}): {len(state.nodes)} nodes, {buggy} buggy, "
-        f"cost ${state.cost_usd:.4f}"
-    ]
+    lines = [f"run {state.run_id} finished ({state.finish_reason}): {node_counts(state)}, cost ${state.cost_usd:.4f}"]
     if state.finish_reason in ("model", "error"):
         lines.append(f"why: {state.finish_detail}")
     best = state.best_node()
@@ -82,6 +78,13 @@ def final_report(state: RunState) -> str:
         outcome = f"validation {state.metric} {fmt_score(start.score)}" if start.valid else "no valid score"
         lines.append(f"started from the user's script (node 0): {outcome}")
     return "\n".join(lines)
+
+
+def node_counts(state: RunState) -> str:
+    """'5 nodes, 2 buggy' and, when the run was cancelled with nodes in flight, ', 1 cancelled' (never buggy)."""
+    buggy = sum(1 for n in state.nodes if n.buggy)
+    cancelled = sum(1 for n in state.nodes if n.cancelled)
+    return f"{len(state.nodes)} nodes, {buggy} buggy" + (f", {cancelled} cancelled" if cancelled else "")
 
 
 def runs_table(summaries: Sequence[RunSummary], now: float | None = None) -> str:
@@ -112,7 +115,7 @@ def runs_table(summaries: Sequence[RunSummary], now: float | None = None) -> str
                 *((s.domain or "-",) if domains else ()),
                 s.policy,
                 str(s.nodes),
-                str(s.buggy),
+                str(s.buggy) + (f" (+{s.cancelled} cancelled)" if s.cancelled else ""),
                 fmt_score(s.best_score),
                 fmt_score(s.best_test_score),
                 f"${s.cost_usd:.2f}",
@@ -126,7 +129,7 @@ def nodes_table(state: RunState) -> str:
     """The node table of `airad show`."""
     rows = [("NODE", "OPERATOR", "PARENTS", "STATUS", "VALID", "TEST", "EXIT", "SECONDS", "PLAN")]
     for n in state.nodes:
-        status = "buggy" if n.buggy and n.status != "failed" else n.status
+        status = node_state(n)
         plan = " ".join(n.plan.split())[:60]
         rows.append(
             (
@@ -144,6 +147,14 @@ def nodes_table(state: RunState) -> str:
     return _table(rows)
 
 
+def node_state(node: Node) -> str:
+    """A node's status in `airad show`: the fold's, with 'buggy' for a scored node the harness found invalid
+    and 'cancelled' for one stopped because its run was cancelled."""
+    if node.cancelled:
+        return "cancelled"
+    return "buggy" if node.buggy and node.status != "failed" else node.status
+
+
 def show_header(state: RunState) -> str:
     """The lines above the node table in `airad show`."""
     request = state.request
@@ -154,6 +165,8 @@ def show_header(state: RunState) -> str:
             f"task {task_label(request.task)}, policy {policy_kind(request.policy)}, "
             f"model {request.model.name}, seed {request.seed}, budget {request.budget.max_nodes} nodes"
         )
+    if state.nodes:
+        lines.append(node_counts(state))
     best = state.best_node()
     if best is not None:
         lines.append(f"best node {best.id}: validation {fmt_score(best.score)}, test {fmt_score(best.test_score)}")
@@ -167,8 +180,7 @@ def node_detail(state: RunState, node_id: int, answers: Mapping[str, str] | None
     node = state.nodes[node_id]
     parents = ", ".join(map(str, node.parent_ids)) or "-"
     lines = [
-        f"node {node.id} of run {state.run_id}: {node.operator} (parents {parents}), "
-        f"{'buggy' if node.buggy and node.status != 'failed' else node.status}",
+        f"node {node.id} of run {state.run_id}: {node.operator} (parents {parents}), {node_state(node)}",
         f"validation {state.metric} {fmt_score(node.score if node.valid else None)}, "
         f"held-out test {fmt_score(node.test_score)}, "
         f"exit {node.exit_code}, {node.duration_s or 0:.1f} s, {node.tokens} tokens, ${node.cost_usd:.4f}",
@@ -217,8 +229,11 @@ def model_calls(node: Node, answers: Mapping[str, str], lines_each: int = 20) ->
 
 
 def fmt_stat(stat: Stat) -> str:
-    """'mean ± sem (n)', '-' when no run has the value."""
-    return "-" if stat.mean is None else f"{stat.mean:.4g} ± {stat.sem:.2g} ({stat.n})"
+    """'mean ± sem (n=3)'; 'mean ± — (n=1)' when one run has the value (one value has no spread); '-' when none has."""
+    if stat.mean is None:
+        return "-"
+    spread = "—" if stat.sem is None else f"{stat.sem:.2g}"
+    return f"{stat.mean:.4g} ± {spread} (n={stat.n})"
 
 
 def bundled_task_rows() -> list[dict]:

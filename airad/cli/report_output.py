@@ -10,15 +10,20 @@ from airad.reports.report import Pick, Report
 
 
 def report_text(report: Report) -> str:
-    """The `airad report` tables: one row per task and policy over seeds, then one row per run."""
+    """The `airad report` tables: one row per task and policy over seeds (mean ± SEM (n) of the counted
+    runs, one per seed), then one row per run with its status and whether it counts."""
     if not report.runs:
         return "no runs to report"
+    return _groups_table(report) + "\n\n" + _runs_table(report)
+
+
+def _groups_table(report: Report) -> str:
     groups = [
         (
             "TASK",
             "POLICY",
             "LABELS",
-            "RUNS",
+            "RUNS COUNTED",
             "SEEDS",
             "METRIC",
             "CHOSEN TEST",
@@ -36,8 +41,8 @@ def report_text(report: Report) -> str:
                 g.task,
                 g.policy,
                 ",".join(f"{k}={v}" for k, v in g.labels.items()) or "-",
-                str(g.runs),
-                ",".join(map(str, g.seeds)),
+                f"{g.counted} of {g.runs}",
+                _seeds(g.seeds, g.repeated_seeds),
                 g.metric + (" (lower is better)" if g.lower_is_better else ""),
                 fmt_stat(g.chosen_test),
                 fmt_stat(g.oracle_test),
@@ -47,12 +52,23 @@ def report_text(report: Report) -> str:
                 fmt_stat(medals["oracle"]) if medals else "-",
             )
         )
+    return table(groups)
+
+
+def _seeds(seeds: list[int], repeated: list[int]) -> str:
+    listed = ",".join(map(str, seeds)) or "-"
+    return listed + (f" ({','.join(map(str, repeated))} repeated: latest run counts)" if repeated else "")
+
+
+def _runs_table(report: Report) -> str:
     runs = [
         (
             "RUN",
             "TASK",
             "POLICY",
             "SEED",
+            "STATUS",
+            "COUNTED",
             "NODES",
             "CHOSEN",
             "VALID",
@@ -73,6 +89,8 @@ def report_text(report: Report) -> str:
                 r.task,
                 r.policy,
                 str(r.seed),
+                r.status + (f" ({r.reason})" if r.reason else ""),
+                "yes" if r.counted else f"no: {r.left_out}",
                 str(r.nodes),
                 *_pick_cells(r.chosen, r.has_medals),
                 *_pick_cells(r.oracle, r.has_medals),
@@ -80,7 +98,7 @@ def report_text(report: Report) -> str:
                 fmt_score(r.overfitting),
             )
         )
-    return table(groups) + "\n\n" + table(runs)
+    return table(runs)
 
 
 def _pick_cells(pick: Pick | None, has_medals: bool) -> tuple[str, str, str, str]:
@@ -110,11 +128,15 @@ REPORT_CSV_COLUMNS = (
     "gap",
     "overfitting",
     "labels",
+    "reason",
+    "counted",
+    "left_out",
 )
 
 
 def report_csv(report: Report) -> str:
-    """One CSV row per run of a report (columns `REPORT_CSV_COLUMNS`); empty cells for missing values."""
+    """One CSV row per run of a report (columns `REPORT_CSV_COLUMNS`, whether it counts in its group's
+    aggregates and why not among them); empty cells for missing values."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(REPORT_CSV_COLUMNS)
@@ -135,6 +157,9 @@ def report_csv(report: Report) -> str:
                     r.gap,
                     r.overfitting,
                     ";".join(f"{k}={v}" for k, v in sorted(r.labels.items())),
+                    r.reason,
+                    r.counted,
+                    r.left_out,
                 )
             )
         )

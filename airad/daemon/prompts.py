@@ -62,6 +62,8 @@ def task_context(name: str, brief: TaskBrief) -> TaskContext:
         metric=brief.metric,
         lower_is_better=brief.lower_is_better,
         direction=direction,
+        metric_report=brief.metric_report,
+        metric_printed=brief.metric_printed,
     )
 
 

@@ -30,7 +30,7 @@ from airad.daemon.llm_faults import LLMError
 from airad.daemon.run_knowledge import distill_run, run_knowledge
 from airad.daemon.run_services import RunServices, RunWriter
 from airad.daemon.steps import abandon, carry_out
-from airad.events.fold import RunState, fold
+from airad.events.fold import CANCELLED_NODE_REASON, RunState, fold
 from airad.events.log import AppendConflict
 from airad.schemas.events import NodeSelected, RunFinished, RunStarted
 from airad.schemas.knowledge_events import Atom
@@ -218,7 +218,7 @@ class RunLoop:
 
 async def _finish_cancelled(services: RunServices, writer: RunWriter) -> RunState:
     """Stop the nodes in flight and end the run as cancelled."""
-    await abandon(services, writer, "the run was cancelled")
+    await abandon(services, writer, CANCELLED_NODE_REASON)
     return await _finish(services, writer, "cancelled", "cancelled on request")
 
 

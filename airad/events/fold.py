@@ -34,6 +34,9 @@ from airad.schemas.request import RunRequest
 NodeStatus = Literal["selected", "generated", "dispatched", "executed", "scored", "failed"]
 RunStatus = Literal["new", "running", "finished", "rejected"]
 
+CANCELLED_NODE_REASON = "the run was cancelled"
+"""The reason of the `node.failed` that ends a node stopped in flight because its run was cancelled."""
+
 
 class Node(Struct, frozen=True):
     """One candidate solution as the events describe it so far."""
@@ -80,9 +83,15 @@ class Node(Struct, frozen=True):
         return self.status in ("scored", "failed")
 
     @property
+    def cancelled(self) -> bool:
+        """A node stopped in flight because its run was cancelled: neither its script nor the harness judged it."""
+        return self.status == "failed" and self.failure.partition(": ")[2] == CANCELLED_NODE_REASON
+
+    @property
     def buggy(self) -> bool:
-        """A finished node whose script failed or whose output the harness could not score."""
-        return self.status == "failed" or (self.status == "scored" and not self.valid)
+        """A finished node whose generation or script failed or whose output the harness could not score;
+        never a cancelled one."""
+        return (self.status == "failed" and not self.cancelled) or (self.status == "scored" and not self.valid)
 
 
 class RunState(Struct, frozen=True):

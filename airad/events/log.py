@@ -108,6 +108,7 @@ class RunSummary(Struct, frozen=True):
     model: str = ""
     nodes: int = 0
     buggy: int = 0
+    cancelled: int = 0
     metric: str = ""
     best_node_id: int | None = None
     best_score: float | None = None

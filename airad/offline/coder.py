@@ -107,10 +107,16 @@ def respond(
 VOLATILE = ("budget_left", "packages", "compute")
 
 
+# Words of the task's output contract that steer the review, not the code.
+CONTRACT_WORDS = ("metric_report", "metric_printed")
+
+
 def context_seed(context: dict) -> int:
     """A 64-bit seed from the SHA-256 of the context without its volatile parts: the same node of the
     same run gets the same answer on any machine, whatever template rendered its prompt."""
     stable = {key: value for key, value in context.items() if key not in VOLATILE}
+    if isinstance(stable.get("task"), dict):
+        stable["task"] = {key: value for key, value in stable["task"].items() if key not in CONTRACT_WORDS}
     payload = json.dumps(stable, sort_keys=True, ensure_ascii=False, default=list)
     return int.from_bytes(hashlib.sha256(payload.encode()).digest()[:8], "big")
 

@@ -32,6 +32,7 @@ def prompt_from_context(context: dict) -> Prompt:
         task=task.get("description", ""),
         data=task.get("data_overview", ""),
         program=context.get("program", "") or "",
+        metric_printed=task.get("metric_printed", True) is not False,
         attempts=[
             Attempt(node=m["node"], operator=m["operator"], outcome=m["outcome"], plan=m["plan"])
             for m in context.get("memory") or ()

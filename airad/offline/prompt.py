@@ -88,7 +88,8 @@ class Prompt:
     """The parts of an operator prompt the offline coder uses.
 
     `parent_*` describe the first solution shown; `parents` lists all of them (two for crossover).
-    `output` is analyze's `# Execution output`; `program` the `# Research program` section's text.
+    `output` is analyze's `# Execution output`; `program` the `# Research program` section's text;
+    `metric_printed` is false where the task's scripts report their metric in a file, not the output.
     """
 
     job: str | None
@@ -104,6 +105,7 @@ class Prompt:
     output: str = ""
     program: str = ""
     knowledge: list[KnownAtom] = field(default_factory=list)
+    metric_printed: bool = True
 
 
 @dataclass

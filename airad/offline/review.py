@@ -1,7 +1,8 @@
 """The analyze operator (AIDE's review step): judge one execution from its output.
 
 The verdict follows from the output alone: a traceback or error line, or no `Validation metric:`
-line, makes it a bug; the metric is the number after the last `Validation metric:`; whether lower
+line where the task's scripts print their metric (not where they write it to a file the harness
+reads), makes it a bug; the metric is the number after the last `Validation metric:`; whether lower
 is better follows from the metric the task description names.
 """
 
@@ -56,6 +57,12 @@ def review(prompt: Prompt) -> dict:
             f"The script ran to the end but its validation metric is {raw!r}, which is not a finite number.",
             "Without a usable score the run counts as a bug; the predictions are probably degenerate.",
         ]
+    elif value is None and not prompt.metric_printed:
+        sentences = [
+            "The script ran without errors; by the task's contract it reports its metric in a file, "
+            "which the harness reads, not in its output.",
+            _approach(prompt),
+        ]
     elif not output.strip():
         sentences = [
             "The script printed nothing at all, so there is no validation metric to read.",
@@ -71,7 +78,7 @@ def review(prompt: Prompt) -> dict:
         sentences = [f"The script ran without errors and printed a validation {name} of {value:.6g} ({direction})."]
         sentences.append(_approach(prompt))
     return {
-        "is_bug": bool(error) or value is None,
+        "is_bug": bool(error) or (value is None and prompt.metric_printed),
         "summary": " ".join(s for s in sentences if s),
         "metric": value,
         "lower_is_better": lower,

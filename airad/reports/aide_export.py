@@ -13,7 +13,8 @@ node here has AIDE's fields, filled from the fold of the run's events:
 | _term_out | the full stdout and the full stderr from the blob store (the tails when a blob is absent) |
 | exec_time | the run time of the script |
 | exc_type | approximated (see below) |
-| exc_info, exc_stack | null (airad keeps no exception objects) |
+| exc_info | `{"args": [why]}` for a node without a valid score (`buggy_reason`), else null |
+| exc_stack | null (airad keeps no exception objects) |
 | analysis | the model's review, else the harness's or the pipeline's complaint |
 | metric | `{"value": validation score or null, "maximize": not lower_is_better}` (the harness's score) |
 | is_buggy | true unless the harness scored the node's predictions as valid |
@@ -24,7 +25,8 @@ harness's score, not the model's.
 
 A crossover node has several parents; `node2parent` names its first. Extra keys, which AIDE's
 loader ignores, keep the rest: `airad` on each node (operator, all parents, children, status,
-test score) and on the journal (run, task, metric, chosen node).
+test score, and `buggy_reason`, the same reason as `exc_info`) and on the journal (run, task, metric,
+chosen node). The reason is the harness's even when the model's review says otherwise: both are kept.
 """
 
 from __future__ import annotations
@@ -61,6 +63,14 @@ def exc_type(node: Node) -> str | None:
     return exception_name(node.stderr_tail) or f"ExitCode{node.exit_code}"
 
 
+def buggy_reason(node: Node) -> str | None:
+    """Why a finished node has no valid score: the grader's error, else the pipeline's failure ("stage:
+    reason"); None for a valid or unfinished node."""
+    if not node.done or (node.status == "scored" and node.valid):
+        return None
+    return node.score_error or node.failure or None
+
+
 def _children(state: RunState) -> dict[int, list[int]]:
     children: dict[int, list[int]] = {node.id: [] for node in state.nodes}
     for node in state.nodes:
@@ -72,6 +82,7 @@ def _children(state: RunState) -> dict[int, list[int]]:
 def aide_node(state: RunState, node: Node, term_out: list[str], children: Sequence[int]) -> dict:
     """One node as AIDE serialises it, plus an `airad` key AIDE's loader ignores."""
     valid = node.status == "scored" and bool(node.valid)
+    reason = buggy_reason(node)
     return {
         "code": node.code,
         "plan": node.plan,
@@ -83,7 +94,7 @@ def aide_node(state: RunState, node: Node, term_out: list[str], children: Sequen
         "_term_out": term_out,
         "exec_time": node.duration_s,
         "exc_type": exc_type(node),
-        "exc_info": None,
+        "exc_info": {"args": [reason]} if reason else None,
         "exc_stack": None,
         "analysis": node.analysis or node.failure or node.score_error or None,
         "metric": {
@@ -99,6 +110,7 @@ def aide_node(state: RunState, node: Node, term_out: list[str], children: Sequen
             "test_score": node.test_score,
             "model": node.model,
             "cost_usd": node.cost_usd,
+            "buggy_reason": reason,
         },
     }
 

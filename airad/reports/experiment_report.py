@@ -1,9 +1,11 @@
-"""The aggregate report of an experiment: per task and solver, mean ± SEM over seeds, and a ranking
-of the solvers across all tasks (`airad experiment report`).
+"""The aggregate report of an experiment: per task and solver, mean ± SEM over seeds, and two
+rankings of the solvers across all tasks, Bradley–Terry and Soft Condorcet Optimization
+(`airad experiment report`).
 
 It reads only the experiment's fold: each finished run's figures were recorded in its
 `experiment.run_finished` event (`run_result`, from `report.run_report`), so a report over a
-thousand runs reads no run log.
+thousand runs reads no run log. As in `airad report`, a seed is one sample (the latest run of a
+repeated seed counts) and runs that did not end on their own are named, never aggregated.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ from msgspec import Struct
 
 from airad.events.experiment import ExperimentRun, ExperimentState
 from airad.events.fold import RunState
-from airad.reports.ranking import Contest, Ranking, rank_solvers
-from airad.reports.report import Stat, mean_sem, run_report
+from airad.reports.ranking import Contest, Ranking, ScoRanking, rank_solvers, rank_solvers_sco
+from airad.reports.report import Stat, latest_per_seed, mean_sem, run_report, uncounted_reason
 from airad.schemas.experiment_events import RunResult
 
 
 class CellReport(Struct, frozen=True):
     """One task × solver. `planned` runs, `ended` of them ended, `runs` of those ended on their own
-    (not cancelled or rejected) and are the ones aggregated. `test`: the held-out score of the node
+    (not cancelled, rejected, or ended by a broken model or an error), one per seed, and are the ones
+    aggregated; `left_out` names each ended run that is not (run id -> why), `repeated_seeds` the
+    seeds more than one such run had (the latest counts). `test`: the held-out score of the node
     chosen by validation; `any_medal_pct` is None when the task has no leaderboard."""
 
     task: str
@@ -34,10 +38,13 @@ class CellReport(Struct, frozen=True):
     nodes: Stat
     cost_usd: Stat
     wall_s: Stat
+    left_out: dict[str, str] = {}
+    repeated_seeds: list[int] = []
 
 
 class ExperimentReport(Struct, frozen=True):
-    """What `airad experiment report` prints: progress, one cell per task × solver, the ranking."""
+    """What `airad experiment report` prints: progress, one cell per task × solver, the rankings:
+    `ranking` by Bradley–Terry and `sco_ranking` by Soft Condorcet Optimization."""
 
     experiment_id: str
     status: str
@@ -46,6 +53,7 @@ class ExperimentReport(Struct, frozen=True):
     runs_ended: int
     cells: list[CellReport]
     ranking: Ranking
+    sco_ranking: ScoRanking | None = None
 
 
 def run_result(state: RunState, finished_at: float | None) -> RunResult:
@@ -70,16 +78,29 @@ def run_result(state: RunState, finished_at: float | None) -> RunResult:
     )
 
 
+def counted_runs(runs: list[ExperimentRun]) -> tuple[list[ExperimentRun], dict[str, str], list[int]]:
+    """Of one cell's runs: those aggregated (ended on their own, the latest of each seed), why each
+    other ended run is not (run id -> why), and the seeds repeated."""
+    why = {run.run_id: uncounted_reason(run.result.status, run.result.reason) for run in runs if run.result is not None}
+    eligible = [run for run in runs if why.get(run.run_id) == ""]
+    kept, repeated = latest_per_seed(eligible, lambda run: run.seed)
+    latest = {run.seed: run.run_id for run in kept}
+    for run in eligible:
+        if latest[run.seed] != run.run_id:
+            why[run.run_id] = f"repeats seed {run.seed}: the later run {latest[run.seed]} counts"
+    return kept, {run_id: reason for run_id, reason in why.items() if reason}, repeated
+
+
 def _cell(task: str, solver: str, runs: list[ExperimentRun]) -> CellReport:
-    results = [run.result for run in runs if run.result is not None]
-    complete = [result for result in results if result.complete]
+    kept, left_out, repeated = counted_runs(runs)
+    complete = [run.result for run in kept if run.result is not None]
     scored = next((result for result in complete if result.metric), None)
     medals = any(result.has_medals for result in complete)
     return CellReport(
         task=task,
         solver=solver,
         planned=len(runs),
-        ended=len(results),
+        ended=sum(1 for run in runs if run.result is not None),
         runs=len(complete),
         metric=scored.metric if scored else "",
         lower_is_better=scored.lower_is_better if scored else False,
@@ -88,16 +109,19 @@ def _cell(task: str, solver: str, runs: list[ExperimentRun]) -> CellReport:
         nodes=mean_sem(float(result.nodes) for result in complete),
         cost_usd=mean_sem(result.cost_usd for result in complete),
         wall_s=mean_sem(result.wall_s for result in complete),
+        left_out=left_out,
+        repeated_seeds=repeated,
     )
 
 
 def contests(state: ExperimentState) -> list[Contest]:
     """One contest per (task, seed): each solver's held-out score there, negated where lower is
     better so that higher always wins; None for a run that ended with no scored node. Runs that did
-    not end on their own are left out (missing), not counted as losses."""
+    not end on their own are left out (missing), not counted as losses; of runs that repeat a seed,
+    the latest counts."""
     by_key: dict[tuple[int, int], dict[str, RunResult]] = {}
     for run in state.runs:
-        if run.result is not None and run.result.complete:
+        if run.result is not None and not uncounted_reason(run.result.status, run.result.reason):
             by_key.setdefault((run.task_index, run.seed), {})[run.solver] = run.result
     out: list[Contest] = []
     for key in sorted(by_key):
@@ -114,6 +138,7 @@ def experiment_report(state: ExperimentState) -> ExperimentReport:
     request = state.request
     solvers = [solver.name for solver in request.solvers] if request else []
     cells: list[CellReport] = []
+    votes = contests(state)
     for task in dict.fromkeys(run.task for run in state.runs):
         for solver in solvers:
             members = [run for run in state.runs if run.task == task and run.solver == solver]
@@ -125,5 +150,6 @@ def experiment_report(state: ExperimentState) -> ExperimentReport:
         runs_started=sum(1 for run in state.runs if run.progress != "planned"),
         runs_ended=state.count("finished"),
         cells=cells,
-        ranking=rank_solvers(solvers, contests(state)),
+        ranking=rank_solvers(solvers, votes),
+        sco_ranking=rank_solvers_sco(solvers, votes),
     )

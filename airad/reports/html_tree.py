@@ -33,6 +33,7 @@ ul.tree ul li:not(:last-child)::after { content: ""; position: absolute; left: -
 .node.selected { outline: 2px solid #2563eb; }
 .node.status-valid { background: #dcfce7; border-color: #16a34a; }
 .node.status-buggy, .node.status-failed { background: #fee2e2; border-color: #dc2626; }
+.node.status-cancelled { background: #f3f4f6; border-color: #6b7280; border-style: dashed; }
 .node.best { font-weight: bold; box-shadow: 0 0 0 2px #f59e0b; }
 .node .op { color: #555; }
 .node .also { color: #777; font-size: 12px; }
@@ -75,7 +76,9 @@ _JS = """
 
 
 def node_status(node: Node) -> str:
-    """valid, buggy, failed, or the step an unfinished node has reached."""
+    """valid, buggy, failed, cancelled (stopped in flight by a cancel), or the step an unfinished node has reached."""
+    if node.cancelled:
+        return "cancelled"
     if node.status == "failed":
         return "failed"
     if node.status == "scored":

@@ -6,21 +6,30 @@ gap, and the chosen node's validation score minus its test score is validation o
 both are signed so that positive is worse, whichever way the metric points. Across runs of the
 same task and policy, each figure is a mean with its standard error over seeds, as MLE-bench
 aggregates its own results.
+
+A seed is one sample: of the runs of a group that repeat a seed, only the latest (by submission)
+counts, and the group names the repeated seeds. Runs that did not end on their own (cancelled,
+ended by a broken model or an error, rejected or still running) are listed but never aggregated.
+One sample has no spread: its standard error is None, not 0.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from typing import cast
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TypeVar, cast
 
-from msgspec import Struct
+from msgspec import Struct, structs
 
 from airad.events.fold import Node, RunState, best_by_validation
 from airad.schemas.policies import policy_kind
 from airad.schemas.request import task_label
 
 SELECTION_RULES = ("validation", "oracle")
+UNCOUNTED_REASONS = ("cancelled", "model", "error")
+"""Finish reasons of runs that did not end on their own: listed in reports, never aggregated."""
+
+T = TypeVar("T")
 
 
 class Pick(Struct, frozen=True):
@@ -34,7 +43,10 @@ class Pick(Struct, frozen=True):
 
 
 class RunReport(Struct, frozen=True):
-    """One run: the node chosen by validation, the oracle node, the gap and the overfitting."""
+    """One run: the node chosen by validation, the oracle node, the gap and the overfitting.
+
+    `reason`: how it ended (its finish reason, or why it was rejected). `counted`: whether its
+    group's aggregates include it; `left_out` says why not ('' when counted)."""
 
     run_id: str
     task: str
@@ -50,6 +62,10 @@ class RunReport(Struct, frozen=True):
     gap: float | None
     overfitting: float | None
     labels: dict[str, str] = {}
+    reason: str = ""
+    submitted_at: float | None = None
+    counted: bool = True
+    left_out: str = ""
 
     def any_medal(self, rule: str) -> bool:
         """Whether the node picked by `rule` ('validation' or 'oracle') won a medal."""
@@ -63,7 +79,8 @@ class RunReport(Struct, frozen=True):
 
 
 class Stat(Struct, frozen=True):
-    """Mean and standard error of the mean over the `n` runs that have the value."""
+    """Mean and standard error of the mean over the `n` runs that have the value; `sem` is None when
+    n < 2 (one value has no spread)."""
 
     mean: float | None
     sem: float | None
@@ -73,6 +90,8 @@ class Stat(Struct, frozen=True):
 class GroupReport(Struct, frozen=True):
     """Runs of one task and policy (and the grouping labels' values), aggregated over seeds.
 
+    `runs` counts every run of the group, `counted` the ones aggregated: one per seed (`seeds`), the
+    latest run of a seed in `repeated_seeds`, and none that did not end on their own.
     `any_medal_pct` and `above_median_pct` are keyed by selection rule and empty when the task has
     no leaderboard; a run without a graded node counts as no medal.
     """
@@ -90,6 +109,8 @@ class GroupReport(Struct, frozen=True):
     overfitting: Stat
     any_medal_pct: dict[str, Stat] = {}
     above_median_pct: dict[str, Stat] = {}
+    counted: int = 0
+    repeated_seeds: list[int] = []
 
 
 class Report(Struct, frozen=True):
@@ -100,14 +121,14 @@ class Report(Struct, frozen=True):
 
 
 def mean_sem(values: Iterable[float | None]) -> Stat:
-    """Mean and standard error (sample std / sqrt(n)) of the values that are not None; SEM 0 for one."""
+    """Mean and standard error (sample std / sqrt(n)) of the values that are not None; no SEM for one."""
     present = [v for v in values if v is not None]
     n = len(present)
     if n == 0:
         return Stat(None, None, 0)
     mean = sum(present) / n
     if n == 1:
-        return Stat(mean, 0.0, 1)
+        return Stat(mean, None, 1)
     variance = sum((v - mean) ** 2 for v in present) / (n - 1)
     return Stat(mean, math.sqrt(variance / n), n)
 
@@ -162,22 +183,64 @@ def run_report(state: RunState) -> RunReport:
         gap=_shortfall(oracle.test if oracle else None, chosen_test, lower),
         overfitting=_shortfall(chosen.validation if chosen else None, chosen_test, lower),
         labels=dict(request.labels) if request else {},
+        reason=state.finish_reason or state.rejection,
+        submitted_at=state.submitted_at,
     )
+
+
+def uncounted_reason(status: str, reason: str) -> str:
+    """Why a run with this status and finish reason can never count in aggregates ('' when it can): it
+    did not end on its own."""
+    if status != "finished":
+        return "rejected" if status == "rejected" else "not finished"
+    if reason in UNCOUNTED_REASONS:
+        return "cancelled" if reason == "cancelled" else f"ended with reason {reason}"
+    return ""
+
+
+def latest_per_seed(items: Sequence[T], seed: Callable[[T], int]) -> tuple[list[T], list[int]]:
+    """One item per seed, the last of each seed in `items` (give them oldest first), in the order the
+    kept ones come; and the seeds more than one item had, sorted."""
+    latest: dict[int, T] = {}
+    repeats: set[int] = set()
+    for item in items:
+        if seed(item) in latest:
+            repeats.add(seed(item))
+        latest[seed(item)] = item
+    kept = [item for item in items if latest[seed(item)] is item]
+    return kept, sorted(repeats)
+
+
+def mark_samples(runs: Sequence[RunReport]) -> tuple[list[RunReport], list[int]]:
+    """The runs of one group with `counted` and `left_out` set, in their order, and the repeated seeds:
+    a run counts when it ended on its own and no later such run (by submission) has its seed."""
+    eligible = [run for run in runs if not uncounted_reason(run.status, run.reason)]
+    by_time = sorted(eligible, key=lambda run: run.submitted_at or 0.0)
+    kept, repeated = latest_per_seed(by_time, lambda run: run.seed)
+    latest = {run.seed: run for run in kept}
+    marked = []
+    for run in runs:
+        why = uncounted_reason(run.status, run.reason)
+        if not why and latest[run.seed] is not run:
+            why = f"repeats seed {run.seed}: the later run {latest[run.seed].run_id} counts"
+        marked.append(structs.replace(run, counted=not why, left_out=why))
+    return marked, repeated
 
 
 def _percent(flags: Iterable[bool]) -> Stat:
     return mean_sem(100.0 if flag else 0.0 for flag in flags)
 
 
-def group_report(runs: Sequence[RunReport], labels: Mapping[str, str]) -> GroupReport:
-    """Aggregate runs of one task and policy over their seeds."""
-    first = runs[0]
+def group_report(members: Sequence[RunReport], labels: Mapping[str, str], repeated: Sequence[int] = ()) -> GroupReport:
+    """Aggregate the counted runs of one task and policy (`mark_samples` marks them) over their seeds."""
+    first = next((r for r in members if r.metric), members[0])
+    runs = [r for r in members if r.counted]
     medals = any(r.has_medals for r in runs)
     return GroupReport(
         task=first.task,
         policy=first.policy,
         labels=dict(labels),
-        runs=len(runs),
+        runs=len(members),
         seeds=sorted(r.seed for r in runs),
         metric=first.metric,
         lower_is_better=first.lower_is_better,
@@ -189,20 +252,26 @@ def group_report(runs: Sequence[RunReport], labels: Mapping[str, str]) -> GroupR
         above_median_pct={rule: _percent(r.above_median(rule) for r in runs) for rule in SELECTION_RULES}
         if medals
         else {},
+        counted=len(runs),
+        repeated_seeds=list(repeated),
     )
 
 
 def build_report(states: Iterable[RunState], by_labels: Sequence[str] = ()) -> Report:
-    """Per-run reports and their groups by (task, policy, values of the `by_labels` labels)."""
+    """Per-run reports (each marked counted or not) and their groups by (task, policy, values of the
+    `by_labels` labels), aggregated over one counted run per seed."""
     runs = [run_report(state) for state in states]
-    groups: dict[tuple[str, ...], list[RunReport]] = {}
-    for run in runs:
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for index, run in enumerate(runs):
         key = (run.task, run.policy, *(run.labels.get(label, "") for label in by_labels))
-        groups.setdefault(key, []).append(run)
-    return Report(
-        groups=[group_report(members, dict(zip(by_labels, key[2:], strict=False))) for key, members in groups.items()],
-        runs=runs,
-    )
+        groups.setdefault(key, []).append(index)
+    reports = []
+    for key, indices in groups.items():
+        marked, repeated = mark_samples([runs[i] for i in indices])
+        for index, run in zip(indices, marked, strict=True):
+            runs[index] = run
+        reports.append(group_report(marked, dict(zip(by_labels, key[2:], strict=False)), repeated))
+    return Report(groups=reports, runs=runs)
 
 
 def select_runs(

@@ -25,6 +25,7 @@ def summarize(state: RunState, now: float) -> RunSummary:
         model=request.model.name if request else "",
         nodes=len(state.nodes),
         buggy=sum(1 for n in state.nodes if n.buggy),
+        cancelled=sum(1 for n in state.nodes if n.cancelled),
         metric=state.metric,
         best_node_id=best.id if best else None,
         best_score=best.score if best else None,

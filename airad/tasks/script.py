@@ -67,6 +67,11 @@ class ScriptProject:
                 self._response_format(),
                 metric=self.spec.metric,
                 lower_is_better=self.spec.lower_is_better,
+                metric_report=(
+                    f"The script writes {self.spec.metric} to {metric_format(self.spec)} in its working directory; "
+                    "the harness reads the score from that file (printing it is optional)."
+                ),
+                metric_printed=False,
             )
         return self._brief
 

@@ -160,3 +160,30 @@ async def test_litellm_solution_prompts_ignore_the_tools():
     response = await litellm.acompletion(model=MODEL, messages=prompt, tools=[REVIEW_TOOL])
     assert response.choices[0].message.content == answer(prompt) and not response.choices[0].message.tool_calls
     await asyncio.sleep(0.05)  # let litellm's logging worker finish before this test's event loop closes
+
+
+def _script_task_review(output: str, printed: bool) -> dict:
+    """The review of an analyze context whose task's scripts print their metric (`printed`) or write it
+    to a metric file the harness reads (a script task)."""
+    import msgspec
+
+    from airad.agents.template_samples import sample_contexts
+
+    context = sample_contexts("analyze")[0]
+    task = msgspec.structs.replace(context.task, metric_printed=printed, metric_report="writes metrics.json")
+    solution = msgspec.structs.replace(context.solution, output=output)
+    built = msgspec.to_builtins(msgspec.structs.replace(context, task=task, solution=solution))
+    reply = respond([{"role": "user", "content": "review"}], tools=[REVIEW_TOOL], context=built)
+    return json.loads(reply.tool_arguments)
+
+
+@pytest.mark.parametrize("output", ["", "fold 1 done\nfold 2 done\n"])
+def test_a_script_task_run_without_a_metric_line_is_not_a_bug(output):
+    """The review follows the task's output contract: a script task's scripts write their metric to a
+    file (read by the harness), so a clean run that prints none is no bug; where the contract is the
+    printed line, the same run is one."""
+    verdict = _script_task_review(output, printed=False)
+    assert verdict["is_bug"] is False and verdict["metric"] is None, verdict
+    assert "harness reads" in verdict["summary"]
+    assert _script_task_review(output, printed=True)["is_bug"] is True
+    assert _script_task_review(TRACEBACK, printed=False)["is_bug"] is True

@@ -90,7 +90,7 @@ def test_medals_come_from_the_tested_events():
 def test_mean_and_standard_error_of_the_mean():
     stat = mean_sem([1.0, 2.0, 3.0, None])
     assert stat.n == 3 and stat.mean == 2.0 and stat.sem == pytest.approx(1.0 / math.sqrt(3))
-    assert mean_sem([0.4]) == Stat(0.4, 0.0, 1)
+    assert mean_sem([0.4]) == Stat(0.4, None, 1), "one value has no spread"
     assert mean_sem([None]).mean is None and mean_sem([]).n == 0
 
 
@@ -112,7 +112,7 @@ def test_groups_by_task_and_policy_over_seeds():
     assert greedy.oracle_test.mean == pytest.approx((0.80 + 0.84 + 0.86) / 3)
     assert greedy.gap.mean == pytest.approx((0.02 + 0.0 + 0.04) / 3) and greedy.gap.n == 3
     assert greedy.any_medal_pct == {} and greedy.above_median_pct == {}
-    assert (mcts.policy, mcts.runs, mcts.chosen_test.mean, mcts.chosen_test.sem) == ("mcts", 1, 0.70, 0.0)
+    assert (mcts.policy, mcts.runs, mcts.chosen_test.mean, mcts.chosen_test.sem) == ("mcts", 1, 0.70, None)
 
 
 def test_any_medal_percent_per_selection_rule():
