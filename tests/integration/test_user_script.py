@@ -105,6 +105,11 @@ def test_a_run_from_the_users_script_improves_on_its_score(tmp_path):
     generated = next(e for e in events if e["type"] == "node.generated" and e["node_id"] == 0)
     assert generated["model"] == "user" and generated["prompt_ref"] == "" and generated["cost_usd"] == 0
     assert not [e for e in events if e["type"] == "node.analyzed" and e["node_id"] == 0], "no model call for node 0"
+    scored_valid = {e["node_id"] for e in events if e["type"] == "node.scored" and e["valid"]}
+    reviews = {e["node_id"]: e for e in events if e["type"] == "node.analyzed"}
+    assert scored_valid - {0} and all(reviews[n]["is_bug"] is False for n in scored_valid - {0}), (
+        "the review follows the task's contract: the metric is in metrics.json, not a printed line"
+    )
     executed = next(e for e in events if e["type"] == "node.executed" and e["node_id"] == 0)
     assert list(executed["outputs"]) == ["metrics.json"], "the metric file comes back as a blob reference"
 
