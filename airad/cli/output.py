@@ -49,6 +49,8 @@ def node_line(node: Node, metric: str) -> str:
     else:
         outcome = f"valid {metric} {fmt_score(node.score)}"
     duration = f"{node.duration_s:.1f}s" if node.duration_s is not None else ""
+    if node.cached_from is not None:
+        duration = f"cached from node {node.cached_from}"
     return f"  node {node.id:>3}  {node.operator:<7} {parents:<6} {outcome}  {duration}".rstrip()
 
 
@@ -125,6 +127,15 @@ def runs_table(summaries: Sequence[RunSummary], now: float | None = None) -> str
     return _table(rows)
 
 
+def _ran_for(node: Node, long: bool = False) -> str:
+    """How long the node's script ran: seconds, "-" before it ran, or the node its result was cached from."""
+    if node.cached_from is not None:
+        return f"not run: cached from node {node.cached_from}" if long else f"={node.cached_from}"
+    if node.duration_s is None:
+        return "0.0 s" if long else "-"
+    return f"{node.duration_s:.1f} s" if long else f"{node.duration_s:.1f}"
+
+
 def nodes_table(state: RunState) -> str:
     """The node table of `airad show`."""
     rows = [("NODE", "OPERATOR", "PARENTS", "STATUS", "VALID", "TEST", "EXIT", "SECONDS", "PLAN")]
@@ -140,7 +151,7 @@ def nodes_table(state: RunState) -> str:
                 fmt_score(n.score if n.valid else None),
                 fmt_score(n.test_score),
                 "-" if n.exit_code is None else str(n.exit_code),
-                "-" if n.duration_s is None else f"{n.duration_s:.1f}",
+                _ran_for(n),
                 plan,
             )
         )
@@ -183,7 +194,7 @@ def node_detail(state: RunState, node_id: int, answers: Mapping[str, str] | None
         f"node {node.id} of run {state.run_id}: {node.operator} (parents {parents}), {node_state(node)}",
         f"validation {state.metric} {fmt_score(node.score if node.valid else None)}, "
         f"held-out test {fmt_score(node.test_score)}, "
-        f"exit {node.exit_code}, {node.duration_s or 0:.1f} s, {node.tokens} tokens, ${node.cost_usd:.4f}",
+        f"exit {node.exit_code}, {_ran_for(node, long=True)}, {node.tokens} tokens, ${node.cost_usd:.4f}",
     ]
     if node.failure or node.score_error:
         lines.append(f"problem: {node.failure or node.score_error}")

@@ -13,6 +13,7 @@ import anyio
 from airad.agents.analysis import REVIEW_TOOL, parse_review
 from airad.agents.prompt_fit import PromptTooLong
 from airad.agents.templates import TemplateProblem
+from airad.daemon.execution_cache import earlier_run_of
 from airad.daemon.generation import generate
 from airad.daemon.llm import LLMError
 from airad.daemon.prompts import node_prompt, store_prompt
@@ -81,6 +82,10 @@ async def execute(services: RunServices, writer: RunWriter, task: Task, node: No
 
     A daemon that stops (or loses the run) leaves the job running: it is bounded by its own
     timeout, and the next owner of the run collects it."""
+    if node.status == "generated" and _request(writer).executor.cache:
+        earlier = earlier_run_of(writer.state, node)
+        if earlier is not None and await _reuse(services, writer, node, earlier):
+            return
     backend = struct_tag(_request(writer).executor)
     executor = services.executors[backend]
     limiter = services.limiters[backend]
@@ -127,6 +132,19 @@ async def execute(services: RunServices, writer: RunWriter, task: Task, node: No
         oom=result.oom,
         killed=result.killed,
     )
+
+
+async def _reuse(services: RunServices, writer: RunWriter, node: Node, earlier: Node) -> bool:
+    """Record the earlier node's result as this node's (its `node.executed`, with `cached_from`);
+    False when its event cannot be read (the node then runs)."""
+    events = await services.log.read(writer.state.run_id)
+    found = next((e for e in events if isinstance(e, NodeExecuted) and e.node_id == earlier.id), None)
+    if found is None:
+        return False
+    copied = {f: getattr(found, f) for f in found.__struct_fields__ if f not in ("run_id", "seq", "at", "node_id")}
+    copied.update(duration_s=0.0, cached_from=earlier.id)
+    await writer.append(NodeExecuted, node_id=node.id, **copied)
+    return True
 
 
 async def put_blobs(services: RunServices, blobs: list[bytes]) -> list[str]:

@@ -76,6 +76,7 @@ class Node(Struct, frozen=True):
     prompt_ref: str = ""
     calls: tuple[ModelCall, ...] = ()
     llm_seconds: float = 0.0
+    cached_from: int | None = None
 
     @property
     def done(self) -> bool:
@@ -208,6 +209,7 @@ def evolve(state: RunState, event: Event) -> RunState:
                 stdout_tail=event.stdout_tail,
                 stderr_tail=event.stderr_tail,
                 outputs=event.outputs,
+                cached_from=event.cached_from,
             )
             return structs.replace(state, nodes=nodes)
         case NodeScored():

@@ -137,6 +137,8 @@ class NodeExecuted(EventBase, frozen=True, tag="node.executed"):
     """The script finished (or was stopped); outputs are blob references by file name.
 
     `oom`: it ran out of its memory limit; `killed`: why something else ended it (a cancel, Slurm).
+    `cached_from`: the earlier node of the run whose identical script's result this is (the execution
+    cache); nothing ran, so `duration_s` is 0.
     """
 
     node_id: int
@@ -150,6 +152,7 @@ class NodeExecuted(EventBase, frozen=True, tag="node.executed"):
     outputs: dict[str, str] = {}
     oom: bool = False
     killed: str | None = None
+    cached_from: int | None = None
 
 
 class NodeScored(EventBase, frozen=True, tag="node.scored"):

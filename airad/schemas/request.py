@@ -310,6 +310,13 @@ class JobResources(Struct, frozen=True, forbid_unknown_fields=True):
         ]
         | None
     ) = 20480
+    cache: Annotated[
+        bool,
+        Meta(
+            description="Reuse the result of an identical script (after normalisation) run earlier in the run, "
+            "instead of running it again; recorded as the node's `cached_from`."
+        ),
+    ] = True
 
 
 class LocalExecutor(JobResources, frozen=True, forbid_unknown_fields=True, tag="local", tag_field="kind"):

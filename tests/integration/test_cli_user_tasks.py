@@ -33,7 +33,10 @@ def test_tasks_lists_bundled_tasks_and_metrics(tmp_path):
     ]
     metrics = json.loads(airad("tasks", "--metrics", "--json", state_dir=tmp_path / "s").stdout)
     directions = {m["name"]: m["lower_is_better"] for m in metrics}
-    assert directions == {"roc_auc": False, "accuracy": False, "rmse": True, "mae": True}
+    assert directions == {
+        "roc_auc": False, "accuracy": False, "rmse": True, "mae": True, "rmsle": True, "r2": False, "mape": True,
+        "log_loss": True, "f1": False, "f1_macro": False, "mcc": False, "quadratic_weighted_kappa": False,
+    }
     assert "lower is better" in airad("tasks", "--metrics", state_dir=tmp_path / "s").stdout
 
 

@@ -12,7 +12,7 @@ from airad.events.fold import fold
 from airad.events.in_memory import InMemoryBlobStore, InMemoryEventLog, InMemoryRunIndex
 from airad.executors.base import JobResult
 from airad.schemas.events import NodeDispatched, NodeGenerated, NodeSelected, RunStarted, RunSubmitted
-from airad.schemas.request import Budget, BundledTask, GreedyPolicy, RunRequest
+from airad.schemas.request import Budget, BundledTask, GreedyPolicy, LocalExecutor, RunRequest
 from airad.tasks.registry import open_task
 from tests.fakes import InlineExecutor, ScriptedLLM
 
@@ -109,7 +109,8 @@ async def _interrupted_after_dispatch(services, handle: str) -> None:
 async def test_resume_reattaches_to_a_dispatched_job_instead_of_running_it_again(tmp_path):
     executor = InlineExecutor()
     services = _services(tmp_path, ScriptedLLM(lambda prompt: GOOD), executor)
-    await _submit(services, budget=Budget(max_nodes=2))
+    # Without the execution cache: node 1's script is node 0's, and must run here for the count below.
+    await _submit(services, budget=Budget(max_nodes=2), executor=LocalExecutor(cache=False))
     handle = '{"job_id": "r/0", "from": "dead-daemon"}'
     sample = (open_task(BundledTask(name="breast-cancer"), 0, tmp_path / "tasks").public_dir / "sample_submission.csv").read_bytes()
     executor.results[handle] = JobResult(0, 2.5, stdout=b"collected after restart\n", outputs={"submission/submission.csv": sample})
@@ -123,6 +124,36 @@ async def test_resume_reattaches_to_a_dispatched_job_instead_of_running_it_again
     started = [e for e in events if isinstance(e, RunStarted)]
     assert started[-1].resumed and started[-1].owner == "test-daemon"
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_an_identical_script_reuses_the_earlier_result_and_is_not_run(tmp_path):
+    """The execution cache: node 1's script is node 0's but for comments and layout; it is recorded as
+    cached from node 0 with node 0's outputs, costs no execution, and is scored like node 0."""
+    variants = iter([GOOD, GOOD.replace("import os\n", "import os  # the same script, laid out anew\n\n\n", 1)])
+    executor = InlineExecutor()
+    services = _services(tmp_path, ScriptedLLM(lambda prompt: next(variants)), executor)
+    await _submit(services, policy=GreedyPolicy(num_drafts=2), budget=Budget(max_nodes=2))
+    state = await drive_run(services, "r")
+    first, second = state.nodes
+    assert len(executor.started) == 1, "the identical script ran again"
+    assert (first.cached_from, second.cached_from) == (None, 0)
+    assert second.outputs == first.outputs and second.duration_s == 0.0 and second.code != first.code
+    assert (second.valid, second.score) == (first.valid, first.score)
+    events = await services.log.read("r")
+    assert sum(isinstance(e, NodeDispatched) for e in events) == 1
+    from airad.cli.output import node_detail
+
+    assert "not run: cached from node 0" in node_detail(state, 1)
+
+
+async def test_with_the_cache_off_an_identical_script_runs_again(tmp_path):
+    executor = InlineExecutor()
+    services = _services(tmp_path, ScriptedLLM(lambda prompt: GOOD), executor)
+    await _submit(
+        services, policy=GreedyPolicy(num_drafts=2), budget=Budget(max_nodes=2), executor=LocalExecutor(cache=False)
+    )
+    state = await drive_run(services, "r")
+    assert len(executor.started) == 2 and [n.cached_from for n in state.nodes] == [None, None]
 
 
 async def test_a_job_lost_while_the_daemon_was_down_fails_its_node_and_the_search_goes_on(tmp_path):
