@@ -14,6 +14,7 @@ from msgspec import Struct
 from airad.agents.memory import recalled
 from airad.agents.operators import PRINTED_METRIC
 from airad.agents.policy_view import NodeView, PolicyView
+from airad.agents.script_key import script_key
 from airad.schemas.events import Operator
 from airad.schemas.knowledge_events import Atom
 from airad.schemas.policies import OperatorSpec
@@ -136,6 +137,7 @@ class OperatorContext(Struct, frozen=True):
     run: RunCounters
     settings: Settings
     solution: ParentContext | None = None  # analyze: the finished node under review
+    tried_scripts: tuple[str, ...] = ()  # `script_key`s of the run's scripts so far: what not to propose again
 
 
 class DistillContext(Struct, frozen=True):
@@ -277,4 +279,10 @@ def operator_context(
         run=run_counters(view, min(node_id, len(view.nodes))),
         settings=Settings(spec.diverse_drafts, spec.memory, spec.memory_size),
         solution=parent_context(view.nodes[node_id], outputs.get(node_id, "")) if operator == "analyze" else None,
+        tried_scripts=() if operator == "analyze" else tried_scripts(view, node_id),
     )
+
+
+def tried_scripts(view: PolicyView, node_id: int) -> tuple[str, ...]:
+    """The `script_key`s of the scripts of the nodes before `node_id`, sorted."""
+    return tuple(sorted({script_key(n.code) for n in view.nodes[:node_id] if n.code}))

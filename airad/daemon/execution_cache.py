@@ -5,20 +5,8 @@ running again. The reuse is recorded: its `node.executed` names the node it came
 
 from __future__ import annotations
 
-import ast
-import hashlib
-
+from airad.agents.script_key import script_key
 from airad.events.fold import Node, RunState
-
-
-def script_key(code: str) -> str:
-    """A hash of the script as Python reads it: comments, blank lines and layout do not count (the
-    source as `ast` parses and unparses it); a script that does not parse counts by its stripped lines."""
-    try:
-        normal = ast.unparse(ast.parse(code))
-    except (SyntaxError, ValueError, RecursionError):
-        normal = "\n".join(line.rstrip() for line in code.strip().splitlines() if line.strip())
-    return hashlib.sha256(normal.encode()).hexdigest()
 
 
 def earlier_run_of(state: RunState, node: Node) -> Node | None:

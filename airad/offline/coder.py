@@ -15,12 +15,13 @@ import json
 import random
 from dataclasses import dataclass
 
+from airad.agents.script_key import script_key
 from airad.offline.context_prompt import prompt_from_context
 from airad.offline.crossover import crossover
 from airad.offline.distill import DISTILL_JOB, distill, distill_findings, findings_from_json
 from airad.offline.drafting import FAMILIES, FAMILY_ALIASES, draft, new_config, tried_families
 from airad.offline.program import program_hints
-from airad.offline.prompt import parse_prompt, task_facts
+from airad.offline.prompt import Prompt, TaskFacts, parse_prompt, task_facts
 from airad.offline.review import REVIEW_TOOL_NAME, review, review_text
 from airad.offline.revise import debug, diagnose, improve
 
@@ -88,23 +89,35 @@ def respond(
         return Reply(NOT_A_JOB)
     rng = random.Random(context_seed(context) if context else prompt_seed(messages))
     facts = task_facts(prompt.task, prompt.data)
-    if prompt.job == "draft":
-        sentences, code = draft(
-            facts, prompt.attempts, rng, allow_bug=True, hints=program_hints(prompt.program), knowledge=prompt.knowledge
-        )
-    elif prompt.job == "improve":
-        sentences, code = improve(facts, prompt, rng)
-    elif prompt.job == "debug":
-        sentences, code = debug(facts, prompt, rng)
-    else:
-        sentences, code = crossover(facts, prompt, rng)
+    tried = set(context.get("tried_scripts") or ()) if context else set()
+    sentences, code = _solution(facts, prompt, rng)
+    for _ in range(REDRAWS):
+        if script_key(code) not in tried:
+            break
+        sentences, code = _solution(facts, prompt, rng)
     plan = " ".join(s.replace("```", "'''") for s in sentences)
     return Reply(f"{plan}\n\n```python\n{code.rstrip()}\n```\n")
 
 
+def _solution(facts: TaskFacts, prompt: Prompt, rng: random.Random) -> tuple[list[str], str]:
+    """A plan's sentences and a script for the prompt's job (draft, improve, debug or crossover)."""
+    if prompt.job == "draft":
+        return draft(
+            facts, prompt.attempts, rng, allow_bug=True, hints=program_hints(prompt.program), knowledge=prompt.knowledge
+        )
+    if prompt.job == "improve":
+        return improve(facts, prompt, rng)
+    if prompt.job == "debug":
+        return debug(facts, prompt, rng)
+    return crossover(facts, prompt, rng)
+
+
 # What the answer to a context must not depend on: what is left of the budget (it moves with the clock)
 # and what the probed environment reports (it differs from machine to machine), nor the template's words.
-VOLATILE = ("budget_left", "packages", "compute")
+# The scripts tried so far steer the answer away from a repeat, but do not seed it.
+VOLATILE = ("budget_left", "packages", "compute", "tried_scripts")
+# How many times the coder draws again when its answer is a script the run has already tried.
+REDRAWS = 8
 
 
 # Words of the task's output contract that steer the review, not the code.

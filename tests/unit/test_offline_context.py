@@ -59,3 +59,17 @@ def test_an_opaque_distill_prompt_gets_atoms_from_the_context_s_findings():
     context = msgspec.to_builtins(distill_context("breast-cancer", "r1", "roc_auc", False, [finding]))
     atoms = json.loads(respond(OPAQUE, context=context).text)["atoms"]
     assert [a["key"] for a in atoms] == ["family.lightgbm"] and atoms[0]["node_ids"] == [0, 2]
+
+
+@pytest.mark.parametrize("operator", ["draft", "improve"])
+def test_the_coder_does_not_propose_a_script_the_run_has_tried(operator):
+    """Given the answer's own script among the run's tried scripts, the same context gets another
+    script; the tried scripts do not seed the answer (without a repeat, the answer is unchanged)."""
+    from airad.agents.script_key import script_key
+
+    context = msgspec.to_builtins(operator_prompt_context(operator, BRIEF, VIEW, PARENTS[operator]))
+    first = parse_answer(respond(OPAQUE, context=context).text).code
+    unrelated = respond(OPAQUE, context={**context, "tried_scripts": [script_key("print(1)")]}).text
+    assert parse_answer(unrelated).code == first
+    again = parse_answer(respond(OPAQUE, context={**context, "tried_scripts": [script_key(first)]}).text).code
+    assert script_key(again) != script_key(first) and "submission" in again
