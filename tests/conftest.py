@@ -19,6 +19,9 @@ collect_ignore_glob += [] if os.environ.get("AIRAD_DL_IMAGE") == "1" else ["dlim
 # One split secret for every daemon the tests start, so the offline coder (whose answers follow the
 # data it is shown) behaves the same on every run; tests of the secret itself pass their own.
 os.environ.setdefault("AIRAD_SPLIT_KEY_FILE", str(Path(__file__).parent / "fixtures" / "split-secret"))
+# The daemons and `airad run`s the tests start score no reference baselines (a second or two of CPU a
+# run, over the hundreds of runs here), except where a test asks for them: test_baselines.py.
+os.environ.setdefault("AIRAD_REFERENCE_BASELINES", "false")
 
 from airad.daemon.nats_server import EmbeddedNats  # noqa: E402
 

@@ -6,7 +6,7 @@ import csv
 import io
 
 from airad.cli.output import fmt_score, fmt_stat, table
-from airad.reports.report import Pick, Report
+from airad.reports.report import Pick, Report, RunReport
 
 
 def report_text(report: Report) -> str:
@@ -80,6 +80,7 @@ def _runs_table(report: Report) -> str:
             "MEDAL",
             "GAP",
             "OVERFIT",
+            "BASELINE TEST",
         )
     ]
     for r in report.runs:
@@ -96,9 +97,20 @@ def _runs_table(report: Report) -> str:
                 *_pick_cells(r.oracle, r.has_medals),
                 fmt_score(r.gap),
                 fmt_score(r.overfitting),
+                _baseline_cell(r),
             )
         )
     return table(runs)
+
+
+def _baseline_cell(run: RunReport) -> str:
+    """The held-out test score of the run's strongest reference baseline (the harness's gradient
+    boosting, else its constant), with its name: `0.99457 (gradient boosting)`; "-" without one."""
+    scored = [b for b in run.baselines if b.test is not None]
+    if not scored:
+        return "-"
+    best = scored[-1]
+    return f"{fmt_score(best.test)} ({best.name})"
 
 
 def _pick_cells(pick: Pick | None, has_medals: bool) -> tuple[str, str, str, str]:

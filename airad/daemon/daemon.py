@@ -123,6 +123,7 @@ class Daemon:
                 tasks_root=self.settings.state_path / "tasks",
                 owner=self.owner,
                 generation_attempts=self.settings.generation_attempts,
+                reference_baselines=self.settings.reference_baselines,
                 grader=grader,
                 tasks=OpenedTasks(prepare=grader.prepare),
                 knowledge=JetStreamKnowledgeLog(js),

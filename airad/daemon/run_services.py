@@ -41,6 +41,7 @@ class RunServices:
     clock: Callable[[], float] = field(default=time.time)
     knowledge: KnowledgeLog | None = None  # the domains' knowledge; None: runs neither see nor distil any
     plugins: Plugins = field(default_factory=installed_plugins)  # policies, operators and task kinds from packages
+    reference_baselines: bool = False  # record the harness's baselines at a run's start (the daemon: its setting)
     environments: Environments | None = None  # probed once per executor environment; None: prompts name no packages
 
 

@@ -32,10 +32,11 @@ from airad.daemon.run_services import RunServices, RunWriter
 from airad.daemon.steps import abandon, carry_out
 from airad.events.fold import CANCELLED_NODE_REASON, RunState, fold
 from airad.events.log import AppendConflict
-from airad.schemas.events import NodeSelected, RunFinished, RunStarted
+from airad.schemas.events import NodeSelected, RunBaselines, RunFinished, RunStarted
 from airad.schemas.knowledge_events import Atom
 from airad.schemas.request import RunRequest, models_of
 from airad.tasks.base import Task
+from airad.tasks.baselines import reference_baselines
 
 log = structlog.get_logger("airad.runner")
 
@@ -118,7 +119,20 @@ async def drive_run(services: RunServices, run_id: str, cancel: anyio.Event | No
         await writer.publish_summary()
         log.warning("run.failed", run_id=run_id, reason=str(exc))
         return writer.state
+    if services.reference_baselines and writer.state.baselines is None:
+        await record_baselines(writer, task)
     return await RunLoop(services, writer, request, task, knowledge).run(cancel)
+
+
+async def record_baselines(writer: RunWriter, task: Task) -> None:
+    """Score the harness's reference baselines on the run's split (in a thread: a model is fitted) and
+    record them; a task whose baselines cannot be scored records none, and the run goes on."""
+    try:
+        found = await anyio.to_thread.run_sync(reference_baselines, task)
+    except Exception as exc:
+        log.warning("run.baselines_failed", run_id=writer.state.run_id, reason=str(exc))
+        found = ()
+    await writer.append(RunBaselines, baselines=found)
 
 
 class RunLoop:

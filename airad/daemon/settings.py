@@ -76,6 +76,10 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     bundled or CSV task are validation and which held-out test; `tasks.split_secret`), to share it
     across installations or pin it in tests; unset, the first daemon on a NATS draws one and every
     other daemon there adopts it.
+
+    `reference_baselines`: score the harness's reference baselines (a constant and a default gradient
+    boosting model) on each new run's split and record them (`run.baselines`, docs/tasks.md); a second
+    or two of CPU a run (`AIRAD_REFERENCE_BASELINES=false` turns them off).
     """
 
     state_dir: str = ""
@@ -100,6 +104,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     mlflow_tracking_uri: str | None = None
     nats_auth: NatsAuth = NatsAuth()
     split_key_file: str | None = None
+    reference_baselines: bool = True
 
     @property
     def state_path(self) -> Path:

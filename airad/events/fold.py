@@ -9,6 +9,7 @@ from msgspec import Struct, structs
 
 from airad.events.stream import check_next
 from airad.schemas.events import (
+    Baseline,
     Event,
     Medal,
     ModelCall,
@@ -22,6 +23,7 @@ from airad.schemas.events import (
     NodeSelected,
     NodeTested,
     Operator,
+    RunBaselines,
     RunFinished,
     RunKnowledge,
     RunRejected,
@@ -114,6 +116,7 @@ class RunState(Struct, frozen=True):
     metric: str = ""
     lower_is_better: bool = False
     knowledge: tuple[AtomRef, ...] | None = None  # None until run.knowledge (runs with a domain)
+    baselines: tuple[Baseline, ...] | None = None  # None until run.baselines
     knowledge_ref: str = ""
 
     @property
@@ -196,6 +199,8 @@ def evolve(state: RunState, event: Event) -> RunState:
         case NodeDispatched():
             nodes = _update_node(state, event.node_id, status="dispatched", handle=event.handle)
             return structs.replace(state, nodes=nodes)
+        case RunBaselines():
+            return structs.replace(state, baselines=event.baselines)
         case NodeExecuted():
             nodes = _update_node(
                 state,

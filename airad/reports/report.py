@@ -22,6 +22,7 @@ from typing import TypeVar, cast
 from msgspec import Struct, structs
 
 from airad.events.fold import Node, RunState, best_by_validation
+from airad.schemas.events import Baseline
 from airad.schemas.policies import policy_kind
 from airad.schemas.request import task_label
 
@@ -66,6 +67,7 @@ class RunReport(Struct, frozen=True):
     submitted_at: float | None = None
     counted: bool = True
     left_out: str = ""
+    baselines: tuple[Baseline, ...] = ()
 
     def any_medal(self, rule: str) -> bool:
         """Whether the node picked by `rule` ('validation' or 'oracle') won a medal."""
@@ -185,6 +187,7 @@ def run_report(state: RunState) -> RunReport:
         labels=dict(request.labels) if request else {},
         reason=state.finish_reason or state.rejection,
         submitted_at=state.submitted_at,
+        baselines=state.baselines or (),
     )
 
 

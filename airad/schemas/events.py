@@ -217,6 +217,25 @@ class NodeFailed(EventBase, frozen=True, tag="node.failed"):
     prompt_ref: str = ""
 
 
+class Baseline(Struct, frozen=True):
+    """A reference model the harness scored on the run's own split: `name` says which ("majority
+    label", "positive rate", "mean", "gradient boosting"); a score is None where the split has none
+    or the model could not be scored (`error` says why)."""
+
+    name: str
+    validation: float | None = None
+    test: float | None = None
+    error: str = ""
+
+
+class RunBaselines(EventBase, frozen=True, tag="run.baselines"):
+    """The harness's reference baselines on the run's split (docs/tasks.md), recorded once when the run
+    first starts, for reports only: no policy's view holds them. Empty for tasks with none (a user's
+    script, an MLE-bench competition)."""
+
+    baselines: tuple[Baseline, ...] = ()
+
+
 class RunFinished(EventBase, frozen=True, tag="run.finished"):
     """The run is over; `best_node_id` is chosen by validation score only. `distill_cost_usd` and
     `distill_tokens`: what distilling its findings into its domain's knowledge cost (part of the
@@ -234,6 +253,7 @@ Event = (
     | RunRejected
     | RunStarted
     | RunKnowledge
+    | RunBaselines
     | NodeSelected
     | NodeGenerated
     | NodeQueued

@@ -109,7 +109,7 @@ def _column(frame: pd.DataFrame, name: str, key: str) -> pd.Series:
 def _times(values: pd.Series, name: str) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(dtype=np.float64)
-    parsed = pd.to_datetime(values, errors="coerce", utc=True)
+    parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
     if parsed.isna().any():
         bad = values[parsed.isna()].iloc[0]
         raise TableProblem("time_column", f"column {name!r} holds {bad!r}, which is neither a number nor a date")

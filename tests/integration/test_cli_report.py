@@ -24,14 +24,16 @@ max_nodes = 2
 """
 
 
-def test_report_aggregates_two_seeds(tmp_path):
+def test_report_aggregates_two_seeds(tmp_path, monkeypatch):
     require("bwrap")
+    monkeypatch.setenv("AIRAD_REFERENCE_BASELINES", "true")  # the daemon's default, off elsewhere in the tests
     state = tmp_path / "state"
     for seed in (0, 1):
         request = tmp_path / f"wine{seed}.toml"
         request.write_text(WINE_RUN.format(seed=seed))
         done = airad("run", str(request), state_dir=state)
         assert done.returncode == 0, done.stderr
+        assert "baselines (validation / test accuracy): majority label" in done.stdout, done.stdout
 
     result = airad("report", "--json", state_dir=state)
     assert result.returncode == 0, result.stderr
@@ -52,6 +54,8 @@ def test_report_aggregates_two_seeds(tmp_path):
         assert oracle["test"] >= chosen["test"]
         assert run["gap"] == pytest.approx(oracle["test"] - chosen["test"])
         assert run["overfitting"] == pytest.approx(chosen["validation"] - chosen["test"])
+        assert [b["name"] for b in run["baselines"]] == ["majority label", "gradient boosting"]
+        assert all(b["validation"] is not None and b["test"] is not None for b in run["baselines"])
     tests = [runs[r]["chosen"]["test"] for r in ("wine-s0", "wine-s1")]
     assert group["chosen_test"]["mean"] == pytest.approx(sum(tests) / 2)
     assert group["chosen_test"]["sem"] == pytest.approx(abs(tests[0] - tests[1]) / 2)
@@ -59,6 +63,7 @@ def test_report_aggregates_two_seeds(tmp_path):
     table = airad("report", "wine-s1", state_dir=state)
     assert table.returncode == 0, table.stderr
     assert "CHOSEN TEST" in table.stdout and "wine-s1" in table.stdout and "wine-s0" not in table.stdout
+    assert "BASELINE TEST" in table.stdout and "(gradient boosting)" in table.stdout
 
     rows = airad("report", "--csv", "--label", "sweep=report-test", state_dir=state).stdout.splitlines()
     assert rows[0].startswith("run_id,task,policy,seed") and len(rows) == 3

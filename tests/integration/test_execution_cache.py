@@ -37,7 +37,7 @@ cache = {cache}
 """
 
 
-async def _events(tmp_path, server: ScriptedServer, cache: str) -> list[dict]:
+async def _events(tmp_path, server: ScriptedServer, cache: str = "true") -> list[dict]:
     run_id = f"same-script-{cache}"
     request = tmp_path / f"{run_id}.toml"
     request.write_text(REQUEST.format(run_id=run_id, base=f"{server.url}/v1", cache=cache))
@@ -59,6 +59,4 @@ async def test_identical_scripts_run_once_and_are_recorded_as_cached(tmp_path, o
     assert [executed[n]["cached_from"] for n in (0, 1, 2)] == [None, 0, 0]
     assert executed[1]["outputs"] == executed[0]["outputs"] and executed[1]["duration_s"] == 0.0
     assert scored[0]["valid"] and scored[1]["score"] == scored[2]["score"] == scored[0]["score"]
-
-    events = await _events(tmp_path, openai_server, "false")
-    assert [e["node_id"] for e in events if e["type"] == "node.dispatched"] == [0, 1, 2], "switched off, all run"
+    # With `cache = false` every node runs: tests/unit/test_runner.py.

@@ -87,6 +87,7 @@ def test_log_loss_matches_scikit_learn_with_certain_and_wrong_probabilities(data
     assert METRICS["log_loss"](truth, predicted) == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:A single label was found")
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_label_metrics_match_scikit_learn(data):
