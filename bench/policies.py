@@ -3,7 +3,9 @@
     python bench/policies.py [--nodes 10] [--seeds 3] [--tasks breast-cancer,wine,diabetes] [--slots 2] [--drafts 3]
 
 Prints, per task and policy: the held-out test score of the node each run picked by validation
-(mean ± SEM over seeds), nodes, buggy fraction, and draft diversity (distinct model families).
+(mean ± SEM over seeds), the harness's gradient-boosting baseline on the same splits (`run.baselines`)
+and how far the picked node beats it (positive: better, in the metric's units), nodes, buggy
+fraction, and draft diversity (distinct model families).
 All runs go concurrently through one in-process runner sharing `--slots` executor slots.
 """
 
@@ -61,6 +63,7 @@ async def main(args) -> None:
             log=log, blobs=InMemoryBlobStore(), index=InMemoryRunIndex(), llm=LiteLLMClient(),
             executors={"local": LocalExecutor(Path(tmp) / "work", hidden=(Path(tmp).resolve(),))},
             limiters={"local": anyio.CapacityLimiter(args.slots)}, tasks_root=Path(tmp) / "tasks", owner="bench",
+            reference_baselines=True,
         )
         runs = []
         for task in tasks:
@@ -84,7 +87,10 @@ async def main(args) -> None:
 
     seeded = f"{args.drafts} initial drafts" if args.drafts else "published defaults"
     print(f"{len(runs)} runs, {args.nodes} nodes each ({seeded}), offline coder, {args.slots} executor slots, {wall:.0f} s\n")
-    header = f"{'task':<14} {'policy':<13} {'metric':<8} {'test score (mean ± SEM)':<24} {'valid score':<18} {'nodes':>5} {'buggy':>6} {'draft families':>15}"
+    header = (
+        f"{'task':<14} {'policy':<13} {'metric':<8} {'test score (mean ± SEM)':<24} {'valid score':<18} "
+        f"{'baseline test (GB)':<20} {'beats GB by':<18} {'nodes':>5} {'buggy':>6} {'draft families':>15}"
+    )
     print(header)
     print("-" * len(header))
     for task in tasks:
@@ -99,7 +105,22 @@ async def main(args) -> None:
                 for s in group
             )
             metric = group[0].metric
-            print(f"{task:<14} {name:<13} {metric:<8} {mean_sem(tests):<24} {mean_sem(valids):<18} {nodes:>5.1f} {buggy:>6.2f} {families:>15.1f}")
+            baselines = [boosted_test(s) for s in group]
+            margins = [
+                (b - s.best_node().test_score) if s.lower_is_better else (s.best_node().test_score - b)
+                for s, b in zip(group, baselines, strict=True)
+                if b is not None and s.best_node() and s.best_node().test_score is not None
+            ]
+            known = [b for b in baselines if b is not None]
+            print(
+                f"{task:<14} {name:<13} {metric:<8} {mean_sem(tests):<24} {mean_sem(valids):<18} "
+                f"{mean_sem(known):<20} {mean_sem(margins):<18} {nodes:>5.1f} {buggy:>6.2f} {families:>15.1f}"
+            )
+
+
+def boosted_test(state) -> float | None:
+    """The held-out test score of the run's gradient-boosting reference baseline."""
+    return next((b.test for b in state.baselines or () if b.name == "gradient boosting"), None)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ class CellReport(Struct, frozen=True):
     (not cancelled, rejected, or ended by a broken model or an error), one per seed, and are the ones
     aggregated; `left_out` names each ended run that is not (run id -> why), `repeated_seeds` the
     seeds more than one such run had (the latest counts). `test`: the held-out score of the node
-    chosen by validation; `any_medal_pct` is None when the task has no leaderboard."""
+    chosen by validation; `baseline_test` the harness's gradient-boosting baseline's on the same splits
+    (n = 0 where the runs recorded none); `any_medal_pct` is None when the task has no leaderboard."""
 
     task: str
     solver: str
@@ -40,6 +41,7 @@ class CellReport(Struct, frozen=True):
     wall_s: Stat
     left_out: dict[str, str] = {}
     repeated_seeds: list[int] = []
+    baseline_test: Stat | None = None
 
 
 class ExperimentReport(Struct, frozen=True):
@@ -75,6 +77,7 @@ def run_result(state: RunState, finished_at: float | None) -> RunResult:
         test=chosen.test if chosen else None,
         medal=chosen.medal if chosen else None,
         has_medals=report.has_medals,
+        baseline_test=next((b.test for b in report.baselines if b.name == "gradient boosting"), None),
     )
 
 
@@ -111,6 +114,7 @@ def _cell(task: str, solver: str, runs: list[ExperimentRun]) -> CellReport:
         wall_s=mean_sem(result.wall_s for result in complete),
         left_out=left_out,
         repeated_seeds=repeated,
+        baseline_test=mean_sem(result.baseline_test for result in complete),
     )
 
 

@@ -25,7 +25,9 @@ class RunResult(Struct, frozen=True):
     """What an experiment keeps of one finished run: how it ended and the figures reports need.
 
     `test` and `validation` are the scores of the node chosen by validation (what the run would
-    submit); `medal` is that node's medal and `has_medals` whether the task has a leaderboard."""
+    submit); `medal` is that node's medal and `has_medals` whether the task has a leaderboard;
+    `baseline_test` the held-out score of the harness's gradient-boosting baseline on the run's split
+    (None where the run recorded none)."""
 
     status: str
     reason: str = ""
@@ -40,6 +42,7 @@ class RunResult(Struct, frozen=True):
     test: float | None = None
     medal: str | None = None
     has_medals: bool = False
+    baseline_test: float | None = None
 
     @property
     def complete(self) -> bool:

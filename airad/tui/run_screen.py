@@ -32,7 +32,8 @@ CATCH_UP_STEP = 250
 
 
 def header(state: RunState, facts: Digest) -> Text:
-    """Two lines about the run: what it is, then how it is going."""
+    """Two lines about the run: what it is, then how it is going (and the harness's gradient-boosting
+    baseline on the same split, when the run recorded one)."""
     text = Text.assemble(
         ("run ", "bold"), (state.run_id, "bold"), "  ", (state.status, STATUS_STYLE.get(state.status, ""))
     )
@@ -51,6 +52,9 @@ def header(state: RunState, facts: Digest) -> Text:
             f"test {score(facts.best.test_score)}"
         )
     text.append(f"  ${state.cost_usd:.4f}  {state.tokens} tokens")
+    boosted = next((b for b in state.baselines or () if b.name == "gradient boosting" and not b.error), None)
+    if boosted is not None:
+        text.append(f"  baseline (gradient boosting): {score(boosted.validation)}, test {score(boosted.test)}")
     return text
 
 

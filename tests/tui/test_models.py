@@ -152,3 +152,16 @@ def test_rows_filter_by_words_and_fields_and_sort_by_any_column():
     assert not matches(runs[0], "policy:greedy")
     row = cells(RunSummary("x", "running", nodes=7, buggy=2, in_flight=1, best_score=0.123456, cost_usd=0.5, submitted_at=0.0), 125.0)
     assert row[4] == "7/2/1" and row[5] == "0.12346" and row[7] == "$0.50" and row[8] == "2m"
+
+
+def test_the_run_header_shows_the_gradient_boosting_baseline_when_recorded():
+    from airad.events.fold import RunState
+    from airad.schemas.events import Baseline
+    from airad.tui.digest import digest
+    from airad.tui.run_screen import header
+
+    plain = RunState(run_id="r", metric="roc_auc")
+    assert "baseline" not in header(plain, digest(plain)).plain
+    boosted = Baseline("gradient boosting", validation=0.95181, test=0.99457)
+    state = RunState(run_id="r", metric="roc_auc", baselines=(Baseline("positive rate", 0.5, 0.5), boosted))
+    assert "baseline (gradient boosting): 0.95181, test 0.99457" in header(state, digest(state)).plain

@@ -135,3 +135,21 @@ def test_the_experiments_table_lists_progress_and_a_rejected_experiment_without_
     assert header.split() == ["EXPERIMENT", "STATUS", "TASKS", "SOLVERS", "SEEDS", "ENDED", "RUNNING", "NOT", "STARTED", "AGE"]
     assert first.split() == ["e", "running", "2", "2", "2", f"0/{len(accepted.runs)}", "0", str(len(accepted.runs)), "1h"]
     assert second.split() == ["bad", "rejected", "-", "-", "-", "0/0", "0", "0", "-"]
+
+
+def test_a_cell_sets_the_gradient_boosting_baseline_beside_the_chosen_nodes():
+    from airad.cli.experiment_output import report_text
+    from airad.schemas.events import Baseline, RunBaselines
+
+    history = History("r").node(0, "draft", score=0.7, test=0.6)
+    history.add(RunBaselines, baselines=(Baseline("positive rate", 0.5, 0.5), Baseline("gradient boosting", 0.8, 0.75)))
+    history.add(RunFinished, reason="max_nodes", best_node_id=0)
+    assert run_result(fold(history.events), finished_at=None).baseline_test == 0.75
+
+    log = Log().run("e-t0-a-s0", _result(0.9, baseline_test=0.8)).run("e-t0-a-s1", _result(0.7, baseline_test=0.6))
+    log.run("e-t0-b-s0", _result(0.8))
+    cells = {(c.task, c.solver): c for c in experiment_report(fold_experiment(log.events)).cells}
+    assert cells[("wine", "a")].baseline_test.mean == pytest.approx(0.7) and cells[("wine", "a")].baseline_test.n == 2
+    assert cells[("wine", "b")].baseline_test.n == 0
+    text = report_text(experiment_report(fold_experiment(log.events)))
+    assert "BASELINE TEST (GB)" in text and "0.7 ± 0.1 (n=2)" in text
