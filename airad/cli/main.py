@@ -33,18 +33,32 @@ def configure_logging(level: str) -> None:
     )
 
 
+def _global_options(parser: argparse.ArgumentParser, default: object = None) -> None:
+    parser.add_argument(
+        "--config", type=Path, default=default, help="settings TOML file (default: AIRAD_* variables only)"
+    )
+    parser.add_argument("--state-dir", default=default, help="where the embedded nats-server, tasks and work dirs live")
+    parser.add_argument(
+        "--nats",
+        default=default,
+        help="NATS URL of an existing server, or several comma-separated (nats://a:4222,nats://b:4222) "
+        "(default: an embedded server under the state dir)",
+    )
+    parser.add_argument("--log-level", default=default, choices=["debug", "info", "warning", "error"])
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of `airad`: global options, then each group's commands."""
+    """The argument parser of `airad`: global options (before or after the command), then each group's
+    commands."""
     parser = argparse.ArgumentParser(prog="airad", description="Run AI research agents at scale over an event log.")
-    parser.add_argument("--config", type=Path, help="settings TOML file (default: AIRAD_* variables only)")
-    parser.add_argument("--state-dir", help="where the embedded nats-server, tasks and work dirs live")
-    parser.add_argument("--nats", help="NATS URL of an existing server (default: embedded server under the state dir)")
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    _global_options(parser)
+    after = argparse.ArgumentParser(add_help=False)
+    _global_options(after, default=argparse.SUPPRESS)  # given after the command, they override those before it
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, handler, help_text: str, json_flag: bool = True) -> argparse.ArgumentParser:
         """One `airad` command whose `handler(args, settings)` is awaited, with a --json flag unless told not."""
-        p = sub.add_parser(name, help=help_text)
+        p = sub.add_parser(name, help=help_text, parents=[after])
         p.set_defaults(handler=handler)
         if json_flag:
             p.add_argument("--json", action="store_true", help="machine-readable output")

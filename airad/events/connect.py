@@ -23,12 +23,24 @@ from airad.events import request_tokens
 log = structlog.get_logger("airad.nats")
 
 
+RECONNECT_WAIT_S = 2.0  # between reconnection attempts of an established connection (nats.py's default)
+
+
 class NatsConnectError(ConnectionError):
     """NATS could not be reached, or refused airad; the message names the problem and no secret."""
 
 
+def server_urls(url: str) -> list[str]:
+    """The servers of a NATS URL setting: one URL, or several comma-separated, as NATS tools take them."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
 def safe_url(url: str) -> str:
-    """`url` without any user:password@ part, for messages and logs."""
+    """`url` (or comma-separated URLs) without any user:password@ part, for messages and logs."""
+    return ",".join(_safe_one(part) for part in server_urls(url)) or url
+
+
+def _safe_one(url: str) -> str:
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url
@@ -56,7 +68,7 @@ def connect_options(
         if not Path(nkey_seed_file).is_file():
             raise NatsConnectError(f"NATS nkey seed file {nkey_seed_file} does not exist")
         options["nkeys_seed"] = str(nkey_seed_file)
-    if tls_ca_file or tls_cert_file or url.startswith("tls://"):
+    if tls_ca_file or tls_cert_file or any(part.startswith("tls://") for part in server_urls(url)):
         try:
             context = ssl.create_default_context(cafile=tls_ca_file)
             if tls_cert_file:
@@ -98,17 +110,33 @@ async def connect_nats(
     """Connect once (no retries, so wrong credentials fail at once); the connection then reconnects
     up to `max_reconnect_attempts` times (-1: forever) whenever it drops."""
     request_tokens.install()
+    seen: list[Exception] = []  # the errors of the first connection: its failure names the cause, once
+    connected = False
+
+    async def first_errors(exc: Exception) -> None:
+        if connected:
+            await _log_error(exc)
+        elif len(seen) < 8:
+            seen.append(exc)
+
     try:
         nc = await nats.connect(
-            url,
+            servers=server_urls(url),
             name=name,
             connect_timeout=connect_timeout_s,
             allow_reconnect=False,
-            error_cb=_log_error,
+            # nats.py tries the listed servers until each failed more than this, waiting between tries:
+            # twice each, 0.2 s apart, instead of its default of minutes.
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.2,
+            error_cb=first_errors,
             **(options or {}),
         )
     except (TimeoutError, OSError, nats.errors.Error) as exc:
-        raise NatsConnectError(_describe(url, exc, connect_timeout_s)) from None
+        cause = seen[-1] if isinstance(exc, nats.errors.NoServersError) and seen else exc
+        raise NatsConnectError(_describe(url, cause, connect_timeout_s)) from None
+    connected = True
     nc.options["allow_reconnect"] = True
     nc.options["max_reconnect_attempts"] = max_reconnect_attempts
+    nc.options["reconnect_time_wait"] = RECONNECT_WAIT_S
     return nc
