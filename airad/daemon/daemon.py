@@ -191,9 +191,14 @@ class Daemon:
     async def _handle_request(self, message) -> None:
         await settle(message, self._accept, self.start_run, "run")
 
-    async def _accept(self, data: bytes, request_seq: int) -> tuple[str, bool]:
+    async def _accept(self, data: bytes, request_seq: int, failure: str | None = None) -> tuple[str, bool]:
         return await accept(
-            self.services.log, self.services.index, data, request_seq, executors=self.services.executors.keys()
+            self.services.log,
+            self.services.index,
+            data,
+            request_seq,
+            executors=self.services.executors.keys(),
+            failure=failure,
         )
 
     async def own(

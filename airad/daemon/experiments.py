@@ -85,9 +85,11 @@ async def accept_experiment(
     request_seq: int,
     clock: Callable[[], float] = time.time,
     executors: Collection[str] | None = None,
+    failure: str | None = None,
 ) -> tuple[str, bool]:
-    """Record the outcome of one experiment request; returns (experiment id, whether to drive it)."""
-    return await accept_request(EXPERIMENTS, log_, raw, request_seq, clock, executors)
+    """Record the outcome of one experiment request; returns (experiment id, whether to drive it).
+    `failure`: why the request is given up, so it is rejected with that reason (see `accept_request`)."""
+    return await accept_request(EXPERIMENTS, log_, raw, request_seq, clock, executors, failure=failure)
 
 
 async def drive_experiment(
@@ -250,8 +252,10 @@ class Experiments:
         """Record one request's outcome and ack it (see `settle`)."""
         await settle(message, self._accept, self.start, "experiment")
 
-    async def _accept(self, data: bytes, request_seq: int) -> tuple[str, bool]:
-        return await accept_experiment(self.services.log, data, request_seq, self.services.clock, self.executors)
+    async def _accept(self, data: bytes, request_seq: int, failure: str | None = None) -> tuple[str, bool]:
+        return await accept_experiment(
+            self.services.log, data, request_seq, self.services.clock, self.executors, failure=failure
+        )
 
     async def start(self, experiment_id: str) -> bool:
         """Drive the experiment here unless another daemon holds it."""

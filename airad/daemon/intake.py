@@ -53,15 +53,21 @@ RUNS: RequestKind[RunRequest] = RequestKind(
 
 
 async def accept(
-    log: EventLog[Event], index: RunIndex, raw: bytes, request_seq: int, executors: Collection[str] | None = None
+    log: EventLog[Event],
+    index: RunIndex,
+    raw: bytes,
+    request_seq: int,
+    executors: Collection[str] | None = None,
+    failure: str | None = None,
 ) -> tuple[str, bool]:
     """Record the outcome of one run request, and the run's line in the run index; returns (run_id, whether
-    a run should be driven). `executors`: the executor kinds this daemon can run (None: don't check)."""
+    a run should be driven). `executors`: the executor kinds this daemon can run (None: don't check);
+    `failure`: why the request is given up (it failed every delivery), so it is rejected with that reason."""
 
     async def announce(event: Event) -> None:
         await index.put(summarize(fold([event]), time.time()))
 
-    return await accept_request(RUNS, log, raw, request_seq, time.time, executors, announce)
+    return await accept_request(RUNS, log, raw, request_seq, time.time, executors, announce, failure)
 
 
 async def accept_request(
@@ -72,11 +78,16 @@ async def accept_request(
     clock: Callable[[], float],
     executors: Collection[str] | None = None,
     announce: Callable[[Any], Awaitable[None]] | None = None,
+    failure: str | None = None,
 ) -> tuple[str, bool]:
     """Record the outcome of one request as the first event of its stream, then `announce` that event;
     returns (the stream's id, whether to drive it). A redelivered request, or the same request published
     again under its client-chosen id (an experiment re-publishing its runs after a crash), is the stream
-    that exists; a rejection is recorded under the id asked for (when free) or the derived one, once."""
+    that exists; a rejection is recorded under the id asked for (when free) or the derived one, once.
+    With `failure`, the request is rejected with that reason (field `$`) without being read."""
+    if failure is not None:
+        given_up = FieldError("$", failure)
+        return await _reject(kind, log, _asked_id(kind.key, raw), raw, request_seq, given_up, clock, announce)
     try:
         if len(raw) > MAX_REQUEST_BYTES:
             raise FieldError("$", f"the request is {len(raw)} bytes; the limit is {MAX_REQUEST_BYTES} bytes")
