@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from pathlib import Path
@@ -10,11 +11,14 @@ from typing import TYPE_CHECKING, Any, cast, overload
 
 import anyio
 import msgspec
+import nats.js.errors
 
 from airad.events.experiment import ExperimentState, evolve_experiment, fold_experiment
 from airad.events.fold import RunState, evolve, fold
 from airad.events.jetstream import (
     EXPERIMENTS_SUBJECT,
+    INTAKE_CONSUMER,
+    REQUESTS_STREAM,
     REQUESTS_SUBJECT,
     JetStreamBlobStore,
     JetStreamEventLog,
@@ -190,6 +194,21 @@ class Client:
         if self._js is None:
             raise RuntimeError("the client is not connected: use `async with airad.Client(url) as client`")
         return self._js
+
+    async def serving(self, within_s: float = 2.5) -> bool:
+        """Whether a daemon is taking run requests: some daemon's pull on the shared intake consumer is
+        waiting (a daemon's intake always has one open, renewed every 2 s); sampled for `within_s`."""
+        deadline = time.monotonic() + within_s
+        while True:
+            try:
+                info = await self.js.consumer_info(REQUESTS_STREAM, INTAKE_CONSUMER)
+            except nats.js.errors.NotFoundError:
+                return False
+            if info.num_waiting:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await anyio.sleep(0.25)
 
     async def submit(self, request: RunRequest | dict | str | os.PathLike) -> str:
         """Validate and publish a run request; return its run id. Raises InvalidRequest before

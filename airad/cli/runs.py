@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -114,11 +115,20 @@ async def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
         await check_models_here(request, args.environ)
     async with connect(settings, args.environ) as client:
         run_id = await client.submit(request)
+        serving = await client.serving()
+        if not serving:
+            print(
+                f"airad: no daemon is taking requests on this NATS now: run {run_id} waits in the request "
+                "stream until one starts (`airad daemon`, with the same --nats)",
+                file=sys.stderr,
+                flush=True,
+            )
         if not args.wait:
             print(out.to_json({"run_id": run_id}) if args.json else run_id)
             return EXIT_OK
         if not args.json:
-            print(f"run {run_id} submitted; waiting", flush=True)
+            waiting = "for a daemon to start and take it" if not serving else "for it to end"
+            print(f"run {run_id} submitted; waiting {waiting}", flush=True)
         state = await client.wait(run_id, None if args.json else print_node)
     return print_result(state, args.json)
 

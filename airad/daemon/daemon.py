@@ -34,6 +34,7 @@ from airad.daemon.settle import settle
 from airad.events.installation import first_value
 from airad.events.jetstream import (
     EXPERIMENTS_SUBJECT,
+    INTAKE_CONSUMER,
     REQUESTS_STREAM,
     REQUESTS_SUBJECT,
     JetStreamBlobStore,
@@ -48,7 +49,6 @@ from airad.executors.base import Executor
 from airad.schemas.request import RunRequest
 from airad.tasks import split_secret
 
-INTAKE_CONSUMER = "airad-intake"
 EXPERIMENTS_CONSUMER = "airad-experiments"
 INTAKE_BATCH = 64
 LEASE_RENEWALS_AT_ONCE = 256

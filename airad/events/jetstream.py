@@ -32,6 +32,7 @@ from airad.events.nats_faults import ride_out
 
 REQUESTS_STREAM = "AIRAD_REQUESTS"
 REQUESTS_SUBJECT = "airad.requests"
+INTAKE_CONSUMER = "airad-intake"  # the daemons' shared pull consumer of run requests
 EXPERIMENTS_SUBJECT = "airad.experiments"
 RUN_ENDED_PREFIX = "airad.run-ended."
 EVENTS_STREAM = RUN_EVENTS.stream

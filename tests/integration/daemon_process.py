@@ -61,6 +61,15 @@ class DaemonProcess:
         log.close()
         return self
 
+    def wait_ready(self, timeout_s: float = 60.0) -> "DaemonProcess":
+        """Block until the daemon logs `daemon.ready` (its intake is pulling requests)."""
+        deadline = time.monotonic() + timeout_s
+        while "daemon.ready" not in self.log_text():
+            assert self.alive(), self.log_text()[-3000:]
+            assert time.monotonic() < deadline, f"the daemon was not ready within {timeout_s:g}s"
+            time.sleep(0.1)
+        return self
+
     def log_text(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.state_dir.glob("daemon-*.log")))
 

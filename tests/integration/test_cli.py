@@ -103,7 +103,7 @@ def test_errors_are_clear_and_exit_non_zero(tmp_path):
 
 def test_submit_wait_against_a_running_daemon(nats_url, tmp_path):
     require("bwrap")
-    daemon = DaemonProcess(nats_url, tmp_path / "daemon").start()
+    daemon = DaemonProcess(nats_url, tmp_path / "daemon").start().wait_ready()
     request = tmp_path / "r.json"
     request.write_text(json.dumps({"run_id": "cli-wait", "task": {"kind": "bundled", "name": "wine"},
                                    "budget": {"max_nodes": 1}}))
@@ -114,3 +114,13 @@ def test_submit_wait_against_a_running_daemon(nats_url, tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["run_id"] == "cli-wait" and summary["status"] == "finished" and summary["metric"] == "accuracy"
+    assert "no daemon is taking requests" not in result.stderr, result.stderr
+
+
+def test_submit_with_no_daemon_says_the_request_waits_for_one(nats_url, tmp_path):
+    request = tmp_path / "r.json"
+    request.write_text(json.dumps({"run_id": "nobody-home", "task": {"kind": "bundled", "name": "wine"}}))
+    result = airad("--nats", nats_url, "submit", str(request), "--no-model-check", state_dir=tmp_path / "cli")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "nobody-home"
+    assert "no daemon is taking requests on this NATS now: run nobody-home waits" in result.stderr, result.stderr
