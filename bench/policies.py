@@ -22,6 +22,7 @@ from pathlib import Path
 import anyio
 import structlog
 
+from airad.schemas.events import boosted
 from airad.daemon.llm import LiteLLMClient
 from airad.daemon.runner import drive_run
 from airad.daemon.run_services import RunServices
@@ -120,7 +121,8 @@ async def main(args) -> None:
 
 def boosted_test(state) -> float | None:
     """The held-out test score of the run's gradient-boosting reference baseline."""
-    return next((b.test for b in state.baselines or () if b.name == "gradient boosting"), None)
+    baseline = boosted(state.baselines)
+    return baseline.test if baseline else None
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from airad.events.experiment import ExperimentRun, ExperimentState
 from airad.events.fold import RunState
 from airad.reports.ranking import Contest, Ranking, ScoRanking, rank_solvers, rank_solvers_sco
 from airad.reports.report import Stat, latest_per_seed, mean_sem, run_report, uncounted_reason
+from airad.schemas.events import boosted
 from airad.schemas.experiment_events import RunResult
 
 
@@ -77,7 +78,7 @@ def run_result(state: RunState, finished_at: float | None) -> RunResult:
         test=chosen.test if chosen else None,
         medal=chosen.medal if chosen else None,
         has_medals=report.has_medals,
-        baseline_test=next((b.test for b in report.baselines if b.name == "gradient boosting"), None),
+        baseline_test=baseline.test if (baseline := boosted(report.baselines)) else None,
     )
 
 

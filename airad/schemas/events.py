@@ -228,6 +228,14 @@ class Baseline(Struct, frozen=True):
     error: str = ""
 
 
+GRADIENT_BOOSTING = "gradient boosting"
+
+
+def boosted(baselines: tuple[Baseline, ...] | None) -> Baseline | None:
+    """The gradient-boosting baseline of a run's baselines, where it was scored."""
+    return next((b for b in baselines or () if b.name == GRADIENT_BOOSTING and not b.error), None)
+
+
 class RunBaselines(EventBase, frozen=True, tag="run.baselines"):
     """The harness's reference baselines on the run's split (docs/tasks.md), recorded once when the run
     first starts, for reports only: no policy's view holds them. Empty for tasks with none (a user's

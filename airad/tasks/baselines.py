@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from airad.schemas.events import Baseline
+from airad.schemas.events import GRADIENT_BOOSTING, Baseline
 from airad.tasks.base import Task
 from airad.tasks.grading.grades import Grades
 from airad.tasks.table import TableTask
@@ -32,9 +32,9 @@ def reference_baselines(task: Task) -> tuple[Baseline, ...]:
             features = train.drop(columns=[id_column, target])
             predictions = _boosted(features, labels, test.drop(columns=[id_column]), metric)
         except Exception as exc:  # a baseline that cannot be fitted is recorded as such, never fatal
-            found.append(Baseline(name="gradient boosting", error=f"{type(exc).__name__}: {exc}"[:300]))
+            found.append(Baseline(name=GRADIENT_BOOSTING, error=f"{type(exc).__name__}: {exc}"[:300]))
         else:
-            found.append(_scored(task, "gradient boosting", test[id_column], target, predictions))
+            found.append(_scored(task, GRADIENT_BOOSTING, test[id_column], target, predictions))
     return tuple(found)
 
 

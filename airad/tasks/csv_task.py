@@ -25,14 +25,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from airad.schemas.errors import FieldError
 from airad.schemas.request import CsvTask
 from airad.tasks import split_secret
 from airad.tasks.metrics import Metric, find_metric, unknown_metric_reason
-from airad.tasks.splits import RANDOM, SplitRule, check_split_counts, hold_out, split_rule
+from airad.tasks.splits import RANDOM, SplitRule, labelled_frame, split_rows, split_rule
 from airad.tasks.table import TableProblem, TableTask, held_out_rows, is_prepared, split_sizes, write_layout
 
 _SCORING_NOTE = """Some rows of `test.csv` are scored during the search as a validation split; the others are
@@ -83,8 +82,8 @@ def check_table(
     if metric is not None:
         _check_labels_fit_metric(labels if test_labels is None else pd.concat([labels, test_labels]), target, metric)
     if split is not None:
-        frame, n_labelled = _frame(train, test, target)
-        _split_rows(frame, n_labelled, test is not None, split(frame), test_fraction, validation_fraction, 0, 0)
+        frame, n_labelled = labelled_frame(train, test, target)
+        split_rows(frame, n_labelled, test is not None, split(frame), test_fraction, validation_fraction, 0, 0)
 
 
 def _listed(columns) -> str:
@@ -192,7 +191,7 @@ def table_layout(
         seed = split_secret.derive_seed(secret, f"{label}|{seed}|{validation_fraction:g}|{test_fraction:g}")
     if id_column is not None:
         train = train.drop(columns=[id_column])
-    frame, n_labelled = _frame(train, test, target)
+    frame, n_labelled = labelled_frame(train, test, target)
     rule = RANDOM if split is None else split(frame)
     if rule is RANDOM and test is None:
         if secret is None:
@@ -202,7 +201,7 @@ def table_layout(
         validation_rows = None
     else:
         test_seed = 0 if secret is None else split_secret.derive_seed(secret, f"{label}|test|{test_fraction:g}")
-        test_rows, labelled_rows, validation_rows = _split_rows(
+        test_rows, labelled_rows, validation_rows = split_rows(
             frame, n_labelled, test is not None, rule, test_fraction, validation_fraction, test_seed, seed
         )
     write_layout(
@@ -218,45 +217,6 @@ def table_layout(
         description=description,
         validation_rows=validation_rows,
     )
-
-
-def _frame(train: pd.DataFrame, test: pd.DataFrame | None, target: str) -> tuple[pd.DataFrame, int]:
-    """The labelled rows of `train` (an empty target drops a row), then `test`'s rows; and how many
-    rows are `train`'s."""
-    train = train.dropna(subset=[target]).reset_index(drop=True)
-    if test is None:
-        return train, len(train)
-    frame = pd.concat([train, test.reindex(columns=train.columns)], ignore_index=True)
-    if pd.api.types.is_integer_dtype(train[target]):
-        frame[target] = frame[target].astype("Int64")
-    return frame, len(train)
-
-
-def _split_rows(
-    frame: pd.DataFrame,
-    n_labelled: int,
-    test_given: bool,
-    rule: SplitRule,
-    test_fraction: float,
-    validation_fraction: float,
-    test_seed: int,
-    run_seed: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(test rows, labelled rows, validation rows) of `frame` by `rule`: the test rows held out under
-    `test_seed` (or the rows of a test file), the validation rows under the run's seed; `TableProblem`
-    when a part is too small."""
-    if test_given:
-        test_rows, labelled_rows = np.arange(n_labelled, len(frame)), np.arange(n_labelled)
-    else:
-        test_rng = np.random.default_rng(test_seed)
-        test_rows, labelled_rows = hold_out(np.arange(len(frame)), test_fraction, test_rng, rule)
-    if rule is RANDOM:
-        return test_rows, labelled_rows, None
-    validation_rows, train_rows = hold_out(labelled_rows, validation_fraction, np.random.default_rng(run_seed), rule)
-    groups = None if rule.kind != "group" or rule.key is None else len(set(rule.key[:n_labelled].tolist()))
-    key = {"group": "group_column", "time": "time_column"}.get(rule.kind, "train")
-    check_split_counts(len(train_rows), len(validation_rows), len(test_rows), groups, key)
-    return test_rows, labelled_rows, validation_rows
 
 
 def task_description(title: str, summary: str, evaluation: str, target: str, id_column: str) -> str:

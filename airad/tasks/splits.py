@@ -127,3 +127,42 @@ def check_split_counts(train: int, validation: int, test: int, parts: int | None
             f"the split leaves {train} training, {validation} validation and {test} test rows "
             "(each split needs one row, training two)",
         )
+
+
+def labelled_frame(train: pd.DataFrame, test: pd.DataFrame | None, target: str) -> tuple[pd.DataFrame, int]:
+    """The rows a table task is made of: the labelled rows of `train` (an empty target drops a row),
+    then `test`'s rows; and how many rows are `train`'s."""
+    train = train.dropna(subset=[target]).reset_index(drop=True)
+    if test is None:
+        return train, len(train)
+    frame = pd.concat([train, test.reindex(columns=train.columns)], ignore_index=True)
+    if pd.api.types.is_integer_dtype(train[target]):
+        frame[target] = frame[target].astype("Int64")
+    return frame, len(train)
+
+
+def split_rows(
+    frame: pd.DataFrame,
+    n_labelled: int,
+    test_given: bool,
+    rule: SplitRule,
+    test_fraction: float,
+    validation_fraction: float,
+    test_seed: int,
+    run_seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(test rows, labelled rows, validation rows) of `frame` by `rule`: the test rows held out under
+    `test_seed` (or the rows of a test file), the validation rows under the run's seed; `TableProblem`
+    when a part is too small."""
+    if test_given:
+        test_rows, labelled_rows = np.arange(n_labelled, len(frame)), np.arange(n_labelled)
+    else:
+        test_rng = np.random.default_rng(test_seed)
+        test_rows, labelled_rows = hold_out(np.arange(len(frame)), test_fraction, test_rng, rule)
+    if rule is RANDOM:
+        return test_rows, labelled_rows, None
+    validation_rows, train_rows = hold_out(labelled_rows, validation_fraction, np.random.default_rng(run_seed), rule)
+    groups = None if rule.kind != "group" or rule.key is None else len(set(rule.key[:n_labelled].tolist()))
+    key = {"group": "group_column", "time": "time_column"}.get(rule.kind, "train")
+    check_split_counts(len(train_rows), len(validation_rows), len(test_rows), groups, key)
+    return test_rows, labelled_rows, validation_rows

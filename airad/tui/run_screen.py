@@ -15,7 +15,7 @@ from textual.worker import Worker
 
 from airad.events.fold import RunState
 from airad.events.log import EventLog
-from airad.schemas.events import Event
+from airad.schemas.events import Event, boosted
 from airad.schemas.policies import policy_kind
 from airad.tui.digest import Digest, digest
 from airad.tui.feeds import report_failure, tail_events
@@ -52,9 +52,9 @@ def header(state: RunState, facts: Digest) -> Text:
             f"test {score(facts.best.test_score)}"
         )
     text.append(f"  ${state.cost_usd:.4f}  {state.tokens} tokens")
-    boosted = next((b for b in state.baselines or () if b.name == "gradient boosting" and not b.error), None)
-    if boosted is not None:
-        text.append(f"  baseline (gradient boosting): {score(boosted.validation)}, test {score(boosted.test)}")
+    baseline = boosted(state.baselines)
+    if baseline is not None:
+        text.append(f"  baseline (gradient boosting): {score(baseline.validation)}, test {score(baseline.test)}")
     return text
 
 
