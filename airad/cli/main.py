@@ -9,13 +9,28 @@ import sys
 from pathlib import Path
 
 import anyio
+import nats.errors
 import structlog
 
-from airad.cli import analysis, daemon, environment, experiments, knowledge, plugins, runs, tasks, templates, tui
-from airad.cli.errors import EXIT_FAILED, EXIT_USAGE, CliError
+from airad.cli import (
+    analysis,
+    daemon,
+    environment,
+    experiments,
+    knowledge,
+    plugins,
+    runs,
+    status,
+    tasks,
+    templates,
+    tui,
+)
+from airad.cli.errors import EXIT_FAILED, EXIT_USAGE, CliError, until_signal
 from airad.daemon.settings import SettingsError, load_settings
+from airad.events.nats_faults import describe
+from airad.events.stream_setup import StreamSetupError
 
-GROUPS = (runs, daemon, tui, analysis, experiments, knowledge, tasks, environment, templates, plugins)
+GROUPS = (runs, status, daemon, tui, analysis, experiments, knowledge, tasks, environment, templates, plugins)
 """The command groups, in the order `airad --help` lists their commands."""
 
 
@@ -80,18 +95,43 @@ def main(argv: list[str] | None = None) -> int:
             args.config, env=args.environ, state_dir=args.state_dir, nats_url=args.nats, log_level=args.log_level
         )
         configure_logging(args.log_level or (settings.log_level if args.command == "daemon" else default_level))
-        return anyio.run(args.handler, args, settings)
+        return _run(args, settings)
     except CliError as exc:
         print(f"airad: {exc}", file=sys.stderr)
         return exc.code
     except SettingsError as exc:
         print(f"airad: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before the command started, which turns a signal into Interrupted
         return 130
     except OSError as exc:
         print(f"airad: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except StreamSetupError as exc:
+        print(f"airad: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except nats.errors.Error as exc:
+        print(f"airad: NATS failed: {describe(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _run(args: argparse.Namespace, settings) -> int:
+    """Run the command; an error that ended it from inside a task group is raised as itself, so `main`
+    reports it in one line."""
+    try:
+        return anyio.run(until_signal, args.handler, args, settings)
+    except BaseExceptionGroup as group:
+        leaves = _leaves(group)
+        if len(leaves) == 1 and isinstance(leaves[0], Exception):
+            raise leaves[0] from group
+        raise
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
 
 
 if __name__ == "__main__":

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
+import msgspec
 
 from airad.cli import output as out
 from airad.cli.connection import connect
@@ -22,6 +24,7 @@ from airad.schemas.request import RunRequest, models_of, task_label
 
 if TYPE_CHECKING:
     from airad.client import Client
+    from airad.daemon.daemon import Daemon
 
 
 def read_request(path: Path) -> RunRequest:
@@ -58,26 +61,140 @@ def print_result(state: RunState, as_json: bool) -> int:
     return EXIT_FAILED if state.status == "rejected" or state.finish_reason in ("model", "error") else EXIT_OK
 
 
+RESUMABLE = ("new", "running")
+"""The statuses of a run that was not carried to its end: `airad run` resumes it, `airad daemon` adopts it."""
+
+
+def say(args: argparse.Namespace, line: str) -> None:
+    """A line for the user: on stdout, or stderr under --json (where stdout holds only the JSON)."""
+    print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+
+def nodes_done(state: RunState) -> int:
+    """How many of the run's nodes were carried to their end."""
+    return sum(node.done for node in state.nodes)
+
+
+def is_request_of(recorded: RunRequest, request: RunRequest) -> bool:
+    """Whether a run's recorded request is `request`; a request that names no run id matches whatever
+    id its run got."""
+    if request.run_id is None:
+        recorded = msgspec.structs.replace(recorded, run_id=None)
+    return recorded == request
+
+
+async def unfinished_runs(client: Client, request: RunRequest) -> tuple[RunState | None, int]:
+    """The oldest unfinished run (status new or running) of `request`, if any, and how many other runs
+    are unfinished."""
+    from airad.events.fold import fold
+
+    unfinished = [summary.run_id for summary in await client.runs() if summary.status in RESUMABLE]
+    for run_id in unfinished:
+        events = await client.events(run_id)
+        state = fold(events) if events else None
+        if state is not None and state.request is not None and is_request_of(state.request, request):
+            return state, len(unfinished) - 1
+    return None, len(unfinished)
+
+
+class FollowedRun:
+    """The run `airad run` follows: its latest state as its events arrive (`Client.wait`'s `on_event`),
+    each finished node printed unless `quiet`."""
+
+    def __init__(self, run_id: str, quiet: bool):
+        self.state = RunState(run_id)
+        self.quiet = quiet
+
+    def seen(self, state: RunState, event: Event) -> None:
+        """Keep the state that includes `event`; print the node it finished."""
+        self.state = state
+        if not self.quiet:
+            print_node(state, event)
+
+    @property
+    def unfinished(self) -> bool:
+        """Whether the run is in the log and has not ended, as far as the events seen so far tell."""
+        return self.state.last_seq > 0 and not self.state.terminal
+
+
+async def keep_driven(daemon: Daemon, run: FollowedRun, every_s: float) -> None:
+    """Drive the run in this process's daemon whenever no daemon does, until cancelled: another process
+    may have taken it from the shared intake and stop before it ends, or hold its lease from before."""
+    import nats.errors
+
+    while True:
+        if run.unfinished:
+            with suppress(nats.errors.Error, TimeoutError, OSError):  # NATS away for a moment: the next round
+                await daemon.start_run(run.state.run_id)
+        await anyio.sleep(every_s)
+
+
+async def follow_run(client: Client, run: FollowedRun, max_nodes: int, args: argparse.Namespace) -> RunState:
+    """The run's state once it has ended. When a signal stops the following, `args.interruption` says
+    where the run stopped and how to resume it."""
+    try:
+        return await client.wait(run.state.run_id, run.seen)
+    except anyio.get_cancelled_exc_class():
+        args.interruption = (
+            f"run {run.state.run_id} stopped at {nodes_done(run.state)} of {max_nodes} nodes. Run the same "
+            "command again to resume it (or `airad daemon` to resume every unfinished run)."
+        )
+        raise
+
+
+async def submit_or_resume(
+    client: Client, daemon: Daemon, request: RunRequest, earlier: RunState | None, args: argparse.Namespace
+) -> str:
+    """The id of the run `airad run` follows: `earlier`, this request's unfinished run, resumed in
+    `daemon`; else a new run of the request, submitted."""
+    max_nodes = request.budget.max_nodes
+    if earlier is None:
+        run_id = await client.submit(request)
+        if not args.json:
+            print(
+                f"run {run_id}: {task_label(request.task)} with {policy_kind(request.policy)}, "
+                f"model {request.model.name}, up to {max_nodes} nodes (state in {daemon.settings.state_dir})",
+                flush=True,
+            )
+        return run_id
+    say(
+        args,
+        f"resuming run {earlier.run_id} of this request (interrupted at {nodes_done(earlier)} of {max_nodes} nodes)",
+    )
+    if not await daemon.start_run(earlier.run_id):
+        say(args, f"run {earlier.run_id} is driven by another process now; following it")
+    return earlier.run_id
+
+
+def note_others(args: argparse.Namespace, others: int, state_dir: str) -> None:
+    """Say that `others` runs besides this one are unfinished, and what resumes them."""
+    if others:
+        runs = "run is" if others == 1 else "runs are"
+        say(
+            args,
+            f"note: {others} other {runs} unfinished in {state_dir} "
+            "(`airad daemon` resumes the unfinished runs no process drives)",
+        )
+
+
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    """`airad run FILE`: a daemon in this process serves the one request, followed until the run ends."""
+    """`airad run FILE`: a daemon in this process serves the one request, followed until the run ends. An
+    unfinished run of the same request (one interrupted before) is resumed rather than started again."""
     from airad.client import Client
     from airad.daemon.connection import nats_connection
     from airad.daemon.daemon import Daemon
 
     request = read_request(Path(args.file))
     async with nats_connection(settings, args.environ) as (nc, url):
+        client = Client.from_connection(nc)
+        earlier, others = await unfinished_runs(client, request)
+        note_others(args, others, settings.state_dir)
         async with anyio.create_task_group() as tg:
-            await tg.start(Daemon(settings, env=args.environ).serve, url)
-            client = Client.from_connection(nc)
-            run_id = await client.submit(request)
-            if not args.json:
-                print(
-                    f"run {run_id}: {task_label(request.task)} with {policy_kind(request.policy)}, "
-                    f"model {request.model.name}, up to {request.budget.max_nodes} nodes "
-                    f"(state in {settings.state_dir})",
-                    flush=True,
-                )
-            state = await client.wait(run_id, None if args.json else print_node)
+            daemon = Daemon(settings, env=args.environ, adopts=False)
+            await tg.start(daemon.serve, url)
+            run = FollowedRun(await submit_or_resume(client, daemon, request, earlier, args), quiet=args.json)
+            tg.start_soon(keep_driven, daemon, run, settings.lease_ttl_s / 3)
+            state = await follow_run(client, run, request.budget.max_nodes, args)
             tg.cancel_scope.cancel()
     return print_result(state, args.json)
 
@@ -129,7 +246,14 @@ async def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
         if not args.json:
             waiting = "for a daemon to start and take it" if not serving else "for it to end"
             print(f"run {run_id} submitted; waiting {waiting}", flush=True)
-        state = await client.wait(run_id, None if args.json else print_node)
+        try:
+            state = await client.wait(run_id, None if args.json else print_node)
+        except anyio.get_cancelled_exc_class():
+            args.interruption = (
+                f"stopped following run {run_id}; it stays submitted (`airad show {run_id}` shows it, "
+                f"`airad cancel {run_id}` stops it)"
+            )
+            raise
     return print_result(state, args.json)
 
 

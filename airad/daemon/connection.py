@@ -5,12 +5,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 
+import anyio
 from nats.aio.client import Client
 
-from airad.daemon.nats_server import EmbeddedNats
+from airad.daemon.nats_server import shared_server
 from airad.daemon.settings import NatsAuth, Settings
 from airad.events.connect import NatsConnectError, connect_nats, connect_options, safe_url
 from airad.events.jetstream import ensure_streams
@@ -65,20 +66,17 @@ async def nats_connection(
     settings: Settings, env: Mapping[str, str] | None = None
 ) -> AsyncIterator[tuple[Client, str]]:
     """Connect to `settings.nats_url` (authenticated from `settings.nats_auth`, secrets looked up in
-    `env`), else the embedded server of the state dir, starting one if none runs."""
+    `env`), else the embedded server of the state dir, shared with the other processes using it: started
+    if none runs, stopped on the way out when no other process uses it."""
     settings.state_path.mkdir(parents=True, exist_ok=True)
-    url = settings.nats_url or EmbeddedNats.running_url(settings.state_path)
-    server = None
-    if url is None:
-        server = EmbeddedNats(settings.state_path)
-        url = server.start()
-    try:
+    server: AbstractContextManager[str] = (
+        nullcontext(settings.nats_url) if settings.nats_url else shared_server(settings.state_path)
+    )
+    with server as url:
         nc = await connect_nats(url, settings_connect_options(settings, url, env or {}), name="airad")
         try:
-            await ensure_streams(nc.jetstream())
+            await ensure_streams(nc.jetstream(), replicas=settings.nats_replicas)
             yield nc, url
         finally:
-            await nc.close()
-    finally:
-        if server is not None:
-            server.stop()
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                await nc.close()

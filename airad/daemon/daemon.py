@@ -3,9 +3,11 @@ cancel marks, resume."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import secrets
 import socket
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from pathlib import Path
@@ -45,6 +47,8 @@ from airad.events.jetstream import (
 from airad.events.jetstream_marks import JetStreamCancelMarks, JetStreamLeases
 from airad.events.knowledge_log import JetStreamKnowledgeLog
 from airad.events.log import EXPERIMENT_EVENTS, AppendConflict, Leases
+from airad.events.nats_faults import NATS_FAULTS, describe, keep_going
+from airad.events.presence import DaemonInfo, DaemonPresence
 from airad.executors.base import Executor
 from airad.schemas.request import RunRequest
 from airad.tasks import split_secret
@@ -66,6 +70,7 @@ class Daemon:
 
     # Made by `serve` once it is connected; nothing reads them before.
     leases: Leases
+    presence: DaemonPresence
     services: RunServices
     cancels: CancelWatch
     experiments: Experiments
@@ -79,8 +84,13 @@ class Daemon:
         executors: dict[str, Executor] | None = None,
         owner: str | None = None,
         env: Mapping[str, str] | None = None,
+        adopts: bool = True,
     ):
+        """`adopts=False`: take back only the runs that once reached this daemon through its intake or
+        `start_run` (a lease lost under load), never other orphans (`airad run`'s embedded daemon,
+        which serves one request)."""
         self.settings = settings
+        self.adopts = adopts
         self.env = env if env is not None else {}
         self.owner = owner or new_owner_id()
         self.llm = llm
@@ -88,6 +98,8 @@ class Daemon:
         self._owned: dict[str, anyio.CancelScope] = {}
         self._runs: set[str] = set()  # runs owned or being taken (the other owned keys are experiments)
         self._starting: set[str] = set()
+        self._given: set[str] = set()  # every run start_run took, for `adopts=False`
+        self._started_at = time.time()
 
     def _backends(self) -> dict[str, Backend]:
         if self.executors is None:
@@ -100,16 +112,20 @@ class Daemon:
         nc = await connect_nats(nats_url, options, name=f"airad-daemon {self.owner}", max_reconnect_attempts=-1)
         try:
             js = nc.jetstream()
-            await ensure_streams(js)
-            await _share_split_secret(js, self.settings.state_path / "tasks", self.settings.split_key_file)
+            replicas = self.settings.nats_replicas
+            await ensure_streams(js, replicas=replicas)
+            await _share_split_secret(
+                js, self.settings.state_path / "tasks", self.settings.split_key_file, replicas=replicas
+            )
             event_log = JetStreamEventLog(js)
-            index = await JetStreamRunIndex.open(js)
-            self.leases = await JetStreamLeases.open(js, self.owner, self.settings.lease_ttl_s)
+            index = await JetStreamRunIndex.open(js, replicas)
+            self.leases = await JetStreamLeases.open(js, self.owner, self.settings.lease_ttl_s, replicas)
+            self.presence = await DaemonPresence.open(js, 3 * self.settings.lease_ttl_s, replicas)
             backends = self._backends()
             grader = Grader(self.settings.grading_processes)
             self.services = RunServices(
                 log=event_log,
-                blobs=await JetStreamBlobStore.open(js),
+                blobs=await JetStreamBlobStore.open(js, replicas),
                 index=index,
                 llm=self.llm
                 or LiteLLMClient(
@@ -129,7 +145,7 @@ class Daemon:
                 knowledge=JetStreamKnowledgeLog(js),
                 environments=Environments(self.settings.state_path / "work"),
             )
-            self.cancels = CancelWatch(await JetStreamCancelMarks.open(js))
+            self.cancels = CancelWatch(await JetStreamCancelMarks.open(js, replicas))
             self.experiments = Experiments(
                 ExperimentServices(
                     log=JetStreamEventLog(js, EXPERIMENT_EVENTS),
@@ -143,34 +159,64 @@ class Daemon:
                 self.cancels,
                 executors=self.services.executors.keys(),
             )
-            subscription, experiment_requests = [
-                await js.pull_subscribe(
-                    subject,
-                    durable=durable,
-                    stream=REQUESTS_STREAM,
-                    config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=60.0),
-                )
-                for subject, durable in (
-                    (REQUESTS_SUBJECT, INTAKE_CONSUMER),
-                    (EXPERIMENTS_SUBJECT, EXPERIMENTS_CONSUMER),
-                )
-            ]
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 await tg.start(self.cancels.run)
                 await tg.start(self.experiments.listen)
-                await self.adopt_orphans()
+                await self._adopt_at_start()
                 tg.start_soon(self._keep_leases)
-                tg.start_soon(self.experiments.consume, experiment_requests)
+                tg.start_soon(
+                    keep_going,
+                    "experiments.intake",
+                    lambda: _pulled(js, EXPERIMENTS_SUBJECT, EXPERIMENTS_CONSUMER, self.experiments.consume),
+                )
                 await _log_enforced_limits(self.services.executors.get("local"))
+                await self._announce()
                 log.info("daemon.ready", owner=self.owner, nats=safe_url(nats_url))
                 task_status.started()
-                await self._consume(subscription)
+                await keep_going("intake", lambda: _pulled(js, REQUESTS_SUBJECT, INTAKE_CONSUMER, self._consume))
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                await self._withdraw()
                 await nc.close()
 
+    async def _announce(self) -> None:
+        """Say on NATS that this daemon serves, and what it drives (`airad status` reads it)."""
+        runs = sorted(self._runs)
+        await self.presence.announce(
+            DaemonInfo(
+                owner=self.owner,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                started_at=self._started_at,
+                seen_at=time.time(),
+                runs=tuple(runs),
+                experiments=tuple(sorted(key for key in self._owned if key not in self._runs)),
+                max_runs=self.settings.max_runs,
+                version=_installed_version(),
+            )
+        )
+
+    async def _withdraw(self) -> None:
+        """Take this daemon's heartbeat back as it stops (else it expires by itself)."""
+        presence = getattr(self, "presence", None)
+        if presence is None:
+            return
+        try:
+            await presence.withdraw(self.owner)
+        except NATS_FAULTS as exc:
+            log.warning("presence.withdraw_failed", error=describe(exc))
+
+    async def _adopt_at_start(self) -> None:
+        """Adopt the orphans before serving; NATS failing now leaves them to the lease loop's next round."""
+        try:
+            await self.adopt_orphans()
+        except* NATS_FAULTS as failed:
+            log.warning("runs.adopt_failed", error="; ".join(describe(e) for e in failed.exceptions))
+
     async def _consume(self, subscription) -> None:
+        """Take run requests from the intake consumer while there is room, until cancelled; a NATS
+        fault ends it (`keep_going` subscribes again)."""
         while True:
             room = self._room()
             if room <= 0:
@@ -234,12 +280,17 @@ class Daemon:
                 await drive()
         except AppendConflict as exc:
             bound.warning(f"{kind}.lost", reason=str(exc))
+        except NATS_FAULTS as exc:
+            bound.warning(f"{kind}.interrupted", error=describe(exc), note="adopted again once NATS answers")
         except Exception:
             bound.exception(f"{kind}.crashed")
         finally:
             self._owned.pop(key, None)
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                await self.leases.release(key)
+                try:
+                    await self.leases.release(key)
+                except NATS_FAULTS as exc:  # the lease then expires by itself
+                    bound.warning("lease.release_failed", error=describe(exc))
 
     async def start_run(self, run_id: str) -> bool:
         """Take the run's lease and drive it as a task; False if another daemon owns it, or this
@@ -250,6 +301,7 @@ class Daemon:
         if not await self.own(run_id, partial(self._drive_run, run_id)):
             self._runs.discard(run_id)
             return False
+        self._given.add(run_id)
         return True
 
     async def _drive_run(self, run_id: str) -> None:
@@ -267,7 +319,9 @@ class Daemon:
         orphans = [
             s.run_id
             for s in await self.services.index.list()
-            if s.status in ("new", "running") and s.run_id not in self._owned
+            if s.status in ("new", "running")
+            and s.run_id not in self._owned
+            and (self.adopts or s.run_id in self._given)
         ]
         started: list[bool] = []
         limiter = anyio.CapacityLimiter(LEASE_RENEWALS_AT_ONCE)
@@ -284,7 +338,7 @@ class Daemon:
         taken = sum(started)
         if taken:
             log.info("runs.adopted", count=taken)
-        return taken + await self.experiments.adopt()
+        return taken + (await self.experiments.adopt() if self.adopts else 0)
 
     async def _keep_leases(self) -> None:
         """Every third of the lease TTL: renew every lease held, then adopt orphans. A round that NATS
@@ -295,13 +349,14 @@ class Daemon:
         while True:
             await anyio.sleep(interval)
             try:
+                await self._announce()
                 # Concurrently: one at a time, 10,000 renewals outlast the lease TTL under load.
                 async with anyio.create_task_group() as renewals:
                     for run_id, scope in list(self._owned.items()):
                         renewals.start_soon(self._renew, run_id, scope, limiter)
                 await self.adopt_orphans()
-            except* (nats.errors.Error, TimeoutError, OSError) as failed:
-                error = "; ".join(f"{type(e).__name__}: {e}" for e in failed.exceptions)
+            except* NATS_FAULTS as failed:
+                error = "; ".join(describe(e) for e in failed.exceptions)
                 log.warning("leases.round_failed", error=error)
 
     async def _renew(self, run_id: str, scope: anyio.CancelScope, limiter: anyio.CapacityLimiter) -> None:
@@ -310,6 +365,32 @@ class Daemon:
         if not renewed and self._owned.get(run_id) is scope:
             log.warning("lease.lost", run_id=run_id)
             scope.cancel()
+
+
+def _installed_version() -> str:
+    """airad's installed version ("" when run from a tree that was never installed)."""
+    try:
+        return importlib.metadata.version("airad")
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+async def _pulled(js, subject: str, durable: str, consume: Callable[..., Awaitable[None]]) -> None:
+    """`consume(subscription)` over the shared durable pull consumer `durable` of the request stream."""
+    subscription = await js.pull_subscribe(
+        subject,
+        durable=durable,
+        stream=REQUESTS_STREAM,
+        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=60.0),
+    )
+    try:
+        await consume(subscription)
+    finally:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+            try:
+                await subscription.unsubscribe()
+            except NATS_FAULTS:
+                pass
 
 
 async def _publish_run(js, request: RunRequest) -> None:
@@ -331,7 +412,7 @@ async def _log_enforced_limits(executor) -> None:
     log.info("sandbox.limits", executor="local", **limits)
 
 
-async def _share_split_secret(js, tasks_root: Path, configured: str | None = None) -> None:
+async def _share_split_secret(js, tasks_root: Path, configured: str | None = None, *, replicas: int = 1) -> None:
     """Make this daemon's split secret (`tasks.split_secret`: the `configured` file's, else its
     own) the one all daemons on this NATS use, so a run another daemon resumes keeps its validation
     and test rows. A configured secret that differs from the one the NATS shares is an error."""
@@ -339,7 +420,7 @@ async def _share_split_secret(js, tasks_root: Path, configured: str | None = Non
         local = await anyio.to_thread.run_sync(split_secret.read_file, Path(configured))
     else:
         local = await anyio.to_thread.run_sync(split_secret.load_or_create, tasks_root)
-    shared = await first_value(js, split_secret.SECRET_FILE, local)
+    shared = await first_value(js, split_secret.SECRET_FILE, local, replicas)
     if configured and shared != local:
         raise split_secret.SplitSecretError(
             f"split_key_file {configured} differs from the split secret the daemons on this NATS already share"

@@ -233,17 +233,14 @@ class Experiments:
             await anyio.sleep(1.0)
 
     async def consume(self, subscription, batch: int = 16) -> None:
-        """Handle experiment requests as they arrive, until cancelled."""
+        """Handle experiment requests as they arrive, until cancelled; a NATS fault ends it (the daemon
+        subscribes again)."""
         import nats.errors
 
         while True:
             try:
                 messages = await subscription.fetch(batch, timeout=2.0)
             except nats.errors.TimeoutError:
-                continue
-            except nats.errors.Error as exc:  # NATS away for a moment: the connection reconnects by itself
-                log.warning("experiments.fetch_failed", error=f"{type(exc).__name__}: {exc}")
-                await anyio.sleep(1.0)
                 continue
             for message in messages:
                 await self.handle(message)

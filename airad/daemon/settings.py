@@ -80,6 +80,11 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     `reference_baselines`: score the harness's reference baselines (a constant and a default gradient
     boosting model) on each new run's split and record them (`run.baselines`, docs/tasks.md); a second
     or two of CPU a run (`AIRAD_REFERENCE_BASELINES=false` turns them off).
+
+    `nats_replicas`: how many servers of a NATS cluster keep each stream, KV bucket and object store
+    airad creates (1 on a single server; 3 for a cluster that outlives a server's loss,
+    docs/deployment.md). An existing stream is never weakened: one kept by fewer servers is raised to
+    this, one kept by more is left as it is.
     """
 
     state_dir: str = ""
@@ -105,6 +110,7 @@ class Settings(Struct, frozen=True, forbid_unknown_fields=True):
     nats_auth: NatsAuth = NatsAuth()
     split_key_file: str | None = None
     reference_baselines: bool = True
+    nats_replicas: Annotated[int, Meta(ge=1, le=5)] = 1
 
     @property
     def state_path(self) -> Path:

@@ -9,6 +9,7 @@ import anyio
 import structlog
 
 from airad.events.log import AppendConflict
+from airad.events.nats_faults import NATS_FAULTS, describe, is_transient
 
 log = structlog.get_logger("airad.daemon")
 
@@ -26,19 +27,39 @@ async def settle(
     `accept(data, request_seq, failure=reason)` rejects it with the reason; `start(id)` drives it. A
     request that lost a first-append race is redelivered at once (it then sees the winner); one that
     failed unexpectedly after a pause, until its MAX_DELIVERIES-th delivery, which rejects it naming the
-    failure; one in hand when the daemon stops is handed back at once, for another daemon or the next start."""
+    failure; one in hand when the daemon stops is handed back at once, for another daemon or the next
+    start. A NATS fault that passes (a leader election, a reconnect) hands it back for later and never
+    counts as its failure; no NATS fault escapes."""
     request_seq = message.metadata.sequence.stream
+    try:
+        await _settle(message, accept, start, kind, request_seq)
+    except NATS_FAULTS as exc:
+        log.warning(f"{kind}.request_deferred", request_seq=request_seq, error=describe(exc))
+        await _hand_back(message, delay=2.0)
+
+
+async def _hand_back(message, delay: float | None = None) -> None:
+    """Nak the message, if NATS takes it: otherwise it comes back once its ack wait has passed."""
+    with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+        try:
+            await message.nak(delay=delay)
+        except NATS_FAULTS:
+            pass
+
+
+async def _settle(message, accept, start, kind: str, request_seq: int) -> None:
     try:
         ident, drive = await accept(message.data, request_seq)
     except anyio.get_cancelled_exc_class():
-        with anyio.CancelScope(shield=True), anyio.move_on_after(2):
-            await message.nak()
+        await _hand_back(message)
         raise
     except AppendConflict:
         log.info(f"{kind}.request_raced", request_seq=request_seq)
         await message.nak(delay=0.5)
         return
     except Exception as exc:
+        if is_transient(exc):
+            raise
         log.exception(f"{kind}.request_failed", request_seq=request_seq)
         deliveries = message.metadata.num_delivered or 1
         if deliveries < MAX_DELIVERIES:
@@ -47,7 +68,9 @@ async def settle(
         reason = f"the request failed {deliveries} times and is given up: {type(exc).__name__}: {exc}"[:1000]
         try:
             ident, _ = await accept(message.data, request_seq, failure=reason)
-        except Exception:
+        except Exception as rejecting:
+            if is_transient(rejecting):
+                raise
             log.exception(f"{kind}.request_not_rejected", request_seq=request_seq)
             await message.nak(delay=5.0)
             return

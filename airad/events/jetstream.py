@@ -29,6 +29,7 @@ from airad.events.log import (
     RunSummary,
 )
 from airad.events.nats_faults import ride_out
+from airad.events.stream_setup import STREAM_NAME_IN_USE, ensure_replicas, ensure_stream
 
 REQUESTS_STREAM = "AIRAD_REQUESTS"
 REQUESTS_SUBJECT = "airad.requests"
@@ -48,8 +49,9 @@ def events_subject(run_id: str) -> str:
     return EVENTS_PREFIX + run_id
 
 
-async def ensure_streams(js: JetStreamContext, *, duplicate_window_s: float = 120.0) -> None:
-    """Create (or update) the streams airad uses; safe to call from every process."""
+async def ensure_streams(js: JetStreamContext, *, replicas: int = 1, duplicate_window_s: float = 120.0) -> None:
+    """Create the streams airad uses, kept by `replicas` servers, or make existing ones usable without
+    weakening them (`stream_setup`); safe to call from every process."""
     for config in (
         StreamConfig(
             name=REQUESTS_STREAM,
@@ -57,29 +59,31 @@ async def ensure_streams(js: JetStreamContext, *, duplicate_window_s: float = 12
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE,
             duplicate_window=duplicate_window_s,
+            num_replicas=replicas,
         ),
         *(
             StreamConfig(
                 name=family.stream,
                 subjects=[family.prefix + ">"],
+                retention=RetentionPolicy.LIMITS,
                 storage=StorageType.FILE,
                 duplicate_window=duplicate_window_s,
+                num_replicas=replicas,
             )
             for family in (RUN_EVENTS, EXPERIMENT_EVENTS, KNOWLEDGE_EVENTS)
         ),
         StreamConfig(
             name=BLOB_STREAM,
             subjects=[BLOB_PREFIX + "*"],
+            retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
             max_msgs_per_subject=1,
             duplicate_window=duplicate_window_s,
             allow_direct=True,
+            num_replicas=replicas,
         ),
     ):
-        try:
-            await js.add_stream(config)
-        except nats.js.errors.BadRequestError:
-            await js.update_stream(config)
+        await ensure_stream(js, config)
 
 
 class JetStreamEventLog:
@@ -228,12 +232,21 @@ async def messages(sub) -> AsyncIterator:
             pass
 
 
-async def bucket(js: JetStreamContext, name: str, **config):
-    """The KV bucket `name`, created with `config` if it does not exist yet."""
+async def bucket(js: JetStreamContext, name: str, replicas: int = 1, **config):
+    """The KV bucket `name`, created with `config` and kept by `replicas` servers if it does not exist
+    yet; an existing one kept by fewer servers is raised to `replicas`."""
     try:
-        return await js.key_value(name)
+        kv = await ride_out(lambda: js.key_value(name), within_s=30.0)
     except nats.js.errors.BucketNotFoundError:
-        return await js.create_key_value(bucket=name, **config)
+        try:  # the peers of a cluster just started may not take it yet: tried again for a while
+            return await ride_out(lambda: js.create_key_value(bucket=name, replicas=replicas, **config), within_s=30.0)
+        except nats.js.errors.APIError as exc:
+            if exc.err_code != STREAM_NAME_IN_USE:
+                raise
+            kv = await js.key_value(name)  # another process created it meanwhile
+    if replicas > 1:
+        await ensure_replicas(js, f"KV_{name}", replicas)
+    return kv
 
 
 class JetStreamRunIndex:
@@ -245,13 +258,14 @@ class JetStreamRunIndex:
         self.nc = nc
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> JetStreamRunIndex:
+    async def open(cls, js: JetStreamContext, replicas: int = 1) -> JetStreamRunIndex:
         """Create or bind the summaries bucket."""
-        return cls(await bucket(js, RUNS_BUCKET, history=1), js._nc)
+        return cls(await bucket(js, RUNS_BUCKET, replicas, history=1), js._nc)
 
     async def put(self, summary: RunSummary) -> None:
         """Replace the run's summary; announce it when it says the run ended."""
-        await self.kv.put(summary.run_id, msgspec.json.encode(summary))
+        data = msgspec.json.encode(summary)
+        await ride_out(lambda: self.kv.put(summary.run_id, data))
         if summary.status in ENDED_STATUSES:
             await self.nc.publish(RUN_ENDED_PREFIX + summary.run_id)
 
@@ -287,7 +301,7 @@ class JetStreamRunIndex:
     async def get(self, run_id: str) -> RunSummary | None:
         """The run's summary, if any."""
         try:
-            entry = await self.kv.get(run_id)
+            entry = await ride_out(lambda: self.kv.get(run_id))
         except nats.js.errors.KeyNotFoundError:
             return None
         return msgspec.json.decode(entry.value, type=RunSummary) if entry.value else None

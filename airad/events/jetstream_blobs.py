@@ -7,6 +7,10 @@ from collections import OrderedDict
 
 import nats.js.errors
 from nats.js import JetStreamContext
+from nats.js.api import ObjectStoreConfig
+
+from airad.events.nats_faults import ride_out
+from airad.events.stream_setup import STREAM_NAME_IN_USE, ensure_replicas
 
 BLOBS_BUCKET = "AIRAD_BLOBS"
 BLOB_STREAM = "AIRAD_BLOB_MSGS"
@@ -32,12 +36,19 @@ class JetStreamBlobStore:
         self._cache = ByteCache(cache_bytes)
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> JetStreamBlobStore:
-        """Bind (creating it if need be) the object store of large blobs."""
+    async def open(cls, js: JetStreamContext, replicas: int = 1) -> JetStreamBlobStore:
+        """Bind (creating it, kept by `replicas` servers, if need be) the object store of large blobs."""
         try:
             store = await js.object_store(BLOBS_BUCKET)
         except nats.js.errors.BucketNotFoundError:
-            store = await js.create_object_store(BLOBS_BUCKET)
+            try:
+                return cls(js, await js.create_object_store(BLOBS_BUCKET, config=ObjectStoreConfig(replicas=replicas)))
+            except nats.js.errors.APIError as exc:
+                if exc.err_code != STREAM_NAME_IN_USE:
+                    raise
+                store = await js.object_store(BLOBS_BUCKET)
+        if replicas > 1:
+            await ensure_replicas(js, f"OBJ_{BLOBS_BUCKET}", replicas)
         return cls(js, store)
 
     async def put(self, data: bytes) -> str:
@@ -46,12 +57,14 @@ class JetStreamBlobStore:
         if ref in self._known:
             return ref
         if len(data) <= BLOB_MESSAGE_LIMIT:
-            await self.js.publish(BLOB_PREFIX + ref, data, headers={"Nats-Msg-Id": f"blob:{ref}"}, timeout=10.0)
+            await ride_out(
+                lambda: self.js.publish(BLOB_PREFIX + ref, data, headers={"Nats-Msg-Id": f"blob:{ref}"}, timeout=10.0)
+            )
         else:
             try:
-                await self.store.get_info(ref)
+                await ride_out(lambda: self.store.get_info(ref))
             except nats.js.errors.ObjectNotFoundError:
-                await self.store.put(ref, data)
+                await ride_out(lambda: self.store.put(ref, data))
         if len(self._known) >= self.known_limit:
             self._known.clear()
         self._known.add(ref)
@@ -64,7 +77,8 @@ class JetStreamBlobStore:
         if data is not None:
             return data
         try:
-            data = (await self.js.get_last_msg(BLOB_STREAM, BLOB_PREFIX + ref, direct=True)).data or b""
+            message = await ride_out(lambda: self.js.get_last_msg(BLOB_STREAM, BLOB_PREFIX + ref, direct=True))
+            data = message.data or b""
         except nats.js.errors.NotFoundError:
             try:
                 data = (await self.store.get(ref)).data

@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
 from airad.events.jetstream import WRONG_LAST_SEQUENCE, bucket, messages
+from airad.events.nats_faults import ride_out
 
 LEASES_BUCKET = "AIRAD_LEASES"
 CANCELS_BUCKET = "AIRAD_CANCELS"
@@ -27,9 +28,9 @@ class JetStreamLeases:
         self._revisions: dict[str, int] = {}
 
     @classmethod
-    async def open(cls, js: JetStreamContext, owner: str, ttl_s: float) -> JetStreamLeases:
+    async def open(cls, js: JetStreamContext, owner: str, ttl_s: float, replicas: int = 1) -> JetStreamLeases:
         """Create or bind the leases bucket (the TTL is fixed when the bucket is created)."""
-        return cls(await bucket(js, LEASES_BUCKET, history=1, ttl=ttl_s), owner)
+        return cls(await bucket(js, LEASES_BUCKET, replicas, history=1, ttl=ttl_s), owner)
 
     async def acquire(self, run_id: str) -> bool:
         """Create the key; an existing key is ours only if it names this owner."""
@@ -51,7 +52,9 @@ class JetStreamLeases:
             return False
 
     async def renew(self, run_id: str) -> bool:
-        """Rewrite the key at the revision we last wrote; False if someone else wrote since."""
+        """Rewrite the key at the revision we last wrote; False if someone else wrote since. A key that
+        moved on but still names this owner was our own write whose ack was lost (a leader change), so
+        the lease holds."""
         revision = self._revisions.get(run_id)
         if revision is None:
             return False
@@ -59,8 +62,16 @@ class JetStreamLeases:
             self._revisions[run_id] = await self.kv.update(run_id, self.owner.encode(), last=revision)
             return True
         except (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.KeyNotFoundError):
+            pass
+        try:
+            entry = await self.kv.get(run_id)
+        except nats.js.errors.KeyNotFoundError:
+            entry = None
+        if entry is None or entry.value != self.owner.encode() or entry.revision is None:
             self._revisions.pop(run_id, None)
             return False
+        self._revisions[run_id] = entry.revision
+        return True
 
     async def release(self, run_id: str) -> None:
         """Delete the key if we still hold it."""
@@ -84,9 +95,9 @@ class JetStreamCancelMarks:
         self.js = js
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> JetStreamCancelMarks:
+    async def open(cls, js: JetStreamContext, replicas: int = 1) -> JetStreamCancelMarks:
         """Create or bind the cancel-marks bucket."""
-        return cls(await bucket(js, CANCELS_BUCKET, history=1), js)
+        return cls(await bucket(js, CANCELS_BUCKET, replicas, history=1), js)
 
     async def mark(self, key: str, reason: str = "") -> None:
         """Write the mark (a second mark only rewrites it)."""
@@ -95,7 +106,7 @@ class JetStreamCancelMarks:
     async def marked(self, key: str) -> bool:
         """Whether the key holds a mark."""
         try:
-            entry = await self.kv.get(key)
+            entry = await ride_out(lambda: self.kv.get(key))
         except nats.js.errors.KeyNotFoundError:
             return False
         return bool(entry.value)

@@ -168,7 +168,7 @@ def delegated_cgroups(user: str, name: str) -> Iterator[list[str]]:
 
 async def publish_raw(nats_url: str, payload: bytes, subject: str = "airad.requests") -> int:
     """Publish bytes on airad.requests (or `subject`) with plain nats-py; returns the stream sequence."""
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(servers=nats_url.split(","))
     try:
         js = nc.jetstream()
         for _ in range(100):
@@ -194,7 +194,7 @@ async def run_events(
     """The run's events as JSON dicts, read with a plain JetStream subscription, until `until(events)`
     (default: a terminal event) or the timeout. `prefix="airad.experiment-events."` reads an experiment's."""
     until = until or (lambda events: bool(events) and events[-1]["type"] in TERMINAL)
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(servers=nats_url.split(","))
     events: list[dict] = []
     try:
         js = nc.jetstream()

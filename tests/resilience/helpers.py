@@ -52,18 +52,18 @@ def assert_one_clean_history(events: list[Event], nodes: int) -> None:
     assert kinds.count("run.finished") == 1 and kinds[-1] == "run.finished", kinds
 
 
-async def create_streams(nats_url: str) -> None:
+async def create_streams(nats_url: str, replicas: int = 1) -> None:
     """Create airad's streams, so requests can be queued before any daemon has started."""
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(servers=nats_url.split(","))
     try:
-        await ensure_streams(nc.jetstream())
+        await ensure_streams(nc.jetstream(), replicas=replicas)
     finally:
         await nc.close()
 
 
 async def read_history(nats_url: str, run_id: str) -> tuple[list[Event], RunSummary | None]:
     """The run's events (typed) and its KV summary."""
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(servers=nats_url.split(","))
     try:
         js = nc.jetstream()
         events = await JetStreamEventLog(js).read(run_id)

@@ -36,7 +36,10 @@ async def test_a_second_writer_of_a_run_is_fenced_off_and_stops(nats_url, tmp_pa
             async def always(run_id: str) -> bool:
                 return True
 
-            other.leases.acquire = always  # as if its lease view were stale: both now drive the run
+            # As if its lease view were stale: both now drive the run, and only the fence can stop one
+            # (a renewal round finding the lease not held would stop it first on a slow machine).
+            other.leases.acquire = always
+            other.leases.renew = always
             assert await other.start_run("twice")
             await run_events(nats_url, "twice", timeout_s=120)
             with anyio.fail_after(60):

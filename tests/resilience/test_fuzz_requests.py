@@ -124,3 +124,44 @@ def test_an_oversized_request_is_rejected_with_its_size(served):
     assert events[0]["field"] == "$" and f"limit is {MAX_REQUEST_BYTES}" in events[0]["reason"]
     assert len(events[0]["excerpt"]) <= 500
     assert daemon.alive()
+
+
+FLOOD = 2000
+
+
+async def _flood_then_one_valid(url: str, run_id: str) -> tuple[list[int], list[dict], float]:
+    """Publish FLOOD undecodable 7-byte requests, then a valid one; wait until every one is answered.
+    Returns the flood's request seqs, the valid run's events and how long its answer took."""
+    import time
+
+    import nats
+
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        acks = await asyncio.gather(*(js.publish("airad.requests", b"\xff\xfe" + i.to_bytes(5, "big")) for i in range(FLOOD)))
+        sent = time.monotonic()
+        await js.publish("airad.requests", json.dumps({**json.loads(_small_request()), "run_id": run_id}).encode())
+        events = await run_events(url, run_id, until=lambda ev: any(e["type"] == "run.started" for e in ev), timeout_s=120)
+        waited = time.monotonic() - sent
+        return [ack.seq for ack in acks], events, waited
+    finally:
+        await nc.close()
+
+
+def _small_request() -> str:
+    return json.dumps({"task": {"kind": "bundled", "name": "wine"}, "budget": {"max_nodes": 1}})
+
+
+def test_a_flood_of_undecodable_requests_is_answered_and_does_not_hold_up_a_valid_one(served):
+    """Every one of 2,000 undecodable requests gets its own rejection, acked (never redelivered), and a
+    valid request sent after them is taken (docs/benchmarks.md has how long it waits)."""
+    url, daemon = served
+    run_id = f"after-flood-{uuid.uuid4().hex[:12]}"
+    seqs, events, waited = asyncio.run(_flood_then_one_valid(url, run_id))
+    assert [e["type"] for e in events][:2] == ["run.submitted", "run.started"], events
+    for seq in (seqs[0], seqs[len(seqs) // 2], seqs[-1]):
+        [rejected] = asyncio.run(run_events(url, f"req-{seq}", timeout_s=60))
+        assert rejected["type"] == "run.rejected" and rejected["field"] == "$" and rejected["reason"], rejected
+    print(f"the valid request was taken {waited:.1f}s after a flood of {FLOOD} undecodable ones")
+    assert daemon.alive()

@@ -14,7 +14,7 @@ from airad.events.jetstream import JetStreamEventLog
 from airad.schemas.events import Event, NodeSelected, RunStarted
 from tests.conftest import require
 from tests.integration.daemon_process import DaemonProcess, publish_raw, run_events, stop_all
-from tests.resilience.helpers import assert_one_clean_history, create_streams, read_history, request
+from tests.resilience.helpers import assert_one_clean_history, create_streams, read_history, request, settled_summary
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -79,7 +79,7 @@ async def test_three_daemons_share_runs_and_take_over_a_dead_ones(nats_url, tmp_
             await run_events(nats_url, run_id, timeout_s=300)
         survivors = {d.process.pid for d in daemons[1:]}
         for run_id in run_ids:
-            events, summary = await read_history(nats_url, run_id)
+            events, summary = await settled_summary(nats_url, run_id)  # the summary is put after the last event
             assert_one_clean_history(events, NODES)
             assert summary is not None and summary.status == "finished"
         for run_id in victim_runs:

@@ -7,7 +7,7 @@ from airad.cli.main import build_parser
 
 COMMANDS = {
     "run", "daemon", "submit", "runs", "show", "events", "cancel", "tui", "export", "import", "report", "mlflow-sync",
-    "experiment", "knowledge", "tasks", "task", "environment", "templates", "plugins", "schema",
+    "experiment", "knowledge", "tasks", "task", "environment", "templates", "plugins", "schema", "status",
 }
 
 

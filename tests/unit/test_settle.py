@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+import nats.errors
+import nats.js.errors
 import pytest
 
 from airad.daemon.intake import accept
@@ -66,3 +68,32 @@ async def test_at_its_last_delivery_it_is_rejected_with_the_reason_and_acknowled
     again = Message(REQUEST, MAX_DELIVERIES + 1)
     await settle(again, _flaky_accept(log, index), _started, "run")
     assert again.answers == ["ack"] and len(await log.read("flaky-1")) == 1, "answered once"
+
+
+async def test_a_passing_nats_fault_hands_the_request_back_and_never_counts_as_its_failure():
+    log, index = InMemoryEventLog(), InMemoryRunIndex()
+
+    async def leaderless(data: bytes, request_seq: int, failure: str | None = None):
+        raise nats.js.errors.ServiceUnavailableError(code=503, description="JetStream system temporarily unavailable")
+
+    message = Message(REQUEST, MAX_DELIVERIES)  # at its last delivery: a real failure would reject it now
+    await settle(message, leaderless, _started, "run")
+    assert message.answers == ["nak"] and await log.read("flaky-1") == []
+
+
+async def test_no_nats_fault_escapes_not_even_from_starting_the_run_or_answering():
+    log, index = InMemoryEventLog(), InMemoryRunIndex()
+
+    async def accepting(data: bytes, request_seq: int, failure: str | None = None):
+        return await accept(log, index, data, request_seq, failure=failure)
+
+    async def lease_unreachable(ident: str) -> bool:
+        raise nats.errors.NoRespondersError()
+
+    class Unanswerable(Message):
+        async def nak(self, delay: float | None = None):
+            raise nats.errors.ConnectionClosedError()
+
+    message = Unanswerable(REQUEST, 1)
+    await settle(message, accepting, lease_unreachable, "run")  # returns: the request comes back after ack_wait
+    assert message.answers == [] and len(await log.read("flaky-1")) == 1, "accepted once, started later"
