@@ -22,3 +22,4 @@ fi
 # The example plugins (docs/extending.md), editable and without dependencies: they need only airad,
 # installed above, and builds with the same setuptools as airad's own install.
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e examples/plugins/airad-halving -e examples/plugins/airad-friedman
+echo "setup: done. The airad command is .venv/bin/airad (\`. .venv/bin/activate\` puts it on the PATH)."

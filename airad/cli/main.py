@@ -25,7 +25,7 @@ from airad.cli import (
     templates,
     tui,
 )
-from airad.cli.errors import EXIT_FAILED, EXIT_USAGE, CliError, until_signal
+from airad.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, until_signal
 from airad.daemon.settings import SettingsError, load_settings
 from airad.events.nats_faults import describe
 from airad.events.stream_setup import StreamSetupError
@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:  # before the command started, which turns a signal into Interrupted
         return 130
+    except BrokenPipeError:  # the reader stopped early (`airad events RUN | head`): not a failure
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return EXIT_OK
     except OSError as exc:
         print(f"airad: {exc}", file=sys.stderr)
         return EXIT_FAILED
