@@ -32,6 +32,7 @@ from airad.schemas.errors import FieldError
 from airad.schemas.events import TERMINAL_EVENTS, Event
 from airad.schemas.experiment import ExperimentRequest
 from airad.schemas.experiment_events import TERMINAL_EXPERIMENT_EVENTS, ExperimentEvent
+from airad.schemas.json_schema import integral_floats_as_ints
 from airad.schemas.request import RunRequest, derived_experiment_id, derived_run_id
 from airad.schemas.request_files import inline_files
 
@@ -101,6 +102,8 @@ def to_request(request: RequestSource, kind: type = RunRequest) -> Any:
             raw = path.read_bytes()
             decoded = msgspec.toml.decode(raw) if path.suffix.lower() == ".toml" else msgspec.json.decode(raw)
             data = inline_files(decoded, path.resolve().parent)
+        if not isinstance(data, msgspec.Struct):
+            data = integral_floats_as_ints(msgspec.to_builtins(data))  # 1.0 is an integer, as the daemon reads it
         return msgspec.json.decode(msgspec.json.encode(data), type=kind)
     except (msgspec.ValidationError, msgspec.DecodeError, TypeError, FieldError) as exc:
         noun = "experiment request" if kind is ExperimentRequest else "run request"

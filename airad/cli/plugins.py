@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import partial
 
 from airad.cli.errors import EXIT_OK
 from airad.daemon.plugins import installed_plugins, request_schema
@@ -34,8 +35,9 @@ async def cmd_plugins(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
     """Print the run (or experiment) request's JSON Schema with this installation's plugins."""
-    base = experiment_request_json_schema() if args.experiment else run_request_json_schema()
-    print(json.dumps(request_schema(installed_plugins(), base), indent=2, sort_keys=True))
+    with_plugins = partial(request_schema, installed_plugins())
+    schema = experiment_request_json_schema(with_plugins) if args.experiment else run_request_json_schema(with_plugins)
+    print(json.dumps(schema, indent=2, sort_keys=True))
     return EXIT_OK
 
 

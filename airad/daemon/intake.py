@@ -15,11 +15,8 @@ from airad.events.fold import fold
 from airad.events.log import EventLog, RunIndex
 from airad.reports.summary import summarize
 from airad.schemas.errors import FieldError
-from airad.schemas.events import Event, RunRejected, RunSubmitted
-from airad.schemas.request import RunId, RunRequest, derived_run_id
-
-EXCERPT_CHARS = 500
-MAX_REQUEST_BYTES = 256 * 1024
+from airad.schemas.events import MAX_EXCERPT_CHARS, Event, RunRejected, RunSubmitted
+from airad.schemas.request import MAX_REQUEST_BYTES, RunId, RunRequest, derived_run_id
 
 R = TypeVar("R")
 
@@ -141,7 +138,7 @@ async def _reject(
                 field=error.field,
                 reason=error.reason,
                 request_seq=request_seq,
-                excerpt=raw[:EXCERPT_CHARS].decode("utf-8", errors="replace"),
+                excerpt=raw[:MAX_EXCERPT_CHARS].decode("utf-8", errors="replace"),
             )
             await _record(log, event, announce)
             return ident, False

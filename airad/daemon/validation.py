@@ -11,6 +11,7 @@ from airad.daemon.plugins import Plugins, installed_plugins
 from airad.daemon.template_sets import operators_problem
 from airad.schemas.errors import FieldError, field_error
 from airad.schemas.experiment import ExperimentRequest, experiment_problem
+from airad.schemas.json_schema import integral_floats_as_ints
 from airad.schemas.request import ExecutorSpec, RunRequest
 from airad.schemas.request_files import inline_files
 from airad.schemas.tags import struct_tag
@@ -88,9 +89,9 @@ def parse_experiment(
 
 
 def _prepared(raw: bytes | str, toml: bool, base_dir: Path | None, plugins: Plugins) -> bytes:
-    """A request's text as JSON, with the files a request file names inlined (`base_dir`: its folder)
-    and plugin kinds in the log's form."""
-    data = _decode(raw, object, toml)
+    """A request's text as JSON, with the files a request file names inlined (`base_dir`: its folder),
+    plugin kinds in the log's form, and integral numbers as integers (JSON Schema's `integer`)."""
+    data = integral_floats_as_ints(_decode(raw, object, toml))
     if base_dir is not None:
         data = inline_files(data, base_dir)
     return msgspec.json.encode(plugins.normalized(data))

@@ -6,15 +6,31 @@ import re
 
 import msgspec
 
+MAX_FIELD_CHARS = 256
+MAX_REASON_CHARS = 1000
+ELLIPSIS = "…"
+
 
 class FieldError(ValueError):
     """A request (or the task or a file it names) that cannot be used; `field` is the JSON path at fault,
-    like `$.budget.usd`, and `reason` says why."""
+    like `$.budget.usd`, and `reason` says why. Both are bounded (`MAX_FIELD_CHARS`, `MAX_REASON_CHARS`):
+    a longer one keeps its start and its end around an ellipsis, so a huge value quoted in a reason
+    cannot make its rejection huge."""
 
     def __init__(self, field: str, reason: str):
+        field, reason = bounded(field, MAX_FIELD_CHARS), bounded(reason, MAX_REASON_CHARS)
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+def bounded(text: str, limit: int) -> str:
+    """`text` if it has at most `limit` characters, else its start and its end joined by an ellipsis,
+    `limit` characters in all."""
+    if len(text) <= limit:
+        return text
+    tail = (limit - len(ELLIPSIS)) // 3
+    return text[: limit - len(ELLIPSIS) - tail] + ELLIPSIS + text[len(text) - tail :]
 
 
 _NAMED_FIELD = re.compile(r"(?:missing required|unknown) field `([^`]+)`")

@@ -2,7 +2,8 @@
 
 Schema evolution: new fields get defaults, field types never change, tags never change.
 Events carry references, not bulk: code and plan inline; prompts, completions and full
-outputs in the blob store, referenced by SHA-256.
+outputs in the blob store, referenced by SHA-256. Every field is described (`Meta(description=...)`)
+for docs/events.schema.json (`events_json_schema`).
 """
 
 from __future__ import annotations
@@ -12,46 +13,94 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from airad.schemas.errors import MAX_FIELD_CHARS, MAX_REASON_CHARS
+from airad.schemas.json_schema import standard_json_schema
 from airad.schemas.knowledge_events import AtomRef
 from airad.schemas.request import RunRequest
 from airad.schemas.tags import struct_tag
 
 BUILTIN_OPERATORS = ("draft", "improve", "debug", "crossover", "baseline")  # baseline: the user's own script, node 0
-Operator = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]  # a built-in one, or a plugin's (docs/extending.md)
+Operator = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z][a-z0-9_-]{0,39}$",
+        description="draft, improve, debug or crossover; baseline for node 0 of a run from the user's own script; "
+        "or a plugin's operator (docs/extending.md).",
+    ),
+]
 FinishReason = Literal["max_nodes", "wall_seconds", "budget", "cancelled", "model", "error"]
 FailureStage = Literal["generate", "execute", "score"]
 Medal = Literal["gold", "silver", "bronze"]
+MAX_EXCERPT_CHARS = 500
+
+NodeId = Annotated[int, Meta(description="The node: 0, 1, 2... in the order the policy selected them.")]
+PromptRef = Annotated[
+    str,
+    Meta(
+        description="SHA-256 of the blob of the messages sent to the model: JSON `[[role, content], ...]`, "
+        'e.g. `[["system", "..."], ["user", "..."]]`; "" when no model was asked.'
+    ),
+]
+CompletionRef = Annotated[
+    str, Meta(description='SHA-256 of the blob of the model\'s answer, as UTF-8 text; "" when there is none.')
+]
+PromptTokens = Annotated[int, Meta(description="Prompt tokens the model was sent, every call together.")]
+CompletionTokens = Annotated[int, Meta(description="Completion tokens the model answered, every call together.")]
+CostUsd = Annotated[float, Meta(description="What the model calls cost, in USD (0 for a local or offline model).")]
+LlmSeconds = Annotated[float, Meta(description="Seconds spent waiting for the model, every call and retry together.")]
+ExecutorKind = Annotated[str, Meta(description="The executor kind running the script: local, container, ssh, slurm.")]
+RequestSeq = Annotated[
+    int | None, Meta(description="The request message's sequence in the AIRAD_REQUESTS stream; null when not known.")
+]
 
 
 class EventBase(Struct, frozen=True, kw_only=True, tag_field="type"):
     """Fields every event has: its run, its gapless per-run sequence number and a daemon timestamp."""
 
-    run_id: str
-    seq: int
-    at: float
+    run_id: Annotated[str, Meta(description="The run; its events are on the subject airad.events.<run_id>.")]
+    seq: Annotated[int, Meta(description="The event's place in its run: 1, 2, 3... without gaps.")]
+    at: Annotated[float, Meta(description="When the daemon appended the event, in Unix seconds.")]
 
 
 class RunSubmitted(EventBase, frozen=True, tag="run.submitted"):
     """A valid request was accepted; the run exists from here on."""
 
-    request: RunRequest
-    request_seq: int | None = None
+    request: Annotated[RunRequest, Meta(description="The request as accepted, every default filled in.")]
+    request_seq: RequestSeq = None
 
 
 class RunRejected(EventBase, frozen=True, tag="run.rejected"):
     """A request could not be accepted; `field` is a JSON path like `$.budget.max_nodes`."""
 
-    field: str
-    reason: str
-    request_seq: int | None = None
-    excerpt: str = ""
+    field: Annotated[
+        str,
+        Meta(
+            description="The JSON path at fault, like `$.budget.max_nodes`; `$` for the whole request.",
+            extra_json_schema={"maxLength": MAX_FIELD_CHARS},
+        ),
+    ]
+    reason: Annotated[
+        str,
+        Meta(
+            description="Why it was rejected; a longer one keeps its start and end around an ellipsis (…).",
+            extra_json_schema={"maxLength": MAX_REASON_CHARS},
+        ),
+    ]
+    request_seq: RequestSeq = None
+    excerpt: Annotated[
+        str,
+        Meta(
+            description="The request's first bytes, decoded as UTF-8 (an invalid byte as U+FFFD).",
+            extra_json_schema={"maxLength": MAX_EXCERPT_CHARS},
+        ),
+    ] = ""
 
 
 class RunStarted(EventBase, frozen=True, tag="run.started"):
     """A daemon took ownership of the run (first start, or resume after a crash or hand-over)."""
 
-    owner: str
-    resumed: bool = False
+    owner: Annotated[str, Meta(description="The daemon that drives the run from here on (its lease holder).")]
+    resumed: Annotated[bool, Meta(description="Whether an earlier daemon had already started the run.")] = False
 
 
 class RunKnowledge(EventBase, frozen=True, tag="run.knowledge"):
@@ -63,18 +112,26 @@ class RunKnowledge(EventBase, frozen=True, tag="run.knowledge"):
     sequence read.
     """
 
-    domain: str
-    atoms: tuple[AtomRef, ...] = ()
-    atoms_ref: str = ""
-    knowledge_seq: int = 0
+    domain: Annotated[str, Meta(description="The run's domain (its request's `domain`).")]
+    atoms: Annotated[
+        tuple[AtomRef, ...], Meta(description="Each atom the prompts include, as `atom_id` and `version`.")
+    ] = ()
+    atoms_ref: Annotated[
+        str, Meta(description='SHA-256 of the blob of the atoms themselves, a JSON array; "" when there are none.')
+    ] = ""
+    knowledge_seq: Annotated[
+        int, Meta(description="The last sequence of the domain's stream airad.knowledge.<domain> that was read.")
+    ] = 0
 
 
 class NodeSelected(EventBase, frozen=True, tag="node.selected"):
     """The policy's decision, appended before it is acted on."""
 
-    node_id: int
+    node_id: NodeId
     operator: Operator
-    parent_ids: tuple[int, ...] = ()
+    parent_ids: Annotated[
+        tuple[int, ...], Meta(description="The nodes the operator works from (none for a draft).")
+    ] = ()
 
 
 class ModelCall(Struct, frozen=True):
@@ -84,14 +141,26 @@ class ModelCall(Struct, frozen=True):
     (retries of transient faults included). `problem` says why the answer was not used; "" for the
     one that was."""
 
-    completion_ref: str
-    finish_reason: str = ""
-    max_tokens: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    seconds: float = 0.0
-    problem: str = ""
+    completion_ref: CompletionRef
+    finish_reason: Annotated[
+        str,
+        Meta(
+            description='Why the answer stopped, as the provider said: "stop", "length" (cut off at max_tokens), '
+            '"tool_calls"; "" when not given.'
+        ),
+    ] = ""
+    max_tokens: Annotated[int, Meta(description="The room the answer was given, in tokens.")] = 0
+    prompt_tokens: Annotated[int, Meta(description="Tokens of this call's prompt.")] = 0
+    completion_tokens: Annotated[int, Meta(description="Tokens of this call's answer.")] = 0
+    cost_usd: Annotated[float, Meta(description="What this call cost, in USD.")] = 0.0
+    seconds: Annotated[float, Meta(description="How long the call took, retries of passing faults included.")] = 0.0
+    problem: Annotated[str, Meta(description='Why the answer was not used; "" for the one that was.')] = ""
+
+
+ModelCalls = Annotated[
+    tuple[ModelCall, ...],
+    Meta(description="Every answer the model gave to the prompt, in order; the last is the one used."),
+]
 
 
 class NodeGenerated(EventBase, frozen=True, tag="node.generated"):
@@ -100,37 +169,49 @@ class NodeGenerated(EventBase, frozen=True, tag="node.generated"):
     `context_ref` is a blob of the operator's structured context (JSON) that the request's templates
     rendered into the prompt at `prompt_ref`: with the request, it is everything that made the prompt."""
 
-    node_id: int
-    plan: str
-    code: str
-    model: str
-    prompt_ref: str
-    completion_ref: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    llm_seconds: float = 0.0
-    attempts: int = 1
-    context_ref: str = ""
-    shortened: tuple[str, ...] = ()  # what the prompt lost to fit the model's context (docs/operators.md)
-    calls: tuple[ModelCall, ...] = ()  # every answer asked for, in order; the last is the one used
+    node_id: NodeId
+    plan: Annotated[str, Meta(description="The plan the model wrote before its script.")]
+    code: Annotated[str, Meta(description="The Python script the node runs.")]
+    model: Annotated[str, Meta(description='The litellm model string that answered; "user" for a baseline node.')]
+    prompt_ref: PromptRef
+    completion_ref: CompletionRef
+    prompt_tokens: PromptTokens = 0
+    completion_tokens: CompletionTokens = 0
+    cost_usd: CostUsd = 0.0
+    llm_seconds: LlmSeconds = 0.0
+    attempts: Annotated[int, Meta(description="How many answers were asked for until one was usable.")] = 1
+    context_ref: Annotated[
+        str,
+        Meta(
+            description="SHA-256 of the blob of the operator's structured context (JSON) that the templates "
+            'rendered into the prompt; "" for a baseline node.'
+        ),
+    ] = ""
+    shortened: Annotated[
+        tuple[str, ...],
+        Meta(
+            description="What the prompt lost to fit the model's context window (docs/operators.md); "
+            "empty when nothing."
+        ),
+    ] = ()
+    calls: ModelCalls = ()
 
 
 class NodeQueued(EventBase, frozen=True, tag="node.queued"):
     """The node's script waits for a free slot of its executor (shared by every run of the daemon)."""
 
-    node_id: int
-    executor: str
-    waiting: int = 0
+    node_id: NodeId
+    executor: ExecutorKind
+    waiting: Annotated[int, Meta(description="How many scripts were already waiting for that executor.")] = 0
 
 
 class NodeDispatched(EventBase, frozen=True, tag="node.dispatched"):
     """The node's job is staged on an executor and about to start; `handle` finds it again, so a
     restarted daemon reattaches to it instead of running it twice."""
 
-    node_id: int
-    executor: str
-    handle: str
+    node_id: NodeId
+    executor: ExecutorKind
+    handle: Annotated[str, Meta(description="The executor's own name for the job, to find it again after a restart.")]
 
 
 class NodeExecuted(EventBase, frozen=True, tag="node.executed"):
@@ -141,29 +222,49 @@ class NodeExecuted(EventBase, frozen=True, tag="node.executed"):
     cache); nothing ran, so `duration_s` is 0.
     """
 
-    node_id: int
-    exit_code: int | None
-    duration_s: float
-    timed_out: bool = False
-    stdout_tail: str = ""
-    stderr_tail: str = ""
-    stdout_ref: str = ""
-    stderr_ref: str = ""
-    outputs: dict[str, str] = {}
-    oom: bool = False
-    killed: str | None = None
-    cached_from: int | None = None
+    node_id: NodeId
+    exit_code: Annotated[int | None, Meta(description="The script's exit status; null when it has none (killed).")]
+    duration_s: Annotated[float, Meta(description="How long the script ran, in seconds; 0 for a cached result.")]
+    timed_out: Annotated[bool, Meta(description="Whether it ran past its time limit (node_timeout_s).")] = False
+    stdout_tail: Annotated[str, Meta(description='The last 4,000 characters of its stdout ("…" first when cut).')] = ""
+    stderr_tail: Annotated[str, Meta(description='The last 4,000 characters of its stderr ("…" first when cut).')] = ""
+    stdout_ref: Annotated[
+        str,
+        Meta(
+            description="SHA-256 of the blob of its whole stdout (past 2 MiB: the first and last MiB, with a note "
+            "between)."
+        ),
+    ] = ""
+    stderr_ref: Annotated[str, Meta(description="SHA-256 of the blob of its whole stderr, like stdout_ref.")] = ""
+    outputs: Annotated[
+        dict[str, str], Meta(description="Each file it wrote (a path relative to its work dir) → SHA-256 of its blob.")
+    ] = {}
+    oom: Annotated[bool, Meta(description="Whether it ran out of its memory limit.")] = False
+    killed: Annotated[
+        str | None,
+        Meta(
+            description='Why something other than the script ended it ("cancelled", "cancelled by Slurm", '
+            '"node failure", ...); null when nothing did.'
+        ),
+    ] = None
+    cached_from: Annotated[
+        int | None,
+        Meta(
+            description="The earlier node of the run whose identical script's result this is (nothing ran); "
+            "null when it ran."
+        ),
+    ] = None
 
 
 class NodeScored(EventBase, frozen=True, tag="node.scored"):
     """The harness scored the node's validation predictions: this is the policy's fitness."""
 
-    node_id: int
-    metric: str
-    lower_is_better: bool
-    valid: bool
-    score: float | None = None
-    error: str = ""
+    node_id: NodeId
+    metric: Annotated[str, Meta(description="The task's metric, e.g. accuracy.")]
+    lower_is_better: Annotated[bool, Meta(description="Whether a lower score is better.")]
+    valid: Annotated[bool, Meta(description="Whether the predictions could be scored.")]
+    score: Annotated[float | None, Meta(description="The validation score; null when not valid.")] = None
+    error: Annotated[str, Meta(description='Why the predictions could not be scored; "" when valid.')] = ""
 
 
 class NodeTested(EventBase, frozen=True, tag="node.tested"):
@@ -174,11 +275,20 @@ class NodeTested(EventBase, frozen=True, tag="node.tested"):
     (`gold`, `silver`, `bronze`, `median`); without a leaderboard these stay None / None / {}.
     """
 
-    node_id: int
-    score: float | None = None
-    medal: Medal | None = None
-    above_median: bool | None = None
-    medal_thresholds: dict[str, float] = {}
+    node_id: NodeId
+    score: Annotated[float | None, Meta(description="The held-out test score; null when it could not be scored.")] = (
+        None
+    )
+    medal: Annotated[
+        Medal | None, Meta(description="The medal the score wins on the task's leaderboard; null for none.")
+    ] = None
+    above_median: Annotated[
+        bool | None, Meta(description="Whether the score beats the leaderboard's median; null without a leaderboard.")
+    ] = None
+    medal_thresholds: Annotated[
+        dict[str, float],
+        Meta(description="The leaderboard's gold, silver, bronze and median scores by name; {} without one."),
+    ] = {}
 
 
 class NodeAnalyzed(EventBase, frozen=True, tag="node.analyzed"):
@@ -186,35 +296,40 @@ class NodeAnalyzed(EventBase, frozen=True, tag="node.analyzed"):
     never trusted over it. `via` says whether it came as a tool call or as JSON in text; "none" (with
     an empty summary) when the answer was no review. `prompt_ref`: the messages the model was sent."""
 
-    node_id: int
-    summary: str
-    is_bug: bool | None = None
-    metric: float | None = None
-    lower_is_better: bool | None = None
-    via: Literal["tool", "json", "none"] = "none"
-    completion_ref: str = ""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    model: str = ""
-    prompt_ref: str = ""
-    finish_reason: str = ""
-    llm_seconds: float = 0.0
+    node_id: NodeId
+    summary: Annotated[str, Meta(description='The model\'s review of the execution; "" when there was none.')]
+    is_bug: Annotated[bool | None, Meta(description="Whether the model thinks the script is buggy.")] = None
+    metric: Annotated[float | None, Meta(description="The metric value the model read in the output.")] = None
+    lower_is_better: Annotated[bool | None, Meta(description="Whether the model thinks lower is better.")] = None
+    via: Annotated[
+        Literal["tool", "json", "none"],
+        Meta(description="How the review came: a tool call, JSON in the text, or none (no review)."),
+    ] = "none"
+    completion_ref: CompletionRef = ""
+    prompt_tokens: PromptTokens = 0
+    completion_tokens: CompletionTokens = 0
+    cost_usd: CostUsd = 0.0
+    model: Annotated[str, Meta(description="The litellm model string that answered.")] = ""
+    prompt_ref: PromptRef = ""
+    finish_reason: Annotated[
+        str, Meta(description='Why the answer stopped, as the provider said ("stop", "length", "tool_calls").')
+    ] = ""
+    llm_seconds: LlmSeconds = 0.0
 
 
 class NodeFailed(EventBase, frozen=True, tag="node.failed"):
     """A node could not be carried through a stage (model nonsense, executor fault); the search goes on.
     A failed generation records every answer the model gave (`calls`) and the time spent asking."""
 
-    node_id: int
-    stage: FailureStage
-    reason: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    llm_seconds: float = 0.0
-    calls: tuple[ModelCall, ...] = ()
-    prompt_ref: str = ""
+    node_id: NodeId
+    stage: Annotated[FailureStage, Meta(description="The stage it failed in: generate, execute or score.")]
+    reason: Annotated[str, Meta(description='What went wrong ("the run was cancelled" for a cancel).')]
+    prompt_tokens: PromptTokens = 0
+    completion_tokens: CompletionTokens = 0
+    cost_usd: CostUsd = 0.0
+    llm_seconds: LlmSeconds = 0.0
+    calls: ModelCalls = ()
+    prompt_ref: PromptRef = ""
 
 
 class Baseline(Struct, frozen=True):
@@ -222,10 +337,10 @@ class Baseline(Struct, frozen=True):
     label", "positive rate", "mean", "gradient boosting"); a score is None where the split has none
     or the model could not be scored (`error` says why)."""
 
-    name: str
-    validation: float | None = None
-    test: float | None = None
-    error: str = ""
+    name: Annotated[str, Meta(description='Which reference model, e.g. "majority label", "gradient boosting".')]
+    validation: Annotated[float | None, Meta(description="Its validation score; null when there is none.")] = None
+    test: Annotated[float | None, Meta(description="Its held-out test score; null when there is none.")] = None
+    error: Annotated[str, Meta(description='Why it could not be scored; "" when it was.')] = ""
 
 
 GRADIENT_BOOSTING = "gradient boosting"
@@ -241,7 +356,7 @@ class RunBaselines(EventBase, frozen=True, tag="run.baselines"):
     first starts, for reports only: no policy's view holds them. Empty for tasks with none (a user's
     script, an MLE-bench competition)."""
 
-    baselines: tuple[Baseline, ...] = ()
+    baselines: Annotated[tuple[Baseline, ...], Meta(description="Each reference model and its scores.")] = ()
 
 
 class RunFinished(EventBase, frozen=True, tag="run.finished"):
@@ -249,11 +364,25 @@ class RunFinished(EventBase, frozen=True, tag="run.finished"):
     `distill_tokens`: what distilling its findings into its domain's knowledge cost (part of the
     run's cost and tokens)."""
 
-    reason: FinishReason
-    best_node_id: int | None = None
-    detail: str = ""
-    distill_cost_usd: float = 0.0
-    distill_tokens: int = 0
+    reason: Annotated[
+        FinishReason,
+        Meta(
+            description="What ended the run: a budget limit (max_nodes, wall_seconds, budget), a cancel, "
+            "the model failing its check (model) or an error; `detail` says more."
+        ),
+    ]
+    best_node_id: Annotated[
+        int | None,
+        Meta(
+            description="The scored, valid node with the best validation score (in the metric's direction); "
+            "on a tie the earliest, the lowest node_id; null when no node has a valid score."
+        ),
+    ] = None
+    detail: Annotated[str, Meta(description='What happened, in words; "" when the reason says it all.')] = ""
+    distill_cost_usd: Annotated[
+        float, Meta(description="What distilling the run's findings into its domain's knowledge cost, in USD.")
+    ] = 0.0
+    distill_tokens: Annotated[int, Meta(description="The tokens distilling the run's findings took.")] = 0
 
 
 Event = (
@@ -293,3 +422,12 @@ def decode_event(data: bytes) -> Event:
 def event_tag(event: Event) -> str:
     """The stable tag of an event, e.g. 'node.executed'."""
     return struct_tag(event)
+
+
+def events_json_schema() -> dict:
+    """The JSON Schema of one run event, as committed in docs/events.schema.json: standard 2020-12."""
+    description = (
+        "One event of a run, a message on airad.events.<run_id>, told apart by its `type`. An event written "
+        "by an older daemon may lack a field that has a default: read it as the default. New fields may be added."
+    )
+    return standard_json_schema(msgspec.json.schema(Event), "airad run event", description)

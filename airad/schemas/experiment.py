@@ -4,11 +4,13 @@ into ordinary run requests with deterministic run ids."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Annotated
 
 import msgspec
 from msgspec import Meta, Struct
 
+from airad.schemas.json_schema import standard_json_schema
 from airad.schemas.policies import GreedyPolicy, OperatorSpec, PolicySpec
 from airad.schemas.request import (
     Baseline,
@@ -17,13 +19,14 @@ from airad.schemas.request import (
     ExecutorSpec,
     LocalExecutor,
     ModelSpec,
-    NonNegativeInt,
     OperatorModels,
     PositiveInt,
     Program,
     RunId,
     RunRequest,
+    Seed,
     TaskSpec,
+    request_size_rule,
     task_label,
 )
 
@@ -58,7 +61,7 @@ class ExperimentRequest(Struct, frozen=True, forbid_unknown_fields=True):
 
     tasks: Annotated[tuple[TaskSpec, ...], Meta(min_length=1)]
     solvers: Annotated[tuple[Solver, ...], Meta(min_length=1)]
-    seeds: Annotated[tuple[NonNegativeInt, ...], Meta(min_length=1)] = (0,)
+    seeds: Annotated[tuple[Seed, ...], Meta(min_length=1)] = (0,)
     budget: Budget = Budget()
     executor: ExecutorSpec = LocalExecutor()
     labels: dict[str, str] = {}
@@ -147,9 +150,11 @@ def experiment_problem(request: ExperimentRequest) -> tuple[str, str] | None:
     return None
 
 
-def experiment_request_json_schema() -> dict:
-    """The JSON Schema of `ExperimentRequest`, as committed in docs/experiment-request.schema.json."""
-    schema = msgspec.json.decode(msgspec.json.encode(msgspec.json.schema(ExperimentRequest)))  # tuples as JSON arrays
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "airad experiment request"
-    return schema
+def experiment_request_json_schema(extend: Callable[[dict], dict] | None = None) -> dict:
+    """The JSON Schema of `ExperimentRequest`, as committed in docs/experiment-request.schema.json:
+    standard 2020-12; `extend` as in `run_request_json_schema`."""
+    schema = msgspec.json.schema(ExperimentRequest)
+    if extend is not None:
+        schema = extend(schema)
+    rule = request_size_rule("airad.experiments", "experiment.rejected")
+    return standard_json_schema(schema, "airad experiment request", f"One experiment request. {rule}")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
 
+from airad.schemas.json_schema import MAX_SAFE_INTEGER, standard_json_schema
 from airad.schemas.policies import GreedyPolicy, OperatorSpec, PluginName, PolicySpec, default_operators
 from airad.schemas.tags import struct_tag
+
+MAX_REQUEST_BYTES = 256 * 1024
 
 RunId = Annotated[
     str,
@@ -31,6 +35,14 @@ PositiveInt = Annotated[int, Meta(ge=1)]
 NonNegativeInt = Annotated[int, Meta(ge=0)]
 PositiveFloat = Annotated[float, Meta(gt=0)]
 NonNegativeFloat = Annotated[float, Meta(ge=0)]
+Seed = Annotated[
+    int,
+    Meta(
+        ge=0,
+        le=MAX_SAFE_INTEGER,
+        description="Seeds the policy's random choices; 0 to 2^53 - 1, so a JavaScript number holds it exactly.",
+    ),
+]
 
 
 class BundledTask(Struct, frozen=True, forbid_unknown_fields=True, tag="bundled", tag_field="kind"):
@@ -381,7 +393,7 @@ class RunRequest(Struct, frozen=True, forbid_unknown_fields=True):
     operators: OperatorSpec | None = None
     model: ModelSpec = ModelSpec()
     operator_models: OperatorModels = {}
-    seed: NonNegativeInt = 0
+    seed: Seed = 0
     budget: Budget = Budget()
     executor: ExecutorSpec = LocalExecutor()
     run_id: RunId | None = None
@@ -430,9 +442,23 @@ def derived_experiment_id(request_seq: int) -> str:
     return f"exp-{request_seq}"
 
 
-def run_request_json_schema() -> dict:
-    """The JSON Schema of `RunRequest`, as committed in docs/run-request.schema.json."""
+def request_size_rule(subject: str, rejection: str) -> str:
+    """The sentence a request schema's description gives the size limit and integer rules in."""
+    return (
+        f"Published as UTF-8 JSON on `{subject}`. The whole message may be at most {MAX_REQUEST_BYTES:,} bytes "
+        f"(256 KiB); a larger one is rejected (`{rejection}`, field `$`) whatever this schema allows, so "
+        "the character caps (maxLength) of long text fields are not a promise that they fit together. "
+        "An integer field also takes an integral number written as a float (1.0, 1e3); 1.5 is rejected."
+    )
+
+
+def run_request_json_schema(extend: Callable[[dict], dict] | None = None) -> dict:
+    """The JSON Schema of `RunRequest`, as committed in docs/run-request.schema.json: standard
+    2020-12. `extend` changes msgspec's schema before it is made standard (`airad schema` adds the
+    installed plugins' kinds to its tagged unions)."""
     schema = msgspec.json.schema(RunRequest)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "airad run request"
-    return schema
+    if extend is not None:
+        schema = extend(schema)
+    return standard_json_schema(
+        schema, "airad run request", f"One run request. {request_size_rule('airad.requests', 'run.rejected')}"
+    )

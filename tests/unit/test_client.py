@@ -75,3 +75,11 @@ def test_importing_airad_stays_cheap_and_client_loads_on_use():
         "assert 'pandas' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_an_integral_float_is_an_integer_as_the_daemon_reads_it_and_a_fraction_is_not():
+    request = {"task": {"kind": "bundled", "name": "iris"}, "seed": 7.0, "budget": {"max_nodes": 1e1}}
+    parsed = to_request(request)
+    assert (parsed.seed, parsed.budget.max_nodes) == (7, 10)
+    with pytest.raises(InvalidRequest, match="seed"):
+        to_request({**request, "seed": 1.5})

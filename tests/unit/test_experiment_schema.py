@@ -34,6 +34,10 @@ def _raw(**fields) -> bytes:
     (_raw(solvers=[{"name": "a", "colour": "red"}]), "$.solvers[0].colour", "unknown field"),
     (_raw(seeds=[1, 1]), "$.seeds[1]", "listed twice"),
     (_raw(seeds=[-1]), "$.seeds[0]", ">= 0"),
+    (_raw(seeds=[0, 2**53]), "$.seeds[1]", "<= 9007199254740991"),
+    (_raw(seeds=[0.5]), "$.seeds[0]", "Expected `int`, got `float`"),
+    (_raw(seeds=["1"]), "$.seeds[0]", "Expected `int`, got `str`"),
+    (_raw(max_parallel_runs=1.5), "$.max_parallel_runs", "got `float`"),
     (_raw(labels={"solver": "x"}), "$.labels.solver", "set by the experiment"),
     (_raw(experiment_id="has space"), "$.experiment_id", "matching regex"),
     (_raw(max_parallel_runs=0), "$.max_parallel_runs", ">= 1"),
@@ -131,3 +135,26 @@ def test_a_solver_program_file_that_cannot_be_read_names_its_place(tmp_path):
     with pytest.raises(FieldError) as raised:
         parse_experiment(raw, toml=True, base_dir=tmp_path)
     assert raised.value.field == "$.solvers[0].program_file"
+
+
+def test_integral_floats_are_integers_in_lists_and_in_solvers_too():
+    request = parse_experiment(_raw(seeds=[1.0, 2e0, 2**53 - 1], solvers=[{"name": "a", "budget": {"max_nodes": 4.0}}]))
+    assert request.seeds == (1, 2, 2**53 - 1) and all(type(seed) is int for seed in request.seeds)
+    assert request.solvers[0].budget.max_nodes == 4
+
+
+def test_the_schema_and_the_daemon_agree_on_an_experiment():
+    jsonschema = pytest.importorskip("jsonschema")
+    from airad.schemas.experiment import experiment_request_json_schema
+
+    validator = jsonschema.Draft202012Validator(experiment_request_json_schema())
+    cases = [
+        ({"seeds": [1.0, 2]}, True), ({"seeds": [2**53]}, False), ({"seeds": [0.5]}, False),
+        ({"tasks": [{"kind": "script", "dir": "/tmp"}]}, True), ({"tasks": [{"kind": "nope"}]}, False),
+    ]
+    for fields, valid in cases:
+        request = json.loads(_raw(**fields))
+        assert validator.is_valid(request) == valid, fields
+        if not valid:
+            with pytest.raises(FieldError):
+                parse_experiment(json.dumps(request))

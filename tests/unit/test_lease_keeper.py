@@ -22,9 +22,20 @@ class FlakyLeases:
         return True
 
 
+class Heartbeats:
+    """A presence bucket that keeps what each round announced."""
+
+    def __init__(self):
+        self.announced = []
+
+    async def announce(self, info) -> None:
+        self.announced.append(info)
+
+
 async def test_a_round_that_nats_fails_is_logged_and_the_next_goes_on(tmp_path):
     daemon = Daemon(Settings(state_dir=str(tmp_path), lease_ttl_s=0.03))
     daemon.leases = FlakyLeases()
+    daemon.presence = Heartbeats()
     daemon._owned["r1"] = anyio.CancelScope()
     adoptions = []
 
@@ -42,6 +53,7 @@ async def test_a_round_that_nats_fails_is_logged_and_the_next_goes_on(tmp_path):
                 await anyio.sleep(0.01)
             tg.cancel_scope.cancel()
     assert len(adoptions) >= 4 and daemon.leases.renewals >= 3, "rounds went on after the failures"
+    assert len(daemon.presence.announced) >= 4 and daemon.presence.announced[-1].owner == daemon.owner
     failures = [e for e in logs if e["event"] == "leases.round_failed"]
     assert len(failures) == 2 and "TimeoutError" in failures[0]["error"] and "ConnectionClosed" in failures[1]["error"]
     assert not daemon._owned["r1"].cancel_called, "a renewal that failed is no lost lease"

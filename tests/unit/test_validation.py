@@ -2,8 +2,12 @@ import json
 
 import pytest
 
+from airad.daemon.intake import accept
 from airad.daemon.validation import parse_request
+from airad.events.in_memory import InMemoryEventLog, InMemoryRunIndex
 from airad.schemas.errors import FieldError
+from airad.schemas.events import RunRejected, RunSubmitted
+from airad.schemas.request import MAX_BASELINE_CHARS, MAX_PROGRAM_CHARS, MAX_REQUEST_BYTES
 
 GOOD = {"task": {"kind": "bundled", "name": "wine"}}
 
@@ -56,3 +60,68 @@ def test_an_executor_the_daemon_lacks_is_rejected_naming_the_ones_it_has():
         parse_request(raw, executors=["local", "container"])
     assert info.value.field == "$.executor.kind"
     assert "no 'slurm' executor configured (it has: container, local)" in info.value.reason
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"task": {"kind": "bundled", "name": "wine"}, "seed": 7.0, "budget": {"max_nodes": 3.0}}',
+    b'{"task": {"kind": "bundled", "name": "wine"}, "seed": 7e0, "budget": {"max_nodes": 0.3e1}}',
+])
+def test_integral_floats_are_integers_as_json_schema_says(raw):
+    request = parse_request(raw)
+    assert (request.seed, request.budget.max_nodes) == (7, 3)
+    assert type(request.seed) is int and type(request.budget.max_nodes) is int
+
+
+def test_integral_floats_in_toml_and_in_float_fields_keep_their_meaning():
+    text = b'seed = 1e3\n[task]\nkind = "bundled"\nname = "wine"\n[budget]\nwall_seconds = 60.0\n'
+    request = parse_request(text, toml=True)
+    assert request.seed == 1000 and request.budget.wall_seconds == 60.0 and type(request.budget.wall_seconds) is float
+
+
+@pytest.mark.parametrize("payload, field, reason", [
+    ({**GOOD, "seed": 1.5}, "$.seed", "Expected `int`, got `float`"),
+    ({**GOOD, "budget": {"max_nodes": 2.5}}, "$.budget.max_nodes", "Expected `int`, got `float`"),
+    ({**GOOD, "seed": "1"}, "$.seed", "Expected `int`, got `str`"),
+    ({**GOOD, "seed": True}, "$.seed", "Expected `int`, got `bool`"),
+    ({**GOOD, "budget": {"max_nodes": "3"}}, "$.budget.max_nodes", "Expected `int`, got `str`"),
+    ({**GOOD, "seed": -1}, "$.seed", ">= 0"),
+    ({**GOOD, "seed": 2**53}, "$.seed", "<= 9007199254740991"),
+    ({**GOOD, "seed": 2**64}, "$.seed", "<= 9007199254740991"),
+    ({**GOOD, "seed": 1e300}, "$.seed", "Expected `int`, got `float`"),
+])
+def test_non_integral_numbers_strings_and_seeds_out_of_range_are_rejected_naming_the_field(payload, field, reason):
+    with pytest.raises(FieldError) as info:
+        parse_request(json.dumps(payload).encode())
+    assert info.value.field == field and reason in info.value.reason
+
+
+def test_the_seed_range_is_what_a_javascript_number_holds():
+    assert parse_request(json.dumps({**GOOD, "seed": 2**53 - 1}).encode()).seed == 2**53 - 1
+    assert parse_request(json.dumps({**GOOD, "seed": float(2**53 - 1)}).encode()).seed == 2**53 - 1
+
+
+def _largest_request() -> dict:
+    """A request with every long text field at its cap (ASCII text, one byte a character)."""
+    template = "{{ task.name }}\n{{ output_contract }}" + "x" * 1000
+    return {
+        **GOOD, "program": "p" * MAX_PROGRAM_CHARS, "baseline": "b" * MAX_BASELINE_CHARS,
+        "operators": {"templates": {"draft": template}}, "labels": {"team": "t" * 1000},
+    }
+
+
+async def test_a_request_the_schema_allows_under_the_byte_limit_is_accepted():
+    raw = json.dumps(_largest_request()).encode()
+    assert len(raw) <= MAX_REQUEST_BYTES
+    log, index = InMemoryEventLog(), InMemoryRunIndex()
+    assert await accept(log, index, raw, 1) == ("req-1", True)
+    [submitted] = await log.read("req-1")
+    assert isinstance(submitted, RunSubmitted) and len(submitted.request.baseline) == MAX_BASELINE_CHARS
+
+
+async def test_a_request_over_the_byte_limit_is_rejected_naming_the_limit():
+    raw = json.dumps({**_largest_request(), "labels": {"team": "t" * MAX_REQUEST_BYTES}}).encode()
+    log, index = InMemoryEventLog(), InMemoryRunIndex()
+    assert await accept(log, index, raw, 2) == ("req-2", False)
+    [rejected] = await log.read("req-2")
+    assert isinstance(rejected, RunRejected) and rejected.field == "$"
+    assert f"the limit is {MAX_REQUEST_BYTES} bytes" in rejected.reason
