@@ -136,12 +136,16 @@ def mlflow_sink(tracking_uri: str, experiment: str = "airad"):
 
 async def cmd_mlflow_sync(args: argparse.Namespace, settings: Settings) -> int:
     """`airad mlflow-sync [--once]`: mirror the runs into MLflow, following the log unless --once."""
-    from airad.tracking.mlflow_sink import mirror_to_mlflow
+    from airad.tracking.mlflow_sink import mirror_to_mlflow, reading_note, store_uri
 
     uri = args.tracking_uri or settings.mlflow_tracking_uri
     if not uri:
         raise CliError("mlflow-sync needs --tracking-uri URI (or the mlflow_tracking_uri setting)")
+    uri = store_uri(uri)
     sink = mlflow_sink(uri, args.experiment)
+    note = reading_note(uri)
+    if note:
+        print(f"airad: {note}", file=sys.stderr)
     result = None
     async with connect(settings, args.environ) as client:
         async with anyio.create_task_group() as tg:

@@ -4,10 +4,31 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airad.cli.connection import connect
-from airad.cli.errors import EXIT_OK, CliError
+from airad.cli.errors import EXIT_FAILED, EXIT_OK, CliError
 from airad.daemon.settings import Settings
+
+if TYPE_CHECKING:
+    from airad.events.log import EventLog
+    from airad.schemas.events import Event
+
+
+def replay_events(path: Path) -> list[Event]:
+    """The events of the file to replay; a CliError when it cannot be read or holds no events."""
+    from airad.tui.event_file import read_event_file
+
+    try:
+        return read_event_file(path)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot replay {path}: {exc}", EXIT_FAILED) from None
+
+
+async def require_run(log: EventLog, run_id: str) -> None:
+    """A CliError unless the log holds events of `run_id`, so that a mistyped id never opens an empty view."""
+    if await log.last(run_id) is None:
+        raise CliError(f"no run {run_id} in this log (airad runs lists them)", EXIT_FAILED)
 
 
 async def cmd_tui(args: argparse.Namespace, settings: Settings) -> int:
@@ -17,18 +38,14 @@ async def cmd_tui(args: argparse.Namespace, settings: Settings) -> int:
     if args.replay and not args.run_id:
         raise CliError("--replay needs a RUN")
     if args.from_file:
-        from airad.tui.event_file import read_event_file
-
-        try:
-            events = read_event_file(Path(args.from_file))
-        except (OSError, ValueError) as exc:
-            raise CliError(f"cannot replay {args.from_file}: {exc}") from None
-        await AiradApp(events=events).run_async()
+        await AiradApp(events=replay_events(Path(args.from_file))).run_async()
         return EXIT_OK
     from airad.events.jetstream import JetStreamEventLog, JetStreamRunIndex
 
     async with connect(settings, args.environ) as client:
         log, index = JetStreamEventLog(client.js), await JetStreamRunIndex.open(client.js)
+        if args.run_id:
+            await require_run(log, args.run_id)
         await AiradApp(log=log, index=index, run_id=args.run_id, replay=args.replay).run_async()
     return EXIT_OK
 

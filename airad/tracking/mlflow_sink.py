@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import urlparse
 
 import anyio
@@ -20,6 +21,7 @@ from airad.tracking.mlflow_mapping import CURSOR_TAG, RUN_ID_TAG, Mirror, millis
 from airad.tracking.tail import TailResult, tail_runs
 
 DEFAULT_EXPERIMENT = "airad"
+FILE_STORE_SWITCH = "MLFLOW_ALLOW_FILE_STORE=true"
 
 
 class TrackingError(RuntimeError):
@@ -28,6 +30,25 @@ class TrackingError(RuntimeError):
 
 def _is_file_store(tracking_uri: str) -> bool:
     return urlparse(tracking_uri).scheme in ("", "file")
+
+
+def store_uri(tracking_uri: str) -> str:
+    """The tracking URI to write and to read back: a plain directory becomes its absolute `file://` URI,
+    anything else (a `file:` URI, sqlite:, http:) is kept as given."""
+    if urlparse(tracking_uri).scheme:
+        return tracking_uri
+    return Path(tracking_uri).expanduser().resolve().as_uri()
+
+
+def reading_note(tracking_uri: str) -> str | None:
+    """What a user must set to read the store with MLflow's own client, for a file store (MLflow 3
+    refuses one unless MLFLOW_ALLOW_FILE_STORE is true); None for a store MLflow reads as it is."""
+    if not _is_file_store(tracking_uri):
+        return None
+    return (
+        f"{tracking_uri} is an MLflow file store, which MLflow reads only with {FILE_STORE_SWITCH} in its "
+        f'environment: export {FILE_STORE_SWITCH}, then MlflowClient(tracking_uri="{tracking_uri}")'
+    )
 
 
 def _chunks(items: list, size: int) -> list[list]:
@@ -46,7 +67,8 @@ class MlflowSink:
     @classmethod
     def open(cls, tracking_uri: str, experiment: str = DEFAULT_EXPERIMENT) -> MlflowSink:
         """Connect to the tracking store and get or create the experiment. A `file:` URI opts into
-        MLflow's file store, which MLflow 3 otherwise refuses (MLFLOW_ALLOW_FILE_STORE)."""
+        MLflow's file store, which MLflow 3 otherwise refuses (MLFLOW_ALLOW_FILE_STORE), in this process
+        only: `reading_note` says what a reader must set."""
         try:
             from mlflow.tracking import MlflowClient
         except ImportError as exc:

@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Sparkline, Static, Tree
+from textual.widgets import Footer, Static, Tree
 from textual.worker import Worker
 
 from airad.events.fold import RunState
 from airad.events.log import EventLog
 from airad.schemas.events import Event, boosted
 from airad.schemas.policies import policy_kind
+from airad.tui.best_chart import BestChart
 from airad.tui.digest import Digest, digest
 from airad.tui.feeds import report_failure, tail_events
 from airad.tui.labels import STATUS_STYLE, score
@@ -24,6 +25,7 @@ from airad.tui.messages import EventsArrived, OpenRun
 from airad.tui.node_detail import NodeDetail
 from airad.tui.search_tree import SearchTree
 from airad.tui.timeline import Timeline
+from airad.tui.tree_shape import Key
 
 OPEN_ALL_NODES = 200
 CATCH_UP_SLICE_S = 0.03
@@ -64,16 +66,16 @@ class RunScreen(Screen):
 
     HELP = (
         "One run as it grows. Up/down move in the tree, space or enter opens a node's children, "
-        "shift+arrows go to parent and siblings; the right side shows the node under the cursor."
+        "shift+arrows go to parent and siblings; the right side shows the node under the cursor, which "
+        "stays on the newest node until you move it. The chart below plots the best validation score so "
+        "far, better upwards, between its worst and best values."
     )
     DEFAULT_CSS = """
     RunScreen #header { height: auto; max-height: 3; padding: 0 1; background: $boost; }
     RunScreen #body { height: 1fr; }
     RunScreen SearchTree { width: 42%; min-width: 28; border-right: vkey $foreground 20%; }
     RunScreen NodeDetail { width: 1fr; }
-    RunScreen #chart-row { height: 1; padding: 0 1; }
-    RunScreen #chart-label { width: auto; }
-    RunScreen Sparkline { width: 1fr; height: 1; margin-left: 1; }
+    RunScreen BestChart { padding: 0 1; }
     RunScreen #bar { height: 1; padding: 0 1; background: $boost; }
     """
     BINDINGS = [
@@ -97,15 +99,14 @@ class RunScreen(Screen):
         self.position = 0
         self.state = RunState(run_id)
         self._catching_up = False
+        self._placed: Key = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="header")
         with Horizontal(id="body"):
             yield SearchTree(id="tree")
             yield NodeDetail(id="detail")
-        with Horizontal(id="chart-row"):
-            yield Static("best so far", id="chart-label")
-            yield Sparkline([], id="chart")
+        yield BestChart(id="chart")
         yield Static(id="bar")
         yield Footer()
 
@@ -164,18 +165,24 @@ class RunScreen(Screen):
         """Bring every widget to `self.state`."""
         facts = digest(self.state)
         tree = self.query_one(SearchTree)
+        following = tree.cursor_key() in (None, self._placed)
         tree.show(
             self.state, facts.best.id if facts.best else None, open_all=self.timeline.node_count <= OPEN_ALL_NODES
         )
+        if following or tree.cursor_key() is None:
+            self.follow_newest(tree)
         self.query_one("#header", Static).update(header(self.state, facts))
-        self.query_one(Sparkline).data = facts.series
+        self.query_one(BestChart).show(facts.series, self.state.metric, self.state.lower_is_better)
         self.show_node(tree.highlighted())
         self.refresh_bar()
 
+    def follow_newest(self, tree: SearchTree) -> None:
+        """Put the cursor on the newest node (or the nearest ancestor shown, when a collapsed node hides
+        it). The cursor stays with the newest node until the user moves it elsewhere."""
+        self._placed = tree.follow(len(self.state.nodes) - 1) if self.state.nodes else None
+
     def show_node(self, node_id: int | None) -> None:
-        """The node under the cursor in the detail tabs (the newest node when the cursor is on none)."""
-        if node_id is None and self.state.nodes:
-            node_id = len(self.state.nodes) - 1
+        """The node under the cursor in the detail tabs (a hint when the cursor is on none)."""
         self.query_one(NodeDetail).show(self.state, node_id)
 
     def refresh_bar(self) -> None:

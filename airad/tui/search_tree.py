@@ -56,20 +56,56 @@ class SearchTree(Tree[Key]):
         """Open the node's ancestors and put the cursor on it."""
         if not 0 <= node_id < len(self.nodes):
             return
-        path: list[Key] = []
-        key: Key = node_id
-        while key is not None:
-            path.append(key)
-            key = self._shape.home(key) if isinstance(key, int) else None
-        for key in reversed(path[1:]):
+        for key in self._ancestry(node_id)[:-1]:
             self._fill(key)
             self._items[key].expand()
         self.call_after_refresh(self.move_cursor, self._items[node_id])
+
+    def follow(self, node_id: int) -> Key:
+        """Put the cursor on the node's line now, or on its nearest ancestor shown when a collapsed one
+        hides it (opening nothing); returns the key of the line the cursor is on."""
+        shown = self._nearest_shown(node_id)
+        if shown is not None:
+            self._current_lines()
+            self.move_cursor(self._items[shown])
+        return shown
+
+    def cursor_key(self) -> Key:
+        """The key of the line under the cursor (a node id or an island), None when no line has it."""
+        self._current_lines()
+        node = self.cursor_node
+        return None if node is None else node.data
 
     def highlighted(self) -> int | None:
         """The search node under the cursor, if any."""
         node = self.cursor_node
         return node.data if node is not None and isinstance(node.data, int) and node.data < len(self.nodes) else None
+
+    def _current_lines(self) -> None:
+        """Lay out the tree's lines again if a change left them stale: the cursor and each item's line
+        are then current (reading `last_line` lays them out when needed)."""
+        _ = self.last_line
+
+    def _ancestry(self, node_id: int) -> list[Key]:
+        """The keys from the top of the tree down to `node_id` (islands included, the root not)."""
+        path: list[Key] = []
+        key: Key = node_id
+        while key is not None:
+            path.append(key)
+            key = self._shape.home(key) if isinstance(key, int) else None
+        return path[::-1]
+
+    def _nearest_shown(self, node_id: int) -> Key:
+        """The node itself when its line is shown, else its deepest ancestor that has a shown line."""
+        shown: Key = None
+        for key in self._ancestry(node_id):
+            item = self._items.get(key)
+            if item is None:
+                break
+            shown = key
+            if not item.is_expanded:
+                break
+        return shown
 
     def _reset(self, request: RunRequest | None) -> None:
         self.clear()

@@ -1,7 +1,9 @@
-"""Runs mirrored into a local MLflow file store, read back with MLflow's own client."""
+"""Runs mirrored into a local MLflow file store, read back with MLflow's own client (in a fresh process, with
+only what `airad mlflow-sync` says to set)."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -9,11 +11,13 @@ import time
 import pytest
 
 from airad import Client
-from airad.events.fold import RunState
+from airad.events.fold import RunState, fold
+from airad.events.jetstream import JetStreamEventLog
 from airad.tracking.mlflow_mapping import CURSOR_TAG, RUN_ID_TAG
 from airad.tracking.mlflow_sink import MlflowSink, mirror_to_mlflow
 from tests.conftest import require
 from tests.integration.daemon_process import DaemonProcess
+from tests.replay.make_golden import load
 
 pytestmark = pytest.mark.integration
 
@@ -112,3 +116,52 @@ def test_mlflow_sync_wants_a_tracking_uri(tmp_path):
     done = subprocess.run([sys.executable, "-m", "airad.cli", "mlflow-sync", "--once"], env=env, capture_output=True,
                           text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 2 and "--tracking-uri" in done.stderr
+
+
+READ_BACK = """
+import json, sys
+from mlflow.tracking import MlflowClient
+client = MlflowClient(tracking_uri=sys.argv[1])
+experiment = client.get_experiment_by_name("airad")
+[run] = client.search_runs([experiment.experiment_id])
+history = client.get_metric_history(run.info.run_id, "validation_score")
+print(json.dumps({"name": run.info.run_name, "status": run.info.status,
+                  "validation_score": sorted((m.step, m.value) for m in history)}))
+"""
+
+
+def read_back(uri: str, assignments: list[str]) -> subprocess.CompletedProcess:
+    """MLflow's own client in a fresh process whose environment has no MLFLOW_ variable but `assignments`."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    env.update(assignment.split("=", 1) for assignment in assignments)
+    return subprocess.run([sys.executable, "-c", READ_BACK, uri], env=env, capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+
+
+async def test_the_store_written_reads_back_with_what_mlflow_sync_prints(nats_url, js, tmp_path):
+    events = load("greedy")
+    log = JetStreamEventLog(js)
+    for event in events:
+        await log.append(event)
+    env = {**os.environ, "AIRAD_STATE_DIR": str(tmp_path / "cli"), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    directory = tmp_path / "mlruns"
+    sync = ["mlflow-sync", "--tracking-uri", str(directory), "--once"]
+    done = subprocess.run(
+        [sys.executable, "-m", "airad.cli", "--nats", nats_url, *sync],
+        env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    uri = directory.as_uri()
+    assert f'then MlflowClient(tracking_uri="{uri}")' in done.stderr, done.stderr
+    assignments = re.findall(r"export (\S+=\S+),", done.stderr)
+    assert assignments == ["MLFLOW_ALLOW_FILE_STORE=true"]
+
+    refused = read_back(uri, [])
+    assert refused.returncode != 0 and "MLFLOW_ALLOW_FILE_STORE" in refused.stderr, "the note is needed"
+    read = read_back(uri, assignments)
+    assert read.returncode == 0, read.stderr
+    state = fold(events)
+    assert json.loads(read.stdout) == {
+        "name": state.run_id, "status": "FINISHED",
+        "validation_score": [[n.id, n.score] for n in state.nodes if n.valid],
+    }

@@ -8,6 +8,7 @@ from airad.tui.node_detail import NodeDetail
 from airad.tui.run_screen import RunScreen
 from airad.tui.search_tree import SearchTree
 from tests.factories import History
+from tests.replay.make_golden import load
 from tests.tui.helpers import press, tree_lines, until, wide_run
 
 
@@ -82,7 +83,62 @@ async def test_a_big_run_gets_tree_lines_only_where_expanded():
         await until(pilot, lambda: screen.caught_up and len(screen.state.nodes) == 600, what="600 nodes folded")
         assert [line.split()[:2] for line in tree_lines(tree)] == [["0", "draft"], ["1", "draft"], ["2", "draft"], ["3", "draft"]]
         assert len(tree._tree_nodes) == 5, "only the drafts (and the root) have tree nodes"
-        await press(pilot, "down", "space", then=lambda: len(tree_lines(tree)) > 4, what="node 0's children")
+        draft = 599
+        while screen.state.nodes[draft].parent_ids:
+            draft = screen.state.nodes[draft].parent_ids[0]
+        assert tree.highlighted() == draft, "the cursor is on the draft under which the newest node hangs"
+        await press(pilot, *["up"] * draft, then=lambda: tree.highlighted() == 0, what="the cursor on node 0")
+        await press(pilot, "space", then=lambda: len(tree_lines(tree)) > 4, what="node 0's children")
         children = [n.data for n in tree.root.children[0].children]
         assert children == [n.id for n in screen.state.nodes if n.parent_ids[:1] == (0,)]
         assert len(tree._tree_nodes) == 5 + len(children)
+
+
+def shown_node(screen) -> str:
+    return text_of(screen, "#overview-body").splitlines()[0]
+
+
+async def test_the_detail_shows_the_node_under_the_cursor_which_follows_the_newest_until_moved():
+    log = InMemoryEventLog()
+    history = History("cursor").node(0, "draft", score=0.6, plan="plan zero")
+    for node_id, plan in ((1, "plan one"), (2, "plan two"), (3, "plan three"), (4, "plan four")):
+        history.node(node_id, "improve", (0,), score=0.5 + node_id / 10, plan=plan)
+    events = history.events
+    first_three = 1 + 3 * 5
+    for event in events[:first_three]:
+        await log.append(event)
+    app = AiradApp(log=log, run_id="cursor")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        tree = screen.query_one(SearchTree)
+        await until(pilot, lambda: screen.caught_up and len(screen.state.nodes) == 3, what="three nodes")
+        assert tree.highlighted() == 2 and shown_node(screen).startswith("node 2 "), "the cursor is on the node shown"
+
+        for event in events[first_three : first_three + 5]:
+            await log.append(event)
+        await until(pilot, lambda: tree.highlighted() == 3, what="the cursor following the newest node")
+        assert shown_node(screen).startswith("node 3 ")
+
+        await press(pilot, "up", then=lambda: tree.highlighted() == 2, what="the cursor on node 2")
+        await press(pilot, "enter", then=lambda: tree.highlighted() == 2)
+        assert shown_node(screen).startswith("node 2 improve ← 0") and "plan two" in text_of(screen, "#overview-body")
+
+        for event in events[first_three + 5 :]:
+            await log.append(event)
+        await until(pilot, lambda: screen.caught_up and len(screen.state.nodes) == 5, what="five nodes")
+        assert tree.highlighted() == 2 and shown_node(screen).startswith("node 2 "), "a moved cursor stays put"
+
+
+async def test_on_an_island_line_the_detail_shows_no_node():
+    events = load("evolutionary")
+    app = AiradApp(events=events)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        tree = screen.query_one(SearchTree)
+        await press(pilot, "end", then=lambda: screen.position == len(events))
+        newest = len(screen.state.nodes) - 1
+        assert tree.highlighted() == newest and shown_node(screen).startswith(f"node {newest} ")
+        for _ in range(tree.cursor_line):
+            await press(pilot, "up", then=lambda line=tree.cursor_line: tree.cursor_line == line - 1)
+        assert str(tree.cursor_node.label) == "island 0"
+        assert text_of(screen, "#overview-body") == "move the cursor onto a node"

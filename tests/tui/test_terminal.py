@@ -128,4 +128,4 @@ def test_usage_errors_need_no_terminal(tmp_path):
     replay = airad("tui", "--replay")
     assert replay.returncode == 2 and "--replay needs a RUN" in replay.stderr
     missing = airad("tui", "--from", str(tmp_path / "nope.jsonl"))
-    assert missing.returncode == 2 and "cannot replay" in missing.stderr
+    assert missing.returncode == 1 and "cannot replay" in missing.stderr
