@@ -42,6 +42,9 @@ KNOWLEDGE_STREAM = KNOWLEDGE_EVENTS.stream
 KNOWLEDGE_PREFIX = KNOWLEDGE_EVENTS.prefix
 RUNS_BUCKET = "AIRAD_RUNS"
 WRONG_LAST_SEQUENCE = 10071
+# How long an append waits for its ack before trying again (same Nats-Msg-Id, de-duplicated): a
+# publish in flight to a server that died waits this long before going to another.
+PUBLISH_ACK_S = 2.0
 
 
 def events_subject(run_id: str) -> str:
@@ -175,7 +178,7 @@ class JetStreamEventLog:
     async def _publish(self, subject: str, payload: bytes, headers: dict[str, str]):
         """Publish, riding out a restart or a lost ack with the same Nats-Msg-Id and fence: the server
         de-duplicates a try that landed, and the fence refuses one that another writer overtook."""
-        return await ride_out(lambda: self.js.publish(subject, payload, headers=headers, timeout=5.0))
+        return await ride_out(lambda: self.js.publish(subject, payload, headers=headers, timeout=PUBLISH_ACK_S))
 
     async def read(self, run_id: str) -> list:
         """All of the run's events, read with an ordered consumer up to the last one present now.
@@ -206,12 +209,15 @@ class JetStreamEventLog:
                 yield event
 
     async def _consume(self, run_id: str) -> AsyncIterator[tuple]:
-        sub = await self.js.subscribe(
-            self._subject(run_id),
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.ALL,
-            idle_heartbeat=5.0,
-            inactive_threshold=60.0,
+        sub = await ride_out(  # the stream named: no lookup by the meta leader, which may be electing
+            lambda: self.js.subscribe(
+                self._subject(run_id),
+                stream=self.family.stream,
+                ordered_consumer=True,
+                deliver_policy=DeliverPolicy.ALL,
+                idle_heartbeat=5.0,
+                inactive_threshold=60.0,
+            )
         )
         async for message in messages(sub):
             yield self.family.decode(message.data), message.metadata.sequence.stream

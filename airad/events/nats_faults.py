@@ -61,8 +61,12 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-async def ride_out(call: Callable[[], Awaitable[T]], within_s: float = 60.0, first_pause_s: float = 0.25) -> T:
-    """`await call()`, tried again on a transient NATS fault until `within_s` seconds have passed."""
+async def ride_out(
+    call: Callable[[], Awaitable[T]], within_s: float = 60.0, first_pause_s: float = 0.25, max_pause_s: float = 1.0
+) -> T:
+    """`await call()`, tried again on a transient NATS fault until `within_s` seconds have passed. The
+    pause between tries stays short (`max_pause_s`): a leader election ends at a random moment within
+    seconds, and the call should land soon after it, not at the next of a doubling series of pauses."""
     deadline = time.monotonic() + within_s
     pause = first_pause_s
     while True:
@@ -72,7 +76,7 @@ async def ride_out(call: Callable[[], Awaitable[T]], within_s: float = 60.0, fir
             if not is_transient(exc) or time.monotonic() + pause > deadline:
                 raise
             await anyio.sleep(pause)
-            pause = min(pause * 2, 5.0)
+            pause = min(pause * 2, max_pause_s)
 
 
 async def keep_going(name: str, loop: Callable[[], Awaitable[object]], max_pause_s: float = 5.0) -> None:
