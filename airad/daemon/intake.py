@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import msgspec
+import structlog
 
-from airad.daemon.validation import parse_request
+from airad.daemon.validation import DERIVED_RUN_ID, parse_request
 from airad.events.fold import fold
 from airad.events.log import EventLog, RunIndex
 from airad.reports.summary import summarize
@@ -47,6 +48,9 @@ RUNS: RequestKind[RunRequest] = RequestKind(
     rejected=RunRejected,
     terminal=lambda events: fold(events).terminal,
 )
+
+
+log_intake = structlog.get_logger("airad.intake")
 
 
 async def accept(
@@ -95,7 +99,7 @@ async def accept_request(
     existing = await log.read(ident)
     if existing:
         first = existing[0]
-        if isinstance(first, kind.accepted) and (first.request_seq == request_seq or first.request == request):
+        if isinstance(first, kind.accepted) and first.request == request:  # a redelivery, or the same request again
             return ident, not kind.terminal(existing)
         taken = FieldError(f"$.{kind.key}", f"{kind.noun} id {ident!r} is already taken")
         return await _reject(kind, log, None, raw, request_seq, taken, clock, announce)
@@ -107,11 +111,13 @@ async def accept_request(
 
 
 def _asked_id(key: str, raw: bytes) -> str | None:
-    """The id a malformed request asked for, when usable, so its client finds the rejection there."""
+    """The id a malformed request asked for, when usable, so its client finds the rejection there (never
+    one of the form intake gives, `req-N`: that stream belongs to another request)."""
     try:
-        return msgspec.convert(msgspec.json.decode(raw, type=dict[str, Any]).get(key), RunId | None)
+        asked = msgspec.convert(msgspec.json.decode(raw, type=dict[str, Any]).get(key), RunId | None)
     except msgspec.MsgspecError:
         return None
+    return None if asked is None or DERIVED_RUN_ID.fullmatch(asked) else asked
 
 
 async def _reject(
@@ -142,6 +148,7 @@ async def _reject(
             )
             await _record(log, event, announce)
             return ident, False
+    log_intake.error(f"{kind.noun}.rejection_unrecorded", request_seq=request_seq, field=error.field)
     return kind.derive(request_seq), False
 
 

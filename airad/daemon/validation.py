@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from pathlib import Path
 
@@ -39,6 +40,9 @@ def _check_executor(executor: ExecutorSpec, executors: Collection[str] | None) -
         raise FieldError("$.executor.kind", f"this daemon has no {kind!r} executor configured (it has: {configured})")
 
 
+DERIVED_RUN_ID = re.compile(r"req-\d+")
+
+
 def parse_request(
     raw: bytes | str, *, toml: bool = False, executors: Collection[str] | None = None, base_dir: Path | None = None
 ) -> RunRequest:
@@ -48,6 +52,10 @@ def parse_request(
     `airad.schemas.request_files`)."""
     plugins = installed_plugins()
     request = _decode(_prepared(raw, toml, base_dir, plugins), RunRequest, False)
+    if request.run_id is not None and DERIVED_RUN_ID.fullmatch(request.run_id):
+        raise FieldError(
+            "$.run_id", f"{request.run_id!r}: ids of the form req-N are given by the daemon to requests that name none"
+        )
     problem = task_problem(request.task)
     if problem is not None:
         raise FieldError(*problem)

@@ -386,7 +386,11 @@ Baseline = Annotated[
 
 class RunRequest(Struct, frozen=True, forbid_unknown_fields=True):
     """One search: a policy working on a task with a model, an executor, a seed and a budget; optionally
-    steered by a research `program` and started from the user's own `baseline` script."""
+    steered by a research `program` and started from the user's own `baseline` script.
+
+    `run_id` is optional: a request without one gets `req-<stream sequence of its message>`, and ids
+    of that form are refused in a request. The same request sent again under its `run_id` is that run
+    (nothing new starts); a different request under a taken id is rejected on `req-<its sequence>`."""
 
     task: TaskSpec
     policy: PolicySpec = GreedyPolicy()

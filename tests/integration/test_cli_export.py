@@ -52,16 +52,21 @@ async def test_export_import_into_a_fresh_state_dir_keeps_nodes_scores_and_blobs
     assert lines[0]["kind"] == "header" and lines[0]["run_id"] == "req-1"
     assert exported["events"] == lines[0]["events"] and exported["blobs"] == lines[0]["blobs"] > 0
 
+    # req-N ids belong to the target's own request stream: the import renames it
     imported = json.loads(_ok(airad("import", str(tmp_path / "req-1.jsonl"), "--json", state_dir=target)))
-    assert imported == {"run_id": "req-1", "events": exported["events"], "status": "finished"}
+    assert imported == {"run_id": "imported-req-1", "events": exported["events"], "status": "finished"}
     original = json.loads(_ok(airad("show", "req-1", "--json", state_dir=source)))
-    copy = json.loads(_ok(airad("show", "req-1", "--json", state_dir=target)))
-    assert copy == original
+    copy = json.loads(_ok(airad("show", "imported-req-1", "--json", state_dir=target)))
+    assert {**copy, "run_id": "req-1"} == original
     assert len(copy["nodes"]) == 2 and any(n["score"] is not None for n in copy["nodes"])
     [summary] = json.loads(_ok(airad("runs", "--json", state_dir=target)))
-    assert summary["run_id"] == "req-1" and summary["status"] == "finished" and summary["nodes"] == 2
+    assert summary["run_id"] == "imported-req-1" and summary["status"] == "finished" and summary["nodes"] == 2
+    # the target's first request is numbered 1 too: it gets its own run, never the imported one's
+    fresh = json.loads(_ok(airad("run", str(request), "--json", state_dir=target)))
+    assert fresh["run_id"] == "req-1" and fresh["status"] == "finished"
+    assert {s["run_id"] for s in json.loads(_ok(airad("runs", "--json", state_dir=target)))} == {"req-1", "imported-req-1"}
 
-    executed = next(json.loads(line) for line in _ok(airad("events", "req-1", "--json", state_dir=target)).splitlines()
+    executed = next(json.loads(line) for line in _ok(airad("events", "imported-req-1", "--json", state_dir=target)).splitlines()
                     if json.loads(line)["type"] == "node.executed")
     stdout = await _blob(target, executed["stdout_ref"])
     in_file = next(base64.b64decode(b["data"]) for b in lines
@@ -69,14 +74,16 @@ async def test_export_import_into_a_fresh_state_dir_keeps_nodes_scores_and_blobs
     assert stdout == in_file and stdout.decode().endswith(executed["stdout_tail"])
 
     again = airad("import", str(tmp_path / "req-1.jsonl"), state_dir=target)
-    assert again.returncode == 1 and "run 'req-1' already has" in again.stderr
+    assert again.returncode == 1 and "run 'imported-req-1' already has" in again.stderr
+    taken = airad("import", str(tmp_path / "req-1.jsonl"), "--run-id", "req-7", state_dir=target)
+    assert taken.returncode == 2 and "req-N are given by this log's intake" in taken.stderr
     renamed = _ok(airad("import", str(tmp_path / "req-1.jsonl"), "--run-id", "copy-1", state_dir=target))
     assert "imported run copy-1" in renamed
     copy_1 = json.loads(_ok(airad("show", "copy-1", "--json", state_dir=target)))
     assert copy_1["run_id"] == "copy-1" and copy_1["nodes"] == original["nodes"]
 
     aide_dir = tmp_path / "aide"
-    _ok(airad("export", "req-1", "--format", "aide", "-o", str(aide_dir), state_dir=target))
+    _ok(airad("export", "imported-req-1", "--format", "aide", "-o", str(aide_dir), state_dir=target))
     journal = json.loads((aide_dir / "journal.json").read_text())
     assert [n["step"] for n in journal["nodes"]] == [0, 1]
     scores = [n["score"] if n["valid"] else None for n in original["nodes"]]

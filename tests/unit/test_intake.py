@@ -47,3 +47,12 @@ async def test_a_rejection_is_recorded_once_even_if_redelivered():
     assert rejection.field == "$.seed" and rejection.excerpt.startswith('{"run_id": "oops"')
     assert await log.read("req-3") == []
     assert (await index.get("oops")).status == "rejected"
+
+
+async def test_a_request_may_not_choose_an_id_of_the_form_intake_gives():
+    log, index = InMemoryEventLog(), InMemoryRunIndex()
+    raw = json.dumps({"run_id": "req-5", "task": {"kind": "bundled", "name": "iris"}}).encode()
+    run_id, drive = await accept(log, index, raw, 3)
+    [rejection] = await log.read(run_id)
+    assert run_id == "req-3" and not drive
+    assert isinstance(rejection, RunRejected) and rejection.field == "$.run_id" and "req-N" in rejection.reason
