@@ -115,7 +115,7 @@ def _asked_id(key: str, raw: bytes) -> str | None:
     one of the form intake gives, `req-N`: that stream belongs to another request)."""
     try:
         asked = msgspec.convert(msgspec.json.decode(raw, type=dict[str, Any]).get(key), RunId | None)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, ValueError):  # UnicodeDecodeError too: bytes that are not UTF-8
         return None
     return None if asked is None or DERIVED_RUN_ID.fullmatch(asked) else asked
 

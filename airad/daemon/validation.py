@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Collection
 from pathlib import Path
 
@@ -25,12 +26,25 @@ def _decode(raw: bytes | str, kind: type, toml: bool):
             return msgspec.toml.decode(raw, type=kind)
         return msgspec.json.decode(raw, type=kind)
     except msgspec.ValidationError as exc:
-        raise field_error(exc) from None
+        raise _with_known_kinds(field_error(exc)) from None
     except msgspec.DecodeError as exc:
         raise FieldError("$", f"not valid {'TOML' if toml else 'JSON'}: {exc}") from None
     except UnicodeDecodeError as exc:
         byte = exc.object[exc.start : exc.start + 1]
         raise FieldError("$", f"not valid UTF-8: {exc.reason} (byte {byte!r})") from None
+
+
+KIND_FIELDS = {"$.executor.kind": typing.get_args(ExecutorSpec)}
+"""Tagged unions whose unknown kind the decoder reports bare; policies and tasks list theirs elsewhere."""
+
+
+def _with_known_kinds(error: FieldError) -> FieldError:
+    """`error`, naming the known kinds when it is an unknown kind of a tagged union."""
+    members = KIND_FIELDS.get(error.field)
+    if members is None or not error.reason.startswith("Invalid value"):
+        return error
+    known = ", ".join(member.__struct_config__.tag for member in members)
+    return FieldError(error.field, f"{error.reason}; known: {known}")
 
 
 def _check_executor(executor: ExecutorSpec, executors: Collection[str] | None) -> None:

@@ -14,6 +14,11 @@ from airad.schemas.tags import struct_tag
 
 MAX_REQUEST_BYTES = 256 * 1024
 
+ABSOLUTE_PATH = {"pattern": "^[/~]"}
+"""What the schema states of every path on the daemon's host: absolute, or under a home the daemon
+expands (`tasks.registry` enforces it; a request file's relative paths are made absolute beside the
+file before publishing)."""
+
 RunId = Annotated[
     str,
     Meta(
@@ -66,7 +71,12 @@ class MleBenchTask(Struct, frozen=True, forbid_unknown_fields=True, tag="mlebenc
         str, Meta(min_length=1, description="MLE-bench competition id, e.g. 'spooky-author-identification'.")
     ]
     data_dir: Annotated[
-        str, Meta(min_length=1, description="Directory of the prepared competition, on the daemon's host.")
+        str,
+        Meta(
+            min_length=1,
+            extra_json_schema=ABSOLUTE_PATH,
+            description="Directory of the prepared competition, on the daemon's host (an absolute path).",
+        ),
     ]
     validation_fraction: ValidationFraction = 0.2
     leaderboard: (
@@ -113,7 +123,10 @@ class CsvTask(Struct, frozen=True, forbid_unknown_fields=True, tag="csv", tag_fi
     """A user's own table: a labelled CSV (and optionally a separate CSV of held-out test rows), the
     column to predict and a metric from `airad tasks --metrics`."""
 
-    train: Annotated[str, Meta(min_length=1, description="Labelled CSV file on the daemon's host.")]
+    train: Annotated[
+        str,
+        Meta(min_length=1, extra_json_schema=ABSOLUTE_PATH, description="Labelled CSV file on the daemon's host."),
+    ]
     target: Annotated[str, Meta(min_length=1)]
     metric: Annotated[str, Meta(min_length=1)]
     test: str | None = None
@@ -142,7 +155,9 @@ class ContractTask(Struct, frozen=True, forbid_unknown_fields=True, tag="contrac
     """A user's Python file defining `load_data()` and `evaluate(...)`, frozen by its SHA-256 when the
     task was created (`airad task freeze FILE`): a run refuses to start if the file changed since."""
 
-    path: Annotated[str, Meta(min_length=1)]
+    path: Annotated[
+        str, Meta(min_length=1, extra_json_schema=ABSOLUTE_PATH, description="The file, on the daemon's host.")
+    ]
     sha256: Sha256
     title: str = ""
     validation_fraction: ValidationFraction = 0.2
@@ -167,8 +182,9 @@ class ScriptTask(Struct, frozen=True, forbid_unknown_fields=True, tag="script", 
         str,
         Meta(
             min_length=1,
-            description="The user's project directory on the daemon's host, read-only at ./input/ for every node's "
-            "script.",
+            extra_json_schema=ABSOLUTE_PATH,
+            description="The user's project directory on the daemon's host (an absolute path), read-only at "
+            "./input/ for every node's script.",
         ),
     ]
     metric: Annotated[str, Meta(min_length=1, description="The metric's name in events and reports.")] = "score"

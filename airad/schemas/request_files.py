@@ -74,10 +74,23 @@ def _inline_templates(operators: dict, base_dir: Path, at: str) -> dict:
     return operators
 
 
+HOST_PATHS = ("train", "test", "path", "dir", "data_dir", "leaderboard")
+"""A task's fields that name a file or folder on the daemon's host: published absolute (or `~/...`)."""
+
+
 def _absolute_dir(task: object, base_dir: Path) -> object:
-    if isinstance(task, dict) and task.get("kind") == "script" and isinstance(task.get("dir"), str) and task["dir"]:
-        return {**task, "dir": str((base_dir / task["dir"]).resolve())}
-    return task
+    """The task with each of its relative host paths made absolute beside the request file."""
+    if not isinstance(task, dict):
+        return task
+    return {
+        key: str((base_dir / value).resolve()) if key in HOST_PATHS and _relative(value) else value
+        for key, value in task.items()
+    }
+
+
+def _relative(value: object) -> bool:
+    """Whether `value` is a relative path: not absolute, not under a home (`~`, which the daemon expands)."""
+    return isinstance(value, str) and bool(value) and not value.startswith(("/", "~"))
 
 
 def _read_text(path: Path, where: str, limit: int) -> str:

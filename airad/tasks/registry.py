@@ -6,11 +6,15 @@ from pathlib import Path
 
 from airad.schemas.errors import FieldError
 from airad.schemas.request import BundledTask, ContractTask, CsvTask, MleBenchTask, PluginTask, ScriptTask, TaskSpec
+from airad.schemas.request_files import HOST_PATHS
 from airad.tasks.base import Task
 
 
 def task_problem(spec: TaskSpec) -> tuple[str, str] | None:
     """(field, reason) when the task spec cannot be opened, else None. Cheap: no data is read."""
+    relative = relative_path(spec)
+    if relative is not None:
+        return relative
     if isinstance(spec, BundledTask):
         from airad.tasks.bundled import DATASETS, bundled_task_names
 
@@ -38,6 +42,20 @@ def task_problem(spec: TaskSpec) -> tuple[str, str] | None:
 
         return plugin_task_problem(spec)
     return "$.task.kind", f"unsupported task kind {type(spec).__name__}"
+
+
+def relative_path(spec: TaskSpec) -> tuple[str, str] | None:
+    """(field, reason) for a path on the daemon's host that is not absolute: the daemon would read it
+    against its own working directory, which the client cannot know."""
+    for name in HOST_PATHS:
+        value = getattr(spec, name, None)
+        if isinstance(value, str) and value and not value.startswith(("/", "~")):
+            return (
+                f"$.task.{name}",
+                f"{value!r} is relative: a path on the daemon's host must be absolute (or start with ~) "
+                "(airad submit and airad.Client make a request file's paths absolute beside the file)",
+            )
+    return None
 
 
 def open_task(spec: TaskSpec, seed: int, tasks_root: Path) -> Task:

@@ -125,3 +125,40 @@ async def test_a_request_over_the_byte_limit_is_rejected_naming_the_limit():
     [rejected] = await log.read("req-2")
     assert isinstance(rejected, RunRejected) and rejected.field == "$"
     assert f"the limit is {MAX_REQUEST_BYTES} bytes" in rejected.reason
+
+
+@pytest.mark.parametrize(
+    ("task", "field"),
+    [
+        ({"kind": "csv", "train": "data/train.csv", "target": "y", "metric": "rmse"}, "$.task.train"),
+        ({"kind": "script", "dir": "project"}, "$.task.dir"),
+        ({"kind": "mlebench", "competition": "spooky", "data_dir": "prepared/spooky"}, "$.task.data_dir"),
+    ],
+)
+def test_a_relative_path_on_the_daemons_host_is_refused_naming_the_field(task, field):
+    with pytest.raises(FieldError) as raised:
+        parse_request(json.dumps({"task": task}))
+    assert raised.value.field == field and "must be absolute" in raised.value.reason
+
+
+def test_a_request_files_relative_paths_are_made_absolute_beside_it(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("x,y\n" + "".join(f"{i},{2 * i}\n" for i in range(40)))
+    toml = '[task]\nkind = "csv"\ntrain = "data/train.csv"\ntarget = "y"\nmetric = "rmse"\n'
+    request = parse_request(toml, toml=True, base_dir=tmp_path)
+    assert request.task.train == str(tmp_path / "data" / "train.csv")
+
+
+def test_an_unknown_executor_kind_lists_the_known_ones():
+    with pytest.raises(FieldError) as raised:
+        parse_request(json.dumps({"task": {"kind": "bundled", "name": "wine"}, "executor": {"kind": "cloud"}}))
+    assert raised.value.field == "$.executor.kind"
+    assert "'cloud'" in raised.value.reason and "local, container, ssh, slurm" in raised.value.reason
+
+
+async def test_bytes_that_are_not_utf8_are_rejected_once_under_the_derived_id():
+    log, index = InMemoryEventLog(), InMemoryRunIndex()
+    run_id, drive = await accept(log, index, b'{"run_id": "mine", "task": {"name": "wine\xff"}}', 9)
+    [rejected] = await log.read(run_id)
+    assert (run_id, drive) == ("req-9", False)
+    assert isinstance(rejected, RunRejected) and rejected.field == "$" and "UTF-8" in rejected.reason
