@@ -203,7 +203,7 @@ async def run_events(
         while sub is None:
             try:
                 sub = await js.subscribe(f"{prefix}{run_id}", ordered_consumer=True)
-            except nats.js.errors.NotFoundError:
+            except (nats.js.errors.NotFoundError, nats.errors.TimeoutError):  # not yet; or a NATS leader electing
                 if time.monotonic() > deadline:
                     raise
                 await _sleep(0.1)
