@@ -215,10 +215,28 @@ class Client:
 
     async def submit(self, request: RunRequest | dict | str | os.PathLike) -> str:
         """Validate and publish a run request; return its run id. Raises InvalidRequest before
-        publishing anything when the request does not match the schema."""
+        publishing anything when the request does not match the schema. A request that names a taken
+        `run_id` is answered elsewhere: `submitted` and `outcome` find where."""
+        return (await self.submitted(request))[0]
+
+    async def submitted(self, request: RunRequest | dict | str | os.PathLike) -> tuple[str, int, RunRequest]:
+        """`submit`, returning (the run id asked for or derived, the request's stream sequence, the
+        request as published), for `outcome`."""
         request = to_request(request)
         ack = await self.js.publish(REQUESTS_SUBJECT, msgspec.json.encode(request))
-        return request.run_id or derived_run_id(ack.seq)
+        return request.run_id or derived_run_id(ack.seq), ack.seq, request
+
+    async def outcome(self, run_id: str, request_seq: int, request: RunRequest) -> str:
+        """The run that holds the outcome of the request published as `request_seq` naming `run_id`
+        (docs/events.md): `run_id` when that run is this request's (or the same request's), else
+        `req-<request_seq>`, where a request under a taken id is rejected. Waits for the run's first event."""
+        if request.run_id is None:
+            return run_id
+        async with aclosing(cast(AsyncGenerator, JetStreamEventLog(self.js).watch(run_id))) as events:
+            async for first in events:
+                mine = getattr(first, "request_seq", None) == request_seq or getattr(first, "request", None) == request
+                return run_id if mine else derived_run_id(request_seq)
+        return run_id
 
     async def watch(self, run_id: str, after_seq: int = 0, *, follow: bool = False) -> AsyncGenerator[Event, None]:
         """The run's events with seq > after_seq, live; ends after the run's terminal event

@@ -231,7 +231,7 @@ async def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
     if args.model_check:
         await check_models_here(request, args.environ)
     async with connect(settings, args.environ) as client:
-        run_id = await client.submit(request)
+        run_id, request_seq, published = await client.submitted(request)
         serving = await client.serving()
         if not serving:
             print(
@@ -247,6 +247,10 @@ async def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
             waiting = "for a daemon to start and take it" if not serving else "for it to end"
             print(f"run {run_id} submitted; waiting {waiting}", flush=True)
         try:
+            answered = await client.outcome(run_id, request_seq, published)
+            if answered != run_id:
+                print(f"run {run_id} is another request's: this one is answered on {answered}", file=sys.stderr)
+                run_id = answered
             state = await client.wait(run_id, None if args.json else print_node)
         except anyio.get_cancelled_exc_class():
             args.interruption = (

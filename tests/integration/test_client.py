@@ -117,3 +117,22 @@ async def test_submit_an_experiment_wait_for_it_and_read_its_report(nats_url, da
         assert {rank.solver for rank in report.ranking.solvers} == {"greedy", "mcts"} and "Bradley" in report.ranking.method
         with pytest.raises(RunNotFound):
             await client.experiment("no-such-experiment")
+
+
+async def test_the_outcome_of_a_request_under_a_taken_id_is_found_where_the_docs_say(nats_url, daemon):
+    from airad.schemas.events import RunRejected
+
+    mine = {**WINE, "run_id": "mine", "budget": {"max_nodes": 1}}
+    async with Client(nats_url) as client:
+        run_id, seq, published = await client.submitted(mine)
+        assert await client.outcome(run_id, seq, published) == "mine"
+        again = await client.submitted(mine)
+        assert again[0] == "mine" and await client.outcome(*again) == "mine", "the same request again is that run"
+        other = await client.submitted({**mine, "seed": 2})
+        answered = await client.outcome(*other)
+        assert answered == f"req-{other[1]}"
+        assert (await client.wait(answered)).status == "rejected"
+        [rejected] = await client.events(answered)
+        assert isinstance(rejected, RunRejected) and rejected.field == "$.run_id" and "taken" in rejected.reason
+        state = await client.wait("mine")
+        assert state.request == published and state.status == "finished"
