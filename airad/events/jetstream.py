@@ -165,7 +165,17 @@ class JetStreamEventLog:
             if not await self._already_appended(event):
                 raise AppendConflict(f"run {run_id}: another writer appended before seq {event.seq}") from exc
             return
+        if ack.duplicate and not await self._stored_at(ack.seq, event):
+            # The server de-duplicates by Nats-Msg-Id before it checks the fence: another writer's event
+            # of the same seq made this one a "duplicate" (seen when a lost lease and a leader change met).
+            self._tail.pop(run_id, None)
+            raise AppendConflict(f"run {run_id}: another writer appended seq {event.seq}")
         self._remember(run_id, (event.seq, ack.seq))
+
+    async def _stored_at(self, stream_seq: int, event) -> bool:
+        """Whether the stream's message `stream_seq` is exactly `event`."""
+        message = await ride_out(lambda: self.js.get_msg(self.family.stream, stream_seq))
+        return message.data is not None and self.family.decode(message.data) == event
 
     async def _already_appended(self, event) -> bool:
         """True when the run's last event is exactly `event`: an earlier try landed but its ack was lost."""

@@ -55,3 +55,18 @@ def _fields(event):
     import msgspec
 
     return msgspec.structs.asdict(event)
+
+
+async def test_a_duplicate_ack_for_another_writers_event_is_a_conflict(js):
+    """The server de-duplicates by Nats-Msg-Id (`<run>:<seq>`): if the fence lets a writer through
+    (its view of the tail was read after the other writer's append, as a leader change can make it),
+    its different event of the same seq comes back as a "duplicate". That is no success."""
+    mine, theirs = JetStreamEventLog(js), JetStreamEventLog(js)
+    h = History().node(0, "draft")
+    await mine.append(h.events[0])
+    await theirs.append(h.events[1])
+    stored = await js.get_last_msg(EVENTS_STREAM, events_subject("r1"))
+    mine._tail["r1"] = (1, stored.seq)  # the fence now passes; only the Msg-Id can tell
+    with pytest.raises(AppendConflict):
+        await mine.append(h.events[1].__class__(**{**_fields(h.events[1]), "operator": "improve"}))
+    assert await theirs.read("r1") == h.events[:2]
