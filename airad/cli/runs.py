@@ -120,11 +120,11 @@ class FollowedRun:
 async def keep_driven(daemon: Daemon, run: FollowedRun, every_s: float) -> None:
     """Drive the run in this process's daemon whenever no daemon does, until cancelled: another process
     may have taken it from the shared intake and stop before it ends, or hold its lease from before."""
-    import nats.errors
+    from airad.events.nats_faults import NATS_FAULTS
 
     while True:
         if run.unfinished:
-            with suppress(nats.errors.Error, TimeoutError, OSError):  # NATS away for a moment: the next round
+            with suppress(*NATS_FAULTS):  # NATS away for a moment: the next round
                 await daemon.start_run(run.state.run_id)
         await anyio.sleep(every_s)
 

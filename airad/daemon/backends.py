@@ -1,9 +1,12 @@
-"""Build the daemon's executors from its settings, each with the number of jobs it may run at once."""
+"""Build the daemon's executors from its settings, each with the number of jobs it may run at once, and say
+at start-up what the local one can enforce."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import NamedTuple
+
+import structlog
 
 from airad.daemon.settings import Settings
 from airad.executors.base import Executor
@@ -66,3 +69,20 @@ def build_backends(settings: Settings, env: Mapping[str, str]) -> dict[str, Back
             settings.slurm.slots,
         )
     return backends
+
+
+log = structlog.get_logger("airad.daemon")
+
+
+async def log_enforced_limits(executor) -> None:
+    """Say at start-up what the local executor can enforce on this host (sandbox, memory, processes,
+    CPU, disk), so an operator sees a weak set-up before any job runs."""
+    describe = getattr(executor, "enforced_limits", None)
+    if describe is None:
+        return
+    try:
+        limits = await describe()
+    except Exception as exc:  # a required sandbox that cannot be made: the first job fails loudly too
+        log.error("sandbox.limits", problem=f"{type(exc).__name__}: {exc}")
+        return
+    log.info("sandbox.limits", executor="local", **limits)

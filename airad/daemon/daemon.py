@@ -3,7 +3,6 @@ cancel marks, resume."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import secrets
 import socket
@@ -13,14 +12,12 @@ from functools import partial
 from pathlib import Path
 
 import anyio
-import msgspec
 import nats
 import nats.errors
 import structlog
 from anyio.abc import TaskStatus
-from nats.js.api import AckPolicy, ConsumerConfig
 
-from airad.daemon.backends import Backend, build_backends
+from airad.daemon.backends import Backend, build_backends, log_enforced_limits
 from airad.daemon.cancels import CancelWatch
 from airad.daemon.connection import connect_nats, safe_url, settings_connect_options
 from airad.daemon.environments import Environments
@@ -29,6 +26,7 @@ from airad.daemon.grading import Grader
 from airad.daemon.intake import accept
 from airad.daemon.llm import LLM, LiteLLMClient
 from airad.daemon.opened_tasks import OpenedTasks
+from airad.daemon.request_stream import publish_run, pulled
 from airad.daemon.run_services import RunServices
 from airad.daemon.runner import drive_run
 from airad.daemon.settings import Settings
@@ -37,7 +35,6 @@ from airad.events.installation import first_value
 from airad.events.jetstream import (
     EXPERIMENTS_SUBJECT,
     INTAKE_CONSUMER,
-    REQUESTS_STREAM,
     REQUESTS_SUBJECT,
     JetStreamBlobStore,
     JetStreamEventLog,
@@ -48,9 +45,8 @@ from airad.events.jetstream_marks import JetStreamCancelMarks, JetStreamLeases
 from airad.events.knowledge_log import JetStreamKnowledgeLog
 from airad.events.log import EXPERIMENT_EVENTS, AppendConflict, Leases
 from airad.events.nats_faults import NATS_FAULTS, describe, keep_going
-from airad.events.presence import DaemonInfo, DaemonPresence
+from airad.events.presence import DaemonInfo, DaemonPresence, installed_version
 from airad.executors.base import Executor
-from airad.schemas.request import RunRequest
 from airad.tasks import split_secret
 
 EXPERIMENTS_CONSUMER = "airad-experiments"
@@ -152,7 +148,7 @@ class Daemon:
                     runs=event_log,
                     index=index,
                     marks=self.cancels.marks,
-                    publish=partial(_publish_run, js),
+                    publish=partial(publish_run, js),
                     poll_s=self.settings.experiment_poll_s,
                 ),
                 self.own,
@@ -168,13 +164,13 @@ class Daemon:
                 tg.start_soon(
                     keep_going,
                     "experiments.intake",
-                    lambda: _pulled(js, EXPERIMENTS_SUBJECT, EXPERIMENTS_CONSUMER, self.experiments.consume),
+                    lambda: pulled(js, EXPERIMENTS_SUBJECT, EXPERIMENTS_CONSUMER, self.experiments.consume),
                 )
-                await _log_enforced_limits(self.services.executors.get("local"))
+                await log_enforced_limits(self.services.executors.get("local"))
                 await self._announce()
                 log.info("daemon.ready", owner=self.owner, nats=safe_url(nats_url))
                 task_status.started()
-                await keep_going("intake", lambda: _pulled(js, REQUESTS_SUBJECT, INTAKE_CONSUMER, self._consume))
+                await keep_going("intake", lambda: pulled(js, REQUESTS_SUBJECT, INTAKE_CONSUMER, self._consume))
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
                 await self._withdraw()
@@ -193,7 +189,7 @@ class Daemon:
                 runs=tuple(runs),
                 experiments=tuple(sorted(key for key in self._owned if key not in self._runs)),
                 max_runs=self.settings.max_runs,
-                version=_installed_version(),
+                version=installed_version(),
             )
         )
 
@@ -367,49 +363,6 @@ class Daemon:
             scope.cancel()
 
 
-def _installed_version() -> str:
-    """airad's installed version ("" when run from a tree that was never installed)."""
-    try:
-        return importlib.metadata.version("airad")
-    except importlib.metadata.PackageNotFoundError:
-        return ""
-
-
-async def _pulled(js, subject: str, durable: str, consume: Callable[..., Awaitable[None]]) -> None:
-    """`consume(subscription)` over the shared durable pull consumer `durable` of the request stream."""
-    subscription = await js.pull_subscribe(
-        subject,
-        durable=durable,
-        stream=REQUESTS_STREAM,
-        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=60.0),
-    )
-    try:
-        await consume(subscription)
-    finally:
-        with anyio.CancelScope(shield=True), anyio.move_on_after(2):
-            try:
-                await subscription.unsubscribe()
-            except NATS_FAULTS:
-                pass
-
-
-async def _publish_run(js, request: RunRequest) -> None:
-    """Publish a run request of an experiment; its Nats-Msg-Id lets the server drop a repeat at once."""
-    await js.publish(REQUESTS_SUBJECT, msgspec.json.encode(request), headers={"Nats-Msg-Id": f"run:{request.run_id}"})
-
-
-async def _log_enforced_limits(executor) -> None:
-    """Say at start-up what the local executor can enforce on this host (sandbox, memory, processes,
-    CPU, disk), so an operator sees a weak set-up before any job runs."""
-    describe = getattr(executor, "enforced_limits", None)
-    if describe is None:
-        return
-    try:
-        limits = await describe()
-    except Exception as exc:  # a required sandbox that cannot be made: the first job fails loudly too
-        log.error("sandbox.limits", problem=f"{type(exc).__name__}: {exc}")
-        return
-    log.info("sandbox.limits", executor="local", **limits)
 
 
 async def _share_split_secret(js, tasks_root: Path, configured: str | None = None, *, replicas: int = 1) -> None:

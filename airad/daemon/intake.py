@@ -11,13 +11,13 @@ from typing import Any, Generic, TypeVar
 import msgspec
 import structlog
 
-from airad.daemon.validation import DERIVED_RUN_ID, parse_request
+from airad.daemon.validation import parse_request
 from airad.events.fold import fold
 from airad.events.log import EventLog, RunIndex
 from airad.reports.summary import summarize
 from airad.schemas.errors import FieldError
 from airad.schemas.events import MAX_EXCERPT_CHARS, Event, RunRejected, RunSubmitted
-from airad.schemas.request import MAX_REQUEST_BYTES, RunId, RunRequest, derived_run_id
+from airad.schemas.request import MAX_REQUEST_BYTES, RunId, RunRequest, derived_run_id, is_derived_run_id
 
 R = TypeVar("R")
 
@@ -117,7 +117,7 @@ def _asked_id(key: str, raw: bytes) -> str | None:
         asked = msgspec.convert(msgspec.json.decode(raw, type=dict[str, Any]).get(key), RunId | None)
     except (msgspec.MsgspecError, ValueError):  # UnicodeDecodeError too: bytes that are not UTF-8
         return None
-    return None if asked is None or DERIVED_RUN_ID.fullmatch(asked) else asked
+    return None if asked is None or is_derived_run_id(asked) else asked
 
 
 async def _reject(

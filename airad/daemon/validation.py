@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import typing
 from collections.abc import Collection
 from pathlib import Path
@@ -14,7 +13,7 @@ from airad.daemon.template_sets import operators_problem
 from airad.schemas.errors import FieldError, field_error
 from airad.schemas.experiment import ExperimentRequest, experiment_problem
 from airad.schemas.json_schema import integral_floats_as_ints
-from airad.schemas.request import ExecutorSpec, RunRequest
+from airad.schemas.request import ExecutorSpec, RunRequest, is_derived_run_id
 from airad.schemas.request_files import inline_files
 from airad.schemas.tags import struct_tag
 from airad.tasks.registry import task_problem
@@ -54,9 +53,6 @@ def _check_executor(executor: ExecutorSpec, executors: Collection[str] | None) -
         raise FieldError("$.executor.kind", f"this daemon has no {kind!r} executor configured (it has: {configured})")
 
 
-DERIVED_RUN_ID = re.compile(r"req-\d+")
-
-
 def parse_request(
     raw: bytes | str, *, toml: bool = False, executors: Collection[str] | None = None, base_dir: Path | None = None
 ) -> RunRequest:
@@ -66,7 +62,7 @@ def parse_request(
     `airad.schemas.request_files`)."""
     plugins = installed_plugins()
     request = _decode(_prepared(raw, toml, base_dir, plugins), RunRequest, False)
-    if request.run_id is not None and DERIVED_RUN_ID.fullmatch(request.run_id):
+    if request.run_id is not None and is_derived_run_id(request.run_id):
         raise FieldError(
             "$.run_id", f"{request.run_id!r}: ids of the form req-N are given by the daemon to requests that name none"
         )

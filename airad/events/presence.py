@@ -3,6 +3,7 @@ and its entry expires with the bucket's TTL unless announced again (a daemon tha
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 
 import msgspec
@@ -77,3 +78,11 @@ class DaemonPresence:
             except msgspec.DecodeError:
                 continue
         return sorted(daemons, key=lambda info: info.owner)
+
+
+def installed_version() -> str:
+    """airad's installed version ("" when run from a tree that was never installed)."""
+    try:
+        return importlib.metadata.version("airad")
+    except importlib.metadata.PackageNotFoundError:
+        return ""

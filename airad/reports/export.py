@@ -12,7 +12,6 @@ against its SHA-256 on both ends:
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections.abc import Sequence
 
@@ -31,7 +30,7 @@ from airad.schemas.events import (
     decode_event,
     encode_event,
 )
-from airad.schemas.request import RunId
+from airad.schemas.request import RunId, is_derived_run_id
 
 FORMAT = "airad-run"
 VERSION = 1
@@ -220,20 +219,15 @@ async def import_run(data: bytes, log: EventLog, blobs: BlobStore, run_id: str |
     return target
 
 
-def is_derived_id(run_id: str) -> bool:
-    """Whether `run_id` has the form intake gives a request that names none (`req-<stream sequence>`)."""
-    return re.fullmatch(r"req-\d+", run_id) is not None
-
-
 def import_target(exported_id: str, run_id: str | None = None) -> str:
     """The id an imported run gets: `run_id` when given, else its exported id, except that ids of the
     form `req-N` belong to this log's own request stream (the next request numbered N would take it)
     and an exported one becomes `imported-req-N`."""
     if run_id is not None:
-        if is_derived_id(run_id):
+        if is_derived_run_id(run_id):
             raise ValueError(f"{run_id!r}: ids of the form req-N are given by this log's intake; choose another")
         return _valid_run_id(run_id)
-    return f"imported-{exported_id}" if is_derived_id(exported_id) else exported_id
+    return f"imported-{exported_id}" if is_derived_run_id(exported_id) else exported_id
 
 
 def _valid_run_id(run_id: str) -> str:

@@ -83,12 +83,12 @@ def _absolute_dir(task: object, base_dir: Path) -> object:
     if not isinstance(task, dict):
         return task
     return {
-        key: str((base_dir / value).resolve()) if key in HOST_PATHS and _relative(value) else value
+        key: str((base_dir / value).resolve()) if key in HOST_PATHS and is_relative_host_path(value) else value
         for key, value in task.items()
     }
 
 
-def _relative(value: object) -> bool:
+def is_relative_host_path(value: object) -> bool:
     """Whether `value` is a relative path: not absolute, not under a home (`~`, which the daemon expands)."""
     return isinstance(value, str) and bool(value) and not value.startswith(("/", "~"))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from airad.schemas.errors import FieldError
 from airad.schemas.request import BundledTask, ContractTask, CsvTask, MleBenchTask, PluginTask, ScriptTask, TaskSpec
-from airad.schemas.request_files import HOST_PATHS
+from airad.schemas.request_files import HOST_PATHS, is_relative_host_path
 from airad.tasks.base import Task
 
 
@@ -49,7 +49,7 @@ def relative_path(spec: TaskSpec) -> tuple[str, str] | None:
     against its own working directory, which the client cannot know."""
     for name in HOST_PATHS:
         value = getattr(spec, name, None)
-        if isinstance(value, str) and value and not value.startswith(("/", "~")):
+        if is_relative_host_path(value):
             return (
                 f"$.task.{name}",
                 f"{value!r} is relative: a path on the daemon's host must be absolute (or start with ~) "
